@@ -1,0 +1,229 @@
+import { z } from 'zod';
+import { parseCidr, parseHostPort } from '../core/net.js';
+
+/*
+ * The one configuration schema. Every section is strict (unknown keys are
+ * errors naming the key) and defaulted, so `berth serve` with no file works.
+ * Keys listed in shared/DESIGN.md are a contract: add, never rename.
+ */
+
+const hostPort = z.string().refine((v) => {
+  return parseHostPort(v) !== null;
+}, 'expected "host:port" with a port from 1 to 65535 (0 picks a free one), e.g. "127.0.0.1:8000"');
+
+const cidr = z.string().refine((v) => parseCidr(v) !== null, 'expected a CIDR such as "10.0.0.0/8" or "::1/128"');
+const port = z.number().int().min(1).max(65535);
+const seconds = (min = 0) => z.number().min(min);
+const url = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'expected an http:// or https:// URL');
+
+const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name');
+
+const devAuth = z
+  .strictObject({
+    allowRemote: z.boolean().default(false),
+  })
+  .prefault({});
+
+const headerAuth = z
+  .strictObject({
+    userHeaders: z
+      .array(headerName)
+      .min(1)
+      .default([
+        'X-Forwarded-Preferred-Username',
+        'X-Forwarded-User',
+        'X-Auth-Request-Preferred-Username',
+        'X-Auth-Request-User',
+      ]),
+    emailHeaders: z.array(headerName).default(['X-Forwarded-Email', 'X-Auth-Request-Email']),
+    groupsHeaders: z.array(headerName).default(['X-Forwarded-Groups', 'X-Auth-Request-Groups']),
+    trustedProxies: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+  })
+  .prefault({});
+
+const oidcAuth = z
+  .strictObject({
+    issuer: url.nullable().default(null),
+    clientId: z.string().nullable().default(null),
+    clientSecret: z.string().nullable().default(null),
+    clientSecretFile: z.string().nullable().default(null),
+    scopes: z.array(z.string()).default(['openid', 'profile', 'email']),
+    usernameClaim: z.string().default('preferred_username'),
+    fallbackUsernameClaim: z.string().nullable().default('email'),
+    groupsClaim: z.string().default('groups'),
+    adminGroups: z.array(z.string()).default([]),
+    allowedUsers: z.array(z.string()).default([]),
+    allowedGroups: z.array(z.string()).default([]),
+  })
+  .prefault({});
+
+const auth = z
+  .strictObject({
+    mode: z.enum(['dev', 'header', 'oidc']).default('dev'),
+    admins: z.array(z.string()).default([]),
+    sessionSecret: z.string().min(32, 'expected at least 32 characters').nullable().default(null),
+    sessionSeconds: seconds(60).default(8 * 3600),
+    dev: devAuth,
+    header: headerAuth,
+    oidc: oidcAuth,
+  })
+  .prefault({});
+
+const dockerRuntime = z
+  .strictObject({
+    socket: z.string().nullable().default(null),
+    namePrefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,14}$/, 'expected a short lowercase DNS label, e.g. "berth"')
+      .default('berth'),
+    reach: z.enum(['auto', 'network', 'published']).default('auto'),
+    network: z.string().default('berth'),
+    tls: z
+      .strictObject({
+        ca: z.string().nullable().default(null),
+        cert: z.string().nullable().default(null),
+        key: z.string().nullable().default(null),
+      })
+      .prefault({}),
+    allowedMounts: z.array(z.string()).default([]),
+  })
+  .prefault({});
+
+const runtime = z
+  .strictObject({
+    kind: z.enum(['local', 'docker', 'kubernetes']).default('local'),
+    docker: dockerRuntime,
+  })
+  .prefault({});
+
+const mount = z.strictObject({
+  source: z.string(),
+  target: z.string().startsWith('/', 'expected an absolute path'),
+  readOnly: z.boolean().default(true),
+});
+
+const environment = z
+  .strictObject({
+    image: z.string().nullable().default(null),
+    command: z.array(z.string()).min(1).nullable().default(null),
+    port: port.default(8080),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string()).default({}),
+    homePath: z.string().startsWith('/', 'expected an absolute path').default('/home/berth'),
+    readyPath: z.string().startsWith('/', 'expected a path starting with /').nullable().default(null),
+    workingDir: z.string().nullable().default(null),
+    user: z.string().nullable().default(null),
+    shell: z.array(z.string()).min(1).nullable().default(null),
+    limits: z
+      .strictObject({
+        memory: z.string().regex(/^\d+(\.\d+)?[kmgKMG]?i?[bB]?$/, 'expected a size such as "512m" or "2g"').nullable().default(null),
+        cpus: z.number().positive().nullable().default(null),
+        pids: z.number().int().positive().nullable().default(null),
+      })
+      .prefault({}),
+    capabilities: z.array(z.string().regex(/^[A-Z_]+$/, 'expected a capability name such as "CHOWN"')).default([
+      'CHOWN',
+      'DAC_OVERRIDE',
+      'FOWNER',
+      'SETUID',
+      'SETGID',
+      'KILL',
+    ]),
+    readOnlyRoot: z.boolean().default(false),
+    mounts: z.array(mount).default([]),
+  })
+  .prefault({});
+
+const spawn = z
+  .strictObject({
+    timeoutSeconds: seconds(1).default(120),
+    holdSeconds: seconds(0).default(30),
+    concurrency: z.number().int().min(1).default(8),
+    stopGraceSeconds: seconds(0).default(10),
+  })
+  .prefault({});
+
+const idle = z
+  .strictObject({
+    stopAfterSeconds: seconds(1).default(3600),
+    checkEverySeconds: seconds(1).default(30),
+    action: z.enum(['stop', 'remove']).default('stop'),
+    countBerthData: z.boolean().default(false),
+  })
+  .prefault({});
+
+const http = z
+  .strictObject({
+    headersTimeoutSeconds: seconds(1).default(30),
+    idleTimeoutSeconds: seconds(1).default(120),
+    shutdownGraceSeconds: seconds(0).default(10),
+  })
+  .prefault({});
+
+const ssh = z
+  .strictObject({
+    authorizedKeysDir: z.string().nullable().default(null),
+    webhook: z
+      .strictObject({
+        url: url.nullable().default(null),
+        timeoutSeconds: seconds(1).default(5),
+      })
+      .prefault({}),
+    banner: z.string().nullable().default(null),
+    idleTimeoutSeconds: seconds(0).default(0),
+    maxSessionSeconds: seconds(0).default(0),
+    maxSessionsPerUser: z.number().int().min(0).default(0),
+    keepaliveSeconds: seconds(0).default(30),
+    envAllowlist: z.array(z.string()).default(['LANG', 'LC_*', 'TERM']),
+    sftpServerPath: z.array(z.string()).default(['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server']),
+    forwarding: z
+      .strictObject({
+        allowedPorts: z.array(port).nullable().default(null),
+        remote: z.boolean().default(false),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const apps = z
+  .strictObject({
+    domain: z
+      .string()
+      .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$/i, 'expected a DNS name such as "apps.example.com"')
+      .nullable()
+      .default(null),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./.berth'),
+  publicUrl: url.default('http://127.0.0.1:8000'),
+  listen: z
+    .strictObject({
+      http: hostPort.default('127.0.0.1:8000'),
+      ssh: hostPort.nullable().default('127.0.0.1:2222'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  auth,
+  runtime,
+  environment,
+  spawn,
+  idle,
+  http,
+  ssh,
+  apps,
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

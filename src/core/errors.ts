@@ -1,0 +1,78 @@
+/**
+ * The one error type of the gateway. `userMessage` is safe to show to the
+ * person on the other end (browser, SSH client); `logMessage` carries the
+ * operator's detail and may name internals, never secrets. `code` is stable
+ * and becomes a metric label, so add codes rather than renaming them.
+ */
+export type ErrorCode =
+  | 'config_invalid'
+  | 'bad_request'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'untrusted_identity_header'
+  | 'csrf'
+  | 'not_found'
+  | 'bad_username'
+  | 'spawn_failed'
+  | 'spawn_timeout'
+  | 'berth_not_ready'
+  | 'berth_stopped'
+  | 'upstream_failed'
+  | 'runtime_unavailable'
+  | 'shutting_down'
+  | 'internal';
+
+export interface BerthErrorInit {
+  code: ErrorCode;
+  userMessage: string;
+  logMessage?: string;
+  status?: number;
+  cause?: unknown;
+}
+
+const defaultStatus: Record<ErrorCode, number> = {
+  config_invalid: 500,
+  bad_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  untrusted_identity_header: 403,
+  csrf: 403,
+  not_found: 404,
+  bad_username: 400,
+  spawn_failed: 503,
+  spawn_timeout: 503,
+  berth_not_ready: 503,
+  berth_stopped: 503,
+  upstream_failed: 502,
+  runtime_unavailable: 503,
+  shutting_down: 503,
+  internal: 500,
+};
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  readonly userMessage: string;
+  readonly logMessage: string;
+  readonly status: number;
+
+  constructor(init: BerthErrorInit) {
+    super(init.logMessage ?? init.userMessage, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'BerthError';
+    this.code = init.code;
+    this.userMessage = init.userMessage;
+    this.logMessage = init.logMessage ?? init.userMessage;
+    this.status = init.status ?? defaultStatus[init.code];
+  }
+}
+
+/** Wraps anything thrown into a BerthError so callers handle one shape. */
+export function asBerthError(err: unknown, fallback: ErrorCode = 'internal'): BerthError {
+  if (err instanceof BerthError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new BerthError({
+    code: fallback,
+    userMessage: 'Something went wrong in the gateway; try again, and tell the operator if it persists.',
+    logMessage: detail,
+    cause: err,
+  });
+}

@@ -1,0 +1,55 @@
+import { BlockList, isIP } from 'node:net';
+
+/** "host:port" or "[v6]:port" as written in config and on the command line. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export function parseHostPort(text: string): HostPort | null {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return null;
+  const port = Number(match[3]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return null;
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  const v4 = unmapV4(host);
+  if (isIP(v4) === 4) return v4.startsWith('127.');
+  return host === '::1';
+}
+
+/** "::ffff:1.2.3.4" is how Node reports IPv4 peers on dual-stack sockets. */
+export function unmapV4(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const [address = '', prefixText, ...rest] = text.trim().split('/');
+  if (rest.length > 0) return null;
+  const version = isIP(address);
+  if (version === 0) return null;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (!/^\d+$/.test(prefixText ?? String(max)) || prefix > max) return null;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** A matcher for a list of CIDRs already validated by the config schema. */
+export function cidrMatcher(cidrs: readonly string[]): (address: string | undefined) => boolean {
+  const list = new BlockList();
+  for (const text of cidrs) {
+    const cidr = parseCidr(text);
+    if (!cidr) throw new Error(`not a CIDR: ${text}`);
+    list.addSubnet(cidr.address, cidr.prefix, cidr.family);
+  }
+  return (address) => {
+    if (!address) return false;
+    const plain = unmapV4(address);
+    const version = isIP(plain);
+    if (version === 0) return false;
+    return list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+  };
+}

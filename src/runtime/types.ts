@@ -1,0 +1,107 @@
+import type { Readable, Writable } from 'node:stream';
+import type { HostPort } from '../core/net.js';
+
+/**
+ * The seam between the gateway and whatever runs berths. A new runtime is one
+ * folder implementing this and one line in ./registry.ts. Names passed in are
+ * safe names (src/core/safeName.ts); runtimes never see raw usernames except
+ * as the BERTH_USER value and a label.
+ */
+
+export interface BerthSpec {
+  /** The username, as given to the berth in BERTH_USER and kept in labels. */
+  user: string;
+  /** The safe name: the berth's identity in the runtime. */
+  name: string;
+  image: string | null;
+  /** argv; ${PORT} and ${USER} still unsubstituted (the runtime knows the port). */
+  command: string[] | null;
+  /** The main web port inside the berth (local runtime: a hint, it allocates its own). */
+  port: number;
+  env: Record<string, string>;
+  homePath: string;
+  workingDir: string | null;
+  runAsUser: string | null;
+  limits: { memory: string | null; cpus: number | null; pids: number | null };
+  capabilities: string[];
+  readOnlyRoot: boolean;
+  mounts: Array<{ source: string; target: string; readOnly: boolean }>;
+  /** A digest of everything above that shapes the berth; a change means re-create. */
+  hash: string;
+}
+
+export type ObservedState = 'running' | 'stopped' | 'exited' | 'absent';
+
+/** What the runtime itself reports about a berth. */
+export interface Observed {
+  name: string;
+  user: string;
+  state: ObservedState;
+  /** Container id, pod uid, or process id. */
+  id: string | null;
+  exitCode: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  specHash: string | null;
+  image: string | null;
+}
+
+export type Endpoint = HostPort;
+
+export type RuntimeProgress = (step: 'pulling' | 'creating' | 'starting', message: string) => void;
+
+export interface StopOptions {
+  /** Also remove the container/pod (never the home). */
+  remove: boolean;
+  graceSeconds: number;
+}
+
+export interface ExecOptions {
+  /** null: the berth's login shell. */
+  command: string[] | null;
+  env: Record<string, string>;
+  /** A terminal, or null for separate stdout and stderr pipes. */
+  tty: { term: string; rows: number; cols: number } | null;
+}
+
+export interface ExecProcess {
+  stdin: Writable;
+  stdout: Readable;
+  /** Empty (ends at once) when a tty merges the streams. */
+  stderr: Readable;
+  resize(rows: number, cols: number): void;
+  /** A signal name without SIG, e.g. "INT"; ignored where unsupported. */
+  signal(name: string): void;
+  /** Resolves when the process ends. */
+  exited: Promise<{ code: number | null; signal: string | null }>;
+}
+
+export interface BerthExit {
+  name: string;
+  exitCode: number | null;
+}
+
+export interface Runtime {
+  readonly kind: string;
+  /** Throws BerthError('runtime_unavailable') naming what is wrong when berths cannot be run. */
+  health(): Promise<void>;
+  /** Create (or start, or re-create on a spec change) and run the berth; resolves once it runs, not once it listens. */
+  ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed>;
+  inspect(name: string): Promise<Observed>;
+  stop(name: string, options: StopOptions): Promise<void>;
+  list(): Promise<Observed[]>;
+  /** A TCP address on which the gateway reaches `port` inside the berth. */
+  endpoint(name: string, port: number): Promise<Endpoint>;
+  /** The main port's address once running (local runtime: the allocated port). */
+  mainEndpoint(name: string): Promise<Endpoint>;
+  /** The last `lines` lines of the berth's output. */
+  logs(name: string, lines: number): Promise<string[]>;
+  exec(name: string, options: ExecOptions): Promise<ExecProcess>;
+  /** Called when a running berth exits without being asked to. */
+  onExit(listener: (exit: BerthExit) => void): void;
+  close(): Promise<void>;
+}
+
+export function substituteArgs(argv: readonly string[], values: { PORT: number; USER: string }): string[] {
+  return argv.map((arg) => arg.replace(/\$\{(PORT|USER)\}/g, (_, key: 'PORT' | 'USER') => String(values[key])));
+}

@@ -1,0 +1,30 @@
+import type { BerthStatus, ProgressEvent } from '../core/berth.js';
+import type { Endpoint, ExecOptions, ExecProcess } from '../runtime/types.js';
+
+/** Why a berth is being started; only some reasons may start a stopped berth (see src/http/startPolicy). */
+export type StartReason = 'http' | 'ssh' | 'api' | 'tunnel';
+
+/**
+ * What HTTP, SSH and the API use to reach a user's berth. One implementation
+ * (./spawner.ts); the fronts depend on this interface only.
+ */
+export interface BerthDirectory {
+  status(user: string): BerthStatus;
+  list(): BerthStatus[];
+  /** Starts the berth if needed (single-flight per user) without waiting. */
+  start(user: string, reason: StartReason): void;
+  /** Starts if needed and resolves with the main endpoint once ready; rejects with a BerthError on failure or after waitMs. */
+  ready(user: string, reason: StartReason, waitMs?: number): Promise<Endpoint>;
+  /** The address of another port of a ready berth. */
+  endpoint(user: string, port: number): Promise<Endpoint>;
+  exec(user: string, options: ExecOptions): Promise<ExecProcess>;
+  stop(user: string, why: string): Promise<void>;
+  /** Progress events of the current spawn, then every later one; returns the unsubscribe. */
+  subscribe(user: string, listener: (event: ProgressEvent, status: BerthStatus) => void): () => void;
+  /** Record activity (a proxied request, client WebSocket data, an SSH session). */
+  touch(user: string): void;
+  /** Hold the berth as active while something (an SSH session) is open; call the result to release. */
+  hold(user: string): () => void;
+  /** Called when a berth stops for any reason (idle cull, admin stop, exit), so open sessions can close with a message. */
+  onStopped(listener: (user: string, why: string) => void): () => void;
+}
