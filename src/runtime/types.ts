@@ -72,7 +72,7 @@ export interface ExecProcess {
   resize(rows: number, cols: number): void;
   /** A signal name without SIG, e.g. "INT"; ignored where unsupported. */
   signal(name: string): void;
-  /** Resolves when the process ends. */
+  /** Resolves when the process ends; `signal` is named as in signal() ("INT"), with `code` null, when one ended it. */
   exited: Promise<{ code: number | null; signal: string | null }>;
 }
 

@@ -1,0 +1,66 @@
+/**
+ * The loading page's script, served at /_berth/assets/loading.js. Plain
+ * browser JavaScript in a string: the gateway serves it from memory, and the
+ * page's CSP allows only same-origin scripts.
+ */
+export const loadingScript = `
+(function () {
+  var steps = ['queued', 'starting', 'waiting', 'ready'];
+  var stepOf = { queued: 'queued', pulling: 'starting', creating: 'starting', starting: 'starting', waiting: 'waiting', ready: 'ready' };
+  var message = document.getElementById('message');
+  var failure = document.getElementById('failure');
+  var headline = document.getElementById('headline');
+  var source = null;
+
+  function item(step) { return document.querySelector('#steps li[data-step="' + step + '"]'); }
+  function reset() {
+    steps.forEach(function (s) { var li = item(s); li.className = ''; li.querySelector('.time').textContent = ''; });
+    failure.classList.add('hidden');
+    headline.textContent = 'Starting your environment';
+  }
+  function mark(step, elapsedMs) {
+    var index = steps.indexOf(step);
+    steps.forEach(function (s, i) {
+      var li = item(s);
+      if (i < index) { li.className = 'done'; }
+      else if (i === index) { li.className = step === 'ready' ? 'done' : 'active'; li.querySelector('.time').textContent = (elapsedMs / 1000).toFixed(1) + ' s'; }
+    });
+  }
+  function showFailure(f) {
+    var active = document.querySelector('#steps li.active');
+    if (active) active.className = 'failed';
+    headline.textContent = 'Your environment could not start';
+    document.getElementById('reason').textContent = f.reason;
+    document.getElementById('log').textContent = (f.logTail || []).join('\\n') || '(no output)';
+    failure.classList.remove('hidden');
+    message.textContent = '';
+  }
+  function follow() {
+    if (source) source.close();
+    source = new EventSource('/_berth/api/me/progress');
+    source.addEventListener('progress', function (e) {
+      var ev = JSON.parse(e.data);
+      if (ev.step === 'failed') { source.close(); showFailure(ev.failure || { reason: ev.message }); return; }
+      if (ev.step === 'stopped') { message.textContent = ev.message; return; }
+      mark(stepOf[ev.step] || 'starting', ev.elapsedMs);
+      message.textContent = ev.message;
+      if (ev.step === 'ready') { source.close(); location.reload(); }
+    });
+    source.addEventListener('state', function (e) {
+      var st = JSON.parse(e.data);
+      if (st.state === 'ready') { source.close(); location.reload(); }
+      if (st.state === 'failed' && st.failure) { source.close(); showFailure(st.failure); }
+    });
+    source.onerror = function () { message.textContent = 'Connection to the gateway lost; retrying…'; };
+  }
+  document.getElementById('retry').addEventListener('click', function () {
+    reset();
+    fetch('/_berth/api/me/start', { method: 'POST', credentials: 'same-origin' }).then(follow, follow);
+  });
+  if (document.getElementById('loading').dataset.state === 'failed') {
+    showFailure({ reason: document.getElementById('reason').textContent, logTail: document.getElementById('log').textContent.split('\\n') });
+  } else {
+    follow();
+  }
+})();
+`;

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { safeName } from '../core/safeName.js';
+import type { BerthSpec } from './types.js';
+
+export type SpecFields = Omit<BerthSpec, 'user' | 'name' | 'hash'>;
+
+/** The berth a user gets from the configured environment template. */
+export function berthSpecFor(config: Config, user: string): BerthSpec {
+  const environment = config.environment;
+  const fields: SpecFields = {
+    image: environment.image,
+    command: environment.command,
+    port: environment.port,
+    env: environment.env,
+    homePath: environment.homePath,
+    workingDir: environment.workingDir,
+    runAsUser: environment.user,
+    limits: environment.limits,
+    capabilities: environment.capabilities,
+    readOnlyRoot: environment.readOnlyRoot,
+    mounts: environment.mounts,
+  };
+  return { user, name: safeName(user), ...fields, hash: specHash(fields) };
+}
+
+/**
+ * A digest of everything that shapes a berth, the same for every user, so
+ * that a config change re-creates berths and nothing else does. Keys are
+ * sorted at every level because a YAML reorder is not a change.
+ */
+export function specHash(fields: SpecFields): string {
+  return createHash('sha256').update(canonicalJson(fields)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

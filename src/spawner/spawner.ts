@@ -1,0 +1,436 @@
+import type { Config } from '../config/schema.js';
+import type { BerthStatus, Failure, ProgressEvent, ProgressStep } from '../core/berth.js';
+import { BerthError, asBerthError } from '../core/errors.js';
+import { safeName } from '../core/safeName.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { berthSpecFor } from '../runtime/spec.js';
+import type { BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../runtime/types.js';
+import type { Store } from '../store/store.js';
+import { waitUntilReady } from './readiness.js';
+import { Semaphore } from './semaphore.js';
+import type { BerthDirectory, StartReason } from './types.js';
+
+type Listener = (event: ProgressEvent, status: BerthStatus) => void;
+
+interface Entry {
+  status: BerthStatus;
+  spec: BerthSpec;
+  endpoint: Endpoint | null;
+  /** The newest spawn or stop in flight; new ones chain behind it, so at most one runs (single flight). */
+  transition: Promise<void> | null;
+  /** A spawn is queued behind a stop in flight; further starts join it. */
+  startQueued: boolean;
+  /** A stop arrived during a spawn: the spawn gives up waiting and leaves the berth to the stop. */
+  stopRequested: boolean;
+  spawnBegan: number;
+  /** Set when the runtime reports an exit while a spawn waits for the port. */
+  exitedDuringSpawn: { exitCode: number | null } | null;
+  listeners: Set<Listener>;
+  holds: number;
+}
+
+export interface SpawnerOptions {
+  config: Config;
+  runtime: Runtime;
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const LOG_TAIL_LINES = 40;
+const ACTIVITY_FLUSH_MS = 5000;
+
+/**
+ * The one place berths change state. HTTP, SSH and the API call it through
+ * the BerthDirectory interface; the runtime only ever sees calls from here.
+ */
+export class Spawner implements BerthDirectory {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byName = new Map<string, string>();
+  private readonly semaphore: Semaphore;
+  private readonly stoppedListeners = new Set<(user: string, why: string) => void>();
+  private readonly dirtyActivity = new Set<string>();
+  private readonly flushTimer: NodeJS.Timeout;
+
+  constructor(private readonly options: SpawnerOptions) {
+    this.semaphore = new Semaphore(options.config.spawn.concurrency);
+    options.runtime.onExit((exit) => this.handleExit(exit.name, exit.exitCode));
+    this.flushTimer = setInterval(() => void this.flushActivity(), ACTIVITY_FLUSH_MS);
+    this.flushTimer.unref();
+  }
+
+  /** Takes over berths that were running before the gateway (re)started, with their idle clocks. */
+  async adopt(): Promise<number> {
+    const [observed, activity] = await Promise.all([this.options.runtime.list(), this.options.store.loadActivity()]);
+    let adopted = 0;
+    for (const berth of observed) {
+      if (berth.state !== 'running' || !berth.user) continue;
+      const entry = this.entry(berth.user);
+      entry.endpoint = await this.options.runtime.mainEndpoint(berth.name);
+      entry.status.startedAt = berth.startedAt;
+      entry.status.runtimeId = berth.id;
+      entry.status.image = berth.image;
+      entry.status.lastActivity = activity.get(berth.user) ?? Date.now();
+      this.setState(entry, 'ready');
+      adopted++;
+    }
+    if (adopted > 0) this.options.logger.info({ adopted }, 'adopted running berths');
+    return adopted;
+  }
+
+  status(user: string): BerthStatus {
+    return this.entries.get(user)?.status ?? this.freshStatus(user);
+  }
+
+  list(): BerthStatus[] {
+    return [...this.entries.values()].map((e) => e.status);
+  }
+
+  start(user: string, reason: StartReason): void {
+    const entry = this.entry(user);
+    if (entry.startQueued || entry.status.state === 'ready' || entry.status.state === 'starting') return;
+    entry.startQueued = true;
+    this.options.logger.info({ user, reason }, 'starting berth');
+    this.runTransition(entry, () => {
+      entry.startQueued = false;
+      return this.spawn(entry);
+    });
+  }
+
+  async ready(user: string, reason: StartReason, waitMs?: number): Promise<Endpoint> {
+    const entry = this.entry(user);
+    if (!(entry.status.state === 'ready' && entry.endpoint)) {
+      this.start(user, reason);
+      const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
+      // Transitions chain, so waiting for the newest one waits for all queued before it.
+      while (entry.transition && (await settlesWithin(entry.transition, deadline - Date.now())));
+    }
+    if (entry.status.state === 'ready' && entry.endpoint) return entry.endpoint;
+    if (entry.status.state === 'failed' && entry.status.failure) {
+      throw new BerthError({
+        code: 'spawn_failed',
+        userMessage: entry.status.failure.reason,
+        logMessage: `berth of ${user} failed: ${entry.status.failure.reason}`,
+      });
+    }
+    throw new BerthError({
+      code: 'berth_not_ready',
+      userMessage: `Your environment is ${entry.status.state}; try again in a few seconds.`,
+    });
+  }
+
+  async endpoint(user: string, port: number): Promise<Endpoint> {
+    const entry = this.entries.get(user);
+    if (!entry || entry.status.state !== 'ready') {
+      throw new BerthError({ code: 'berth_stopped', userMessage: 'Your environment is not running; start it first.' });
+    }
+    return this.options.runtime.endpoint(entry.spec.name, port);
+  }
+
+  async exec(user: string, options: ExecOptions): Promise<ExecProcess> {
+    return this.options.runtime.exec(this.entry(user).spec.name, options);
+  }
+
+  async stop(user: string, why: string): Promise<void> {
+    const entry = this.entries.get(user);
+    if (!entry) return;
+    const remove = why === 'idle' && this.options.config.idle.action === 'remove';
+    if (entry.status.state === 'starting') entry.stopRequested = true;
+    // Queued behind any spawn in flight, so the runtime never sees stop and create racing.
+    this.runTransition(entry, async () => {
+      if (entry.status.state !== 'stopped') await this.stopNow(entry, why, remove);
+    });
+    await entry.transition;
+  }
+
+  subscribe(user: string, listener: Listener): () => void {
+    const entry = this.entry(user);
+    for (const event of entry.status.progress) listener(event, entry.status);
+    entry.listeners.add(listener);
+    return () => entry.listeners.delete(listener);
+  }
+
+  touch(user: string): void {
+    const entry = this.entries.get(user);
+    if (!entry) return;
+    entry.status.lastActivity = Date.now();
+    this.dirtyActivity.add(user);
+  }
+
+  hold(user: string): () => void {
+    const entry = this.entry(user);
+    entry.holds++;
+    this.touch(user);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      entry.holds--;
+      this.touch(user);
+    };
+  }
+
+  onStopped(listener: (user: string, why: string) => void): () => void {
+    this.stoppedListeners.add(listener);
+    return () => this.stoppedListeners.delete(listener);
+  }
+
+  /** Berths the culler may stop: ready, not held open, and idle since before `cutoff`. */
+  idleSince(cutoff: number): string[] {
+    const idle: string[] = [];
+    for (const [user, entry] of this.entries) {
+      if (entry.status.state !== 'ready' || entry.holds > 0 || entry.transition) continue;
+      if ((entry.status.lastActivity ?? 0) < cutoff) idle.push(user);
+    }
+    return idle;
+  }
+
+  /** Stops every berth (the local runtime's processes die with the gateway anyway) and saves activity. */
+  async close(options: { stopBerths: boolean }): Promise<void> {
+    clearInterval(this.flushTimer);
+    if (options.stopBerths) {
+      await Promise.allSettled([...this.entries.keys()].map((user) => this.stop(user, 'gateway shutting down')));
+    }
+    await this.flushActivity();
+  }
+
+  private entry(user: string): Entry {
+    let entry = this.entries.get(user);
+    if (!entry) {
+      const spec = berthSpecFor(this.options.config, user);
+      entry = {
+        status: this.freshStatus(user),
+        spec,
+        endpoint: null,
+        transition: null,
+        startQueued: false,
+        stopRequested: false,
+        spawnBegan: 0,
+        exitedDuringSpawn: null,
+        listeners: new Set(),
+        holds: 0,
+      };
+      this.entries.set(user, entry);
+      this.byName.set(spec.name, user);
+    }
+    return entry;
+  }
+
+  private freshStatus(user: string): BerthStatus {
+    return {
+      user,
+      name: safeName(user),
+      state: 'stopped',
+      since: Date.now(),
+      startedAt: null,
+      lastActivity: null,
+      progress: [],
+      failure: null,
+      runtimeId: null,
+      image: this.options.config.environment.image,
+    };
+  }
+
+  private runTransition(entry: Entry, work: () => Promise<void>): void {
+    // With nothing in flight the work starts synchronously, so the state is 'starting' before start() returns.
+    const transition = (entry.transition ? entry.transition.then(work) : work())
+      .catch((err) => this.options.logger.error({ err, user: entry.status.user }, 'berth transition failed unexpectedly'))
+      .finally(() => {
+        if (entry.transition === transition) entry.transition = null;
+      });
+    entry.transition = transition;
+  }
+
+  private setState(entry: Entry, state: BerthStatus['state']): void {
+    entry.status.state = state;
+    entry.status.since = Date.now();
+  }
+
+  private emit(entry: Entry, step: ProgressStep, message: string, failure?: Failure): void {
+    const event: ProgressEvent = { step, message, elapsedMs: Date.now() - entry.spawnBegan, ...(failure ? { failure } : {}) };
+    entry.status.progress.push(event);
+    for (const listener of entry.listeners) {
+      try {
+        listener(event, entry.status);
+      } catch (err) {
+        this.options.logger.warn({ err }, 'progress listener threw');
+      }
+    }
+  }
+
+  private async spawn(entry: Entry): Promise<void> {
+    const { config, runtime, logger, metrics } = this.options;
+    const { spec } = entry;
+    entry.spawnBegan = Date.now();
+    entry.status.progress = [];
+    entry.status.failure = null;
+    entry.exitedDuringSpawn = null;
+    entry.stopRequested = false;
+    this.setState(entry, 'starting');
+    const release = await this.semaphore.acquire((position) =>
+      this.emit(entry, 'queued', `Waiting for a free start slot (${position} ahead of you)`),
+    );
+    try {
+      const deadline = Date.now() + config.spawn.timeoutSeconds * 1000;
+      this.emit(entry, 'starting', 'Starting your environment');
+      const observed = await beforeDeadline(
+        runtime.ensure(spec, (step, message) => this.emit(entry, step, message)),
+        deadline,
+        `it was not running after ${config.spawn.timeoutSeconds} s`,
+      );
+      entry.status.runtimeId = observed.id;
+      entry.status.image = observed.image;
+      this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
+      const answered = await waitUntilReady(() => runtime.mainEndpoint(spec.name), {
+        readyPath: config.environment.readyPath,
+        deadline,
+        abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
+        onAttempt: () => undefined,
+      });
+      if (!answered && entry.stopRequested) return;
+      if (!answered) {
+        const exited = entry.exitedDuringSpawn as { exitCode: number | null } | null;
+        if (exited) throw await this.exitFailure(entry, exited.exitCode, 'before it was ready');
+        await runtime.stop(spec.name, { remove: false, graceSeconds: config.spawn.stopGraceSeconds }).catch(() => undefined);
+        throw new BerthError({
+          code: 'spawn_timeout',
+          userMessage: `Your environment did not answer on port ${spec.port} within ${config.spawn.timeoutSeconds} s. Check that it listens on $PORT, then retry.`,
+        });
+      }
+      entry.endpoint = await runtime.mainEndpoint(spec.name);
+      const now = Date.now();
+      entry.status.startedAt = now;
+      entry.status.lastActivity = now;
+      this.setState(entry, 'ready');
+      const seconds = (now - entry.spawnBegan) / 1000;
+      this.emit(entry, 'ready', `Ready in ${seconds.toFixed(1)} s`);
+      metrics.spawnDuration.observe({ outcome: 'ready' }, seconds);
+      logger.info({ user: spec.user, seconds, id: observed.id }, 'berth ready');
+      this.record(spec.user, 'ready', `ready in ${seconds.toFixed(1)} s`);
+    } catch (err) {
+      await this.fail(entry, err);
+    } finally {
+      release();
+    }
+  }
+
+  private async fail(entry: Entry, err: unknown): Promise<void> {
+    const error = err instanceof FailureError ? err : asBerthError(err, 'spawn_failed');
+    const failure: Failure =
+      error instanceof FailureError
+        ? error.failure
+        : { reason: error.userMessage, logTail: await this.logTail(entry), at: Date.now() };
+    entry.endpoint = null;
+    entry.status.failure = failure;
+    this.setState(entry, 'failed');
+    this.emit(entry, 'failed', failure.reason, failure);
+    this.options.metrics.spawnDuration.observe({ outcome: 'failed' }, (Date.now() - entry.spawnBegan) / 1000);
+    this.options.logger.warn(
+      { user: entry.spec.user, code: error instanceof FailureError ? 'berth_exited' : error.code, exitCode: failure.exitCode, detail: error instanceof FailureError ? undefined : error.logMessage },
+      'berth failed',
+    );
+    this.record(entry.spec.user, 'failed', failure.reason);
+  }
+
+  private async stopNow(entry: Entry, why: string, remove: boolean): Promise<void> {
+    this.setState(entry, 'stopping');
+    entry.endpoint = null;
+    try {
+      await this.options.runtime.stop(entry.spec.name, { remove, graceSeconds: this.options.config.spawn.stopGraceSeconds });
+    } finally {
+      this.setState(entry, 'stopped');
+      entry.status.failure = null;
+      this.emit(entry, 'stopped', `Stopped: ${why}`);
+      this.options.logger.info({ user: entry.spec.user, why, removed: remove }, 'berth stopped');
+      this.record(entry.spec.user, 'stopped', why);
+      this.notifyStopped(entry.spec.user, why);
+    }
+  }
+
+  private handleExit(name: string, exitCode: number | null): void {
+    const user = this.byName.get(name);
+    const entry = user === undefined ? undefined : this.entries.get(user);
+    if (!entry) return;
+    if (entry.status.state === 'starting') {
+      entry.exitedDuringSpawn = { exitCode };
+      return;
+    }
+    if (entry.status.state !== 'ready') return;
+    this.runTransition(entry, async () => {
+      await this.fail(entry, await this.exitFailure(entry, exitCode, 'while running'));
+      this.notifyStopped(entry.spec.user, `it exited with code ${exitCode ?? 'unknown'}`);
+    });
+  }
+
+  private async exitFailure(entry: Entry, exitCode: number | null, when: string): Promise<FailureError> {
+    return new FailureError({
+      reason: `Your environment exited ${when} with code ${exitCode ?? 'unknown'}. Its last output is below; open the page again to restart it.`,
+      exitCode,
+      logTail: await this.logTail(entry),
+      at: Date.now(),
+    });
+  }
+
+  private async logTail(entry: Entry): Promise<string[]> {
+    return this.options.runtime.logs(entry.spec.name, LOG_TAIL_LINES).catch(() => []);
+  }
+
+  private notifyStopped(user: string, why: string): void {
+    for (const listener of this.stoppedListeners) listener(user, why);
+  }
+
+  private record(user: string, kind: string, message: string): void {
+    this.options.store
+      .addEvent({ user, at: Date.now(), kind, message })
+      .catch((err) => this.options.logger.warn({ err }, 'could not record berth event'));
+  }
+
+  private async flushActivity(): Promise<void> {
+    if (this.dirtyActivity.size === 0) return;
+    const batch = new Map<string, number>();
+    for (const user of this.dirtyActivity) {
+      const at = this.entries.get(user)?.status.lastActivity;
+      if (at) batch.set(user, at);
+    }
+    this.dirtyActivity.clear();
+    await this.options.store
+      .saveActivity(batch)
+      .catch((err) => this.options.logger.warn({ err }, 'could not save activity'));
+  }
+}
+
+/** A failure whose text and log lines are already composed for the person. */
+class FailureError extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.reason);
+  }
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Infinity) return promise.then(() => true);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function beforeDeadline<T>(promise: Promise<T>, deadline: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new BerthError({ code: 'spawn_timeout', userMessage: `Your environment could not be started: ${what}. Retry, or ask the operator to check the runtime.` })),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

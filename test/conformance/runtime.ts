@@ -1,0 +1,314 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import type { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../../src/runtime/types.js';
+
+/**
+ * The behaviours every runtime must show, run against local, docker and
+ * later kubernetes alike (ContainerSSH's RunConformanceTests, for Berth).
+ *
+ * Commands used here exist both on a host and in a busybox image: sh, cat,
+ * echo, sleep, stty, test. The one thing that differs is a TCP server, which
+ * the subject supplies.
+ */
+export interface ConformanceSubject {
+  runtime: Runtime;
+  /**
+   * The spec a berth for `user` gets when it runs `command` (argv, ${PORT}
+   * and ${USER} left for the runtime). The subject may decorate the name or
+   * user (e.g. a unique prefix per run); the suite reads them from the spec.
+   * Different commands must give different hashes. The berth's HOME variable
+   * must name its persisted home.
+   */
+  specFor(user: string, command: string[]): BerthSpec;
+  /**
+   * argv of a server that accepts TCP connections on the port named by the
+   * PORT environment variable until stopped and ends on SIGTERM, e.g.
+   * `["sh", "-c", "exec busybox httpd -f -p \"$PORT\""]` in a busybox image.
+   */
+  serverCommand: string[];
+  /** Removes everything the suite left behind (berths, homes, volumes). */
+  cleanup(): Promise<void>;
+}
+
+/** Every wait is bounded by WAIT_MS so a hang fails with what it waited for, well inside the test's own limit. */
+const TEST_MS = 10_000;
+const WAIT_MS = 5_000;
+const GRACE_SECONDS = 2;
+const noProgress = () => undefined;
+
+export function describeRuntimeConformance(label: string, setup: () => Promise<ConformanceSubject>): void {
+  describe(`runtime conformance: ${label}`, () => {
+    let subject: ConformanceSubject;
+    let runtime: Runtime;
+    const exits: BerthExit[] = [];
+
+    before(async () => {
+      subject = await setup();
+      runtime = subject.runtime;
+      runtime.onExit((exit) => exits.push(exit));
+    });
+    after(() => subject?.cleanup());
+
+    const server = (user: string) => subject.specFor(user, subject.serverCommand);
+    const sleeper = (user: string) => subject.specFor(user, ['sh', '-c', 'exec sleep 100']);
+    const start = async (spec: BerthSpec) => {
+      const observed = await within(runtime.ensure(spec, noProgress), WAIT_MS, `ensure ${spec.name}`);
+      assert.equal(observed.state, 'running');
+      return observed;
+    };
+    const listening = async (spec: BerthSpec) => {
+      const endpoint = await runtime.mainEndpoint(spec.name);
+      await eventually(() => accepts(endpoint), `${spec.name}'s main port to accept TCP`);
+      return endpoint;
+    };
+    const stop = (spec: BerthSpec, remove = false) => runtime.stop(spec.name, { remove, graceSeconds: GRACE_SECONDS });
+
+    it('reports an unknown berth as absent', { timeout: TEST_MS }, async () => {
+      const observed = await runtime.inspect('conformance-never-started');
+      assert.equal(observed.state, 'absent');
+      assert.deepEqual(await runtime.logs('conformance-never-started', 10), []);
+      await assert.rejects(runtime.exec('conformance-never-started', execOptions(['true'])), { code: 'berth_not_ready' });
+    });
+
+    it('starts a berth whose main endpoint accepts TCP, once however often ensured', { timeout: TEST_MS }, async () => {
+      const spec = server('conf-start');
+      const first = await start(spec);
+      assert.ok(first.id, 'a running berth has an id');
+      assert.equal(first.specHash, spec.hash);
+      assert.equal(first.user, spec.user);
+      await listening(spec);
+      const again = await start(spec);
+      assert.equal(again.id, first.id, 'ensuring a running berth with the same spec keeps it');
+      assert.ok((await runtime.list()).some((b) => b.name === spec.name && b.state === 'running'));
+      await stop(spec);
+    });
+
+    it('gives the berth BERTH_USER and PORT, and substitutes ${USER} and ${PORT} in its command', { timeout: TEST_MS }, async () => {
+      const spec = subject.specFor('conf-env', ['sh', '-c', 'echo "env=$BERTH_USER:$PORT argv=$0:$1"; exec sleep 100', '${USER}', '${PORT}']);
+      await start(spec);
+      const line = await eventually(async () => (await runtime.logs(spec.name, 50)).find((l) => l.startsWith('env=')), 'the env line in the logs');
+      const match = /^env=(.*):(\d+) argv=(.*):(\d+)$/.exec(line);
+      assert.ok(match, `unexpected line: ${line}`);
+      assert.equal(match[1], spec.user);
+      assert.equal(match[3], spec.user);
+      assert.equal(match[2], match[4], 'PORT in the environment is the port substituted for ${PORT}');
+      assert.ok(Number(match[2]) >= 1 && Number(match[2]) <= 65535);
+      await stop(spec);
+    });
+
+    it('keeps the home across stop and ensure', { timeout: TEST_MS }, async () => {
+      const spec = server('conf-home');
+      await start(spec);
+      assert.equal((await run(runtime, spec.name, ['sh', '-c', 'echo kept > "$HOME/marker"'])).code, 0);
+      await stop(spec);
+      await start(spec);
+      const read = await run(runtime, spec.name, ['sh', '-c', 'cat "$HOME/marker"']);
+      assert.deepEqual(read, { stdout: 'kept\n', stderr: '', code: 0, signal: null });
+      await stop(spec);
+    });
+
+    it('stops a berth without reporting it as an exit, and removes it on request', { timeout: TEST_MS }, async () => {
+      const spec = server('conf-stop');
+      await start(spec);
+      const endpoint = await listening(spec);
+      await within(stop(spec), WAIT_MS, 'stop');
+      assert.equal((await runtime.inspect(spec.name)).state, 'stopped');
+      assert.equal(await accepts(endpoint), false, 'the stopped berth no longer listens');
+      await assert.rejects(runtime.exec(spec.name, execOptions(['true'])), { code: 'berth_not_ready' });
+      await within(stop(spec), WAIT_MS, 'a second stop');
+      await start(spec);
+      await within(stop(spec, true), WAIT_MS, 'stop and remove');
+      assert.equal((await runtime.inspect(spec.name)).state, 'absent');
+      assert.ok(!exits.some((e) => e.name === spec.name), 'a requested stop is not an exit');
+    });
+
+    it('ends the execs of a berth that stops', { timeout: TEST_MS }, async () => {
+      const spec = sleeper('conf-stop-exec');
+      await start(spec);
+      const exec = await runtime.exec(spec.name, execOptions(['sh', '-c', 'echo ready; exec sleep 100']));
+      await watch(exec.stdout).waitFor(/ready/);
+      await within(stop(spec), WAIT_MS, 'stop');
+      await within(exec.exited, WAIT_MS, 'the exec to end with its berth');
+    });
+
+    it('reports a berth that exits by itself with its exit code and output', { timeout: TEST_MS }, async () => {
+      const spec = subject.specFor('conf-exit', ['sh', '-c', 'echo "about to fail"; exit 3']);
+      await within(runtime.ensure(spec, noProgress), WAIT_MS, 'ensure');
+      const exit = await eventually(async () => exits.find((e) => e.name === spec.name), 'the onExit event');
+      assert.equal(exit.exitCode, 3);
+      const observed = await runtime.inspect(spec.name);
+      assert.equal(observed.state, 'exited');
+      assert.equal(observed.exitCode, 3);
+      assert.ok((await runtime.logs(spec.name, 10)).includes('about to fail'));
+      await assert.rejects(runtime.exec(spec.name, execOptions(['true'])), { code: 'berth_not_ready' });
+      await stop(spec, true);
+    });
+
+    it('replaces a running berth whose spec changed', { timeout: TEST_MS }, async () => {
+      const before = sleeper('conf-change');
+      const first = await start(before);
+      const changed = server('conf-change');
+      assert.notEqual(changed.hash, before.hash);
+      const second = await start(changed);
+      assert.notEqual(second.id, first.id);
+      assert.equal(second.specHash, changed.hash);
+      await listening(changed);
+      assert.ok(!exits.some((e) => e.name === changed.name), 'a replacement is not an exit');
+      await stop(changed);
+    });
+
+    it('gives two users distinct berths and homes', { timeout: TEST_MS }, async () => {
+      const alice = server('conf-alice');
+      const bob = server('conf-bob');
+      assert.notEqual(alice.name, bob.name);
+      const [a, b] = await Promise.all([start(alice), start(bob)]);
+      assert.notEqual(a.id, b.id);
+      const [ea, eb] = await Promise.all([listening(alice), listening(bob)]);
+      assert.notEqual(`${ea.host}:${ea.port}`, `${eb.host}:${eb.port}`);
+      assert.equal((await run(runtime, alice.name, ['sh', '-c', 'echo a > "$HOME/only-alice"'])).code, 0);
+      assert.equal((await run(runtime, bob.name, ['sh', '-c', 'test -e "$HOME/only-alice"'])).code, 1);
+      await Promise.all([stop(alice), stop(bob)]);
+    });
+
+    describe('exec', () => {
+      let name: string;
+      before(async () => {
+        const spec = sleeper('conf-exec');
+        name = spec.name;
+        await start(spec);
+      });
+      after(() => runtime.stop(name, { remove: false, graceSeconds: GRACE_SECONDS }));
+
+      it('keeps stdout and stderr apart without a tty and passes the exit code', { timeout: TEST_MS }, async () => {
+        const result = await run(runtime, name, ['sh', '-c', 'echo hi; echo err >&2; exit 3']);
+        assert.deepEqual(result, { stdout: 'hi\n', stderr: 'err\n', code: 3, signal: null });
+      });
+
+      it('runs in the berth environment with the extra variables given', { timeout: TEST_MS }, async () => {
+        const result = await run(runtime, name, ['sh', '-c', 'echo "$BERTH_USER/$EXTRA"'], { EXTRA: 'yes' });
+        assert.match(result.stdout, /^.+\/yes\n$/);
+      });
+
+      it('runs the login shell when no command is given', { timeout: TEST_MS }, async () => {
+        const exec = await runtime.exec(name, { command: null, env: {}, tty: null });
+        const stdout = text(exec.stdout);
+        exec.stdin.end('echo "shell ran in $HOME"; exit 4\n');
+        assert.equal((await within(exec.exited, WAIT_MS, 'the shell to exit')).code, 4);
+        assert.match(await stdout, /^shell ran in \/.+\n$/);
+      });
+
+      it('delivers end of input to the process', { timeout: TEST_MS }, async () => {
+        const exec = await runtime.exec(name, execOptions(['cat']));
+        const stdout = text(exec.stdout);
+        exec.stdin.end('hello\n');
+        assert.deepEqual(await within(exec.exited, WAIT_MS, 'cat to end on EOF'), { code: 0, signal: null });
+        assert.equal(await stdout, 'hello\n');
+      });
+
+      it('gives a tty its size and passes a resize', { timeout: TEST_MS }, async () => {
+        const exec = await runtime.exec(name, execOptions(['sh', '-c', 'stty size; read line; stty size'], { term: 'xterm', rows: 24, cols: 80 }));
+        const output = watch(exec.stdout);
+        assert.equal(await within(text(exec.stderr), WAIT_MS, 'stderr of a tty to end'), '');
+        await output.waitFor(/24 80/);
+        exec.resize(30, 100);
+        exec.stdin.write('\n');
+        await output.waitFor(/30 100/);
+        assert.equal((await within(exec.exited, WAIT_MS, 'the tty command to end')).code, 0);
+      });
+
+      it('interrupts a command with signal INT', { timeout: TEST_MS }, async () => {
+        const exec = await runtime.exec(name, execOptions(['sh', '-c', 'echo ready; exec sleep 100']));
+        await watch(exec.stdout).waitFor(/ready/);
+        exec.signal('INT');
+        assertInterrupted(await within(exec.exited, WAIT_MS, 'sleep to end on INT'));
+      });
+
+      it('interrupts a command with Ctrl-C on a tty', { timeout: TEST_MS }, async () => {
+        const exec = await runtime.exec(name, execOptions(['sh', '-c', 'echo ready; exec sleep 100'], { term: 'xterm', rows: 24, cols: 80 }));
+        await watch(exec.stdout).waitFor(/ready/);
+        exec.stdin.write('\x03');
+        assertInterrupted(await within(exec.exited, WAIT_MS, 'sleep to end on Ctrl-C'));
+      });
+    });
+  });
+}
+
+/** A process ended by SIGINT: reported as the signal, or as a shell's 130 where the runtime only has codes. */
+function assertInterrupted(exit: { code: number | null; signal: string | null }): void {
+  assert.ok(exit.signal === 'INT' || exit.code === 130, `expected an interrupt, got ${JSON.stringify(exit)}`);
+}
+
+function execOptions(command: string[], tty: ExecOptions['tty'] = null, env: Record<string, string> = {}): ExecOptions {
+  return { command, env, tty };
+}
+
+export async function run(
+  runtime: Runtime,
+  name: string,
+  command: string[],
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }> {
+  const exec: ExecProcess = await runtime.exec(name, execOptions(command, null, env));
+  exec.stdin.end();
+  const [stdout, stderr, exit] = await within(Promise.all([text(exec.stdout), text(exec.stderr), exec.exited]), WAIT_MS, `exec ${command.join(' ')}`);
+  return { stdout, stderr, ...exit };
+}
+
+async function text(stream: Readable): Promise<string> {
+  let out = '';
+  for await (const chunk of stream) out += String(chunk);
+  return out;
+}
+
+/** Accumulates a stream's text so a test can wait for what it expects to appear. */
+function watch(stream: Readable): { waitFor(pattern: RegExp): Promise<void> } {
+  let seen = '';
+  stream.on('data', (chunk) => {
+    seen += String(chunk);
+  });
+  return {
+    waitFor: async (pattern) => {
+      await eventually(async () => pattern.test(seen), `${pattern} in the output`).catch((err: Error) => {
+        throw new Error(`${err.message}; the output so far: ${JSON.stringify(seen)}`);
+      });
+    },
+  };
+}
+
+export function accepts(endpoint: Endpoint): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(endpoint);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Polls until `probe` gives a value (not undefined or false), for at most `ms`. */
+export async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, ms = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
