@@ -87,6 +87,11 @@ export class Spawner implements BerthDirectory {
     return [...this.entries.values()].map((e) => e.status);
   }
 
+  readyEndpoint(user: string): Endpoint | null {
+    const entry = this.entries.get(user);
+    return entry !== undefined && entry.status.state === 'ready' ? entry.endpoint : null;
+  }
+
   start(user: string, reason: StartReason): void {
     const entry = this.entry(user);
     if (entry.startQueued || entry.status.state === 'ready' || entry.status.state === 'starting') return;

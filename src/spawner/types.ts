@@ -11,6 +11,8 @@ export type StartReason = 'http' | 'ssh' | 'api' | 'tunnel';
 export interface BerthDirectory {
   status(user: string): BerthStatus;
   list(): BerthStatus[];
+  /** The main endpoint when the berth is ready, else null; synchronous for the proxy's hot path. */
+  readyEndpoint(user: string): Endpoint | null;
   /** Starts the berth if needed (single-flight per user) without waiting. */
   start(user: string, reason: StartReason): void;
   /** Starts if needed and resolves with the main endpoint once ready; rejects with a BerthError on failure or after waitMs. */

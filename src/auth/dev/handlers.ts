@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../../config/schema.js';
+import { BerthError } from '../../core/errors.js';
+import { usernameProblem } from '../../core/safeName.js';
+import type { Logger } from '../../log/logger.js';
+import { checkSameOrigin } from '../csrf/origin.js';
+import { readForm } from '../form.js';
+import { safeNext } from '../next.js';
+import { LOGIN_PATH } from '../paths.js';
+import type { Sessions } from '../session/sessions.js';
+import type { RouteHandler } from '../types.js';
+import { sendLoginPage } from './page.js';
+
+export interface DevRoutesOptions {
+  config: Config;
+  sessions: Sessions;
+  logger: Logger;
+}
+
+function methodNotAllowed(method: string | undefined): BerthError {
+  return new BerthError({
+    code: 'bad_request',
+    status: 405,
+    userMessage: `${method ?? 'This method'} is not supported here; open ${LOGIN_PATH} in a browser.`,
+  });
+}
+
+function seeOther(res: ServerResponse, location: string): void {
+  res.writeHead(303, { location, 'cache-control': 'no-store' });
+  res.end();
+}
+
+function requestQuery(req: IncomingMessage): URLSearchParams {
+  // Only the path and query are read; the base is a placeholder.
+  return new URL(req.url ?? '/', 'http://gateway.invalid').searchParams;
+}
+
+/** GET shows the form, POST signs in and goes to `next`; other methods are refused (405). */
+export function devLogin({ config, sessions, logger }: DevRoutesOptions): RouteHandler {
+  return async (req, res) => {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      sendLoginPage(res, 200, { next: safeNext(requestQuery(req).get('next')) });
+      return;
+    }
+    if (req.method !== 'POST') throw methodNotAllowed(req.method);
+    // Without this a hostile page could sign the browser in as the attacker (login CSRF).
+    const crossOrigin = checkSameOrigin(req, config.publicUrl);
+    if (crossOrigin) throw crossOrigin;
+    const form = await readForm(req);
+    const next = safeNext(form.get('next'));
+    const username = form.get('username') ?? '';
+    const problem = usernameProblem(username);
+    if (problem !== null) {
+      sendLoginPage(res, 400, { next, username, error: `That username cannot be used: ${problem}.` });
+      return;
+    }
+    sessions.issue(res, { name: username, groups: [] });
+    logger.info({ user: username }, 'signed in');
+    seeOther(res, next);
+  };
+}
+
+/**
+ * Clears the session and goes back to the login page. GET is accepted so a
+ * plain link works; a forged logout only signs someone out, so no origin check.
+ */
+export function devLogout({ sessions, logger }: DevRoutesOptions): RouteHandler {
+  return async (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(req.method);
+    const current = sessions.read(req);
+    sessions.clear(res);
+    if (current) logger.info({ user: current.user.name }, 'signed out');
+    seeOther(res, LOGIN_PATH);
+  };
+}

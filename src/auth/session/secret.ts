@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Config } from '../../config/schema.js';
+import { BerthError } from '../../core/errors.js';
+import type { Logger } from '../../log/logger.js';
+
+const MIN_LENGTH = 32;
+
+/**
+ * The secret that signs sessions and CSRF tokens: auth.sessionSecret when set
+ * (several gateways must share one), else a random one generated once into
+ * <dataDir>/session.key so a restart does not sign everyone out. The file
+ * holds hex text, so its content can be copied into auth.sessionSecret as is.
+ */
+export async function loadSessionSecret(config: Config, logger: Logger): Promise<string> {
+  if (config.auth.sessionSecret !== null) return config.auth.sessionSecret;
+  const dir = resolve(config.dataDir);
+  const path = join(dir, 'session.key');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    // 'wx': never overwrite a key another gateway or an earlier run created.
+    await writeFile(path, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+    logger.info({ path }, 'generated a new session secret');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  await warnIfShared(path, logger);
+  const secret = (await readFile(path, 'utf8')).trim();
+  if (secret.length < MIN_LENGTH) {
+    throw new BerthError({
+      code: 'config_invalid',
+      userMessage: `${path} does not hold a usable session secret: delete it and start again (everyone signs in again), or set auth.sessionSecret.`,
+      logMessage: `${path} holds ${secret.length} characters, expected at least ${MIN_LENGTH}`,
+    });
+  }
+  return secret;
+}
+
+async function warnIfShared(path: string, logger: Logger): Promise<void> {
+  const { mode } = await stat(path);
+  if ((mode & 0o077) !== 0) {
+    logger.warn({ path, mode: (mode & 0o777).toString(8) }, 'the session secret is readable by other users: chmod 600 it');
+  }
+}

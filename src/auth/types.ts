@@ -1,0 +1,60 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/schema.js';
+import type { BerthError } from '../core/errors.js';
+import type { User } from '../core/user.js';
+import type { Logger } from '../log/logger.js';
+import type { Sessions } from './session/sessions.js';
+
+export type AuthMode = Config['auth']['mode'];
+
+/** A request whose sender is known. */
+export interface Authenticated {
+  user: User;
+  /**
+   * Names this sign-in (a cookie session, a header-mode user, later a token),
+   * so CSRF tokens can be bound to it. Not a secret.
+   */
+  sessionId: string;
+}
+
+/**
+ * The request carries no credentials this authenticator understands. The
+ * router sends an HTML navigation to `loginPath` (with `next`, see
+ * loginLocation) when there is one, and answers everything else with
+ * `error` (401, its userMessage says what to do).
+ */
+export interface Challenge {
+  /** Null when sign-in happens elsewhere (header mode: the auth proxy in front). */
+  loginPath: string | null;
+  error: BerthError;
+}
+
+/**
+ * `challenge` means "nothing of mine here", `refused` means "credentials were
+ * present and are wrong or not to be believed" (answer `refused.status`, never
+ * a login redirect). That split lets a later authenticator (API tokens) be
+ * tried first and fall through to the mode's own on a challenge.
+ */
+export type AuthResult = Authenticated | { challenge: Challenge } | { refused: BerthError };
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export interface Authenticator {
+  readonly mode: AuthMode;
+  /** Never throws for anything a client sends; reads the request headers only. */
+  authenticate(req: IncomingMessage): Promise<AuthResult>;
+  /**
+   * Gateway pages of this mode by exact pathname (dev: login and logout; oidc
+   * adds its callback). Mounted before authentication; they do their own
+   * origin checks and throw BerthError for refusals.
+   */
+  readonly routes: ReadonlyMap<string, RouteHandler>;
+}
+
+/** What every mode's factory receives from the registry. */
+export interface AuthContext {
+  config: Config;
+  logger: Logger;
+  sessions: Sessions;
+  isAdmin: (name: string) => boolean;
+}

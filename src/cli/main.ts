@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
+import { BerthError } from '../core/errors.js';
+
+const HELP = `berth: a gateway that gives every signed-in user their own container
+
+Usage:
+  berth serve [--config FILE]          run the gateway (HTTP, SSH, spawner, culler)
+  berth config check [--config FILE]   print the effective configuration, or every error with its key
+  berth --version                      print the version
+  berth --help                         print this text
+
+The configuration is YAML: --config FILE, else $BERTH_CONFIG, else ./berth.yaml,
+else the defaults. Any key can be overridden by an environment variable named
+after its path, e.g. BERTH_LISTEN_HTTP=0.0.0.0:8000 for listen.http.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function takeConfigFlag(args: string[]): { file: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let file: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--config' || arg === '-c') {
+      file = args[++i];
+      if (file === undefined) throw new UsageError('--config needs a file name');
+    } else if (arg.startsWith('--config=')) {
+      file = arg.slice('--config='.length);
+    } else {
+      rest.push(arg);
+    }
+  }
+  return { file, rest };
+}
+
+class UsageError extends Error {}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined ? 1 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const { file, rest } = takeConfigFlag(args);
+  if (command === 'config' && rest[0] === 'check' && rest.length === 1) {
+    const { config, file: source } = loadConfig({ file });
+    process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${describeConfig(config)}`);
+    return 0;
+  }
+  if (command === 'serve' && rest.length === 0) {
+    const { serve } = await import('./serve.js');
+    await serve(loadConfig({ file }), version());
+    return 0;
+  }
+  throw new UsageError(`unknown command: ${argv.join(' ')}`);
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`berth: ${err.message}\n`);
+    } else if (err instanceof UsageError) {
+      process.stderr.write(`berth: ${err.message}\n\n${HELP}`);
+    } else if (err instanceof BerthError) {
+      process.stderr.write(`berth: ${err.userMessage}\n`);
+    } else {
+      process.stderr.write(`berth: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

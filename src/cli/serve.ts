@@ -1,0 +1,91 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { GATEWAY_COOKIE_NAMES, identityHeaderNames } from '../auth/identityHeaders.js';
+import { createAuth } from '../auth/registry.js';
+import type { LoadedConfig } from '../config/load.js';
+import { operationsRoutes } from '../http/api/operations.js';
+import { berthRoutes } from '../http/api/me.js';
+import { Gateway } from '../http/gateway.js';
+import { createProxy, stripRules } from '../http/proxy/index.js';
+import { listenHttp } from '../http/server.js';
+import { createLogger } from '../log/logger.js';
+import { Metrics } from '../metrics/metrics.js';
+import { createRuntime } from '../runtime/registry.js';
+import { Culler } from '../spawner/culler.js';
+import { Spawner } from '../spawner/spawner.js';
+import { Store } from '../store/store.js';
+
+/**
+ * The built-in demo app, the default berth of the local runtime: compiled
+ * beside this file, or its TypeScript source when running from a checkout
+ * through tsx (tests).
+ */
+function demoCommand(): string[] {
+  const compiled = fileURLToPath(new URL('../demo/app.js', import.meta.url));
+  if (existsSync(compiled)) return [process.execPath, compiled];
+  // Berths run in their home directory, so the loader is named by its resolved URL, not its package name.
+  return [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../demo/app.ts', import.meta.url))];
+}
+
+export interface RunningGateway {
+  httpAddress: { host: string; port: number };
+  /** Stops accepting, finishes requests in flight (bounded), stops local berths, closes the store. */
+  shutdown(): Promise<void>;
+}
+
+/** Wires every part together; holds no logic of its own beyond start and stop order. */
+export async function startGateway({ config }: LoadedConfig, version: string): Promise<RunningGateway> {
+  const logger = createLogger(config.log.level);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const auth = await createAuth(config, logger);
+  const store = await Store.open(config.dataDir);
+  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
+  let spawner: Spawner | undefined;
+  const metrics = new Metrics(() => spawner?.list() ?? []);
+  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
+  await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
+
+  const proxy = createProxy();
+  const gateway = new Gateway({
+    config,
+    logger: logger.child({ component: 'http' }),
+    directory: spawner,
+    auth,
+    proxy,
+    metrics,
+    routes: [...operationsRoutes(runtime, metrics), ...berthRoutes(config, spawner)],
+    strip: stripRules({ headers: identityHeaderNames(config), cookies: GATEWAY_COOKIE_NAMES }),
+  });
+  const http = await listenHttp(config, gateway);
+  const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }));
+  culler.start();
+  const address = http.address();
+  logger.info(
+    { version, http: `${address.host}:${address.port}`, publicUrl: config.publicUrl, runtime: runtime.kind, auth: config.auth.mode },
+    `Berth ${version} is serving ${config.publicUrl}`,
+  );
+
+  return {
+    httpAddress: address,
+    async shutdown() {
+      logger.info('shutting down: no new requests; finishing those in flight');
+      await http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close());
+      await culler.close();
+      await spawner.close({ stopBerths: runtime.kind === 'local' });
+      await runtime.close();
+      proxy.close();
+      await store.close();
+      logger.info('stopped');
+    },
+  };
+}
+
+/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0. */
+export async function serve(loaded: LoadedConfig, version: string): Promise<void> {
+  const gateway = await startGateway(loaded, version);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await gateway.shutdown();
+}

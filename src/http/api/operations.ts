@@ -1,0 +1,56 @@
+import { asBerthError } from '../../core/errors.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { Runtime } from '../../runtime/types.js';
+import { loadingScript } from '../assets/loading.js';
+import { stylesheet } from '../assets/style.js';
+import { sendJson } from '../respond.js';
+import type { Route } from '../routes.js';
+
+/** Health, metrics and static assets: public, answered without signing in. */
+export function operationsRoutes(runtime: Runtime, metrics: Metrics): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/_berth/healthz',
+      access: 'public',
+      handler: async ({ res }) => {
+        try {
+          await runtime.health();
+          sendJson(res, 200, { status: 'ok', runtime: runtime.kind });
+        } catch (err) {
+          sendJson(res, 503, { status: 'unavailable', runtime: runtime.kind, reason: asBerthError(err, 'runtime_unavailable').userMessage });
+        }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/_berth/metrics',
+      access: 'public',
+      handler: async ({ res }) => {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+        res.end(text);
+      },
+    },
+    asset('/_berth/assets/berth.css', 'text/css; charset=utf-8', stylesheet),
+    asset('/_berth/assets/loading.js', 'text/javascript; charset=utf-8', loadingScript),
+  ];
+}
+
+function asset(path: string, type: string, body: string): Route {
+  const bytes = Buffer.from(body);
+  return {
+    method: 'GET',
+    path,
+    access: 'public',
+    handler: ({ res }) => {
+      res.writeHead(200, {
+        'content-type': type,
+        'content-length': bytes.length,
+        'cache-control': 'public, max-age=300',
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(bytes);
+    },
+  };
+}

@@ -1,0 +1,200 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Auth } from '../auth/registry.js';
+import { checkSameOrigin } from '../auth/csrf/origin.js';
+import { loginLocation } from '../auth/next.js';
+import type { AuthResult } from '../auth/types.js';
+import type { Config } from '../config/schema.js';
+import { BerthError, asBerthError } from '../core/errors.js';
+import type { User } from '../core/user.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { BerthDirectory } from '../spawner/types.js';
+import { loadingPage } from './pages/loading.js';
+import type { Proxy, StripRules } from './proxy/index.js';
+import { writeRawJson } from './rawResponse.js';
+import { redirect, sendError, sendHtml, sendJson, wantsHtml } from './respond.js';
+import { RouteTable, type Route } from './routes.js';
+import { requestKind } from './startPolicy.js';
+
+export interface GatewayDeps {
+  config: Config;
+  logger: Logger;
+  directory: BerthDirectory;
+  auth: Auth;
+  proxy: Proxy;
+  metrics: Metrics;
+  routes: Route[];
+  strip: StripRules;
+}
+
+const GATEWAY_PREFIX = '/_berth/';
+const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * The request path, as steps: the gateway's own namespace first (its pages
+ * and API), then for everything else: who is it, is their berth ready, and
+ * either proxy, hold, show the loading page, or refuse.
+ */
+export class Gateway {
+  private readonly routes: RouteTable;
+  private readonly scheme: 'http' | 'https';
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.routes = new RouteTable(deps.routes);
+    this.scheme = new URL(deps.config.publicUrl).protocol === 'https:' ? 'https' : 'http';
+  }
+
+  handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = pathOf(req.url);
+    const work = path.startsWith(GATEWAY_PREFIX) || path === '/_berth' ? this.serveGateway(req, res, path) : this.serveBerth(req, res);
+    work.catch((err) => this.refuse(req, res, asBerthError(err)));
+  };
+
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    this.upgradeBerth(req, socket, head).catch((err) => {
+      const error = asBerthError(err);
+      this.logRefusal(req, error);
+      writeRawJson(socket, error.status, { error: { code: error.code, message: error.userMessage } });
+    });
+  };
+
+  private async serveGateway(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const authRoute = this.deps.auth.authenticator.routes.get(path);
+    if (authRoute) return authRoute(req, res);
+    const route = this.routes.find(req.method ?? 'GET', path === '/_berth' ? GATEWAY_PREFIX : path);
+    if (route === null) throw new BerthError({ code: 'not_found', userMessage: `Nothing at ${path}; see /_berth/api/openapi.json for the API.` });
+    if (route === 'method') throw new BerthError({ code: 'bad_request', status: 405, userMessage: `${req.method} is not allowed on ${path}.` });
+    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    if (route.access === 'public') return route.handler({ req, res, url, user: ANONYMOUS });
+    const user = await this.identify(req, res);
+    if (!user) return;
+    if (route.access === 'admin' && !user.admin) {
+      throw new BerthError({ code: 'forbidden', userMessage: 'Only administrators may do this; ask one to add you to auth.admins.' });
+    }
+    const crossOrigin = checkSameOrigin(req, this.deps.config.publicUrl);
+    if (crossOrigin) throw crossOrigin;
+    return route.handler({ req, res, url, user });
+  }
+
+  private async serveBerth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const user = await this.identify(req, res);
+    if (!user) return;
+    const { directory, config } = this.deps;
+    const ready = directory.readyEndpoint(user.name);
+    if (ready) return this.forward(req, res, user.name, ready);
+
+    const kind = requestKind(req);
+    const status = directory.status(user.name);
+    if (kind === 'navigation') {
+      directory.start(user.name, 'http');
+      sendHtml(res, 200, loadingPage(directory.status(user.name)));
+      return;
+    }
+    if (kind === 'background' && status.state !== 'starting') {
+      sendJson(res, 503, { state: status.state, message: notRunningMessage(status.state) }, { 'retry-after': RETRY_AFTER_SECONDS });
+      return;
+    }
+    try {
+      const endpoint = await directory.ready(user.name, 'http', config.spawn.holdSeconds * 1000);
+      if (res.destroyed) return;
+      this.forward(req, res, user.name, endpoint);
+    } catch (err) {
+      const error = asBerthError(err);
+      const state = directory.status(user.name).state;
+      sendJson(res, 503, { state, message: error.userMessage }, { 'retry-after': RETRY_AFTER_SECONDS });
+    }
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, user: string, target: { host: string; port: number }): void {
+    const { directory, proxy, metrics } = this.deps;
+    directory.touch(user);
+    proxy.web(req, res, target, {
+      scheme: this.scheme,
+      strip: this.deps.strip,
+      onStatus: (status) => metrics.countProxied(status),
+      onError: (error) => this.deps.logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error'),
+    });
+  }
+
+  private async upgradeBerth(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { directory, proxy, metrics, config } = this.deps;
+    if (pathOf(req.url).startsWith(GATEWAY_PREFIX)) {
+      throw new BerthError({ code: 'not_found', userMessage: 'The gateway accepts no upgrades on its own paths.' });
+    }
+    const result = await this.deps.auth.authenticator.authenticate(req);
+    if ('refused' in result) throw result.refused;
+    if ('challenge' in result) throw result.challenge.error;
+    const user = result.user.name;
+    let target = directory.readyEndpoint(user);
+    if (!target) {
+      const state = directory.status(user).state;
+      if (requestKind(req) === 'background' && state !== 'starting') {
+        writeRawJson(socket, 503, { state, message: notRunningMessage(state) }, { 'retry-after': RETRY_AFTER_SECONDS });
+        return;
+      }
+      target = await directory.ready(user, 'http', config.spawn.holdSeconds * 1000);
+    }
+    directory.touch(user);
+    let counted = false;
+    proxy.upgrade(req, socket, head, target, {
+      scheme: this.scheme,
+      strip: this.deps.strip,
+      onStatus: (status) => {
+        metrics.countProxied(status);
+        if (status === 101) {
+          counted = true;
+          metrics.openWebSockets.inc();
+        }
+      },
+      onClientData: () => directory.touch(user),
+      onClose: () => {
+        if (counted) metrics.openWebSockets.dec();
+      },
+      onError: (error) => this.deps.logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
+    });
+  }
+
+  /** The signed-in user, or null after answering with a login redirect, 401 or 403. */
+  private async identify(req: IncomingMessage, res: ServerResponse): Promise<User | null> {
+    const result: AuthResult = await this.deps.auth.authenticator.authenticate(req);
+    if ('user' in result) return result.user;
+    if ('refused' in result) throw result.refused;
+    const { loginPath, error } = result.challenge;
+    if (loginPath !== null && wantsHtml(req) && req.method === 'GET') {
+      redirect(res, loginLocation(loginPath, req.url), 303);
+      return null;
+    }
+    throw error;
+  }
+
+  private refuse(req: IncomingMessage, res: ServerResponse, error: BerthError): void {
+    this.logRefusal(req, error);
+    sendError(req, res, error, error.status === 503 ? { 'retry-after': RETRY_AFTER_SECONDS } : {});
+  }
+
+  private logRefusal(req: IncomingMessage, error: BerthError): void {
+    this.deps.metrics.refusedRequests.inc({ code: error.code });
+    const level = error.status >= 500 && error.code !== 'berth_not_ready' ? 'error' : 'warn';
+    this.deps.logger[level](
+      { code: error.code, status: error.status, method: req.method, path: pathOf(req.url), peer: req.socket.remoteAddress, detail: error.logMessage },
+      'request refused',
+    );
+  }
+}
+
+const ANONYMOUS: User = { name: '', groups: [], admin: false };
+
+/** The path without the query: the query may carry tokens and never reaches a log. */
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function notRunningMessage(state: string): string {
+  return state === 'failed'
+    ? 'Your environment has failed; open it in a browser tab (or call POST /_berth/api/me/start) to start it again.'
+    : `Your environment is ${state}; open it in a browser tab (or call POST /_berth/api/me/start) to start it.`;
+}
