@@ -1,0 +1,58 @@
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { BerthError } from '../../core/errors.js';
+import type { Endpoint } from '../../runtime/types.js';
+
+/** Why the berth did not answer, in words for the person and detail for the log. */
+export function upstreamFailure(err: unknown, target: Endpoint): BerthError {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return new BerthError({
+    code: 'upstream_failed',
+    userMessage: userReason(code),
+    logMessage: `proxy to ${target.host}:${target.port} failed: ${err instanceof Error ? err.message : String(err)}`,
+    cause: err,
+  });
+}
+
+function userReason(code: string | undefined): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'Your berth is not accepting connections on its port (connection refused).';
+    case 'ETIMEDOUT':
+      return 'Your berth did not accept the connection in time.';
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'Your berth closed the connection before it answered.';
+    default:
+      return `Your berth could not be reached${code === undefined ? '' : ` (${code})`}.`;
+  }
+}
+
+/** `{"error": {code, message}}` on one line, the shape of every gateway error body. */
+function body(error: BerthError): string {
+  return `${JSON.stringify({ error: { code: error.code, message: error.userMessage } })}\n`;
+}
+
+/** The failure as a response if the head is not out yet; otherwise cutting the connection is the only honest signal. */
+export function sendFailure(res: ServerResponse, error: BerthError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = body(error);
+  res.writeHead(error.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/** The same response written by hand on an upgrade socket, which has no ServerResponse. */
+export function sendFailureRaw(socket: Duplex, error: BerthError): void {
+  const text = body(error);
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${text}`,
+  );
+}

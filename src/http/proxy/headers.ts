@@ -1,0 +1,164 @@
+import type { IncomingMessage } from 'node:http';
+import type { Endpoint } from '../../runtime/types.js';
+import { removeCookies } from './cookies.js';
+
+/**
+ * What of the client's request never reaches a berth: the gateway's identity
+ * headers and tokens, and its own cookies. Built once at start-up with
+ * stripRules() because the proxy consults it on every request.
+ */
+export interface StripRules {
+  /** Lower-case header names. */
+  readonly headers: ReadonlySet<string>;
+  /** Exact cookie names (cookie names are case-sensitive). */
+  readonly cookies: ReadonlySet<string>;
+}
+
+export function stripRules(spec: { headers?: readonly string[]; cookies?: readonly string[] }): StripRules {
+  return {
+    headers: new Set((spec.headers ?? []).map((name) => name.toLowerCase())),
+    cookies: new Set(spec.cookies ?? []),
+  };
+}
+
+export interface ForwardContext {
+  /** The scheme the client used to reach the gateway, for X-Forwarded-Proto. */
+  scheme: 'http' | 'https';
+  strip: StripRules | undefined;
+  /** Set after stripping; a client-sent header of the same name is dropped, so these cannot be forged. */
+  add: Readonly<Record<string, string>> | undefined;
+  /** Keep Upgrade and send Connection: Upgrade (WebSocket and other upgrades). */
+  upgrade: boolean;
+  /** The berth, named in Host for the rare client that sent none (HTTP/1.0): HTTP/1.1 requires one. */
+  target: Endpoint;
+}
+
+export interface ForwardedRequest {
+  /** Flat [name, value, ...] as http.request takes it: no per-header object, duplicates kept. */
+  headers: string[];
+  /** Whether a body follows the head (so the proxy pipes it rather than ending at once). */
+  body: boolean;
+}
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection and must not be
+ * forwarded; "Proxy" too, since CGI-style backends read it as HTTP_PROXY (httpoxy).
+ */
+function isHopByHop(key: string): boolean {
+  switch (key) {
+    case 'connection':
+    case 'keep-alive':
+    case 'te':
+    case 'trailer':
+    case 'transfer-encoding':
+    case 'upgrade':
+    case 'proxy':
+      return true;
+    default:
+      return key.startsWith('proxy-');
+  }
+}
+
+/**
+ * Header names a Connection header declares hop-by-hop ("Connection: close, X-Foo"),
+ * or undefined in the usual case of only keep-alive/close/upgrade.
+ */
+function connectionNamed(raw: readonly string[]): Set<string> | undefined {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    for (const token of (raw[i + 1] as string).split(',')) {
+      const key = token.trim().toLowerCase();
+      if (key === '' || key === 'close' || key === 'keep-alive' || key === 'upgrade') continue;
+      (named ??= new Set()).add(key);
+    }
+  }
+  return named;
+}
+
+/** The request head as the berth receives it. */
+export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext): ForwardedRequest {
+  const raw = req.rawHeaders;
+  const named = connectionNamed(raw);
+  const stripped = ctx.strip?.headers;
+  const cookies = ctx.strip !== undefined && ctx.strip.cookies.size > 0 ? ctx.strip.cookies : undefined;
+  const added = ctx.add === undefined ? undefined : Object.keys(ctx.add).map((name) => name.toLowerCase());
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let host: string | undefined;
+  let upgrade: string | undefined;
+  let chunked = false;
+  let length = false;
+
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    // CGI-style frameworks (WSGI, Rack, PHP) file X_Forwarded_User under the
+    // same key as X-Forwarded-User, and Content_Length beside Content-Length:
+    // such names would slip identities, forwarding headers or framing past the
+    // rules below, so they are dropped, as nginx and gunicorn do by default.
+    if (name.includes('_')) continue;
+    let value = raw[i + 1] as string;
+    const key = name.toLowerCase();
+    if (stripped?.has(key) || named?.has(key) || added?.includes(key)) continue;
+    switch (key) {
+      case 'host':
+        host = value;
+        break;
+      case 'content-length':
+        length = value !== '0';
+        break;
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      // Set below from what the gateway itself saw; a client's own are not believed.
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
+        continue;
+      case 'transfer-encoding':
+        chunked = true;
+        continue;
+      case 'upgrade':
+        upgrade = value;
+        continue;
+      case 'cookie':
+        if (cookies === undefined) break;
+        value = removeCookies(value, cookies);
+        if (value === '') continue;
+        break;
+      default:
+        if (isHopByHop(key)) continue;
+    }
+    out.push(name, value);
+  }
+
+  const peer = req.socket.remoteAddress;
+  if (peer !== undefined) out.push('X-Forwarded-For', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
+  else if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
+  out.push('X-Forwarded-Proto', ctx.scheme);
+  if (host !== undefined) out.push('X-Forwarded-Host', host);
+  else out.push('Host', `${ctx.target.host}:${ctx.target.port}`);
+  if (ctx.add !== undefined) for (const name in ctx.add) out.push(name, ctx.add[name] as string);
+  if (ctx.upgrade && upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
+  // Node de-chunks the body it hands us; saying "chunked" makes it re-frame the
+  // stream for the berth, which it would not do by itself for a GET or DELETE.
+  else if (chunked) out.push('Transfer-Encoding', 'chunked');
+  return { headers: out, body: chunked || length };
+}
+
+/**
+ * The response head as the client receives it: the berth's headers less the
+ * hop-by-hop ones (Node frames the body for the client itself). With `upgrade`,
+ * Upgrade is kept and the caller adds Connection: Upgrade.
+ */
+export function forwardResponseHeaders(raw: readonly string[], upgrade: boolean): string[] {
+  const named = connectionNamed(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const key = name.toLowerCase();
+    if ((isHopByHop(key) && !(upgrade && key === 'upgrade')) || named?.has(key)) continue;
+    out.push(name, raw[i + 1] as string);
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Endpoint } from '../../runtime/types.js';
+import { UpstreamAgent, type PoolOptions } from './agent.js';
+import type { ForwardOptions, UpgradeOptions } from './options.js';
+import { forwardUpgrade } from './upgrade.js';
+import { forwardWeb } from './web.js';
+
+export { stripRules, type StripRules } from './headers.js';
+export type { ForwardOptions, UpgradeOptions } from './options.js';
+export type { PoolOptions } from './agent.js';
+
+/** The gateway's streaming reverse proxy: one per gateway, sharing one upstream pool. */
+export interface Proxy {
+  /** Forwards a request (from the server's 'request' event) to the berth at `target`. */
+  web(req: IncomingMessage, res: ServerResponse, target: Endpoint, opts: ForwardOptions): void;
+  /** Forwards an Upgrade request (from the server's 'upgrade' event), then joins the two connections. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: Endpoint, opts: UpgradeOptions): void;
+  /** Upgraded connections open now. */
+  readonly openTunnels: number;
+  /** Closes pooled and upgraded connections; requests in flight fail. Call after the listener stopped accepting. */
+  close(): void;
+}
+
+const DEFAULT_POOL: PoolOptions = {
+  // A browser opens at most 6 connections per host; this leaves room for
+  // scripts and shared links while keeping one berth from taking every socket.
+  maxSocketsPerBerth: 256,
+  maxFreeSocketsPerBerth: 64,
+  idleSocketMs: 4_000,
+  connectTimeoutMs: 10_000,
+};
+
+export function createProxy(options: Partial<PoolOptions> = {}): Proxy {
+  const agent = new UpstreamAgent({ ...DEFAULT_POOL, ...options });
+  const tunnels = new Set<Duplex>();
+  return {
+    web: (req, res, target, opts) => forwardWeb(agent, req, res, target, opts),
+    upgrade: (req, socket, head, target, opts) => forwardUpgrade(agent, tunnels, req, socket, head, target, opts),
+    get openTunnels() {
+      return tunnels.size;
+    },
+    close() {
+      for (const socket of tunnels) socket.destroy();
+      agent.destroy();
+    },
+  };
+}
