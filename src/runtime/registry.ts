@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
+import { dockerRuntimeFromConfig } from './docker/fromConfig.js';
 import { LocalRuntime } from './local/localRuntime.js';
 import type { Runtime } from './types.js';
 
@@ -19,6 +20,7 @@ export type RuntimeFactory = (config: Config, deps: RuntimeDeps) => Runtime;
 /** One line per runtime; a kind the config accepts but that is missing here is not in this release. */
 const factories: Partial<Record<RuntimeKind, RuntimeFactory>> = {
   local: (config, deps) => new LocalRuntime({ ...deps, stopGraceSeconds: config.spawn.stopGraceSeconds }),
+  docker: dockerRuntimeFromConfig,
 };
 
 export function createRuntime(config: Config, deps: RuntimeDeps): Runtime {

@@ -1,0 +1,98 @@
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import type { Logger } from '../../log/logger.js';
+import { jsonLines } from './jsonLines.js';
+import { LABEL } from './names.js';
+
+export interface DieEvent {
+  id: string;
+  /** The container's name, without the leading slash. */
+  containerName: string;
+  /** The berth.name label. */
+  name: string;
+  exitCode: number | null;
+  /** Engine time of the event, ms since the epoch. */
+  at: number;
+}
+
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 10_000;
+
+/**
+ * Follows the engine's "die" events for Berth's containers. The stream ends
+ * whenever the engine restarts or the connection drops; it is then opened
+ * again with exponential back-off, and `onResubscribed` lets the runtime
+ * catch up on exits it may have missed in between (events are not replayed
+ * across an engine restart).
+ */
+export class DieEvents {
+  private closed = false;
+  private stream: Readable | null = null;
+  private wake: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly logger: Logger,
+    private readonly onDie: (event: DieEvent) => void,
+    private readonly onResubscribed: () => void,
+  ) {
+    void this.follow();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream?.destroy();
+    if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
+  }
+
+  private async follow(): Promise<void> {
+    let failures = 0;
+    let subscribed = false;
+    while (!this.closed) {
+      let error: string | undefined;
+      try {
+        const stream = (await this.docker.getEvents({
+          filters: { type: ['container'], event: ['die'], label: [`${LABEL.managed}=true`] },
+        })) as Readable;
+        if (this.closed) {
+          stream.destroy();
+          break;
+        }
+        this.stream = stream;
+        if (subscribed) this.onResubscribed();
+        subscribed = true;
+        failures = 0;
+        for await (const event of jsonLines(stream)) {
+          const die = dieEvent(event);
+          if (die) this.onDie(die);
+        }
+      } catch (err) {
+        error = (err as Error).message;
+      }
+      this.stream = null;
+      if (this.closed) break;
+      // Once per outage, not once per retry.
+      if (failures === 0) this.logger.warn({ err: error }, 'docker events stream lost; re-subscribing');
+      await this.sleep(Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** failures++));
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.timer = setTimeout(resolve, ms);
+    });
+  }
+}
+
+function dieEvent(event: Record<string, unknown>): DieEvent | null {
+  const actor = event.Actor as { ID?: unknown; Attributes?: Record<string, string> } | undefined;
+  const attributes = actor?.Attributes ?? {};
+  const name = attributes[LABEL.name];
+  if (typeof actor?.ID !== 'string' || !name) return null;
+  const exitCode = Number.parseInt(attributes.exitCode ?? '', 10);
+  const at = typeof event.timeNano === 'number' ? event.timeNano / 1e6 : Number(event.time) * 1000;
+  return { id: actor.ID, containerName: attributes.name ?? '', name, exitCode: Number.isNaN(exitCode) ? null : exitCode, at };
+}

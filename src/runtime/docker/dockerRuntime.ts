@@ -1,0 +1,427 @@
+import type Docker from 'dockerode';
+import { BerthError } from '../../core/errors.js';
+import type { Logger } from '../../log/logger.js';
+import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
+import { createOptions, type Reach } from './createOptions.js';
+import { DieEvents, type DieEvent } from './dieEvents.js';
+import { connectEngine, engineAddress, type DockerConfig, type EngineAddress } from './engine.js';
+import { engineFailure, engineMessage, engineStatus, engineUnavailable, isUnreachable } from './engineErrors.js';
+import { startExec } from './exec.js';
+import { logLines } from './frames.js';
+import { ensureImage } from './image.js';
+import { FALLBACK_SHELL, loginShellFrom } from './loginShell.js';
+import { containerName, homeVolumeName, LABEL } from './names.js';
+import { absent, engineTime, observe } from './observed.js';
+import { containerEndpoint, mainEndpoint, resolveReach } from './reach.js';
+
+export interface DockerRuntimeOptions {
+  docker: DockerConfig;
+  /** Written on every container as berth.instance: which gateway made it. */
+  instanceId: string;
+  /** For re-creating a running berth whose spec changed. */
+  stopGraceSeconds: number;
+  logger: Logger;
+  /** Where DOCKER_HOST and friends are read; the process environment by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const HEALTH_TIMEOUT_MS = 5000;
+const SHELL_LOOKUP_TIMEOUT_MS = 3000;
+/** How long a removed container's requested stop is remembered, for its die event arriving late. */
+const LATE_EVENT_MS = 60_000;
+/** How long a create that lost a race waits for the winner's container to show: 40 × 50 ms. */
+const NAME_CLASH_TRIES = 40;
+const NAME_CLASH_WAIT_MS = 50;
+/** The first engine API that sizes a tty exec at creation. */
+const CONSOLE_SIZE_API = [1, 42];
+
+/**
+ * Berths as containers on a Docker (or Podman) engine. Nothing about the
+ * engine connection is cached that could go stale: every call dials the
+ * socket afresh, so the runtime recovers by itself when the engine returns.
+ * What it remembers (requested stops, running containers, login shells) is
+ * keyed by container id and only refines what the engine reports.
+ */
+export class DockerRuntime implements Runtime {
+  readonly kind = 'docker';
+  private readonly config: DockerConfig;
+  private readonly address: EngineAddress;
+  private readonly docker: Docker;
+  /** Containers stopped through this runtime: their end is no crash. */
+  private readonly stoppedOnRequest = new Set<string>();
+  /** Containers believed running, with their engine start time, to spot exits missed while the engine was away. */
+  private readonly running = new Map<string, { name: string; startedAt: number }>();
+  private readonly shells = new Map<string, string>();
+  private readonly exitListeners = new Set<(exit: BerthExit) => void>();
+  private events: DieEvents | null = null;
+  private reach: Promise<Reach> | null = null;
+  private consoleSize: Promise<boolean> | null = null;
+  private networkReady: Promise<void> | null = null;
+
+  constructor(private readonly options: DockerRuntimeOptions) {
+    this.config = options.docker;
+    this.address = engineAddress(options.docker, options.env);
+    this.docker = connectEngine(this.address);
+  }
+
+  /** e.g. "unix:///var/run/docker.sock", for messages. */
+  private get engine(): string {
+    return this.address.description;
+  }
+
+  async health(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_TIMEOUT_MS / 1000} s`)), HEALTH_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.docker.ping(), timeout]);
+    } catch (err) {
+      throw engineUnavailable(this.engine, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
+    try {
+      const reach = await this.reachMode();
+      let info = await this.find(spec.name);
+      if (info && !this.fits(info, spec, reach)) {
+        await this.discard(info);
+        info = null;
+      }
+      if (info?.State.Running) return this.remember(spec.name, info);
+      const id = info?.Id ?? (await this.create(spec, reach, progress));
+      progress('starting', `starting container ${containerName(this.config.namePrefix, spec.name)}`);
+      this.stoppedOnRequest.delete(id);
+      await this.docker
+        .getContainer(id)
+        .start()
+        .catch((err: unknown) => {
+          if (engineStatus(err) !== 304) throw err;
+        });
+      return this.remember(spec.name, await this.docker.getContainer(id).inspect());
+    } catch (err) {
+      if (err instanceof BerthError || isUnreachable(err)) throw engineFailure(this.engine, 'start the berth', err);
+      const detail = engineMessage(err).trim();
+      throw new BerthError({
+        code: 'spawn_failed',
+        userMessage: `Your environment could not be started: ${detail}`,
+        logMessage: `docker could not start berth ${spec.name}: ${detail}`,
+        cause: err,
+      });
+    }
+  }
+
+  async inspect(name: string): Promise<Observed> {
+    const info = await this.call('inspect the berth', () => this.find(name));
+    return info ? observe(name, info, this.stoppedOnRequest.has(info.Id)) : absent(name);
+  }
+
+  async stop(name: string, options: StopOptions): Promise<void> {
+    await this.call('stop the berth', async () => {
+      const info = await this.find(name);
+      if (!info) return;
+      await this.halt(info, options.graceSeconds);
+      if (options.remove) await this.remove(info.Id);
+    });
+  }
+
+  async list(): Promise<Observed[]> {
+    return this.call('list berths', async () => {
+      const summaries = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`] } });
+      const ours = summaries.filter((s) => {
+        const name = s.Labels[LABEL.name];
+        return name !== undefined && s.Names.includes(`/${containerName(this.config.namePrefix, name)}`);
+      });
+      const infos = await Promise.all(ours.map((s) => this.inspectId(s.Id)));
+      return infos.flatMap((info) => {
+        if (!info) return [];
+        const name = info.Config.Labels[LABEL.name] as string;
+        return info.State.Running ? [this.remember(name, info)] : [observe(name, info, this.stoppedOnRequest.has(info.Id))];
+      });
+    });
+  }
+
+  async endpoint(name: string, port: number): Promise<Endpoint> {
+    const info = await this.runningContainer(name);
+    return this.reachable(name, containerEndpoint(info, this.config.network, port));
+  }
+
+  async mainEndpoint(name: string): Promise<Endpoint> {
+    const info = await this.runningContainer(name);
+    return this.reachable(name, mainEndpoint(info, this.config.network));
+  }
+
+  async logs(name: string, lines: number): Promise<string[]> {
+    return this.call('read the berth logs', async () => {
+      const info = await this.find(name);
+      if (!info) return [];
+      const body = await this.docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: lines, follow: false });
+      return logLines(body).slice(-lines);
+    });
+  }
+
+  async exec(name: string, options: ExecOptions): Promise<ExecProcess> {
+    const info = await this.runningContainer(name);
+    return this.call('run a command in the berth', async () => {
+      const target = {
+        container: this.docker.getContainer(info.Id),
+        workingDir: info.Mounts.find((m) => m.Name === homeVolumeName(this.config.namePrefix, name))?.Destination,
+        consoleSize: await this.consoleSizeSupported(),
+      };
+      const command = options.command?.length ? options.command : [await this.loginShell(target, info), '-l'];
+      try {
+        return await startExec(target, command, options);
+      } catch (err) {
+        // The container stopped between the check and the exec.
+        if (engineStatus(err) === 409) throw notRunning(name);
+        throw err;
+      }
+    });
+  }
+
+  onExit(listener: (exit: BerthExit) => void): void {
+    this.exitListeners.add(listener);
+    this.events ??= new DieEvents(
+      this.docker,
+      this.options.logger,
+      (event) => this.died(event),
+      () => void this.catchUp(),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.events?.close();
+    this.events = null;
+  }
+
+  /** The container of a berth, or null; a container of that name that Berth did not make is an error, never touched. */
+  private async find(name: string): Promise<Docker.ContainerInspectInfo | null> {
+    const containerNameText = containerName(this.config.namePrefix, name);
+    const info = await this.inspectId(containerNameText);
+    if (!info) return null;
+    if (info.Config.Labels[LABEL.managed] !== 'true' || info.Config.Labels[LABEL.name] !== name) {
+      throw new BerthError({
+        code: 'internal',
+        userMessage: 'Your environment cannot be started because of a name clash on the container engine; tell the operator.',
+        logMessage: `a container named ${containerNameText} exists that Berth did not create; remove or rename it, or change runtime.docker.namePrefix`,
+      });
+    }
+    return info;
+  }
+
+  private async inspectId(idOrName: string): Promise<Docker.ContainerInspectInfo | null> {
+    try {
+      return await this.docker.getContainer(idOrName).inspect();
+    } catch (err) {
+      if (engineStatus(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  private async runningContainer(name: string): Promise<Docker.ContainerInspectInfo> {
+    const info = await this.call('inspect the berth', () => this.find(name));
+    if (!info?.State.Running) throw notRunning(name);
+    return info;
+  }
+
+  private reachable(name: string, endpoint: Endpoint | null): Endpoint {
+    if (endpoint) return endpoint;
+    throw new BerthError({
+      code: 'berth_not_ready',
+      userMessage: 'Your environment has no network address yet; try again in a few seconds.',
+      logMessage: `container of berth ${name} has no address on network ${this.config.network} nor a published port`,
+    });
+  }
+
+  /** The same spec, made for the same reach mode on the same network. */
+  private fits(info: Docker.ContainerInspectInfo, spec: BerthSpec, reach: Reach): boolean {
+    const labels = info.Config.Labels;
+    return labels[LABEL.spec] === spec.hash && labels[LABEL.reach] === reach && info.HostConfig.NetworkMode === this.config.network;
+  }
+
+  private async create(spec: BerthSpec, reach: Reach, progress: RuntimeProgress): Promise<string> {
+    const { namePrefix: prefix, network, allowedMounts } = this.config;
+    // Built first: a mount that is not allowed fails before any pull.
+    const request = createOptions(spec, { prefix, network, reach, allowedMounts, instanceId: this.options.instanceId });
+    await ensureImage(this.docker, request.Image as string, progress);
+    progress('creating', `creating container ${request.name}`);
+    await Promise.all([this.ensureNetwork(), this.ensureHome(spec)]);
+    try {
+      return (await this.docker.createContainer(request)).id;
+    } catch (err) {
+      if (engineStatus(err) !== 409) throw err;
+      // Created meanwhile by another call; use that one. The engine holds the
+      // name a moment before the container can be inspected.
+      for (let i = 0; i < NAME_CLASH_TRIES; i++) {
+        const existing = await this.find(spec.name);
+        if (existing) return existing.Id;
+        await new Promise((resolve) => setTimeout(resolve, NAME_CLASH_WAIT_MS));
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Single-flight: the engine's duplicate check is best effort, and berths
+   * created at once would otherwise make several networks of one name.
+   */
+  private ensureNetwork(): Promise<void> {
+    this.networkReady ??= this.createNetworkIfMissing().finally(() => {
+      this.networkReady = null;
+    });
+    return this.networkReady;
+  }
+
+  private async createNetworkIfMissing(): Promise<void> {
+    const network = this.config.network;
+    try {
+      await this.docker.getNetwork(network).inspect();
+      return;
+    } catch (err) {
+      if (engineStatus(err) !== 404) throw err;
+    }
+    try {
+      await this.docker.createNetwork({ Name: network, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL.managed]: 'true' } });
+    } catch (err) {
+      if (engineStatus(err) !== 409) throw err;
+    }
+  }
+
+  /** Creating a volume that exists returns it, so this is safe to repeat. */
+  private async ensureHome(spec: BerthSpec): Promise<void> {
+    await this.docker.createVolume({
+      Name: homeVolumeName(this.config.namePrefix, spec.name),
+      Labels: { [LABEL.managed]: 'true', [LABEL.user]: spec.user, [LABEL.name]: spec.name },
+    });
+  }
+
+  /** Stops (or re-creates) a container, telling onExit listeners nothing: the gateway asked for it. */
+  private async halt(info: Docker.ContainerInspectInfo, graceSeconds: number): Promise<void> {
+    this.stoppedOnRequest.add(info.Id);
+    this.running.delete(info.Id);
+    if (!info.State.Running) return;
+    await this.docker
+      .getContainer(info.Id)
+      .stop({ t: Math.max(0, Math.round(graceSeconds)) })
+      .catch((err: unknown) => {
+        if (engineStatus(err) !== 304 && engineStatus(err) !== 404) throw err;
+      });
+  }
+
+  /** Removes the container, never its home volume. */
+  private async remove(id: string): Promise<void> {
+    this.shells.delete(id);
+    await this.docker
+      .getContainer(id)
+      .remove({ force: true, v: false })
+      .catch((err: unknown) => {
+        if (engineStatus(err) !== 404) throw err;
+      });
+    setTimeout(() => this.stoppedOnRequest.delete(id), LATE_EVENT_MS).unref();
+  }
+
+  private async discard(info: Docker.ContainerInspectInfo): Promise<void> {
+    this.options.logger.info({ container: info.Name.slice(1) }, 'berth spec changed; re-creating its container (the home is kept)');
+    await this.halt(info, this.options.stopGraceSeconds);
+    await this.remove(info.Id);
+  }
+
+  private remember(name: string, info: Docker.ContainerInspectInfo): Observed {
+    this.running.set(info.Id, { name, startedAt: engineTime(info.State.StartedAt) ?? 0 });
+    return observe(name, info, false);
+  }
+
+  private died(event: DieEvent): void {
+    if (event.containerName !== containerName(this.config.namePrefix, event.name)) return;
+    if (this.stoppedOnRequest.has(event.id)) return;
+    const known = this.running.get(event.id);
+    // A late event from a run before the one now going.
+    if (known && event.at < known.startedAt) return;
+    this.running.delete(event.id);
+    this.report({ name: event.name, exitCode: event.exitCode });
+  }
+
+  /** After the events stream was lost: containers believed running that are not ended unseen. */
+  private async catchUp(): Promise<void> {
+    for (const [id, known] of [...this.running]) {
+      try {
+        const info = await this.inspectId(id);
+        if (info?.State.Running) {
+          this.remember(known.name, info);
+          continue;
+        }
+        if (!this.running.delete(id) || this.stoppedOnRequest.has(id)) continue;
+        this.report({ name: known.name, exitCode: info ? info.State.ExitCode : null });
+      } catch (err) {
+        this.options.logger.warn({ err: engineMessage(err) }, 'docker: could not check berths after the engine came back');
+        return;
+      }
+    }
+  }
+
+  private report(exit: BerthExit): void {
+    for (const listener of this.exitListeners) listener(exit);
+  }
+
+  private reachMode(): Promise<Reach> {
+    this.reach ??= resolveReach(this.config.reach, this.docker, this.address).catch((err: unknown) => {
+      this.reach = null;
+      throw err;
+    });
+    return this.reach;
+  }
+
+  private consoleSizeSupported(): Promise<boolean> {
+    this.consoleSize ??= this.docker
+      .version()
+      .then((version) => {
+        const [major = 0, minor = 0] = version.ApiVersion.split('.').map(Number);
+        const [wantMajor = 0, wantMinor = 0] = CONSOLE_SIZE_API;
+        return major > wantMajor || (major === wantMajor && minor >= wantMinor);
+      })
+      .catch((err: unknown) => {
+        this.consoleSize = null;
+        throw err;
+      });
+    return this.consoleSize;
+  }
+
+  /** The user's login shell from the image's /etc/passwd, looked up once per container; /bin/sh when it cannot be read. */
+  private async loginShell(target: Parameters<typeof startExec>[0], info: Docker.ContainerInspectInfo): Promise<string> {
+    const cached = this.shells.get(info.Id);
+    if (cached) return cached;
+    let shell = FALLBACK_SHELL;
+    try {
+      const exec = await startExec(target, ['cat', '/etc/passwd'], { command: null, env: {}, tty: null });
+      exec.stdin.end();
+      exec.stderr.resume();
+      let passwd = '';
+      exec.stdout.on('data', (chunk: Buffer) => (passwd += chunk.toString('utf8')));
+      const exit = await Promise.race([exec.exited, new Promise<null>((r) => setTimeout(r, SHELL_LOOKUP_TIMEOUT_MS, null).unref())]);
+      if (exit?.code === 0) shell = loginShellFrom(passwd, info.Config.User);
+    } catch (err) {
+      this.options.logger.debug({ err: engineMessage(err) }, 'docker: could not read /etc/passwd; using /bin/sh');
+    }
+    this.shells.set(info.Id, shell);
+    return shell;
+  }
+
+  private async call<T>(doing: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw engineFailure(this.engine, doing, err);
+    }
+  }
+}
+
+function notRunning(name: string): BerthError {
+  return new BerthError({
+    code: 'berth_not_ready',
+    userMessage: 'Your environment is not running; start it first.',
+    logMessage: `berth ${name} has no running container`,
+  });
+}

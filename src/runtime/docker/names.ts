@@ -1,0 +1,29 @@
+/**
+ * How Berth names and marks what it creates on the engine. Safe names are at
+ * most 40 characters and prefixes at most 15, so every name here stays a
+ * valid container and volume name (and a DNS label).
+ */
+export const LABEL = {
+  /** "true" on everything Berth creates, for the events filter and clean-up. */
+  managed: 'berth.managed',
+  /** The username, as given (labels take any string). */
+  user: 'berth.user',
+  /** The safe name, so a container maps back to its berth without parsing its name. */
+  name: 'berth.name',
+  /** The gateway instance that created it. */
+  instance: 'berth.instance',
+  /** BerthSpec.hash: a different hash means re-create. */
+  spec: 'berth.spec',
+  /** The main port inside the container. */
+  port: 'berth.port',
+  /** How the gateway reaches it; a container made for another mode is re-created. */
+  reach: 'berth.reach',
+} as const;
+
+export function containerName(prefix: string, name: string): string {
+  return `${prefix}-${name}`;
+}
+
+export function homeVolumeName(prefix: string, name: string): string {
+  return `${prefix}-${name}-home`;
+}

@@ -1,0 +1,406 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { after, before, describe, it, test } from 'node:test';
+import Docker from 'dockerode';
+import { configSchema, type ConfigInput } from '../../src/config/schema.js';
+import { safeName } from '../../src/core/safeName.js';
+import { createLogger } from '../../src/log/logger.js';
+import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
+import { createRuntime } from '../../src/runtime/registry.js';
+import { berthSpecFor } from '../../src/runtime/spec.js';
+import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
+import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
+
+/*
+ * The docker runtime against the real engine and the images built by
+ * scripts/build-test-images.sh. Without an engine the tests skip locally and
+ * fail in CI (CI=true), where .ci/run has started one.
+ */
+
+const BUSYBOX = 'berth-test/busybox:latest';
+const DEBIAN = 'berth-test/debian:latest';
+const SERVER = ['sh', '-c', 'exec busybox httpd -f -p "$PORT"'];
+const SLEEPER = ['sh', '-c', 'exec sleep 1000'];
+const TEST_MS = 20_000;
+const GRACE = 2;
+const noProgress = () => undefined;
+
+/** Everything this run creates carries this prefix, so parallel runs never meet and clean-up finds it all. */
+const prefix = `bt${randomBytes(4).toString('hex')}`;
+const network = `${prefix}-net`;
+const engine = new Docker();
+
+function dockerConfig(overrides: Partial<NonNullable<ConfigInput['runtime']>['docker']> = {}) {
+  return configSchema.parse({ runtime: { kind: 'docker', docker: { namePrefix: prefix, network, reach: 'network', ...overrides } } }).runtime.docker;
+}
+
+function makeRuntime(overrides: Parameters<typeof dockerConfig>[0] = {}): DockerRuntime {
+  return new DockerRuntime({ docker: dockerConfig(overrides), instanceId: 'test-instance', stopGraceSeconds: GRACE, logger: createLogger('silent') });
+}
+
+function specFor(user: string, command: string[] | null, environment: ConfigInput['environment'] = {}): BerthSpec {
+  return berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, ...environment, command } }), user);
+}
+
+async function cleanup(): Promise<void> {
+  const containers = await engine.listContainers({ all: true, filters: { name: [`${prefix}-`] } });
+  await Promise.all(containers.map((c) => engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const { Volumes: volumes } = await engine.listVolumes({ filters: { name: [`${prefix}-`] } });
+  await Promise.all((volumes ?? []).map((v) => engine.getVolume(v.Name).remove().catch(() => undefined)));
+  const networks = await engine.listNetworks({ filters: { name: [network] } });
+  await Promise.all(networks.map((n) => engine.getNetwork(n.Id).remove().catch(() => undefined)));
+}
+
+async function dockerInspect(name: string): Promise<Docker.ContainerInspectInfo> {
+  const { stdout } = await promisify(execFile)('docker', ['inspect', name]);
+  return (JSON.parse(stdout) as Docker.ContainerInspectInfo[])[0] as Docker.ContainerInspectInfo;
+}
+
+/**
+ * A unix socket in front of the engine's that can be taken away and brought
+ * back: the engine "going away" for one runtime without disturbing the
+ * engine every other test uses.
+ */
+function engineProxy(path: string) {
+  const target = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock';
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target);
+    for (const socket of [client, upstream]) {
+      open.add(socket);
+      socket.on('error', () => undefined).on('close', () => {
+        open.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  return {
+    path,
+    up: async () => {
+      await rm(path, { force: true });
+      await new Promise<void>((resolve) => server.listen(path, resolve));
+    },
+    down: async () => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      for (const socket of open) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/** Why the engine tests cannot run here, or null when they can. */
+async function missingEngine(): Promise<string | null> {
+  try {
+    await engine.ping();
+  } catch (err) {
+    return `no docker engine answers (${(err as Error).message}); start one with: bash .ci/run system engine images`;
+  }
+  for (const image of [BUSYBOX, DEBIAN]) {
+    const present = await engine.getImage(image).inspect().then(() => true, () => false);
+    if (!present) return `the test image ${image} is missing; build it with: bash scripts/build-test-images.sh`;
+  }
+  return null;
+}
+
+const missing = await missingEngine();
+if (missing && process.env.CI === 'true') {
+  test('docker engine and test images are there (CI)', () => assert.fail(missing));
+} else if (missing) {
+  test('docker runtime', { skip: missing }, () => undefined);
+} else {
+  describeRuntimeConformance('docker', async () => {
+    const runtime = makeRuntime();
+    return {
+      runtime,
+      specFor: (user, command) => specFor(user, command),
+      serverCommand: SERVER,
+      cleanup: async () => {
+        await runtime.close();
+        await cleanup();
+      },
+    };
+  });
+
+  describe('docker runtime', () => {
+    let runtime: DockerRuntime;
+    const exits: BerthExit[] = [];
+
+    before(() => {
+      runtime = makeRuntime();
+      runtime.onExit((exit) => exits.push(exit));
+    });
+    after(async () => {
+      await runtime.close();
+      await cleanup();
+    });
+
+    const start = async (spec: BerthSpec, on: Runtime = runtime) => {
+      const observed = await within(on.ensure(spec, noProgress), TEST_MS, `ensure ${spec.name}`);
+      assert.equal(observed.state, 'running');
+      return observed;
+    };
+    const stop = (spec: BerthSpec, remove = false) => runtime.stop(spec.name, { remove, graceSeconds: GRACE });
+    const shell = (spec: BerthSpec, script: string) => run(runtime, spec.name, ['sh', '-c', script]);
+
+    it('is what the registry makes for runtime.kind docker', async () => {
+      const made = createRuntime(configSchema.parse({ runtime: { kind: 'docker' } }), {
+        dataDir: '/tmp/berth-registry-test',
+        logger: createLogger('silent'),
+        defaultCommand: ['true'],
+      });
+      assert.equal(made.kind, 'docker');
+      await made.health();
+      await made.close();
+    });
+
+    it('names, labels, limits and hardens the container, with the home on a volume, as docker inspect shows', { timeout: TEST_MS }, async () => {
+      const spec = specFor('inspect-me', SERVER, {
+        limits: { memory: '64m', cpus: 0.5, pids: 100 },
+        env: { GREETING: 'hello' },
+        capabilities: ['CHOWN', 'KILL'],
+      });
+      const observed = await start(spec);
+      const info = await dockerInspect(`${prefix}-inspect-me`);
+      assert.equal(info.Id, observed.id);
+      assert.equal(info.Name, `/${prefix}-inspect-me`);
+      assert.equal(info.Config.Image, BUSYBOX);
+      assert.deepEqual(info.Config.Cmd, SERVER);
+      assert.ok(info.Config.Env.includes('GREETING=hello'));
+      assert.ok(info.Config.Env.includes('BERTH_USER=inspect-me'));
+      assert.ok(info.Config.Env.includes('PORT=8080'));
+      assert.equal(info.Config.Labels['berth.managed'], 'true');
+      assert.equal(info.Config.Labels['berth.user'], 'inspect-me');
+      assert.equal(info.Config.Labels['berth.instance'], 'test-instance');
+      assert.equal(info.Config.Labels['berth.spec'], spec.hash);
+      assert.equal(info.HostConfig.Memory, 64 * 1024 * 1024);
+      assert.equal(info.HostConfig.NanoCpus, 500_000_000);
+      assert.equal(info.HostConfig.PidsLimit, 100);
+      assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+      assert.deepEqual(info.HostConfig.CapAdd, ['CHOWN', 'KILL']);
+      assert.ok(info.HostConfig.SecurityOpt?.includes('no-new-privileges'));
+      assert.equal(info.HostConfig.ReadonlyRootfs, false);
+      const home = info.Mounts.find((m) => m.Destination === '/home/berth');
+      assert.equal(home?.Type, 'volume');
+      assert.equal(home?.Name, `${prefix}-inspect-me-home`);
+      assert.ok(info.NetworkSettings.Networks[network]?.IPAddress, 'attached to the berth network');
+      await stop(spec, true);
+    });
+
+    it('keeps the home across stop and start, and across removal and re-creation', { timeout: TEST_MS }, async () => {
+      const spec = specFor('home-kept', SLEEPER);
+      const first = await start(spec);
+      assert.equal((await shell(spec, 'echo precious > "$HOME/file"')).code, 0);
+      await stop(spec);
+      await start(spec);
+      assert.equal((await shell(spec, 'cat "$HOME/file"')).stdout, 'precious\n');
+      await stop(spec, true);
+      assert.equal((await runtime.inspect(spec.name)).state, 'absent');
+      const again = await start(spec);
+      assert.notEqual(again.id, first.id, 'a removed container is created anew');
+      assert.equal((await shell(spec, 'cat "$HOME/file"')).stdout, 'precious\n');
+      await stop(spec, true);
+    });
+
+    it('starts a stopped container whose spec still matches instead of re-creating it', { timeout: TEST_MS }, async () => {
+      const spec = specFor('restart-me', SLEEPER);
+      const first = await start(spec);
+      await stop(spec);
+      const stopped = await runtime.inspect(spec.name);
+      assert.equal(stopped.state, 'stopped');
+      assert.equal(stopped.id, first.id);
+      const again = await start(spec);
+      assert.equal(again.id, first.id);
+      assert.ok((again.startedAt ?? 0) > (first.startedAt ?? 0));
+      await stop(spec);
+    });
+
+    it('re-creates a stopped container whose spec changed, keeping the home', { timeout: TEST_MS }, async () => {
+      const before = specFor('respec', SLEEPER);
+      const first = await start(before);
+      assert.equal((await shell(before, 'echo still-here > "$HOME/mark"')).code, 0);
+      await stop(before);
+      const changed = specFor('respec', SLEEPER, { env: { NEW: '1' } });
+      const second = await start(changed);
+      assert.notEqual(second.id, first.id);
+      assert.equal(second.specHash, changed.hash);
+      assert.equal((await shell(changed, 'cat "$HOME/mark"; echo "$NEW"')).stdout, 'still-here\n1\n');
+      assert.ok(!exits.some((e) => e.name === changed.name), 'a re-creation is not an exit');
+      await stop(changed);
+    });
+
+    it('makes one container however many ensures race for it', { timeout: TEST_MS }, async () => {
+      const spec = specFor('racer', SLEEPER);
+      const results = await Promise.all(Array.from({ length: 10 }, () => start(spec)));
+      assert.equal(new Set(results.map((r) => r.id)).size, 1);
+      const containers = await engine.listContainers({ all: true, filters: { name: [`${prefix}-racer`] } });
+      assert.equal(containers.length, 1);
+      await stop(spec, true);
+    });
+
+    it('reports a command that exits 3 with its code, finish time and output', { timeout: TEST_MS }, async () => {
+      // The engine orders stdout and stderr lines by time, so they are written apart.
+      const spec = specFor('exit-three', ['sh', '-c', 'echo "on stderr" >&2; sleep 0.2; echo "going down"; exit 3']);
+      await runtime.ensure(spec, noProgress);
+      const exit = await eventually(async () => exits.find((e) => e.name === spec.name), 'the exit event');
+      assert.equal(exit.exitCode, 3);
+      const observed = await runtime.inspect(spec.name);
+      assert.equal(observed.state, 'exited');
+      assert.equal(observed.exitCode, 3);
+      assert.ok(observed.finishedAt !== null && observed.finishedAt >= (observed.startedAt ?? 0));
+      assert.deepEqual(await runtime.logs(spec.name, 10), ['on stderr', 'going down']);
+      assert.deepEqual(await runtime.logs(spec.name, 1), ['going down']);
+      await stop(spec, true);
+    });
+
+    it('gives unicode and "../" usernames valid, distinct container names', { timeout: TEST_MS }, async () => {
+      const users = ['Zoë', 'zoë', '../etc', '../../ETC', 'ℌ𝔢𝔩𝔩𝔬 wörld'];
+      const specs = users.map((user) => specFor(user, SLEEPER));
+      await Promise.all(specs.map((spec) => start(spec)));
+      const names = await Promise.all(specs.map(async (spec) => (await dockerInspect(`${prefix}-${spec.name}`)).Name.slice(1)));
+      assert.equal(new Set(names).size, users.length);
+      for (const [i, name] of names.entries()) {
+        assert.match(name, /^[a-z0-9][a-z0-9-]{0,62}$/, `${JSON.stringify(users[i])} gives ${name}`);
+        assert.equal(name, `${prefix}-${safeName(users[i] as string)}`);
+        assert.equal((await dockerInspect(name)).Config.Labels['berth.user'], users[i]);
+      }
+      await Promise.all(specs.map((spec) => stop(spec, true)));
+    });
+
+    it('lists its running berths for a gateway that restarted, with ids and start times', { timeout: TEST_MS }, async () => {
+      const spec = specFor('adopt-me', SLEEPER);
+      const started = await start(spec);
+      const restarted = makeRuntime();
+      const listed = (await restarted.list()).find((b) => b.name === spec.name);
+      assert.ok(listed, 'the running berth is listed');
+      assert.equal(listed.state, 'running');
+      assert.equal(listed.id, started.id);
+      assert.equal(listed.user, 'adopt-me');
+      assert.equal(listed.startedAt, started.startedAt);
+      assert.deepEqual(await restarted.mainEndpoint(spec.name), await runtime.mainEndpoint(spec.name));
+      await restarted.close();
+      await stop(spec);
+    });
+
+    it('publishes the main port on 127.0.0.1 in published mode', { timeout: TEST_MS }, async () => {
+      const published = makeRuntime({ reach: 'published' });
+      const spec = specFor('published', SERVER);
+      await start(spec, published);
+      const endpoint = await published.mainEndpoint(spec.name);
+      assert.equal(endpoint.host, '127.0.0.1');
+      assert.notEqual(endpoint.port, 8080);
+      await eventually(() => accepts(endpoint), 'the published port to accept');
+      const other = await published.endpoint(spec.name, 8080);
+      assert.match(other.host, /^\d+\.\d+\.\d+\.\d+$/, 'other ports at the container address');
+      await published.stop(spec.name, { remove: true, graceSeconds: GRACE });
+      await published.close();
+    });
+
+    it('re-creates a container made for another reach mode', { timeout: TEST_MS }, async () => {
+      const spec = specFor('switch-reach', SERVER);
+      const first = await start(spec);
+      await stop(spec);
+      const published = makeRuntime({ reach: 'published' });
+      const second = await start(spec, published);
+      assert.notEqual(second.id, first.id);
+      assert.equal((await published.mainEndpoint(spec.name)).host, '127.0.0.1');
+      await published.stop(spec.name, { remove: true, graceSeconds: GRACE });
+      await published.close();
+    });
+
+    it('runs the login shell from /etc/passwd in the home when no command is given', { timeout: TEST_MS }, async () => {
+      const spec = specFor('login-shell', SLEEPER, { image: DEBIAN });
+      await start(spec);
+      const exec = await runtime.exec(spec.name, { command: null, env: {}, tty: null });
+      exec.stdin.end('echo "shell=$0 bash=${BASH_VERSION:+yes} pwd=$(pwd)"; exit 4\n');
+      let out = '';
+      exec.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      exec.stderr.resume();
+      assert.deepEqual(await within(exec.exited, TEST_MS, 'the shell'), { code: 4, signal: null });
+      assert.equal(out, 'shell=/bin/bash bash=yes pwd=/home/berth\n');
+      const tools = await run(runtime, spec.name, ['sh', '-c', 'command -v python3 && test -x /usr/lib/openssh/sftp-server']);
+      assert.equal(tools.code, 0, 'the debian test image has python3 and sftp-server');
+      await stop(spec, true);
+    });
+
+    it('refuses a mount outside runtime.docker.allowedMounts before creating anything', { timeout: TEST_MS }, async () => {
+      const spec = specFor('mounter', SLEEPER, { mounts: [{ source: '/etc', target: '/host-etc', readOnly: true }] });
+      await assert.rejects(runtime.ensure(spec, noProgress), (err: Error & { code?: string; userMessage?: string }) => {
+        assert.equal(err.code, 'config_invalid');
+        assert.match(err.userMessage ?? '', /mounting \/etc is not allowed/);
+        return true;
+      });
+      assert.equal((await runtime.inspect(spec.name)).state, 'absent');
+      const allowing = makeRuntime({ allowedMounts: ['/etc'] });
+      await start(spec, allowing);
+      assert.equal((await run(allowing, spec.name, ['test', '-f', '/host-etc/passwd'])).code, 0);
+      await allowing.stop(spec.name, { remove: true, graceSeconds: GRACE });
+      await allowing.close();
+    });
+
+    it('says in one line that an image is missing and cannot be pulled', { timeout: 60_000 }, async () => {
+      const spec = specFor('no-image', SLEEPER, { image: `berth-test/${prefix}-absent:never` });
+      const steps: string[] = [];
+      await assert.rejects(runtime.ensure(spec, (step) => steps.push(step)), (err: Error & { code?: string; userMessage?: string }) => {
+        assert.equal(err.code, 'spawn_failed');
+        assert.match(err.message, new RegExp(`^image berth-test/${prefix}-absent:never not found locally and could not be pulled: \\S`));
+        assert.doesNotMatch(err.message, /\n/);
+        return true;
+      });
+      assert.deepEqual(steps, ['pulling']);
+    });
+
+    it('recovers by itself when the engine goes away and comes back, and reports an exit it missed', { timeout: 40_000 }, async () => {
+      const proxy = engineProxy(join(tmpdir(), `${prefix}-engine.sock`));
+      await proxy.up();
+      const flaky = makeRuntime({ socket: proxy.path });
+      const seen: BerthExit[] = [];
+      flaky.onExit((exit) => seen.push(exit));
+      const spec = specFor('flaky', SLEEPER);
+      const started = await start(spec, flaky);
+      await proxy.down();
+      await assert.rejects(flaky.health(), (err: Error & { code?: string; userMessage?: string }) => {
+        assert.equal(err.code, 'runtime_unavailable');
+        assert.ok(err.userMessage?.includes(`unix://${proxy.path}`));
+        return true;
+      });
+      await assert.rejects(flaky.inspect(spec.name), { code: 'runtime_unavailable' });
+      // The berth dies while the runtime cannot hear of it.
+      await engine.getContainer(started.id as string).kill();
+      await proxy.up();
+      await eventually(() => flaky.health().then(() => true, () => false), 'health to recover');
+      const exit = await eventually(async () => seen.find((e) => e.name === spec.name), 'the missed exit', 20_000);
+      assert.equal(exit.exitCode, 137);
+      const again = await start(spec, flaky);
+      assert.equal(again.id, started.id, 'started again, not re-created');
+      await flaky.stop(spec.name, { remove: true, graceSeconds: GRACE });
+      await flaky.close();
+      await proxy.down();
+      await rm(proxy.path, { force: true });
+    });
+
+    it('is unavailable, naming the engine and the error, when the engine cannot be reached', async () => {
+      for (const socket of ['/nonexistent/docker.sock', 'tcp://127.0.0.1:1']) {
+        const gone = makeRuntime({ socket });
+        const attempts = [() => gone.health(), () => gone.ensure(specFor('unreachable', SLEEPER), noProgress), () => gone.list()];
+        for (const attempt of attempts) {
+          await assert.rejects(attempt(), (err: Error & { code?: string; userMessage?: string }) => {
+            assert.equal(err.code, 'runtime_unavailable');
+            const where = socket.startsWith('/') ? `unix://${socket}` : socket;
+            assert.ok(err.userMessage?.includes(where), `${err.userMessage} names ${where}`);
+            assert.match(err.message, /ENOENT|ECONNREFUSED/);
+            return true;
+          });
+        }
+        await gone.close();
+      }
+    });
+  });
+}
