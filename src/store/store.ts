@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql, type Selectable } from 'kysely';
 import { migrations, type Database } from './schema.js';
 
 export interface BerthEvent {
@@ -9,6 +9,17 @@ export interface BerthEvent {
   at: number;
   kind: string;
   message: string;
+}
+
+/** A public key a user registered for SSH (through /_berth/api/me/keys). */
+export interface SshKey {
+  id: number;
+  user: string;
+  /** "type base64 comment", as in authorized_keys. */
+  publicKey: string;
+  fingerprint: string;
+  comment: string;
+  createdAt: number;
 }
 
 /** How many events per user are kept; older ones are pruned as new ones arrive. */
@@ -78,7 +89,57 @@ export class Store {
     return query.execute();
   }
 
+  /** Adds the key unless the user already has it; either way returns the stored row. */
+  async addSshKey(key: Omit<SshKey, 'id'>): Promise<{ key: SshKey; created: boolean }> {
+    const inserted = await this.db
+      .insertInto('ssh_keys')
+      .values({
+        id: undefined,
+        user: key.user,
+        public_key: key.publicKey,
+        fingerprint: key.fingerprint,
+        comment: key.comment,
+        created_at: key.createdAt,
+      })
+      .onConflict((oc) => oc.columns(['user', 'fingerprint']).doNothing())
+      .executeTakeFirst();
+    const row = await this.db
+      .selectFrom('ssh_keys')
+      .selectAll()
+      .where('user', '=', key.user)
+      .where('fingerprint', '=', key.fingerprint)
+      .executeTakeFirstOrThrow();
+    return { key: sshKeyOf(row), created: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0 };
+  }
+
+  async listSshKeys(user: string): Promise<SshKey[]> {
+    const rows = await this.db.selectFrom('ssh_keys').selectAll().where('user', '=', user).orderBy('id').execute();
+    return rows.map(sshKeyOf);
+  }
+
+  /** Deletes one of the user's keys; false when the user has no key with that id. */
+  async deleteSshKey(user: string, id: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('ssh_keys').where('id', '=', id).where('user', '=', user).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async usersWithSshKey(fingerprint: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('ssh_keys').select('user').where('fingerprint', '=', fingerprint).execute();
+    return rows.map((r) => r.user);
+  }
+
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+function sshKeyOf(row: Selectable<Database['ssh_keys']>): SshKey {
+  return {
+    id: row.id as number,
+    user: row.user,
+    publicKey: row.public_key,
+    fingerprint: row.fingerprint,
+    comment: row.comment,
+    createdAt: row.created_at,
+  };
 }

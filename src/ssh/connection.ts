@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import type { ClientInfo, Connection } from 'ssh2';
+import type { Config } from '../config/schema.js';
+import { unmapV4 } from '../core/net.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { BerthDirectory } from '../spawner/types.js';
+import { tooWeak } from './algorithms.js';
+import { ConnectionAuth, type AuthPolicy } from './auth/connectionAuth.js';
+import { handleDirectTcpip, refuseRemoteForwarding } from './forwarding.js';
+import { connectionTimers, type SessionHandle, type SessionRegistry } from './limits.js';
+import { handleSession } from './session.js';
+
+/** How long sessions may take to close after being told to before the connection is cut. */
+const SESSION_END_GRACE_MS = 3000;
+
+export interface ConnectionDeps {
+  config: Config;
+  directory: BerthDirectory;
+  logger: Logger;
+  metrics: Metrics;
+  auth: AuthPolicy;
+  sessions: SessionRegistry;
+}
+
+/**
+ * One client connection through its life: authentication, then its session
+ * and forwarding channels for the authenticated user, under the connection's
+ * idle and length limits. Returns a function that ends it with a notice.
+ */
+export function handleConnection(client: Connection, info: ClientInfo, deps: ConnectionDeps): (notice: string) => void {
+  const { config, directory } = deps;
+  const address = unmapV4(info.ip);
+  const connectionId = randomBytes(16).toString('hex');
+  const logger = deps.logger.child({ connectionId, remote: `${address}:${info.port}` });
+  logger.debug({ clientVersion: info.header.identRaw }, 'ssh connection opened');
+  const open = new Set<SessionHandle>();
+  let ending: NodeJS.Timeout | null = null;
+  const disconnect = () => {
+    if (ending) clearTimeout(ending);
+    client.end();
+  };
+  // OpenSSH exits on a disconnect without printing what it still holds, so sessions close first, each with its notice.
+  const end = (notice: string) => {
+    if (ending) return;
+    if (open.size === 0) return client.end();
+    ending = setTimeout(disconnect, SESSION_END_GRACE_MS);
+    for (const session of open) session.end(notice);
+  };
+
+  // Errors here are the client's (resets, bad packets, keepalive timeouts); they end this connection only.
+  client.on('error', (err: Error & { level?: string }) => logger.debug({ error: err.message, level: err.level }, 'ssh connection error'));
+
+  client.on('handshake', (negotiated) => {
+    const weak = tooWeak(negotiated);
+    if (weak === null) return;
+    logger.warn({ code: 'weak_algorithm', algorithm: weak }, 'ssh client chose an algorithm the gateway does not allow; disconnecting');
+    client.end();
+  });
+
+  const auth = new ConnectionAuth(
+    deps.auth,
+    { remoteAddress: `${address}:${info.port}`, connectionId, clientVersion: info.header.identRaw },
+    address,
+    logger,
+    () => client.end(),
+  );
+  client.on('authentication', (ctx) => auth.handle(ctx));
+
+  client.once('ready', () => {
+    const user = auth.user as string;
+    const userLogger = logger.child({ user });
+    const timers = connectionTimers({
+      idleSeconds: config.ssh.idleTimeoutSeconds,
+      maxSeconds: config.ssh.maxSessionSeconds,
+      onIdle: () => {
+        userLogger.info('ssh connection idle; closing');
+        end(`closing this connection after ${config.ssh.idleTimeoutSeconds} s without activity.`);
+      },
+      onMaxLength: () => {
+        userLogger.info('ssh connection reached its maximum length; closing');
+        end(`closing this connection: it reached the maximum length of ${config.ssh.maxSessionSeconds} s.`);
+      },
+    });
+    client.once('close', () => timers.stop());
+    const track = (session: SessionHandle) => {
+      const release = deps.sessions.admit(user, session);
+      open.add(session);
+      return () => {
+        open.delete(session);
+        release();
+        if (ending && open.size === 0) disconnect();
+      };
+    };
+    client.on('session', (accept) =>
+      handleSession(accept(), { user, config, directory, logger: userLogger, metrics: deps.metrics, track, clock: timers }),
+    );
+    client.on('tcpip', (accept, reject, request) =>
+      handleDirectTcpip(accept, reject, request, { user, config, directory, logger: userLogger, clock: timers }),
+    );
+    client.on('request', (_accept, reject, name) => refuseRemoteForwarding(reject, name, config, userLogger));
+  });
+
+  client.once('close', () => logger.debug('ssh connection closed'));
+  return end;
+}

@@ -1,0 +1,100 @@
+import { connect, type Socket } from 'node:net';
+import type { AcceptConnection, RejectConnection, ServerChannel, TcpipRequestInfo } from 'ssh2';
+import type { Config } from '../config/schema.js';
+import { asBerthError } from '../core/errors.js';
+import { safeName } from '../core/safeName.js';
+import type { Logger } from '../log/logger.js';
+import type { Endpoint } from '../runtime/types.js';
+import type { BerthDirectory } from '../spawner/types.js';
+import type { IdleClock } from './limits.js';
+
+export interface ForwardContext {
+  user: string;
+  config: Config;
+  directory: BerthDirectory;
+  logger: Logger;
+  clock: IdleClock;
+}
+
+/** Why a forwarding request was refused; stable, for logs and alerts. */
+export type ForwardRefusal = 'forward_destination' | 'forward_port' | 'forward_unreachable' | 'remote_forward_disabled' | 'remote_forward_unsupported';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * `ssh -L` and `ssh -D` (direct-tcpip): only into the user's own berth, named
+ * as localhost, 127.0.0.1, ::1 or the berth's safe name, and only to
+ * ssh.forwarding.allowedPorts when set. Anything else is refused before any
+ * connection is made, so the gateway is never a way onto its own network.
+ * The berth is started if need be; an open forward holds it active.
+ */
+export function handleDirectTcpip(
+  accept: AcceptConnection<ServerChannel>,
+  reject: RejectConnection,
+  info: TcpipRequestInfo,
+  context: ForwardContext,
+): void {
+  const { user, config, directory } = context;
+  const logger = context.logger.child({ destination: info.destIP, port: info.destPort });
+  const refuse = (code: ForwardRefusal, detail?: string) => {
+    logger.warn({ code, detail }, 'ssh port forwarding refused');
+    reject();
+  };
+  if (!isOwnBerth(info.destIP, user)) return refuse('forward_destination');
+  const allowed = config.ssh.forwarding.allowedPorts;
+  if (allowed !== null && !allowed.includes(info.destPort)) return refuse('forward_port');
+  void (async () => {
+    let socket: Socket;
+    try {
+      const reach = async () => {
+        await directory.ready(user, 'ssh');
+        return connectTo(await directory.endpoint(user, info.destPort));
+      };
+      socket = await context.clock.busy(reach());
+    } catch (err) {
+      return refuse('forward_unreachable', asBerthError(err).logMessage);
+    }
+    const channel = accept();
+    const release = directory.hold(user);
+    logger.debug('ssh port forwarding opened');
+    socket.pipe(channel).pipe(socket);
+    socket.on('data', context.clock.activity);
+    channel.on('data', context.clock.activity);
+    socket.on('error', (err) => logger.debug({ error: err.message }, 'forwarded connection failed'));
+    channel.on('error', (err: Error) => logger.debug({ error: err.message }, 'forwarding channel failed'));
+    socket.once('close', () => channel.end());
+    channel.once('close', () => {
+      socket.destroy();
+      release();
+    });
+  })();
+}
+
+/**
+ * `ssh -R` (tcpip-forward): refused. Off by default; with
+ * ssh.forwarding.remote it still is, until runtimes can listen inside a berth.
+ */
+export function refuseRemoteForwarding(reject: RejectConnection | undefined, name: string, config: Config, logger: Logger): void {
+  const code: ForwardRefusal = config.ssh.forwarding.remote ? 'remote_forward_unsupported' : 'remote_forward_disabled';
+  logger.warn({ code, request: name }, 'ssh remote forwarding refused');
+  reject?.();
+}
+
+/** The names by which a user means their own berth. */
+export function isOwnBerth(host: string, user: string): boolean {
+  const name = host.toLowerCase();
+  return name === 'localhost' || name === '127.0.0.1' || name === '::1' || name === safeName(user);
+}
+
+function connectTo(endpoint: Endpoint): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: endpoint.host, port: endpoint.port });
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`no answer from port ${endpoint.port} within ${CONNECT_TIMEOUT_MS / 1000} s`)));
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      socket.removeListener('error', reject);
+      resolve(socket);
+    });
+  });
+}

@@ -1,0 +1,82 @@
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ssh2, { type ParsedKey } from 'ssh2';
+import { BerthError } from '../core/errors.js';
+import { parsePublicKey, type PublicKeyInfo } from './keys.js';
+
+export interface HostKey {
+  /** The private key in OpenSSH format, as ssh2's Server takes it. */
+  privateKey: string;
+  public: PublicKeyInfo;
+  path: string;
+}
+
+/** The kinds of host key the gateway holds; ed25519 first, since clients take the first they accept. */
+const KINDS = [
+  { file: 'ssh_host_ed25519_key', generate: () => ssh2.utils.generateKeyPairSync('ed25519', { comment: 'berth' }) },
+  { file: 'ssh_host_rsa_key', generate: () => ssh2.utils.generateKeyPairSync('rsa', { bits: 3072, comment: 'berth' }) },
+];
+
+/**
+ * The gateway's host keys, kept in <dataDir>/ssh and created on first use:
+ * a changed host key makes every client warn of an attack, so once made they
+ * are never replaced. Private keys are 0600 in a 0700 directory, and the .pub
+ * beside each is for operators (ssh-keygen -lf, known_hosts lines).
+ */
+export function loadHostKeys(dataDir: string): HostKey[] {
+  const dir = join(dataDir, 'ssh');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return KINDS.map(({ file, generate }) => {
+    const path = join(dir, file);
+    const privateKey = readOrCreate(path, generate);
+    return { privateKey, public: publicOf(privateKey, path), path };
+  });
+}
+
+function readOrCreate(path: string, generate: () => { private: string; public: string }): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    // Earlier copies or restores may have widened it; a readable host key lets anyone impersonate the gateway.
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    return text;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unusable(path, err);
+  }
+  const pair = generate();
+  try {
+    // 'wx': two gateways starting on one data directory at once must not overwrite each other's key.
+    writeFileSync(path, pair.private, { mode: 0o600, flag: 'wx' });
+    writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
+    return pair.private;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8');
+    throw unusable(path, err);
+  }
+}
+
+function publicOf(privateKey: string, path: string): PublicKeyInfo {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;
+  const info = key === undefined || key instanceof Error ? null : parsePublicKey(key.getPublicSSH());
+  if (info === null) throw unusable(path, key instanceof Error ? key : new Error('not a supported host key type'));
+  return info;
+}
+
+function unusable(path: string, cause: unknown): BerthError {
+  return new BerthError({
+    code: 'config_invalid',
+    userMessage: `The SSH host key ${path} cannot be used (${cause instanceof Error ? cause.message : 'unreadable'}); fix its permissions, or move it away to have a new one made (clients will then warn that the host key changed).`,
+    cause,
+  });
+}
+
+/** "SHA256:… (ED25519)": the fingerprint and kind as `ssh-keygen -l` and the first-connection prompt show them. */
+export function hostKeyFingerprints(keys: readonly HostKey[]): string[] {
+  return keys.map((k) => `${k.public.fingerprint} (${kindOf(k.public.type)})`);
+}
+
+function kindOf(type: string): string {
+  if (type === 'ssh-ed25519') return 'ED25519';
+  if (type === 'ssh-rsa') return 'RSA';
+  return type.startsWith('ecdsa-') ? 'ECDSA' : type;
+}

@@ -1,0 +1,128 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import type { Config } from '../config/schema.js';
+import { BerthError } from '../core/errors.js';
+import { parseHostPort, type HostPort } from '../core/net.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { BerthDirectory } from '../spawner/types.js';
+import type { Store } from '../store/store.js';
+import { MODERN_ALGORITHMS } from './algorithms.js';
+import { AuthorizedKeysDir } from './auth/authorizedKeysDir.js';
+import type { AuthPolicy } from './auth/connectionAuth.js';
+import { FailureLimiter } from './auth/limiter.js';
+import { StoredKeys } from './auth/storedKeys.js';
+import type { KeyAuthority } from './auth/types.js';
+import { WebhookAuthority } from './auth/webhook.js';
+import { handleConnection } from './connection.js';
+import { hostKeyFingerprints, loadHostKeys } from './hostKeys.js';
+import { SessionRegistry } from './limits.js';
+
+export interface SshServerOptions {
+  config: Config;
+  directory: BerthDirectory;
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface SshServer {
+  address(): HostPort;
+  /** "SHA256:… (ED25519)", one per host key, as `ssh-keygen -l` names them. */
+  fingerprints(): string[];
+  /** Stops listening and ends every connection, telling open sessions why. */
+  close(): Promise<void>;
+}
+
+/** As sshd's MaxAuthTries. */
+const MAX_AUTH_ATTEMPTS = 6;
+/** Failed attempts one address may make per window before it is refused outright. */
+const ADDRESS_FAILURES = 30;
+const ADDRESS_WINDOW_MS = 60_000;
+/** How long close() waits for clients to hang up. */
+const CLOSE_WAIT_MS = 5000;
+/** Keepalives a client may leave unanswered before it is taken for gone. */
+const KEEPALIVE_COUNT_MAX = 3;
+/** ssh2 cannot turn keepalives off; this interval (the most setInterval takes, ~24 days) does in effect. */
+const NEVER_MS = 2 ** 31 - 1;
+
+/**
+ * The SSH front: host keys, modern algorithms, authentication from
+ * authorized_keys files, stored keys and the webhook, and for each
+ * connection its sessions and forwards into the user's berth (./connection.ts).
+ */
+export async function startSshServer(options: SshServerOptions): Promise<SshServer> {
+  const { config, directory, store, logger: rootLogger, metrics } = options;
+  const logger = rootLogger.child({ component: 'ssh' });
+  const listen = config.listen.ssh === null ? null : parseHostPort(config.listen.ssh);
+  if (listen === null) {
+    throw new BerthError({ code: 'config_invalid', userMessage: 'SSH is disabled (listen.ssh is null); set listen.ssh to serve it.' });
+  }
+  const hostKeys = loadHostKeys(config.dataDir);
+  const sessions = new SessionRegistry(config.ssh.maxSessionsPerUser);
+  const auth = authPolicy(config, store, logger);
+  const ends = new Set<(notice: string) => void>();
+
+  const server = new ssh2.Server(
+    {
+      hostKeys: hostKeys.map((k) => k.privateKey),
+      algorithms: MODERN_ALGORITHMS,
+      ident: 'Berth',
+      ...(config.ssh.banner === null ? {} : { banner: config.ssh.banner }),
+      keepaliveInterval: config.ssh.keepaliveSeconds > 0 ? config.ssh.keepaliveSeconds * 1000 : NEVER_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+    },
+    (client, info) => {
+      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions });
+      ends.add(end);
+      client.once('close', () => ends.delete(end));
+    },
+  );
+  const unsubscribe = directory.onStopped((user, why) => sessions.berthStopped(user, why));
+  server.listen(listen.port, listen.host);
+  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(listenError(config.listen.ssh, err)))]);
+  server.on('error', (err: Error) => logger.error({ err }, 'ssh listener error'));
+  const bound = server.address() as AddressInfo;
+  const fingerprints = hostKeyFingerprints(hostKeys);
+  logger.info({ address: `${bound.address}:${bound.port}`, fingerprints }, 'ssh gateway listening');
+
+  return {
+    address: () => ({ host: bound.address, port: bound.port }),
+    fingerprints: () => [...fingerprints],
+    close: async () => {
+      unsubscribe();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const end of ends) end('the gateway is shutting down.');
+      // A client that never answers the disconnect must not hold the shutdown.
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          logger.warn('ssh connections still open at shutdown; not waiting for them');
+          resolve();
+        }, CLOSE_WAIT_MS);
+      });
+      await Promise.race([closed, gaveUp]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+function authPolicy(config: Config, store: Store, logger: Logger): AuthPolicy {
+  const { authorizedKeysDir, webhook } = config.ssh;
+  const hook = webhook.url === null ? null : new WebhookAuthority(webhook.url, webhook.timeoutSeconds, logger);
+  const keys: KeyAuthority[] = [
+    ...(authorizedKeysDir === null ? [] : [new AuthorizedKeysDir(authorizedKeysDir, logger)]),
+    new StoredKeys(store),
+    ...(hook === null ? [] : [hook]),
+  ];
+  return { keys, password: hook, limiter: new FailureLimiter(ADDRESS_FAILURES, ADDRESS_WINDOW_MS), maxAttempts: MAX_AUTH_ATTEMPTS };
+}
+
+function listenError(address: string | null, err: unknown): BerthError {
+  return new BerthError({
+    code: 'config_invalid',
+    userMessage: `Cannot listen for SSH on ${address}: ${(err as Error).message}. Choose another listen.ssh, or set it to null to turn SSH off.`,
+    cause: err,
+  });
+}

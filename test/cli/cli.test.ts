@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
+import { eventually, httpRequest } from '../helpers/http.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+function berth(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+}
+
+describe('berth command', () => {
+  it('prints its version', () => {
+    const run = berth(['--version']);
+    assert.equal(run.status, 0);
+    assert.match(run.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('config check prints the effective configuration with secrets masked', () => {
+    const run = berth(['config', 'check'], { BERTH_AUTH_SESSION_SECRET: 's'.repeat(40) });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /listen:\n  http: 127\.0\.0\.1:8000/);
+    assert.ok(!run.stdout.includes('s'.repeat(40)));
+  });
+
+  it('config check exits 1 naming each bad key', () => {
+    const run = berth(['config', 'check'], { BERTH_LISTEN_HTTP: '127.0.0.1:70000', BERTH_SPAWN_CONCURRENCY: '0' });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /listen\.http: expected "host:port"/);
+    assert.match(run.stderr, /spawn\.concurrency: /);
+  });
+
+  it('serve refuses an impossible config with exit 1 before listening', () => {
+    const run = berth(['serve'], { BERTH_LISTEN_HTTP: '127.0.0.1:70000' });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /listen\.http/);
+  });
+
+  it('an unknown command prints the usage and exits 1', () => {
+    const run = berth(['sail']);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /unknown command: sail/);
+    assert.match(run.stderr, /Usage:/);
+  });
+
+  it('serve stops its berths and exits 0 on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'berth-cli-'));
+    const port = await freeLoopbackPort();
+    const child = spawn(process.execPath, [...CLI, 'serve'], {
+      env: {
+        ...process.env,
+        BERTH_DATA_DIR: dataDir,
+        BERTH_LISTEN_HTTP: `127.0.0.1:${port}`,
+        BERTH_LISTEN_SSH: 'null',
+        BERTH_AUTH_MODE: 'header',
+        BERTH_ENVIRONMENT_COMMAND: `[${JSON.stringify(process.execPath)}, -e, "require('http').createServer((q,s)=>s.end(String(process.pid))).listen(+process.env.PORT,'127.0.0.1')"]`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await eventually(() => httpRequest(`${base}/_berth/healthz`).then((r) => (r.status === 200 ? true : undefined), () => undefined), 20_000, 'the gateway to listen');
+      const reply = await httpRequest(`${base}/`, { headers: { 'X-Forwarded-User': 'alice' } });
+      assert.equal(reply.status, 200);
+      const berthPid = Number(reply.body);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.throws(() => process.kill(berthPid, 0), /ESRCH/, 'the berth process is gone');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
