@@ -1,0 +1,66 @@
+import type { ServerResponse } from 'node:http';
+import { escapeHtml, page } from '../../http/pages/html.js';
+import { sendHtml } from '../../http/respond.js';
+import { LOGIN_PATH, LOGOUT_PATH } from '../paths.js';
+
+export interface SignInPageState {
+  next: string;
+  /** The provider's host, named on the button so people know where they are sent. */
+  provider: string;
+  /** Set while discovery fails: the page says so instead of offering a button that cannot work. */
+  unreachable?: { reason: string; retryInSeconds: number };
+  notice?: string;
+}
+
+/** The sign-in page: one button that starts the flow (a POST, origin-checked, to this page). */
+export function sendSignInPage(res: ServerResponse, status: number, state: SignInPageState): void {
+  const { unreachable } = state;
+  const body = unreachable
+    ? `<div class="error" role="alert"><strong>The sign-in provider cannot be reached right now.</strong><br>
+${escapeHtml(state.provider)} did not answer (${escapeHtml(unreachable.reason)}). Berth keeps trying by itself${unreachable.retryInSeconds > 0 ? `, next in ${unreachable.retryInSeconds} s` : ''}; try again in a moment, and tell the operator if it persists.</div>`
+    : `<p class="muted">Berth uses your organisation's sign-in at <strong>${escapeHtml(state.provider)}</strong>.</p>`;
+  sendHtml(
+    res,
+    status,
+    page({
+      title: 'Sign in',
+      body: `<div class="card narrow">
+<h1>Sign in to Berth</h1>
+${state.notice === undefined ? '' : `<p class="notice" role="status">${escapeHtml(state.notice)}</p>`}
+${body}
+<form method="post" action="${LOGIN_PATH}">
+<input type="hidden" name="next" value="${escapeHtml(state.next)}">
+<button type="submit" class="wide" autofocus>${unreachable ? 'Try again' : 'Continue with single sign-on'}</button>
+</form>
+</div>`,
+    }),
+  );
+}
+
+export interface RefusalPageState {
+  title: string;
+  message: string;
+  /** Where "Sign in again" leads back to. */
+  next: string;
+  /** Offer signing out (to switch account at the provider) rather than signing in again. */
+  signOut?: boolean;
+}
+
+/** A callback or sign-in that was refused: what happened, and the one way forward. */
+export function sendRefusalPage(res: ServerResponse, status: number, state: RefusalPageState): void {
+  const action = state.signOut
+    ? `<form method="post" action="${LOGOUT_PATH}"><button type="submit" class="wide">Sign out to use another account</button></form>`
+    : `<a class="button wide" href="${escapeHtml(`${LOGIN_PATH}?next=${encodeURIComponent(state.next)}`)}">Sign in again</a>`;
+  sendHtml(
+    res,
+    status,
+    page({
+      title: state.title,
+      body: `<div class="card narrow">
+<h1>${escapeHtml(state.title)}</h1>
+<div class="error" role="alert">${escapeHtml(state.message)}</div>
+${action}
+</div>`,
+    }),
+  );
+}
