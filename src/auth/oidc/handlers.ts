@@ -45,6 +45,7 @@ function unreachable(state: ProviderState, now: number) {
   return state.kind === 'ready' ? undefined : { reason: state.reason, retryInSeconds: Math.max(0, Math.ceil((state.nextAttemptAt - now) / 1000)) };
 }
 
+
 /**
  * GET shows the sign-in page (or says the provider is unreachable); POST
  * starts the authorization code flow with PKCE, state and nonce kept in the
@@ -52,6 +53,9 @@ function unreachable(state: ProviderState, now: number) {
  */
 export function oidcLogin({ config, settings, provider, flows, sessions, logger }: OidcRoutesOptions): RouteHandler {
   const providerName = settings.issuer.host;
+  // Where the sign-in form's redirect lands: the authorization endpoint, or (not discovered yet) the issuer's origin.
+  const formTarget = (state: ProviderState): string =>
+    new URL((state.kind === 'ready' ? state.configuration.serverMetadata().authorization_endpoint : undefined) ?? settings.issuer.href).origin;
   return async (req, res) => {
     if (req.method === 'GET' || req.method === 'HEAD') {
       const query = queryOf(req);
@@ -63,6 +67,7 @@ export function oidcLogin({ config, settings, provider, flows, sessions, logger 
       return sendSignInPage(res, down ? 503 : 200, {
         next,
         provider: providerName,
+        formActionOrigin: formTarget(state),
         ...(down ? { unreachable: down } : {}),
         ...(signedOut ? { notice: 'You are signed out.' } : {}),
       });
@@ -74,7 +79,7 @@ export function oidcLogin({ config, settings, provider, flows, sessions, logger 
     const next = safeNext((await readForm(req)).get('next'));
     const state = await provider.ready();
     if (state.kind !== 'ready') {
-      return sendSignInPage(res, 503, { next, provider: providerName, unreachable: unreachable(state, Date.now()) });
+      return sendSignInPage(res, 503, { next, provider: providerName, unreachable: unreachable(state, Date.now()), formActionOrigin: formTarget(state) });
     }
     const flow = { state: client.randomState(), nonce: client.randomNonce(), codeVerifier: client.randomPKCECodeVerifier(), next };
     const authorizationUrl = client.buildAuthorizationUrl(state.configuration, {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { escapeHtml, page } from '../../http/pages/html.js';
-import { sendHtml } from '../../http/respond.js';
+import { contentSecurityPolicy, sendHtml } from '../../http/respond.js';
 import { LOGIN_PATH, LOGOUT_PATH } from '../paths.js';
 
 export interface SignInPageState {
@@ -10,6 +10,8 @@ export interface SignInPageState {
   /** Set while discovery fails: the page says so instead of offering a button that cannot work. */
   unreachable?: { reason: string; retryInSeconds: number };
   notice?: string;
+  /** The provider's authorization endpoint origin: the form's redirect goes there. */
+  formActionOrigin?: string;
 }
 
 /** The sign-in page: one button that starts the flow (a POST, origin-checked, to this page). */
@@ -34,6 +36,7 @@ ${body}
 </form>
 </div>`,
     }),
+    state.formActionOrigin === undefined ? {} : { 'content-security-policy': contentSecurityPolicy([state.formActionOrigin]) },
   );
 }
 
@@ -48,8 +51,9 @@ export interface RefusalPageState {
 
 /** A callback or sign-in that was refused: what happened, and the one way forward. */
 export function sendRefusalPage(res: ServerResponse, status: number, state: RefusalPageState): void {
+  // A link, not a form: signing out may redirect to the provider, which form-action 'self' would block.
   const action = state.signOut
-    ? `<form method="post" action="${LOGOUT_PATH}"><button type="submit" class="wide">Sign out to use another account</button></form>`
+    ? `<a class="button wide" href="${LOGOUT_PATH}">Sign out to use another account</a>`
     : `<a class="button wide" href="${escapeHtml(`${LOGIN_PATH}?next=${encodeURIComponent(state.next)}`)}">Sign in again</a>`;
   sendHtml(
     res,

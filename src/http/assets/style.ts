@@ -31,7 +31,9 @@ a { color: var(--accent); }
 .topbar form { margin: 0; }
 .who { color: var(--muted); font-size: 0.9rem; padding: 0 6px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: var(--radius); padding: 24px; margin-bottom: 20px; min-width: 0; }
-.card.narrow { max-width: 460px; margin: 8vh auto 0; padding: 32px; }
+.card.narrow { max-width: 460px; margin: 0 auto; padding: 32px; }
+main:has(.card.narrow) > .brand { justify-content: center; margin: 8vh 0 28px; font-size: 1.2rem; }
+main:has(.card.narrow) > .brand svg { width: 34px; height: 34px; }
 .card h2 { font-size: 1.1rem; margin: 0 0 4px; }
 .card > .sub { color: var(--muted); font-size: 0.92rem; margin-bottom: 16px; }
 .grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 20px; align-items: start; }
@@ -118,8 +120,9 @@ td .reason { color: var(--bad); font-size: 0.85rem; display: block; max-width: 3
 .steps li.done .dot { background: var(--ok); border-color: var(--ok); }
 .steps li.failed { color: var(--bad); font-weight: 600; }
 .steps li.failed .dot { background: var(--bad); border-color: var(--bad); }
-.steps li .time { margin-left: auto; font-variant-numeric: tabular-nums; color: var(--muted); font-weight: 400; }
+.steps li .time { margin-left: auto; font-variant-numeric: tabular-nums; color: var(--muted); font-weight: 400; white-space: nowrap; }
 .message { min-height: 1.5em; color: var(--muted); }
+.message:empty { min-height: 0; margin: 0; }
 .error { border-left: 4px solid var(--bad); padding: 12px 16px; background: var(--bad-bg); border-radius: 6px; margin: 16px 0; overflow-wrap: anywhere; }
 pre.log { background: var(--code-bg); border: 1px solid var(--line); border-radius: 8px; padding: 12px; overflow: auto; max-height: 320px;
   white-space: pre-wrap; word-break: break-word; margin: 0 0 16px; }
@@ -132,7 +135,8 @@ details pre { background: var(--code-bg); border: 1px solid var(--line); border-
 @media (max-width: 820px) { .grid { grid-template-columns: minmax(0, 1fr); } dl.facts { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 @media (max-width: 600px) {
   main, main.wide { padding: 16px 12px 32px; }
-  .card { padding: 18px; } .card.narrow { padding: 24px 20px; margin-top: 4vh; }
+  .card { padding: 18px; } .card.narrow { padding: 24px 20px; }
+  main:has(.card.narrow) > .brand { margin-top: 4vh; }
   table.stack thead { display: none; }
   table.stack tr { display: block; border-top: 1px solid var(--line); padding: 10px 0; }
   table.stack td { display: flex; justify-content: space-between; gap: 12px; border: 0; padding: 3px 0; text-align: right; }

@@ -25,6 +25,7 @@ export interface PageOptions {
   wide?: boolean;
 }
 
+/** Sign out is a link: in oidc mode it redirects to the provider, which the pages' form-action 'self' would block for a form. */
 function topbar(nav: Navigation): string {
   const link = (href: string, label: string, current: boolean) =>
     `<a href="${href}"${current ? ' aria-current="page"' : ''}>${label}</a>`;
@@ -35,7 +36,7 @@ ${link('/_berth/', 'Dashboard', nav.current === 'dashboard')}
 ${nav.admin ? link('/_berth/admin', 'Admin', nav.current === 'admin') : ''}
 <a href="/">Open my berth</a>
 <span class="who">${escapeHtml(nav.user)}</span>
-<form method="post" action="${LOGOUT_PATH}"><button type="submit" class="link">Sign out</button></form>
+<a href="${LOGOUT_PATH}">Sign out</a>
 </nav>
 </header>`;
 }
