@@ -23,8 +23,8 @@ export const adminScript = `
   function row(b) {
     return el('tr', { 'data-user': b.user }, [
       el('td', { class: 'user', 'data-label': 'User' }, [el('strong', { text: b.user })]),
-      el('td', { 'data-label': 'State' }, [el('span', { class: 'badge ' + b.state, text: LABELS[b.state] || b.state }),
-        b.state === 'failed' && b.failure ? el('span', { class: 'reason', text: b.failure.reason }) : null]),
+      el('td', { 'data-label': 'State' }, [el('div', { class: 'state-cell' }, [el('span', { class: 'badge ' + b.state, text: LABELS[b.state] || b.state }),
+        b.state === 'failed' && b.failure ? el('span', { class: 'reason', text: b.failure.reason }) : null])]),
       el('td', { class: 'num', 'data-label': 'Started', text: b.state === 'ready' ? B.when(b.startedAt) : '—' }),
       el('td', { class: 'num', 'data-label': 'Last activity', text: B.ago(b.lastActivity) }),
       el('td', { class: 'mono small', 'data-label': 'Image', text: b.image || 'local process' }),

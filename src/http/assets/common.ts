@@ -72,9 +72,12 @@ export const commonScript = `
       : d.toLocaleDateString([], { month: 'short', day: 'numeric' }) + ' ' + d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   }
 
+  // Good news fades after a while; problems stay until the next action.
   function flash(node, text, kind) {
+    clearTimeout(node.berthTimer);
     node.textContent = text || '';
     node.className = 'flash' + (kind ? ' ' + kind : '');
+    if (kind === 'ok') node.berthTimer = setTimeout(function () { node.textContent = ''; }, 5000);
   }
 
   function copyButtons(root) {

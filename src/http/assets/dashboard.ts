@@ -10,6 +10,7 @@ export const dashboardScript = `
   function $(id) { return document.getElementById(id); }
   var me = null, busy = false, timer = null;
   var LABELS = { stopped: 'Stopped', starting: 'Starting', ready: 'Running', stopping: 'Stopping', failed: 'Failed' };
+  var KINDS = { ready: 'Started', failed: 'Failed to start', stopped: 'Stopped' };
   var SHARES = [['owner', 'Only me'], ['users', 'Signed-in users'], ['public', 'Anyone with the link']];
 
   function lastProgress(b) {
@@ -225,7 +226,7 @@ export const dashboardScript = `
       B.replace(list, r.data.events.length === 0 ? [empty('Nothing has happened to your berth yet.')] : r.data.events.map(function (e) {
         return el('li', {}, [
           el('time', { datetime: e.at, text: B.when(e.at) }),
-          el('div', { class: 'grow' }, [el('span', { class: 'kind ' + e.kind, text: e.kind }), ' ', e.message])
+          el('div', { class: 'grow' }, [el('span', { class: 'kind ' + e.kind, text: KINDS[e.kind] || e.kind }), ' · ', e.message])
         ]);
       }));
     });

@@ -74,6 +74,8 @@ button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible
 .badge { display: inline-flex; align-items: center; gap: 6px; padding: 2px 10px; border-radius: 999px; font-size: 0.85rem; font-weight: 600;
   background: var(--idle-bg); color: var(--muted); white-space: nowrap; }
 .badge::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: currentColor; }
+.badge.count::before { display: none; }
+.state-cell { display: flex; flex-direction: column; align-items: flex-start; gap: 4px; }
 .badge.ready { background: var(--ok-bg); color: var(--ok); }
 .badge.starting, .badge.stopping { background: var(--warn-bg); color: var(--warn); }
 .badge.failed { background: var(--bad-bg); color: var(--bad); }
@@ -91,6 +93,7 @@ ul.list { list-style: none; padding: 0; margin: 0; }
 ul.list li { display: flex; align-items: center; gap: 12px; padding: 10px 0; border-top: 1px solid var(--line); min-width: 0; }
 ul.list li:first-child { border-top: 0; }
 ul.list .grow { flex: 1; min-width: 0; }
+ul.list code { overflow-wrap: anywhere; min-width: 0; }
 ul.list .title { font-weight: 600; overflow-wrap: anywhere; }
 ul.list .meta { color: var(--muted); font-size: 0.85rem; overflow-wrap: anywhere; }
 .empty { color: var(--muted); font-style: italic; padding: 6px 0; }
@@ -108,7 +111,8 @@ td .reason { color: var(--bad); font-size: 0.85rem; display: block; max-width: 3
 .toolbar input { max-width: 320px; }
 .notice { border-left: 4px solid var(--ok); padding: 10px 14px; background: var(--ok-bg); border-radius: 6px; }
 .secret { border: 1px solid var(--warn); background: var(--warn-bg); border-radius: 8px; padding: 12px; margin: 12px 0; }
-.flash { min-height: 1.5em; font-size: 0.9rem; margin: 8px 0 0; }
+.flash { min-height: 1.5em; font-size: 0.9rem; margin: 8px 0 0; overflow-wrap: anywhere; }
+.flash:empty { min-height: 0; margin: 0; }
 .flash.bad { color: var(--bad); } .flash.ok { color: var(--ok); }
 .unavailable { color: var(--muted); background: var(--code-bg); border-radius: 8px; padding: 12px; font-size: 0.92rem; }
 .steps { list-style: none; padding: 0; margin: 20px 0; }
@@ -136,6 +140,12 @@ details pre { background: var(--code-bg); border: 1px solid var(--line); border-
 @media (max-width: 600px) {
   main, main.wide { padding: 16px 12px 32px; }
   .card { padding: 18px; } .card.narrow { padding: 24px 20px; }
+  .topbar nav { width: 100%; justify-content: space-between; gap: 2px; }
+  .topbar nav a { padding: 6px 6px; font-size: 0.92rem; }
+  .state-cell { align-items: flex-end; }
+  td .reason { text-align: right; }
+  .who { display: none; }
+  .actions { display: grid; grid-template-columns: 1fr 1fr; }
   main:has(.card.narrow) > .brand { margin-top: 4vh; }
   table.stack thead { display: none; }
   table.stack tr { display: block; border-top: 1px solid var(--line); padding: 10px 0; }

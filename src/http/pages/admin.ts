@@ -24,7 +24,7 @@ export function adminPage(options: { user: string; csrfToken: string; failures: 
     nav: { user: options.user, admin: true, current: 'admin' },
     scripts: ['/_berth/assets/common.js', '/_berth/assets/admin.js'],
     body: `<section class="card" aria-labelledby="admin-title">
-<div class="headline"><h1 id="admin-title">All berths</h1><span class="badge" id="count">…</span></div>
+<div class="headline"><h1 id="admin-title">All berths</h1><span class="badge count" id="count">…</span></div>
 <div class="toolbar"><label for="search" class="visually-hidden">Search by user</label>
 <input type="search" id="search" placeholder="Search by user" autocomplete="off" spellcheck="false">
 <span class="muted small" id="summary"></span></div>

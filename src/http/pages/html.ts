@@ -34,7 +34,7 @@ function topbar(nav: Navigation): string {
 <nav aria-label="Gateway">
 ${link('/_berth/', 'Dashboard', nav.current === 'dashboard')}
 ${nav.admin ? link('/_berth/admin', 'Admin', nav.current === 'admin') : ''}
-<a href="/">Open my berth</a>
+<a href="/">Open berth</a>
 <span class="who">${escapeHtml(nav.user)}</span>
 <a href="${LOGOUT_PATH}">Sign out</a>
 </nav>
