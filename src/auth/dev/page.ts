@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { escapeHtml, page } from '../../http/pages/html.js';
-import { sendHtml } from '../../http/respond.js';
+import { escapeHtml } from '../../http/pages/html.js';
+import { sendCardPage } from '../cardPage.js';
 import { LOGIN_PATH } from '../paths.js';
 
 export interface LoginPageState {
@@ -11,22 +11,16 @@ export interface LoginPageState {
 
 /** The dev login form: no script, the shared stylesheet, and it may post only to itself (the gateway pages' CSP). */
 export function sendLoginPage(res: ServerResponse, status: number, { next, username = '', error }: LoginPageState): void {
-  sendHtml(
-    res,
-    status,
-    page({
-      title: 'Sign in',
-      body: `<div class="card narrow">
-<h1>Sign in</h1>
-<p class="muted">Development sign-in: any username is accepted without a password. Use it on your own machine only.</p>
+  sendCardPage(res, status, {
+    title: 'Sign in',
+    heading: 'Sign in',
+    content: `<p class="muted">Development sign-in: any username is accepted without a password. Use it on your own machine only.</p>
 ${error === undefined ? '' : `<div class="error" role="alert">${escapeHtml(error)}</div>`}
 <form method="post" action="${LOGIN_PATH}">
 <input type="hidden" name="next" value="${escapeHtml(next)}">
 <div class="field"><label for="username">Username</label>
 <input type="text" id="username" name="username" value="${escapeHtml(username)}" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="256" required autofocus></div>
 <button type="submit" class="wide">Sign in</button>
-</form>
-</div>`,
-    }),
-  );
+</form>`,
+  });
 }

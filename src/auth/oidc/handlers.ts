@@ -68,7 +68,7 @@ export function oidcLogin({ config, settings, provider, flows, sessions, logger 
         next,
         provider: providerName,
         formActionOrigin: formTarget(state),
-        ...(down ? { unreachable: down } : {}),
+        unreachable: down,
         ...(signedOut ? { notice: 'You are signed out.' } : {}),
       });
     }

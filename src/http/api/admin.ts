@@ -22,27 +22,16 @@ export function adminRoutes(config: Config, directory: BerthDirectory): Route[] 
     }
     return user;
   };
-  return [
-    {
-      method: 'POST',
-      path: '/_berth/api/berths/stop',
-      access: 'admin',
-      handler: async (context) => {
-        const user = await target(context);
-        await directory.stop(user, `stopped by administrator ${context.user.name}`);
-        sendJson(context.res, 200, berthView(directory.status(user), config));
-      },
+  const action = (name: 'stop' | 'restart', status: number): Route => ({
+    method: 'POST',
+    path: `/_berth/api/berths/${name}`,
+    access: 'admin',
+    handler: async (context) => {
+      const user = await target(context);
+      await directory.stop(user, `${name === 'stop' ? 'stopped' : 'restarted'} by administrator ${context.user.name}`);
+      if (name === 'restart') directory.start(user, 'api');
+      sendJson(context.res, status, berthView(directory.status(user), config));
     },
-    {
-      method: 'POST',
-      path: '/_berth/api/berths/restart',
-      access: 'admin',
-      handler: async (context) => {
-        const user = await target(context);
-        await directory.stop(user, `restarted by administrator ${context.user.name}`);
-        directory.start(user, 'api');
-        sendJson(context.res, 202, berthView(directory.status(user), config));
-      },
-    },
-  ];
+  });
+  return [action('stop', 200), action('restart', 202)];
 }

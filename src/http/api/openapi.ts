@@ -22,6 +22,11 @@ const berth = {
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const error = { description: 'error', ...json({ $ref: '#/components/schemas/Error' }) };
 
+/** 200 with a JSON object of these properties, or 401. */
+function okOr401(properties: object) {
+  return { 200: { description: 'ok', ...json({ type: 'object', properties }) }, 401: error };
+}
+
 function adminAction(summary: string, status: number) {
   return {
     post: {
@@ -66,19 +71,10 @@ export const openApiDocument = {
     '/me': {
       get: {
         summary: 'The signed-in user and their berth',
-        responses: {
-          200: {
-            description: 'ok',
-            ...json({
-              type: 'object',
-              properties: {
-                user: { type: 'object', properties: { name: { type: 'string' }, admin: { type: 'boolean' } } },
-                berth: { $ref: '#/components/schemas/Berth' },
-              },
-            }),
-          },
-          401: error,
-        },
+        responses: okOr401({
+          user: { type: 'object', properties: { name: { type: 'string' }, admin: { type: 'boolean' } } },
+          berth: { $ref: '#/components/schemas/Berth' },
+        }),
       },
     },
     '/me/start': { post: { summary: 'Start the berth (returns at once)', responses: { 202: { description: 'starting', ...json({ $ref: '#/components/schemas/Berth' }) }, 401: error } } },
@@ -89,21 +85,12 @@ export const openApiDocument = {
     '/me/events': {
       get: {
         summary: "The berth's recent events (started, failed, stopped), newest first",
-        responses: {
-          200: {
-            description: 'ok',
-            ...json({
-              type: 'object',
-              properties: {
-                events: {
-                  type: 'array',
-                  items: { type: 'object', properties: { at: { type: 'string', format: 'date-time' }, kind: { type: 'string' }, message: { type: 'string' } } },
-                },
-              },
-            }),
+        responses: okOr401({
+          events: {
+            type: 'array',
+            items: { type: 'object', properties: { at: { type: 'string', format: 'date-time' }, kind: { type: 'string' }, message: { type: 'string' } } },
           },
-          401: error,
-        },
+        }),
       },
     },
     '/me/progress': {
