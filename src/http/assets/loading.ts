@@ -10,6 +10,8 @@ export const loadingScript = `
   var message = document.getElementById('message');
   var failure = document.getElementById('failure');
   var headline = document.getElementById('headline');
+  var hint = document.getElementById('hint');
+  var hintText = hint.textContent;
   var source = null, began = null, ticker = null;
 
   function item(step) { return document.querySelector('#steps li[data-step="' + step + '"]'); }
@@ -23,6 +25,7 @@ export const loadingScript = `
     steps.forEach(function (s) { var li = item(s); li.className = ''; li.querySelector('.time').textContent = ''; });
     failure.classList.add('hidden');
     headline.textContent = 'Starting your environment';
+    hint.textContent = hintText;
     began = null;
   }
   function mark(step, elapsedMs) {
@@ -40,6 +43,7 @@ export const loadingScript = `
     var active = document.querySelector('#steps li.active');
     if (active) active.className = 'failed';
     headline.textContent = 'Your environment could not start';
+    hint.textContent = 'Here is what happened; Retry starts it again.';
     document.getElementById('reason').textContent = f.reason;
     document.getElementById('log').textContent = (f.logTail || []).join('\\n') || '(no output)';
     failure.classList.remove('hidden');

@@ -16,12 +16,12 @@ function failureList(failures: BerthEvent[]): string {
  * and refreshed by assets/admin.ts from GET /_berth/api/berths; recent spawn
  * failures (from the store's events) are rendered here.
  */
-export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[] }): string {
+export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; signOut: boolean }): string {
   return page({
     title: 'Admin',
     wide: true,
     csrfToken: options.csrfToken,
-    nav: { user: options.user, admin: true, current: 'admin' },
+    nav: { user: options.user, admin: true, current: 'admin', signOut: options.signOut },
     scripts: ['/_berth/assets/common.js', '/_berth/assets/admin.js'],
     body: `<section class="card" aria-labelledby="admin-title">
 <div class="headline"><h1 id="admin-title">All berths</h1><span class="badge count" id="count">…</span></div>

@@ -26,12 +26,12 @@ ${copyable('sftp-command', ssh.sftpCommand, 'the sftp command')}
  * instructions are rendered here; the live parts (berth state, keys, tokens,
  * ports, events) are filled and kept fresh by assets/dashboard.ts from the API.
  */
-export function dashboardPage(options: { user: string; admin: boolean; csrfToken: string; ssh: SshAccess | null }): string {
+export function dashboardPage(options: { user: string; admin: boolean; csrfToken: string; ssh: SshAccess | null; signOut: boolean }): string {
   return page({
     title: 'Dashboard',
     wide: true,
     csrfToken: options.csrfToken,
-    nav: { user: options.user, admin: options.admin, current: 'dashboard' },
+    nav: { user: options.user, admin: options.admin, current: 'dashboard', signOut: options.signOut },
     scripts: ['/_berth/assets/common.js', '/_berth/assets/dashboard.js'],
     body: `<section class="card" id="berth" aria-labelledby="berth-title">
 <div class="headline"><h1 id="berth-title">Your berth</h1><span class="badge" id="state" role="status">loading</span></div>

@@ -11,6 +11,8 @@ export interface Navigation {
   user: string;
   admin: boolean;
   current: 'dashboard' | 'admin' | null;
+  /** False behind an auth proxy (header mode), which has its own sign-out. */
+  signOut: boolean;
 }
 
 export interface PageOptions {
@@ -36,7 +38,7 @@ ${link('/_berth/', 'Dashboard', nav.current === 'dashboard')}
 ${nav.admin ? link('/_berth/admin', 'Admin', nav.current === 'admin') : ''}
 <a href="/">Open berth</a>
 <span class="who">${escapeHtml(nav.user)}</span>
-<a href="${LOGOUT_PATH}">Sign out</a>
+${nav.signOut ? `<a href="${LOGOUT_PATH}">Sign out</a>` : ''}
 </nav>
 </header>`;
 }

@@ -27,7 +27,7 @@ export function loadingPage(status: BerthStatus, csrfToken: string): string {
     scripts: ['/_berth/assets/common.js', '/_berth/assets/loading.js'],
     body: `<div class="card" id="loading" data-state="${escapeHtml(status.state)}">
 <h1 id="headline">Starting your environment</h1>
-<p class="muted">Hello ${escapeHtml(status.user)}. This page opens your app as soon as it is ready.</p>
+<p class="muted">Hello ${escapeHtml(status.user)}. <span id="hint">This page opens your app as soon as it is ready.</span></p>
 <ol class="steps" id="steps">${steps}</ol>
 <p class="message" id="message" role="status" aria-live="polite"></p>
 <div id="failure" class="${failure ? '' : 'hidden'}">

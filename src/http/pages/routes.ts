@@ -15,6 +15,8 @@ const EVENTS_SCANNED = 300;
 export function pageRoutes(config: Config, store: Store): Route[] {
   // Read (made, the first time) once: the SSH server owns them, the dashboard only shows their fingerprints.
   let hostKeys: HostKey[] | null = null;
+  // Header mode signs in and out at the auth proxy in front; the other modes have /_berth/logout.
+  const signOut = config.auth.mode !== 'header';
   const ssh = (user: string) => {
     if (config.listen.ssh === null) return null;
     hostKeys ??= loadHostKeys(config.dataDir);
@@ -26,7 +28,7 @@ export function pageRoutes(config: Config, store: Store): Route[] {
       path: '/_berth/',
       access: 'user',
       handler: ({ res, user, csrfToken = '' }) =>
-        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: ssh(user.name) })),
+        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: ssh(user.name), signOut })),
     },
     {
       method: 'GET',
@@ -34,7 +36,7 @@ export function pageRoutes(config: Config, store: Store): Route[] {
       access: 'admin',
       handler: async ({ res, user, csrfToken = '' }) => {
         const failures = (await store.recentEvents(null, EVENTS_SCANNED)).filter((e) => e.kind === 'failed').slice(0, FAILURES_SHOWN);
-        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures }));
+        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures, signOut }));
       },
     },
   ];
