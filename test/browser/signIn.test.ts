@@ -24,7 +24,7 @@ describe('browser: sign in, loading page, app (local runtime)', () => {
       await signInAt(page, 'alice');
       await page.getByRole('heading', { name: 'Starting your environment' }).waitFor();
       assert.equal(new URL(page.url()).pathname, '/notebooks');
-      await page.locator('#steps li.active').first().waitFor();
+      await page.locator('#steps li.active .time', { hasText: /[1-9]\.\d s/ }).waitFor();
       await screenshot(page, 'loading');
       await page.getByRole('heading', { name: 'Hello from the berth of alice' }).waitFor();
       assert.equal(new URL(page.url()).search, '?x=1', 'back where the user was going');
