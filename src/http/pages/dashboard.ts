@@ -67,7 +67,7 @@ ${sshSection(options.ssh)}
 </section>
 <section class="card" id="tokens" aria-labelledby="tokens-title">
 <h2 id="tokens-title">API tokens</h2>
-<p class="sub">For scripts and tools: send one as <code>Authorization: Bearer …</code> or <code>X-Berth-Token</code>.</p>
+<p class="sub">For scripts and tools: send one in the <code>X-Berth-Token</code> header.</p>
 <div id="token-body"><p class="empty">Loading…</p></div>
 <p class="flash" id="token-flash" role="status" aria-live="polite"></p>
 </section>
