@@ -116,7 +116,7 @@ describe('browser: a berth that fails to start (local runtime)', () => {
     it(`shows the failure with the last log lines and retries (${viewport.width}×${viewport.height})`, async () => {
       const { context, page } = await newPage(browser, viewport);
       try {
-        await signIn(gw.base.length ? page : page, gw.base, viewport === DESKTOP ? 'alice' : 'bob', '/');
+        await signIn(page, gw.base, viewport === DESKTOP ? 'alice' : 'bob', '/');
         await page.getByRole('heading', { name: 'Your environment could not start' }).waitFor();
         assert.match(await page.locator('#log').innerText(), /permission denied/);
         assert.match(await page.locator('#reason').innerText(), /exited/);
