@@ -1,11 +1,11 @@
 import type { Config } from '../config/schema.js';
-import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { adminCheck } from './admins.js';
 import { deriveKey } from './crypto.js';
 import { createCsrf, type Csrf } from './csrf/token.js';
 import { createDevAuthenticator } from './dev/authenticator.js';
 import { createHeaderAuthenticator } from './header/authenticator.js';
+import { createOidcAuthenticator } from './oidc/authenticator.js';
 import { loadSessionSecret } from './session/secret.js';
 import { Sessions } from './session/sessions.js';
 import type { AuthContext, AuthMode, Authenticator } from './types.js';
@@ -14,13 +14,7 @@ import type { AuthContext, AuthMode, Authenticator } from './types.js';
 const modes: Record<AuthMode, (context: AuthContext) => Authenticator> = {
   dev: createDevAuthenticator,
   header: createHeaderAuthenticator,
-  oidc: () => {
-    throw new BerthError({
-      code: 'config_invalid',
-      userMessage:
-        'auth.mode "oidc" is not available in this version of Berth yet: use "header" behind an auth proxy such as oauth2-proxy, or "dev" on your own machine.',
-    });
-  },
+  oidc: createOidcAuthenticator,
 };
 
 export interface Auth {
@@ -31,7 +25,7 @@ export interface Auth {
 /**
  * Builds the configured authenticator at start-up. Throws a BerthError
  * (config_invalid) for a configuration that must not serve: dev mode beyond
- * loopback, a mode not built yet, an unusable session.key.
+ * loopback, an incomplete auth.oidc, an unusable session.key.
  */
 export async function createAuth(config: Config, rootLogger: Logger): Promise<Auth> {
   const logger = rootLogger.child({ component: 'auth' });
@@ -44,6 +38,6 @@ export async function createAuth(config: Config, rootLogger: Logger): Promise<Au
     isAdmin,
     logger,
   });
-  const authenticator = modes[config.auth.mode]({ config, logger, sessions, isAdmin });
+  const authenticator = modes[config.auth.mode]({ config, logger, sessions, isAdmin, keyFor: (purpose) => deriveKey(secret, purpose) });
   return { authenticator, csrf: createCsrf(deriveKey(secret, 'csrf'), config.publicUrl) };
 }

@@ -15,6 +15,12 @@ export interface Authenticated {
    * so CSRF tokens can be bound to it. Not a secret.
    */
   sessionId: string;
+  /**
+   * True when the gateway's own session cookie carried the sign-in, i.e. a
+   * browser: its state-changing requests must then carry the CSRF token too
+   * (see auth/csrf/request.ts), not only come from the gateway's origin.
+   */
+  browser?: boolean;
 }
 
 /**
@@ -56,5 +62,7 @@ export interface AuthContext {
   config: Config;
   logger: Logger;
   sessions: Sessions;
-  isAdmin: (name: string) => boolean;
+  isAdmin: (name: string, groups?: readonly string[]) => boolean;
+  /** A key for one purpose, derived from the session secret (see crypto.ts deriveKey). */
+  keyFor: (purpose: string) => Buffer;
 }

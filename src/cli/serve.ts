@@ -3,10 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { GATEWAY_COOKIE_NAMES, identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
 import type { LoadedConfig } from '../config/load.js';
+import { adminRoutes } from '../http/api/admin.js';
+import { eventRoutes } from '../http/api/events.js';
+import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
 import { berthRoutes } from '../http/api/me.js';
 import { Gateway } from '../http/gateway.js';
 import { createProxy, stripRules } from '../http/proxy/index.js';
+import { pageRoutes } from '../http/pages/routes.js';
 import { listenHttp } from '../http/server.js';
 import { createLogger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -53,7 +57,14 @@ export async function startGateway({ config }: LoadedConfig, version: string): P
     auth,
     proxy,
     metrics,
-    routes: [...operationsRoutes(runtime, metrics), ...berthRoutes(config, spawner)],
+    routes: [
+      ...operationsRoutes(runtime, metrics),
+      ...berthRoutes(config, spawner),
+      ...keyRoutes(store),
+      ...eventRoutes(store),
+      ...adminRoutes(config, spawner),
+      ...pageRoutes(config, store),
+    ],
     strip: stripRules({ headers: identityHeaderNames(config), cookies: GATEWAY_COOKIE_NAMES }),
   });
   const http = await listenHttp(config, gateway);

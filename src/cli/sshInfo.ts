@@ -1,7 +1,34 @@
 import type { Config } from '../config/schema.js';
 import { parseHostPort } from '../core/net.js';
-import { hostKeyFingerprints, loadHostKeys } from '../ssh/hostKeys.js';
+import { hostKeyFingerprints, loadHostKeys, type HostKey } from '../ssh/hostKeys.js';
 import { authorizedKeyLine } from '../ssh/keys.js';
+
+/** How users reach the SSH gateway: the commands to type and what to check the host key against. */
+export interface SshAccess {
+  listen: string;
+  /** e.g. "ssh -p 2222 alice@berth.example.org". */
+  command: string;
+  sftpCommand: string;
+  fingerprints: string[];
+  knownHosts: string[];
+}
+
+/** Null when SSH is off (listen.ssh is null). `keys` are the gateway's host keys (loadHostKeys). */
+export function sshAccess(config: Config, keys: readonly HostKey[], user = '<username>'): SshAccess | null {
+  const listen = config.listen.ssh === null ? null : parseHostPort(config.listen.ssh);
+  if (listen === null || config.listen.ssh === null) return null;
+  const host = publicHost(listen.host, config.publicUrl);
+  const hostForSsh = host.includes(':') ? `[${host}]` : host;
+  const knownHostsName = listen.port === 22 ? hostForSsh : `[${host}]:${listen.port}`;
+  const port = listen.port === 22 ? '' : `-p ${listen.port} `;
+  return {
+    listen: config.listen.ssh,
+    command: `ssh ${port}${user}@${hostForSsh}`,
+    sftpCommand: `sftp ${port.replace('-p', '-P')}${user}@${hostForSsh}`,
+    fingerprints: hostKeyFingerprints(keys),
+    knownHosts: keys.map((k) => `${knownHostsName} ${authorizedKeyLine(k.public, false)}`),
+  };
+}
 
 /**
  * What `berth ssh-info` prints: where the SSH gateway listens, the command
@@ -10,30 +37,25 @@ import { authorizedKeyLine } from '../ssh/keys.js';
  * operator can publish them before anyone connects).
  */
 export async function sshInfo(config: Config): Promise<string> {
-  const listen = config.listen.ssh === null ? null : parseHostPort(config.listen.ssh);
-  if (listen === null) return 'SSH is off (listen.ssh is null). Set listen.ssh, e.g. "0.0.0.0:2222", to turn it on.\n';
-  const keys = loadHostKeys(config.dataDir);
-  const host = publicHost(listen.host, config.publicUrl);
-  const hostForSsh = host.includes(':') ? `[${host}]` : host;
-  const knownHostsName = listen.port === 22 ? hostForSsh : `[${host}]:${listen.port}`;
-  const port = listen.port === 22 ? '' : `-p ${listen.port} `;
+  const access = config.listen.ssh === null ? null : sshAccess(config, loadHostKeys(config.dataDir));
+  if (access === null) return 'SSH is off (listen.ssh is null). Set listen.ssh, e.g. "0.0.0.0:2222", to turn it on.\n';
   const keySources = [
     `POST /_berth/api/me/keys with {"key": "<contents of ~/.ssh/id_ed25519.pub>"}`,
     ...(config.ssh.authorizedKeysDir === null ? [] : [`a line in ${config.ssh.authorizedKeysDir}/<username>`]),
     ...(config.ssh.webhook.url === null ? [] : [`the webhook at ${config.ssh.webhook.url}`]),
   ];
   return [
-    `SSH gateway listening on ${config.listen.ssh}`,
+    `SSH gateway listening on ${access.listen}`,
     '',
     'Connect with:',
-    `  ssh ${port}<username>@${hostForSsh}`,
-    `  sftp ${port.replace('-p', '-P')}<username>@${hostForSsh}`,
+    `  ${access.command}`,
+    `  ${access.sftpCommand}`,
     '',
     'Host key fingerprints (what ssh shows on the first connection):',
-    ...hostKeyFingerprints(keys).map((f) => `  ${f}`),
+    ...access.fingerprints.map((f) => `  ${f}`),
     '',
     'known_hosts lines:',
-    ...keys.map((k) => `  ${knownHostsName} ${authorizedKeyLine(k.public, false)}`),
+    ...access.knownHosts.map((line) => `  ${line}`),
     '',
     'Users are let in by their public keys, from:',
     ...keySources.map((s) => `  ${s}`),

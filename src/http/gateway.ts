@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Auth } from '../auth/registry.js';
-import { checkSameOrigin } from '../auth/csrf/origin.js';
+import { checkRequestCsrf } from '../auth/csrf/request.js';
 import { loginLocation } from '../auth/next.js';
-import type { AuthResult } from '../auth/types.js';
+import type { Authenticated, AuthResult } from '../auth/types.js';
 import type { Config } from '../config/schema.js';
 import { BerthError, asBerthError } from '../core/errors.js';
-import type { User } from '../core/user.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
@@ -68,19 +67,22 @@ export class Gateway {
     if (route === 'method') throw new BerthError({ code: 'bad_request', status: 405, userMessage: `${req.method} is not allowed on ${path}.` });
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     if (route.access === 'public') return route.handler({ req, res, url, user: ANONYMOUS });
-    const user = await this.identify(req, res);
-    if (!user) return;
+    const signIn = await this.identify(req, res);
+    if (!signIn) return;
+    const { user } = signIn;
     if (route.access === 'admin' && !user.admin) {
       throw new BerthError({ code: 'forbidden', userMessage: 'Only administrators may do this; ask one to add you to auth.admins.' });
     }
-    const crossOrigin = checkSameOrigin(req, this.deps.config.publicUrl);
-    if (crossOrigin) throw crossOrigin;
-    return route.handler({ req, res, url, user });
+    const { csrf } = this.deps.auth;
+    const refusal = checkRequestCsrf(req, csrf, signIn, this.deps.config.publicUrl);
+    if (refusal) throw refusal;
+    return route.handler({ req, res, url, user, csrfToken: csrf.csrfToken(signIn) });
   }
 
   private async serveBerth(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const user = await this.identify(req, res);
-    if (!user) return;
+    const signIn = await this.identify(req, res);
+    if (!signIn) return;
+    const { user } = signIn;
     const { directory, config } = this.deps;
     const ready = directory.readyEndpoint(user.name);
     if (ready) return this.forward(req, res, user.name, ready);
@@ -89,7 +91,7 @@ export class Gateway {
     const status = directory.status(user.name);
     if (kind === 'navigation') {
       directory.start(user.name, 'http');
-      sendHtml(res, 200, loadingPage(directory.status(user.name)));
+      sendHtml(res, 200, loadingPage(directory.status(user.name), this.deps.auth.csrf.csrfToken(signIn)));
       return;
     }
     if (kind === 'background' && status.state !== 'starting') {
@@ -156,10 +158,10 @@ export class Gateway {
     });
   }
 
-  /** The signed-in user, or null after answering with a login redirect, 401 or 403. */
-  private async identify(req: IncomingMessage, res: ServerResponse): Promise<User | null> {
+  /** The sign-in, or null after answering with a login redirect, 401 or 403. */
+  private async identify(req: IncomingMessage, res: ServerResponse): Promise<Authenticated | null> {
     const result: AuthResult = await this.deps.auth.authenticator.authenticate(req);
-    if ('user' in result) return result.user;
+    if ('user' in result) return result;
     if ('refused' in result) throw result.refused;
     const { loginPath, error } = result.challenge;
     if (loginPath !== null && wantsHtml(req) && req.method === 'GET') {
@@ -184,7 +186,7 @@ export class Gateway {
   }
 }
 
-const ANONYMOUS: User = { name: '', groups: [], admin: false };
+const ANONYMOUS = { name: '', groups: [], admin: false };
 
 /** The path without the query: the query may carry tokens and never reaches a log. */
 function pathOf(url: string | undefined): string {

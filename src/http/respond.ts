@@ -2,10 +2,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BerthError } from '../core/errors.js';
 import { escapeHtml, page } from './pages/html.js';
 
+/**
+ * The gateway pages' Content-Security-Policy: same-origin scripts, styles
+ * and requests only, no inline code. `formActionOrigins` are further origins
+ * a form may end up at: browsers apply form-action to the redirects after a
+ * submit too, so the sign-in form that redirects to the provider names it.
+ */
+export function contentSecurityPolicy(formActionOrigins: readonly string[] = []): string {
+  const formAction = ["'self'", ...formActionOrigins].join(' ');
+  return `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
 /** Headers on every page the gateway itself serves (never on proxied responses: those belong to the app). */
 export const GATEWAY_PAGE_HEADERS: Record<string, string> = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': contentSecurityPolicy(),
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',

@@ -7,6 +7,8 @@ export interface RouteContext {
   url: URL;
   /** Present on routes with access 'user' or 'admin'. */
   user: User;
+  /** The signed-in session's CSRF token, for pages that post back (absent on public routes). */
+  csrfToken?: string;
 }
 
 export type Access = 'public' | 'user' | 'admin';

@@ -62,10 +62,16 @@ export function fakeRequest(options: { peer?: string; method?: string; headers?:
  * authenticate, then the origin check for state-changing requests. Answers
  * with the authenticated user as JSON.
  */
-export async function startGateway(input: ConfigInput, logger: Logger): Promise<{ url: string; config: Config }> {
+export async function startGateway(input: ConfigInput, logger: Logger, port = 0): Promise<{ url: string; config: Config }> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const config = testConfig({ ...input, publicUrl: url });
   const auth = await createAuth(config, logger);

@@ -35,7 +35,7 @@ describe('choosing the authenticator', () => {
     assert.equal(auth.authenticator.routes.size, 0);
   });
 
-  it('says clearly that oidc is not built yet, and what to use instead', async () => {
-    await assert.rejects(start({ auth: { mode: 'oidc' } }), isConfigError(/"oidc" is not available.*"header"/));
+  it('says which auth.oidc key is missing for oidc', async () => {
+    await assert.rejects(start({ auth: { mode: 'oidc' } }), isConfigError(/auth\.oidc\.issuer is not set/));
   });
 });

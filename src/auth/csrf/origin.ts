@@ -3,6 +3,11 @@ import { BerthError } from '../../core/errors.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Methods that only read: no origin or token check applies to them. */
+export function isSafeMethod(method: string | undefined): boolean {
+  return SAFE_METHODS.has(method ?? 'GET');
+}
+
 function originOf(url: string): string | null {
   try {
     const origin = new URL(url).origin;
@@ -27,7 +32,7 @@ function single(req: IncomingMessage, name: string): string | undefined {
  */
 export function checkSameOrigin(req: IncomingMessage, publicUrl: string): BerthError | null {
   const method = req.method ?? 'GET';
-  if (SAFE_METHODS.has(method)) return null;
+  if (isSafeMethod(method)) return null;
   const expected = new URL(publicUrl).origin;
   const refuse = (evidence: string): BerthError =>
     new BerthError({

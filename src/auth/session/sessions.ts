@@ -16,7 +16,7 @@ export interface SessionsOptions {
   lifetimeSeconds: number;
   /** True when publicUrl is https. */
   secure: boolean;
-  isAdmin: (name: string) => boolean;
+  isAdmin: (name: string, groups: readonly string[]) => boolean;
   logger: Logger;
   now?: () => number;
 }
@@ -50,9 +50,10 @@ export class Sessions {
         name: claims.name,
         ...(claims.email === undefined ? {} : { email: claims.email }),
         groups: claims.groups,
-        admin: this.options.isAdmin(claims.name),
+        admin: this.options.isAdmin(claims.name, claims.groups),
       },
       sessionId: claims.id,
+      browser: true,
     };
   }
 

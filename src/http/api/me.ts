@@ -34,6 +34,16 @@ export function berthRoutes(config: Config, directory: BerthDirectory): Route[] 
         sendJson(res, 200, view(user.name));
       },
     },
+    {
+      method: 'POST',
+      path: '/_berth/api/me/restart',
+      access: 'user',
+      handler: async ({ res, user }) => {
+        await directory.stop(user.name, `restarted by ${user.name}`);
+        directory.start(user.name, 'api');
+        sendJson(res, 202, view(user.name));
+      },
+    },
     { method: 'GET', path: '/_berth/api/me/progress', access: 'user', handler: progressStream(directory) },
     {
       method: 'GET',

@@ -1,6 +1,9 @@
 import { asBerthError } from '../../core/errors.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Runtime } from '../../runtime/types.js';
+import { adminScript } from '../assets/admin.js';
+import { commonScript } from '../assets/common.js';
+import { dashboardScript } from '../assets/dashboard.js';
 import { loadingScript } from '../assets/loading.js';
 import { stylesheet } from '../assets/style.js';
 import { sendJson } from '../respond.js';
@@ -33,7 +36,10 @@ export function operationsRoutes(runtime: Runtime, metrics: Metrics): Route[] {
       },
     },
     asset('/_berth/assets/berth.css', 'text/css; charset=utf-8', stylesheet),
+    asset('/_berth/assets/common.js', 'text/javascript; charset=utf-8', commonScript),
     asset('/_berth/assets/loading.js', 'text/javascript; charset=utf-8', loadingScript),
+    asset('/_berth/assets/dashboard.js', 'text/javascript; charset=utf-8', dashboardScript),
+    asset('/_berth/assets/admin.js', 'text/javascript; charset=utf-8', adminScript),
   ];
 }
 

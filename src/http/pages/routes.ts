@@ -1,0 +1,43 @@
+import { sshAccess } from '../../cli/sshInfo.js';
+import type { Config } from '../../config/schema.js';
+import { loadHostKeys, type HostKey } from '../../ssh/hostKeys.js';
+import type { Store } from '../../store/store.js';
+import { sendHtml } from '../respond.js';
+import type { Route } from '../routes.js';
+import { adminPage } from './admin.js';
+import { dashboardPage } from './dashboard.js';
+
+/** How many recent spawn failures the admin page lists. */
+const FAILURES_SHOWN = 10;
+const EVENTS_SCANNED = 300;
+
+/** The signed-in pages: the dashboard at /_berth/ and, for admins, /_berth/admin. */
+export function pageRoutes(config: Config, store: Store): Route[] {
+  // Read (made, the first time) once: the SSH server owns them, the dashboard only shows their fingerprints.
+  let hostKeys: HostKey[] | null = null;
+  // Header mode signs in and out at the auth proxy in front; the other modes have /_berth/logout.
+  const signOut = config.auth.mode !== 'header';
+  const ssh = (user: string) => {
+    if (config.listen.ssh === null) return null;
+    hostKeys ??= loadHostKeys(config.dataDir);
+    return sshAccess(config, hostKeys, user);
+  };
+  return [
+    {
+      method: 'GET',
+      path: '/_berth/',
+      access: 'user',
+      handler: ({ res, user, csrfToken = '' }) =>
+        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: ssh(user.name), signOut })),
+    },
+    {
+      method: 'GET',
+      path: '/_berth/admin',
+      access: 'admin',
+      handler: async ({ res, user, csrfToken = '' }) => {
+        const failures = (await store.recentEvents(null, EVENTS_SCANNED)).filter((e) => e.kind === 'failed').slice(0, FAILURES_SHOWN);
+        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures, signOut }));
+      },
+    },
+  ];
+}

@@ -1,0 +1,111 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startGateway } from '../../src/cli/serve.js';
+import type { Config } from '../../src/config/schema.js';
+import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
+import { testConfig } from '../helpers/gatewayParts.js';
+import { CLIENT_ID, CLIENT_SECRET, startTestProvider, type TestProvider, type TestProviderOptions } from '../helpers/oidcProvider.js';
+
+/*
+ * Browser tests: Debian's Chromium, headless, driven by playwright-core,
+ * against a real gateway (serve.ts) signing in through a real OpenID
+ * provider on loopback. Nothing leaves the machine: every background
+ * service of the browser is off.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** Every wait in these tests is bounded by this unless it says otherwise. */
+export const WAIT_MS = 20_000;
+export const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/**
+ * A fresh Chromium. playwright-core gives every launch a new, throw-away
+ * user-data-dir of its own (it refuses one in args), and each context below
+ * is a separate cookie jar: one per signed-in person.
+ */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: WAIT_MS });
+}
+
+export async function newPage(browser: Browser, viewport = DESKTOP, colorScheme: 'light' | 'dark' = 'light'): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, colorScheme, deviceScaleFactor: 1 });
+  context.setDefaultTimeout(WAIT_MS);
+  return { context, page: await context.newPage() };
+}
+
+/** Saves a full-page screenshot under test-artifacts/ for people to look at. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const size = page.viewportSize();
+  await page.screenshot({ path: join(ARTIFACTS, `${name}-${size?.width}x${size?.height}.png`), fullPage: false });
+}
+
+export interface BrowserGateway {
+  base: string;
+  config: Config;
+  provider: TestProvider;
+  close(): Promise<void>;
+}
+
+/** The whole gateway (serve.ts) in oidc mode against a fresh test provider; `env` as BERTH_* overrides. */
+export async function gatewayWithProvider(options: { env?: Record<string, string>; claims?: TestProviderOptions['claims'] } = {}): Promise<BrowserGateway> {
+  const port = await freeLoopbackPort();
+  const base = `http://127.0.0.1:${port}`;
+  const provider = await startTestProvider({ gatewayUrl: base, ...(options.claims ? { claims: options.claims } : {}) });
+  const config = testConfig({
+    BERTH_LISTEN_HTTP: `127.0.0.1:${port}`,
+    BERTH_PUBLIC_URL: base,
+    BERTH_LISTEN_SSH: `127.0.0.1:${await freeLoopbackPort()}`,
+    BERTH_AUTH_MODE: 'oidc',
+    BERTH_AUTH_OIDC_ISSUER: provider.issuer,
+    BERTH_AUTH_OIDC_CLIENT_ID: CLIENT_ID,
+    BERTH_AUTH_OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    ...options.env,
+  });
+  const gateway = await startGateway({ config, file: null }, 'test');
+  return {
+    base,
+    config,
+    provider,
+    async close() {
+      await gateway.shutdown();
+      await provider.close();
+      rmSync(config.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** From Berth's sign-in page through the provider's login form; ends wherever the gateway sends the browser next. */
+export async function signInAt(page: Page, login: string): Promise<void> {
+  await page.getByRole('button', { name: 'Continue with single sign-on' }).click();
+  await page.locator('input[name=login]').fill(login);
+  await page.locator('input[name=password]').fill('any password');
+  await page.locator('button[type=submit]').click();
+}
+
+/** Opens `path` signed out, signs in as `login`, and waits to be back under the gateway. */
+export async function signIn(page: Page, base: string, login: string, path = '/_berth/'): Promise<void> {
+  await page.goto(`${base}${path}`);
+  await signInAt(page, login);
+  await page.waitForURL((url) => url.origin === base && !url.pathname.startsWith('/_berth/oidc/'));
+}
+
+/** A berth command for the local runtime: a Node web server that starts listening after `delayMs`. */
+export function slowServer(delayMs: number): string {
+  const script = `setTimeout(()=>require('http').createServer((q,s)=>{s.setHeader('content-type','text/html');s.end('<!doctype html><title>App</title><h1>Hello from the berth of '+process.env.BERTH_USER+'</h1>')}).listen(+process.env.PORT,'127.0.0.1'),${delayMs})`;
+  return JSON.stringify([process.execPath, '-e', script]);
+}
