@@ -15,6 +15,7 @@ import {
 } from '../types.js';
 import { BerthProcess } from './berthProcess.js';
 import { freeLoopbackPort } from './freePort.js';
+import { portsOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
 
 export interface LocalRuntimeOptions {
@@ -92,9 +93,21 @@ export class LocalRuntime implements Runtime {
     return [...this.berths.values()].map(observe);
   }
 
+  /** Only the berth's own ports (see ./ownedPorts.ts): another user's listener on this host is not reachable through it. */
   async endpoint(name: string, port: number): Promise<Endpoint> {
-    this.running(name);
+    const berth = this.running(name);
+    if (port !== berth.port && !(await this.listening(name)).includes(port)) {
+      throw new BerthError({
+        code: 'upstream_failed',
+        userMessage: `Nothing in your environment listens on port ${port}; start a server on it (on any address) and try again.`,
+        logMessage: `berth ${name} has no listener of its own on port ${port}`,
+      });
+    }
     return { host: '127.0.0.1', port };
+  }
+
+  async listening(name: string): Promise<number[]> {
+    return portsOfGroups(this.running(name).run.groups);
   }
 
   async mainEndpoint(name: string): Promise<Endpoint> {
