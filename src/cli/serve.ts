@@ -42,8 +42,8 @@ export interface RunningGateway {
 }
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
-export async function startGateway({ config }: LoadedConfig, version: string): Promise<RunningGateway> {
-  const logger = createLogger(config.log.level);
+export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
+  const logger = createLogger(config.log.level, logSink);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);
