@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { startGateway, type RunningGateway } from '../../src/cli/serve.js';
 import type { Config } from '../../src/config/schema.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { testConfig } from '../helpers/gatewayParts.js';
-import { httpRequest, type Reply } from '../helpers/http.js';
+import { eventually, httpRequest, type Reply } from '../helpers/http.js';
 
 /*
  * The acceptance of per-port web addresses on the local runtime: a real
@@ -298,6 +298,23 @@ describe('per-port web addresses (local runtime)', () => {
       const { localPort } = await forwardTo(token, { user: null, port: echoPort });
       assert.equal(await session(localPort, ['ping\n', 'second line\n', 'x'.repeat(100_000)]), `ping\nsecond line\n${'x'.repeat(100_000)}`);
       assert.equal(logs.includes(token), false);
+    });
+
+    it('runs as the berth command: `berth forward --gateway URL --token T LOCALPORT PORT`', async () => {
+      const { token } = await newToken('alice', ['api']);
+      const localPort = await freeLoopbackPort();
+      const cli = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'forward', '--gateway', `http://127.0.0.1:${port}`, '--token', token, String(localPort), `alice/${echoPort}`], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      try {
+        let stderr = '';
+        cli.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+        await eventually(async () => (stderr.includes(`127.0.0.1:${localPort} -> alice/${echoPort}`) ? true : undefined), 20_000, 'berth forward to listen');
+        assert.equal(await session(localPort, ['through the command\n']), 'through the command\n');
+        assert.equal(stderr.includes(token), false);
+      } finally {
+        cli.kill('SIGTERM');
+      }
     });
 
     it("refuses bob a tunnel to alice's unshared port, and to her port named as his own", async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../../src/runtime/types.js';
@@ -172,6 +172,26 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await Promise.all([stop(alice), stop(bob)]);
     });
 
+    it("lists the ports listening inside a berth, one an exec opened too, and reaches no other berth's port through it", { timeout: TEST_MS }, async () => {
+      const alice = server('conf-ports-alice');
+      const bob = server('conf-ports-bob');
+      await Promise.all([start(alice), start(bob)]);
+      const [main] = await Promise.all([listening(alice), listening(bob)]);
+      const extra = await freeHostPort();
+      const exec = await runtime.exec(alice.name, execOptions(subject.serverCommand, null, { PORT: String(extra) }));
+      const ports = await eventually(async () => {
+        const now = await runtime.listening(alice.name);
+        return now.includes(extra) && now;
+      }, 'the exec\'s port to be listed');
+      assert.ok(ports.includes(main.port), `main port ${main.port} in ${ports.join(',')}`);
+      assert.equal((await runtime.listening(bob.name)).includes(extra), false, "alice's port is listed for bob");
+      const reached = await runtime.endpoint(bob.name, extra).then(accepts, () => false);
+      assert.equal(reached, false, "bob's endpoint for the port reaches alice's listener");
+      assert.equal(await accepts(await runtime.endpoint(alice.name, extra)), true);
+      exec.signal('TERM');
+      await Promise.all([stop(alice), stop(bob)]);
+    });
+
     describe('exec', () => {
       let name: string;
       before(async () => {
@@ -275,6 +295,15 @@ function watch(stream: Readable): { waitFor(pattern: RegExp): Promise<void> } {
       });
     },
   };
+}
+
+/** A TCP port free on this host right now (local berths share the host's ports). */
+async function freeHostPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 export function accepts(endpoint: Endpoint): Promise<boolean> {
