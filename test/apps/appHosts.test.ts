@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startForward } from '../../src/cli/forward.js';
-import { startGateway, type RunningGateway } from '../../src/cli/serve.js';
-import type { Config } from '../../src/config/schema.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { testConfig } from '../helpers/gatewayParts.js';
-import { eventually, httpRequest, type Reply } from '../helpers/http.js';
+import { eventually } from '../helpers/http.js';
+import { AppsGateway } from './harness.js';
 
 /*
  * The acceptance of per-port web addresses on the local runtime: a real
@@ -25,7 +19,6 @@ import { eventually, httpRequest, type Reply } from '../helpers/http.js';
  */
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/berthApp.mjs', import.meta.url));
-const run = promisify(execFile);
 
 interface Seen {
   port: number;
@@ -34,79 +27,37 @@ interface Seen {
 }
 
 describe('per-port web addresses (local runtime)', () => {
+  let gw: AppsGateway;
   let port: number;
-  let config: Config;
-  let gateway: RunningGateway;
-  let logs = '';
-  const scratch = mkdtempSync(join(tmpdir(), 'berth-apps-'));
   let alicePort: number;
   let bobPort: number;
   let gatewayUrl: string;
-  const app = (user: string, p: number) => `http://${user}-${p}.apps.test:${port}`;
-  const jar = (name: string) => join(scratch, `${name}.jar`);
-
-  async function curl(url: string, args: string[] = []): Promise<{ status: number; redirects: number; effective: string; body: string }> {
-    const hosts = ['gateway.test', `alice-${alicePort}.apps.test`, `bob-${bobPort}.apps.test`];
-    const out = join(scratch, 'body');
-    const resolves = hosts.flatMap((h) => ['--resolve', `${h}:${port}:127.0.0.1`]);
-    const { stdout } = await run('curl', ['-sS', '--max-time', '15', ...resolves, '-o', out, '-w', '%{json}', ...args, url]);
-    const info = JSON.parse(stdout) as { http_code: number; num_redirects: number; url_effective: string };
-    return { status: info.http_code, redirects: info.num_redirects, effective: info.url_effective, body: readFileSync(out, 'utf8') };
-  }
-  /** A browser: follows redirects, keeps cookies in its jar, asks for HTML. */
-  const browse = (who: string, url: string, args: string[] = []) => curl(url, ['-L', '--max-redirs', '5', '-b', jar(who), '-c', jar(who), '-H', 'Accept: text/html', ...args]);
-  /** A page of the gateway's own making a same-origin API call with the browser's session. */
-  const api = (who: string, method: string, path: string, body?: unknown) =>
-    curl(`${gatewayUrl}${path}`, ['-b', jar(who), '-X', method, '-H', `Origin: ${gatewayUrl}`, '-H', 'Content-Type: application/json', ...(body === undefined ? [] : ['-d', JSON.stringify(body)])]);
-  const withToken = (token: string, method: string, path: string, body?: unknown): Promise<Reply> =>
-    httpRequest(`http://127.0.0.1:${port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  const onHost = (host: string, path: string, headers: Record<string, string> = {}) => httpRequest(`http://127.0.0.1:${port}${path}`, { headers: { host: `${host}:${port}`, ...headers } });
-  const seenBy = async (who: string): Promise<Seen[]> => JSON.parse((await curl(`${gatewayUrl}/seen`, ['-b', jar(who)])).body) as Seen[];
+  const app = (user: string, p: number) => gw.app(user, p);
+  const jar = (who: string) => gw.jar(who);
+  const curl = (url: string, args?: string[]) => gw.curl(url, args);
+  const browse = (who: string, url: string, args?: string[]) => gw.browse(who, url, args);
+  const api = (who: string, method: string, path: string, body?: unknown) => gw.api(who, method, path, body);
+  const withToken = (token: string, method: string, path: string, body?: unknown) => gw.withToken(token, method, path, body);
+  const onHost = (host: string, path: string, headers?: Record<string, string>) => gw.onHost(host, path, headers);
+  const newToken = (who: string, scopes: string[], expiresInSeconds?: number | null) => gw.newToken(who, scopes, expiresInSeconds);
+  const seenBy = async (who: string): Promise<Seen[]> => JSON.parse((await gw.main(who, '/seen')).body) as Seen[];
   const echoed = (body: string) => JSON.parse(body) as { user: string; port: number; headers: Record<string, string> };
-  async function newToken(who: string, scopes: string[], expiresInSeconds: number | null = 3600): Promise<{ id: string; token: string }> {
-    const reply = await api(who, 'POST', '/_berth/api/me/tokens', { scopes, expiresInSeconds, name: `${scopes.join('+')} token` });
-    assert.equal(reply.status, 201, reply.body);
-    return JSON.parse(reply.body) as { id: string; token: string };
-  }
-
-  async function start(): Promise<void> {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logs += chunk.toString('utf8');
-        done();
-      },
-    });
-    gateway = await startGateway({ config, file: null }, 'test', sink);
-  }
 
   before(async () => {
-    port = await freeLoopbackPort();
     alicePort = await freeLoopbackPort();
     bobPort = await freeLoopbackPort();
-    gatewayUrl = `http://gateway.test:${port}`;
-    config = testConfig({
-      BERTH_LISTEN_HTTP: `127.0.0.1:${port}`,
-      BERTH_PUBLIC_URL: gatewayUrl,
-      BERTH_LISTEN_SSH: 'null',
-      BERTH_LOG_LEVEL: 'debug',
-      BERTH_APPS_DOMAIN: 'apps.test',
-      BERTH_ENVIRONMENT_COMMAND: JSON.stringify([process.execPath, FIXTURE]),
-    });
-    await start();
+    gw = await AppsGateway.start({ BERTH_ENVIRONMENT_COMMAND: JSON.stringify([process.execPath, FIXTURE]) }, [
+      `alice-${alicePort}.apps.test`,
+      `bob-${bobPort}.apps.test`,
+    ]);
+    port = gw.port;
+    gatewayUrl = gw.url;
     for (const [who, p] of [['alice', alicePort], ['bob', bobPort]] as const) {
-      assert.equal((await curl(`${gatewayUrl}/_berth/login`, ['-b', jar(who), '-c', jar(who), '-d', `username=${who}`])).status, 303);
-      assert.equal((await curl(`${gatewayUrl}/open?port=${p}`, ['-b', jar(who)])).status, 200, `${who}'s berth opens port ${p}`);
+      await gw.login(who);
+      assert.equal((await gw.main(who, `/open?port=${p}`)).status, 200, `${who}'s berth opens port ${p}`);
     }
   });
-  after(async () => {
-    await gateway.shutdown();
-    rmSync(config.dataDir, { recursive: true, force: true });
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  after(() => gw.close());
 
   it("signs alice's browser in on her app host through the gateway (redirect, code, cookie) and proxies with the app host as Host", async () => {
     const reply = await browse('alice', `${app('alice', alicePort)}/hello?x=1`, ['-H', 'Authorization: Bearer app-own']);
@@ -202,7 +153,7 @@ describe('per-port web addresses (local runtime)', () => {
 
     const everything = JSON.stringify(await seenBy('alice'));
     for (const secret of [token, short.token]) {
-      assert.equal(logs.includes(secret), false, 'a token reached the log');
+      assert.equal(gw.logs.includes(secret), false, 'a token reached the log');
       assert.equal(everything.includes(secret), false, 'a token reached the berth');
     }
   });
@@ -220,7 +171,7 @@ describe('per-port web addresses (local runtime)', () => {
     assert.equal((await withToken(apiToken.token, 'DELETE', `/_berth/api/me/tokens/${appsToken.id}`)).status, 204);
     const bad = await api('alice', 'POST', '/_berth/api/me/tokens', { scopes: ['root'] });
     assert.equal(bad.status, 400);
-    assert.equal(logs.includes(apiToken.token), false);
+    assert.equal(gw.logs.includes(apiToken.token), false);
   });
 
   it('answers 404 for malformed or unknown app hosts, and refuses off-site sign-in targets', async () => {
@@ -251,8 +202,8 @@ describe('per-port web addresses (local runtime)', () => {
 
   it('lists the listening ports with URL and share level, including one opened just before the call', async () => {
     const extra = await freeLoopbackPort();
-    assert.equal((await curl(`${gatewayUrl}/open?port=${extra}`, ['-b', jar('alice')])).status, 200);
-    const listed = JSON.parse((await api('alice', 'GET', '/_berth/api/me/ports')).body) as { ports: Array<{ port: number; url: string; share: string; listening: boolean }> };
+    assert.equal((await gw.main('alice', `/open?port=${extra}`)).status, 200);
+    const listed = { ports: await gw.ports('alice') };
     assert.deepEqual(listed.ports.find((p) => p.port === alicePort), { port: alicePort, url: `${app('alice', alicePort)}/`, share: 'users', listening: true });
     assert.deepEqual(listed.ports.find((p) => p.port === extra), { port: extra, url: `${app('alice', extra)}/`, share: 'owner', listening: true });
     assert.equal(listed.ports.some((p) => p.port === bobPort), false, "bob's port is not alice's");
@@ -265,7 +216,7 @@ describe('per-port web addresses (local runtime)', () => {
 
     before(async () => {
       echoPort = await freeLoopbackPort();
-      assert.equal((await curl(`${gatewayUrl}/echo?port=${echoPort}`, ['-b', jar('alice')])).status, 200);
+      assert.equal((await gw.main('alice', `/echo?port=${echoPort}`)).status, 200);
     });
 
     async function forwardTo(token: string, target: { user: string | null; port: number }) {
@@ -297,7 +248,7 @@ describe('per-port web addresses (local runtime)', () => {
       const { token } = await newToken('alice', ['apps']);
       const { localPort } = await forwardTo(token, { user: null, port: echoPort });
       assert.equal(await session(localPort, ['ping\n', 'second line\n', 'x'.repeat(100_000)]), `ping\nsecond line\n${'x'.repeat(100_000)}`);
-      assert.equal(logs.includes(token), false);
+      assert.equal(gw.logs.includes(token), false);
     });
 
     it('runs as the berth command: `berth forward --gateway URL --token T LOCALPORT PORT`', async () => {
@@ -329,9 +280,7 @@ describe('per-port web addresses (local runtime)', () => {
   });
 
   it('keeps share levels across a gateway restart', async () => {
-    await gateway.shutdown();
-    await start();
-    const listed = JSON.parse((await api('bob', 'GET', '/_berth/api/me/ports')).body) as { ports: Array<{ port: number; share: string; listening: boolean }> };
-    assert.deepEqual(listed.ports, [{ port: bobPort, url: `${app('bob', bobPort)}/`, share: 'public', listening: false }]);
+    await gw.restart();
+    assert.deepEqual(await gw.ports('bob'), [{ port: bobPort, url: `${app('bob', bobPort)}/`, share: 'public', listening: false }]);
   });
 });
