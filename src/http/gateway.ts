@@ -91,8 +91,9 @@ export class Gateway {
     const { route, params } = match;
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     if (route.access === 'public') return route.handler({ req, res, url, user: ANONYMOUS, params });
-    // The API also takes Berth tokens (scope api); a token is no cookie, so no other site can make a browser send it.
-    const token = path.startsWith(API_PREFIX) ? bearerToken(req) : null;
+    // The API also takes Berth tokens (scope api), as a Bearer or in X-Berth-Token; a token is
+    // no cookie, so no other site can make a browser send it, and no origin check is needed.
+    const token = path.startsWith(API_PREFIX) ? (bearerToken(req) ?? headerToken(req)) : null;
     const user = token !== null ? (await this.deps.tokens.check(token, ['api'])).user : await this.identify(req, res);
     if (!user) return;
     if (route.access === 'admin' && !user.admin) {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startForward } from '../../src/cli/forward.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { eventually } from '../helpers/http.js';
+import { eventually, httpRequest } from '../helpers/http.js';
 import { AppsGateway } from './harness.js';
 
 /*
@@ -137,6 +137,10 @@ describe('per-port web addresses (local runtime)', () => {
     const script = await onHost(`alice-${alicePort}.apps.test`, '/script', { 'x-berth-token': token });
     assert.equal(script.status, 200, script.body);
     assert.equal(echoed(script.body).headers['x-berth-token'], undefined);
+    const mainRoute = await httpRequest(`http://127.0.0.1:${port}/by-token`, { headers: { 'x-berth-token': token } });
+    assert.equal(mainRoute.status, 200, mainRoute.body);
+    assert.equal(echoed(mainRoute.body).user, 'alice', 'the main route takes X-Berth-Token too');
+    assert.equal(echoed(mainRoute.body).headers['x-berth-token'], undefined);
 
     const listed = JSON.parse((await api('alice', 'GET', '/_berth/api/me/tokens')).body) as { tokens: Array<{ id: string; lastUsedAt: string | null; scopes: string[] }> };
     const mine = listed.tokens.find((t) => t.id === id);
@@ -158,13 +162,15 @@ describe('per-port web addresses (local runtime)', () => {
     }
   });
 
-  it('accepts Bearer tokens with scope api on the API (no origin check), refusing other scopes, bad tokens and foreign ids', async () => {
+  it('accepts tokens with scope api on the API, as Bearer or X-Berth-Token (no origin check), refusing other scopes, bad tokens and foreign ids', async () => {
     const apiToken = await newToken('alice', ['api']);
     const appsToken = await newToken('alice', ['apps']);
     const me = await withToken(apiToken.token, 'GET', '/_berth/api/me');
     assert.equal(me.status, 200, me.body);
     assert.equal(JSON.parse(me.body).user.name, 'alice');
     assert.equal((await withToken(apiToken.token, 'PUT', `/_berth/api/me/ports/${alicePort}`, { share: 'owner' })).status, 200);
+    const viaHeader = await httpRequest(`http://127.0.0.1:${port}/_berth/api/me`, { headers: { 'x-berth-token': apiToken.token } });
+    assert.equal(viaHeader.status, 200, 'the API takes X-Berth-Token too');
     assert.equal((await withToken(appsToken.token, 'GET', '/_berth/api/me')).status, 403);
     assert.equal((await withToken('berth_not-a-real-token-at-all-000000000000000000', 'GET', '/_berth/api/me')).status, 401);
     assert.equal((await api('bob', 'DELETE', `/_berth/api/me/tokens/${apiToken.id}`)).status, 404, "bob cannot revoke alice's token");

@@ -5,6 +5,7 @@ import { after, before, describe, it, test } from 'node:test';
 import Docker from 'dockerode';
 import { startForward } from '../../src/cli/forward.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
+import { missingEngine, removeTestResources } from '../helpers/docker.js';
 import { AppsGateway } from './harness.js';
 
 /*
@@ -34,31 +35,12 @@ const BERTH = [
   ].join('\n'),
 ];
 
-async function missingEngine(): Promise<string | null> {
-  try {
-    await engine.ping();
-  } catch (err) {
-    return `no docker engine answers (${(err as Error).message}); start one with: bash .ci/run system engine images`;
-  }
-  const present = await engine.getImage(BUSYBOX).inspect().then(() => true, () => false);
-  return present ? null : `the test image ${BUSYBOX} is missing; build it with: bash scripts/build-test-images.sh`;
-}
-
-async function cleanup(): Promise<void> {
-  const containers = await engine.listContainers({ all: true, filters: { name: [`${prefix}-`] } });
-  await Promise.all(containers.map((c) => engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  const { Volumes: volumes } = await engine.listVolumes({ filters: { name: [`${prefix}-`] } });
-  await Promise.all((volumes ?? []).map((v) => engine.getVolume(v.Name).remove().catch(() => undefined)));
-  const networks = await engine.listNetworks({ filters: { name: [network] } });
-  await Promise.all(networks.map((n) => engine.getNetwork(n.Id).remove().catch(() => undefined)));
-}
-
 /** The request environment busybox httpd gave the CGI script, as a map. */
 function cgiEnv(body: string): Map<string, string> {
   return new Map(body.split('\n').flatMap((line) => (line.includes('=') ? [[line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as [string, string]] : [])));
 }
 
-const missing = await missingEngine();
+const missing = await missingEngine(engine, [BUSYBOX]);
 if (missing && process.env.CI === 'true') {
   test('docker engine and test images are there (CI)', () => assert.fail(missing));
 } else if (missing) {
@@ -89,7 +71,7 @@ if (missing && process.env.CI === 'true') {
     after(async () => {
       servers.forEach((s) => s.close());
       await gw?.close();
-      await cleanup();
+      await removeTestResources(engine, prefix, network);
     });
 
     it("opens alice-3000.apps.test for alice's browser on the server listening on 3000 in her berth", async () => {

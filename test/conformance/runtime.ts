@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../../src/runtime/types.js';
 
 /**
@@ -177,7 +178,8 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       const bob = server('conf-ports-bob');
       await Promise.all([start(alice), start(bob)]);
       const [main] = await Promise.all([listening(alice), listening(bob)]);
-      const extra = await freeHostPort();
+      // Local berths share the host's ports, so the extra one must be free on the host.
+      const extra = await freeLoopbackPort();
       const exec = await runtime.exec(alice.name, execOptions(subject.serverCommand, null, { PORT: String(extra) }));
       const ports = await eventually(async () => {
         const now = await runtime.listening(alice.name);
@@ -295,15 +297,6 @@ function watch(stream: Readable): { waitFor(pattern: RegExp): Promise<void> } {
       });
     },
   };
-}
-
-/** A TCP port free on this host right now (local berths share the host's ports). */
-async function freeHostPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export function accepts(endpoint: Endpoint): Promise<boolean> {

@@ -15,6 +15,7 @@ import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
 import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
+import { missingEngine, removeTestResources } from '../helpers/docker.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
 
 /*
@@ -48,13 +49,8 @@ function specFor(user: string, command: string[] | null, environment: ConfigInpu
   return berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, ...environment, command } }), user);
 }
 
-async function cleanup(): Promise<void> {
-  const containers = await engine.listContainers({ all: true, filters: { name: [`${prefix}-`] } });
-  await Promise.all(containers.map((c) => engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  const { Volumes: volumes } = await engine.listVolumes({ filters: { name: [`${prefix}-`] } });
-  await Promise.all((volumes ?? []).map((v) => engine.getVolume(v.Name).remove().catch(() => undefined)));
-  const networks = await engine.listNetworks({ filters: { name: [network] } });
-  await Promise.all(networks.map((n) => engine.getNetwork(n.Id).remove().catch(() => undefined)));
+function cleanup(): Promise<void> {
+  return removeTestResources(engine, prefix, network);
 }
 
 async function dockerInspect(name: string): Promise<Docker.ContainerInspectInfo> {
@@ -96,21 +92,7 @@ function engineProxy(path: string) {
   };
 }
 
-/** Why the engine tests cannot run here, or null when they can. */
-async function missingEngine(): Promise<string | null> {
-  try {
-    await engine.ping();
-  } catch (err) {
-    return `no docker engine answers (${(err as Error).message}); start one with: bash .ci/run system engine images`;
-  }
-  for (const image of [BUSYBOX, DEBIAN]) {
-    const present = await engine.getImage(image).inspect().then(() => true, () => false);
-    if (!present) return `the test image ${image} is missing; build it with: bash scripts/build-test-images.sh`;
-  }
-  return null;
-}
-
-const missing = await missingEngine();
+const missing = await missingEngine(engine, [BUSYBOX, DEBIAN]);
 if (missing && process.env.CI === 'true') {
   test('docker engine and test images are there (CI)', () => assert.fail(missing));
 } else if (missing) {

@@ -30,6 +30,7 @@ export const openApiDocument = {
     securitySchemes: {
       session: { type: 'apiKey', in: 'cookie', name: 'berth_session' },
       token: { type: 'http', scheme: 'bearer', description: 'A Berth token with scope "api" (POST /me/tokens)' },
+      tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Berth-Token', description: 'The same token in a header of its own' },
     },
     schemas: {
       Berth: berth,
@@ -67,7 +68,7 @@ export const openApiDocument = {
       },
     },
   },
-  security: [{ session: [] }, { token: [] }],
+  security: [{ session: [] }, { token: [] }, { tokenHeader: [] }],
   paths: {
     '/me': {
       get: {
