@@ -70,7 +70,11 @@ export class Tunnels {
       upstream.destroy();
       return;
     }
+    // ws answers a malformed handshake itself (400) without calling back: the berth's connection must not outlive it.
+    const abandon = () => upstream.destroy();
+    socket.once('close', abandon);
     this.server.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('close', abandon);
       const release = directory.hold(owner);
       const stream = createWebSocketStream(ws);
       const close = () => {

@@ -5,10 +5,11 @@ import { listeningPorts } from '../procNet.js';
  * Local berths share the host's network, so "port 3000 of alice's berth"
  * means a port that a process of alice's berth listens on: its sockets are
  * found through /proc/<pid>/fd (socket inodes) for every process in the
- * berth's process groups (the main one and one per exec), then matched
- * against the listening sockets in /proc/net/tcp and tcp6. A process that
- * leaves its group (setsid) leaves the berth too. Linux only: elsewhere no
- * port but the main one is reachable.
+ * berth's process groups (the main one and one per exec) and their
+ * descendants, then matched against the listening sockets in /proc/net/tcp
+ * and tcp6. A daemon that both leaves its group (setsid) and loses its parent
+ * leaves the berth too. Linux only: elsewhere no port but the main one is
+ * reachable.
  */
 export async function portsOfGroups(groups: ReadonlySet<number>): Promise<number[]> {
   const inodes = new Set<string>();
@@ -30,6 +31,7 @@ export async function portsOfGroups(groups: ReadonlySet<number>): Promise<number
   return listeningPorts(tables.join('\n'), inodes);
 }
 
+/** Processes in one of `groups`, and their descendants (a job-control shell puts each job in a group of its own). */
 async function processesIn(groups: ReadonlySet<number>): Promise<number[]> {
   let entries: string[];
   try {
@@ -37,16 +39,25 @@ async function processesIn(groups: ReadonlySet<number>): Promise<number[]> {
   } catch {
     return [];
   }
-  const pids: number[] = [];
-  await Promise.all(
+  const all = await Promise.all(
     entries
       .filter((entry) => /^\d+$/.test(entry))
       .map(async (entry) => {
         const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
         // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so read after the last ')'.
-        const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-        if (groups.has(pgrp)) pids.push(Number(entry));
+        const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return { pid: Number(entry), ppid: Number(ppid), pgrp: Number(pgrp) };
       }),
   );
-  return pids;
+  const members = new Set(all.filter((p) => groups.has(p.pgrp)).map((p) => p.pid));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of all) {
+      if (!members.has(p.pid) && members.has(p.ppid)) {
+        members.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return [...members];
 }
