@@ -46,15 +46,17 @@ interface Admitted {
  */
 export class AppHosts {
   private readonly domain: string;
+  private readonly gatewayHost: string;
 
   constructor(private readonly deps: AppHostsDeps) {
     this.domain = (deps.config.apps.domain as string).toLowerCase();
+    this.gatewayHost = new URL(deps.config.publicUrl).hostname;
   }
 
-  /** Whether this request's Host is under the apps domain (then this class answers it, whatever its shape). */
+  /** Whether this request's Host is under the apps domain and not the gateway's own (then this class answers it, whatever its shape). */
   claims(req: IncomingMessage): boolean {
     const host = hostNameOf(req.headers.host);
-    return host !== null && isUnderDomain(host, this.domain);
+    return host !== null && host !== this.gatewayHost && isUnderDomain(host, this.domain);
   }
 
   async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -105,8 +105,13 @@ export class AppsGateway {
     return this.curl(`${this.url}${path}`, ['-b', this.jar(who)]);
   }
 
-  /** A page of the gateway's own making a same-origin API call with the browser's session. */
-  api(who: string, method: string, path: string, body?: unknown): Promise<CurlReply> {
+  /**
+   * A page of the gateway's own making a same-origin API call with the
+   * browser's session: Origin, and the session's CSRF token where the
+   * gateway's pages carry one (`<meta name="berth-csrf">`).
+   */
+  async api(who: string, method: string, path: string, body?: unknown): Promise<CurlReply> {
+    const csrf = method === 'GET' ? undefined : await this.csrfToken(who);
     return this.curl(`${this.url}${path}`, [
       '-b',
       this.jar(who),
@@ -116,8 +121,14 @@ export class AppsGateway {
       `Origin: ${this.url}`,
       '-H',
       'Content-Type: application/json',
+      ...(csrf === undefined ? [] : ['-H', `X-Berth-CSRF: ${csrf}`]),
       ...(body === undefined ? [] : ['-d', JSON.stringify(body)]),
     ]);
+  }
+
+  private async csrfToken(who: string): Promise<string | undefined> {
+    const page = await this.curl(`${this.url}/_berth/`, ['-b', this.jar(who), '-H', 'Accept: text/html']);
+    return /<meta name="berth-csrf" content="([^"]+)"/.exec(page.body)?.[1];
   }
 
   withToken(token: string, method: string, path: string, body?: unknown): Promise<Reply> {
