@@ -274,6 +274,22 @@ describe('per-port web addresses (local runtime)', () => {
       }
     });
 
+    it('answers a tunnel request that is no WebSocket handshake with 400', async () => {
+      const { token } = await newToken('alice', ['apps']);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+        socket.on('connect', () =>
+          socket.write(`GET /_berth/api/me/tunnel/${echoPort} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`),
+        );
+        socket.on('data', (chunk) => (text += chunk.toString('utf8')));
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.1 400 /);
+    });
+
     it("refuses bob a tunnel to alice's unshared port, and to her port named as his own", async () => {
       const { token } = await newToken('bob', ['api']);
       const foreign = await forwardTo(token, { user: 'alice', port: echoPort });
