@@ -69,7 +69,7 @@ export class AppHosts {
     if (admitted === 'sign_in') {
       if (req.method === 'GET' && wantsHtml(req)) {
         const next = `${appOrigin(this.deps.config.publicUrl, app.host)}${req.url ?? '/'}`;
-        redirect(res, `${this.deps.config.publicUrl.replace(/\/$/, '')}${AUTHORIZE_PATH}?next=${encodeURIComponent(next)}`, 303);
+        redirect(res, `${new URL(this.deps.config.publicUrl).origin}${AUTHORIZE_PATH}?next=${encodeURIComponent(next)}`, 303);
         return;
       }
       throw signInError(app);
