@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, type Server } from 'node:net';
+import { promisify } from 'node:util';
 import { after, before, describe, it, test } from 'node:test';
 import Docker from 'dockerode';
 import { startForward } from '../../src/cli/forward.js';
@@ -107,9 +109,7 @@ if (missing && process.env.CI === 'true') {
     });
 
     it('lists the ports listening in the berth, one opened by docker exec just before the call', async () => {
-      const container = engine.getContainer(`${prefix}-alice`);
-      const exec = await container.exec({ Cmd: ['busybox', 'httpd', '-p', '4000', '-h', '/tmp/www'], AttachStdout: false, AttachStderr: false });
-      await exec.start({ Detach: true });
+      await promisify(execFile)('docker', ['exec', `${prefix}-alice`, 'busybox', 'httpd', '-p', '4000', '-h', '/tmp/www']);
       const ports = await gw.ports('alice');
       const listed = new Map(ports.map((p) => [p.port, p]));
       assert.deepEqual(listed.get(3000), { port: 3000, url: `${gw.app('alice', 3000)}/`, share: 'public', listening: true });
