@@ -115,6 +115,7 @@ if (missing && process.env.CI === 'true') {
       assert.deepEqual(listed.get(3000), { port: 3000, url: `${gw.app('alice', 3000)}/`, share: 'public', listening: true });
       assert.equal(listed.get(8080)?.listening, true, 'the main port');
       assert.equal(listed.get(4000)?.listening, true, 'the port opened just now');
+      assert.deepEqual([...listed.keys()], [3000, 4000, 5000, 8080], "only the berth's own listeners, not the engine's DNS on 127.0.0.11");
     });
 
     it('carries a TCP echo session through berth forward', async () => {

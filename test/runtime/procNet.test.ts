@@ -17,8 +17,14 @@ describe('/proc/net/tcp parsing', () => {
     assert.deepEqual(listeningPorts(TCP + TCP6), [80, 3000, 8080]);
   });
   it('keeps only sockets whose inode is given', () => {
-    assert.deepEqual(listeningPorts(TCP + TCP6, new Set(['111', '112', '114'])), [80, 3000]);
+    assert.deepEqual(listeningPorts(TCP + TCP6, { inodes: new Set(['111', '112', '114']) }), [80, 3000]);
   });
+  it("skips Docker's embedded DNS on 127.0.0.11 when asked", () => {
+    const dns = '   3: 0B00007F:8673 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 116 1 0000000000000000 100 0 0 10 0\n';
+    assert.deepEqual(listeningPorts(TCP + dns), [3000, 8080, 34419]);
+    assert.deepEqual(listeningPorts(TCP + dns, { skipContainerDns: true }), [3000, 8080]);
+  });
+
   it('answers an empty list for empty or foreign text', () => {
     assert.deepEqual(listeningPorts(''), []);
     assert.deepEqual(listeningPorts('cat: /proc/net/tcp6: No such file or directory\n'), []);

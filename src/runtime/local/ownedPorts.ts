@@ -28,7 +28,7 @@ export async function portsOfGroups(groups: ReadonlySet<number>): Promise<number
   }
   if (inodes.size === 0) return [];
   const tables = await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((path) => readFile(path, 'utf8').catch(() => '')));
-  return listeningPorts(tables.join('\n'), inodes);
+  return listeningPorts(tables.join('\n'), { inodes });
 }
 
 /** Processes in one of `groups`, and their descendants (a job-control shell puts each job in a group of its own). */
