@@ -4,7 +4,7 @@ const FALLBACK = '/';
 const MAX_LENGTH = 2048;
 // Browsers read "\" as "/" and drop tabs and newlines inside URLs, so "/\evil.test"
 // and "/\t/evil.test" would leave the site: refuse them outright.
-const UNSAFE_CHARACTERS = /[\u0000-\u0020\u007f\\]/;
+export const UNSAFE_CHARACTERS = /[\u0000-\u0020\u007f\\]/;
 const PROBE_ORIGIN = 'http://berth.invalid';
 
 /**

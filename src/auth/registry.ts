@@ -20,6 +20,9 @@ const modes: Record<AuthMode, (context: AuthContext) => Authenticator> = {
 export interface Auth {
   authenticator: Authenticator;
   csrf: Csrf;
+  /** Signs the app hosts' cookies (src/apps/appCookie.ts); derived, so it can sign nothing else. */
+  appKey: Buffer;
+  isAdmin: (name: string) => boolean;
 }
 
 /**
@@ -39,5 +42,5 @@ export async function createAuth(config: Config, rootLogger: Logger): Promise<Au
     logger,
   });
   const authenticator = modes[config.auth.mode]({ config, logger, sessions, isAdmin, keyFor: (purpose) => deriveKey(secret, purpose) });
-  return { authenticator, csrf: createCsrf(deriveKey(secret, 'csrf'), config.publicUrl) };
+  return { authenticator, csrf: createCsrf(deriveKey(secret, 'csrf'), config.publicUrl), appKey: deriveKey(secret, 'apps'), isAdmin };
 }

@@ -7,6 +7,11 @@ const HELP = `berth: a gateway that gives every signed-in user their own contain
 Usage:
   berth serve [--config FILE]          run the gateway (HTTP, SSH, spawner, culler)
   berth config check [--config FILE]   print the effective configuration, or every error with its key
+  berth forward [--gateway URL] [--token T] LOCALPORT [USER/]PORT
+                                       listen on 127.0.0.1:LOCALPORT and carry each connection
+                                       through the gateway to PORT of your berth (or of USER's,
+                                       when they share it); defaults: $BERTH_URL or
+                                       http://127.0.0.1:8000, and $BERTH_TOKEN (scope api or apps)
   berth --version                      print the version
   berth --help                         print this text
 
@@ -47,6 +52,18 @@ async function run(argv: string[]): Promise<number> {
   }
   if (command === '--version' || command === '-v') {
     process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (command === 'forward') {
+    const { parseForwardArgs, startForward } = await import('./forward.js');
+    const options = parseForwardArgs(args, process.env);
+    const server = await startForward(options, (line) => process.stderr.write(`${line}\n`));
+    process.stderr.write(`berth forward: 127.0.0.1:${options.localPort} -> ${options.user === null ? '' : `${options.user}/`}${options.port} through ${options.gateway}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    server.close();
     return 0;
   }
   const { file, rest } = takeConfigFlag(args);

@@ -1,13 +1,21 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { AppCookies } from '../apps/appCookie.js';
+import { AppHosts } from '../apps/appHosts.js';
+import { authorizeRoute } from '../apps/authorize.js';
+import { HandOffCodes } from '../apps/codes.js';
+import { Tunnels } from '../apps/tunnel.js';
 import { GATEWAY_COOKIE_NAMES, identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
+import { Tokens } from '../auth/token/tokens.js';
 import type { LoadedConfig } from '../config/load.js';
 import { adminRoutes } from '../http/api/admin.js';
 import { eventRoutes } from '../http/api/events.js';
 import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
 import { berthRoutes } from '../http/api/me.js';
+import { portRoutes } from '../http/api/ports.js';
+import { tokenRoutes } from '../http/api/tokens.js';
 import { Gateway } from '../http/gateway.js';
 import { createProxy, stripRules } from '../http/proxy/index.js';
 import { pageRoutes } from '../http/pages/routes.js';
@@ -38,8 +46,8 @@ export interface RunningGateway {
 }
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
-export async function startGateway({ config }: LoadedConfig, version: string): Promise<RunningGateway> {
-  const logger = createLogger(config.log.level);
+export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
+  const logger = createLogger(config.log.level, logSink);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);
@@ -50,6 +58,10 @@ export async function startGateway({ config }: LoadedConfig, version: string): P
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
   const proxy = createProxy();
+  const tokens = new Tokens(store, auth.isAdmin);
+  const codes = new HandOffCodes();
+  const secure = new URL(config.publicUrl).protocol === 'https:';
+  const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure });
   const gateway = new Gateway({
     config,
     logger: logger.child({ component: 'http' }),
@@ -64,8 +76,16 @@ export async function startGateway({ config }: LoadedConfig, version: string): P
       ...eventRoutes(store),
       ...adminRoutes(config, spawner),
       ...pageRoutes(config, store),
+      ...tokenRoutes(store, tokens),
+      ...portRoutes(config, spawner, store),
+      ...(config.apps.domain === null ? [] : [authorizeRoute({ config, directory: spawner, store, codes })]),
     ],
     strip: stripRules({ headers: identityHeaderNames(config), cookies: GATEWAY_COOKIE_NAMES }),
+    tokens,
+    ...(config.apps.domain === null
+      ? {}
+      : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder }) }),
+    tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
   });
   const http = await listenHttp(config, gateway);
   const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }));

@@ -1,7 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { AppHosts } from '../apps/appHosts.js';
+import type { Tunnels } from '../apps/tunnel.js';
 import type { Auth } from '../auth/registry.js';
 import { checkRequestCsrf } from '../auth/csrf/request.js';
+import { bearerToken, headerToken, type Tokens } from '../auth/token/tokens.js';
+import type { TokenScope } from '../store/store.js';
 import { loginLocation } from '../auth/next.js';
 import type { Authenticated, AuthResult } from '../auth/types.js';
 import type { Config } from '../config/schema.js';
@@ -9,6 +13,7 @@ import { BerthError, asBerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
+import { Forwarder } from './forwarder.js';
 import { loadingPage } from './pages/loading.js';
 import type { Proxy, StripRules } from './proxy/index.js';
 import { writeRawJson } from './rawResponse.js';
@@ -25,9 +30,14 @@ export interface GatewayDeps {
   metrics: Metrics;
   routes: Route[];
   strip: StripRules;
+  tokens: Tokens;
+  /** Per-port web addresses, when apps.domain is set. */
+  apps?: (forwarder: Forwarder) => AppHosts;
+  tunnels?: Tunnels;
 }
 
 const GATEWAY_PREFIX = '/_berth/';
+const API_PREFIX = '/_berth/api/';
 const RETRY_AFTER_SECONDS = '5';
 
 /**
@@ -37,22 +47,35 @@ const RETRY_AFTER_SECONDS = '5';
  */
 export class Gateway {
   private readonly routes: RouteTable;
-  private readonly scheme: 'http' | 'https';
+  private readonly forwarder: Forwarder;
+  private readonly apps: AppHosts | undefined;
 
   constructor(private readonly deps: GatewayDeps) {
     this.routes = new RouteTable(deps.routes);
-    this.scheme = new URL(deps.config.publicUrl).protocol === 'https:' ? 'https' : 'http';
+    const scheme = new URL(deps.config.publicUrl).protocol === 'https:' ? 'https' : 'http';
+    this.forwarder = new Forwarder({ ...deps, scheme });
+    this.apps = deps.apps?.(this.forwarder);
   }
 
   handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = pathOf(req.url);
-    const work = path.startsWith(GATEWAY_PREFIX) || path === '/_berth' ? this.serveGateway(req, res, path) : this.serveBerth(req, res);
+    const work = this.apps?.claims(req)
+      ? this.apps.handleRequest(req, res)
+      : path.startsWith(GATEWAY_PREFIX) || path === '/_berth'
+        ? this.serveGateway(req, res, path)
+        : this.serveBerth(req, res);
     work.catch((err) => this.refuse(req, res, asBerthError(err)));
   };
 
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
-    this.upgradeBerth(req, socket, head).catch((err) => {
+    const tunnelPort = this.deps.tunnels?.portOf(pathOf(req.url)) ?? null;
+    const work = this.apps?.claims(req)
+      ? this.apps.handleUpgrade(req, socket, head)
+      : tunnelPort !== null && this.deps.tunnels
+        ? this.deps.tunnels.handle(req, socket, head, tunnelPort)
+        : this.upgradeBerth(req, socket, head);
+    work.catch((err) => {
       const error = asBerthError(err);
       this.logRefusal(req, error);
       writeRawJson(socket, error.status, { error: { code: error.code, message: error.userMessage } });
@@ -62,21 +85,25 @@ export class Gateway {
   private async serveGateway(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const authRoute = this.deps.auth.authenticator.routes.get(path);
     if (authRoute) return authRoute(req, res);
-    const route = this.routes.find(req.method ?? 'GET', path === '/_berth' ? GATEWAY_PREFIX : path);
-    if (route === null) throw new BerthError({ code: 'not_found', userMessage: `Nothing at ${path}; see /_berth/api/openapi.json for the API.` });
-    if (route === 'method') throw new BerthError({ code: 'bad_request', status: 405, userMessage: `${req.method} is not allowed on ${path}.` });
+    const match = this.routes.find(req.method ?? 'GET', path === '/_berth' ? GATEWAY_PREFIX : path);
+    if (match === null) throw new BerthError({ code: 'not_found', userMessage: `Nothing at ${path}; see /_berth/api/openapi.json for the API.` });
+    if (match === 'method') throw new BerthError({ code: 'bad_request', status: 405, userMessage: `${req.method} is not allowed on ${path}.` });
+    const { route, params } = match;
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
-    if (route.access === 'public') return route.handler({ req, res, url, user: ANONYMOUS });
-    const signIn = await this.identify(req, res);
+    if (route.access === 'public') return route.handler({ req, res, url, user: ANONYMOUS, params });
+    // The API also takes Berth tokens (scope api), as a Bearer or in X-Berth-Token; a token is
+    // no cookie, so no other site can make a browser send it, and no CSRF check is needed.
+    const token = path.startsWith(API_PREFIX) ? (bearerToken(req) ?? headerToken(req)) : null;
+    const signIn = token !== null ? await this.tokenSignIn(token, ['api']) : await this.identify(req, res);
     if (!signIn) return;
     const { user } = signIn;
     if (route.access === 'admin' && !user.admin) {
       throw new BerthError({ code: 'forbidden', userMessage: 'Only administrators may do this; ask one to add you to auth.admins.' });
     }
     const { csrf } = this.deps.auth;
-    const refusal = checkRequestCsrf(req, csrf, signIn, this.deps.config.publicUrl);
+    const refusal = token === null ? checkRequestCsrf(req, csrf, signIn, this.deps.config.publicUrl) : null;
     if (refusal) throw refusal;
-    return route.handler({ req, res, url, user, csrfToken: csrf.csrfToken(signIn) });
+    return route.handler({ req, res, url, user, params, csrfToken: csrf.csrfToken(signIn) });
   }
 
   private async serveBerth(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -85,7 +112,7 @@ export class Gateway {
     const { user } = signIn;
     const { directory, config } = this.deps;
     const ready = directory.readyEndpoint(user.name);
-    if (ready) return this.forward(req, res, user.name, ready);
+    if (ready) return this.forwarder.web(req, res, user.name, ready);
 
     const kind = requestKind(req);
     const status = directory.status(user.name);
@@ -101,7 +128,7 @@ export class Gateway {
     try {
       const endpoint = await directory.ready(user.name, 'http', config.spawn.holdSeconds * 1000);
       if (res.destroyed) return;
-      this.forward(req, res, user.name, endpoint);
+      this.forwarder.web(req, res, user.name, endpoint);
     } catch (err) {
       const error = asBerthError(err);
       const state = directory.status(user.name).state;
@@ -109,23 +136,12 @@ export class Gateway {
     }
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, user: string, target: { host: string; port: number }): void {
-    const { directory, proxy, metrics } = this.deps;
-    directory.touch(user);
-    proxy.web(req, res, target, {
-      scheme: this.scheme,
-      strip: this.deps.strip,
-      onStatus: (status) => metrics.countProxied(status),
-      onError: (error) => this.deps.logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error'),
-    });
-  }
-
   private async upgradeBerth(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const { directory, proxy, metrics, config } = this.deps;
+    const { directory, config } = this.deps;
     if (pathOf(req.url).startsWith(GATEWAY_PREFIX)) {
-      throw new BerthError({ code: 'not_found', userMessage: 'The gateway accepts no upgrades on its own paths.' });
+      throw new BerthError({ code: 'not_found', userMessage: 'The gateway accepts no upgrades on its own paths but its tunnels (/_berth/api/me/tunnel/<port>).' });
     }
-    const result = await this.deps.auth.authenticator.authenticate(req);
+    const result = await this.authenticate(req);
     if ('refused' in result) throw result.refused;
     if ('challenge' in result) throw result.challenge.error;
     const user = result.user.name;
@@ -138,29 +154,12 @@ export class Gateway {
       }
       target = await directory.ready(user, 'http', config.spawn.holdSeconds * 1000);
     }
-    directory.touch(user);
-    let counted = false;
-    proxy.upgrade(req, socket, head, target, {
-      scheme: this.scheme,
-      strip: this.deps.strip,
-      onStatus: (status) => {
-        metrics.countProxied(status);
-        if (status === 101) {
-          counted = true;
-          metrics.openWebSockets.inc();
-        }
-      },
-      onClientData: () => directory.touch(user),
-      onClose: () => {
-        if (counted) metrics.openWebSockets.dec();
-      },
-      onError: (error) => this.deps.logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
-    });
+    this.forwarder.upgrade(req, socket, head, user, target);
   }
 
   /** The sign-in, or null after answering with a login redirect, 401 or 403. */
   private async identify(req: IncomingMessage, res: ServerResponse): Promise<Authenticated | null> {
-    const result: AuthResult = await this.deps.auth.authenticator.authenticate(req);
+    const result = await this.authenticate(req);
     if ('user' in result) return result;
     if ('refused' in result) throw result.refused;
     const { loginPath, error } = result.challenge;
@@ -169,6 +168,18 @@ export class Gateway {
       return null;
     }
     throw error;
+  }
+
+  /** The sender of berth traffic: an X-Berth-Token (scope apps) when one is sent, else the auth mode's own credentials. */
+  private async authenticate(req: IncomingMessage): Promise<AuthResult> {
+    const token = headerToken(req);
+    return token === null ? this.deps.auth.authenticator.authenticate(req) : this.tokenSignIn(token, ['apps']);
+  }
+
+  /** A sign-in by a Berth token: never a browser's ambient credential. */
+  private async tokenSignIn(token: string, scopes: readonly TokenScope[]): Promise<Authenticated> {
+    const { user, token: stored } = await this.deps.tokens.check(token, scopes);
+    return { user, sessionId: `token:${stored.id}`, browser: false };
   }
 
   private refuse(req: IncomingMessage, res: ServerResponse, error: BerthError): void {

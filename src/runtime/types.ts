@@ -92,6 +92,11 @@ export interface Runtime {
   list(): Promise<Observed[]>;
   /** A TCP address on which the gateway reaches `port` inside the berth. */
   endpoint(name: string, port: number): Promise<Endpoint>;
+  /**
+   * TCP ports listening inside the running berth (from /proc/net/tcp and
+   * tcp6; local runtime: only sockets held by the berth's process groups).
+   */
+  listening(name: string): Promise<number[]>;
   /** The main port's address once running (local runtime: the allocated port). */
   mainEndpoint(name: string): Promise<Endpoint>;
   /** The last `lines` lines of the berth's output. */

@@ -133,6 +133,10 @@ export class Spawner implements BerthDirectory {
     return this.options.runtime.endpoint(entry.spec.name, port);
   }
 
+  async listening(user: string): Promise<number[]> {
+    return this.options.runtime.listening(this.entry(user).spec.name);
+  }
+
   async exec(user: string, options: ExecOptions): Promise<ExecProcess> {
     return this.options.runtime.exec(this.entry(user).spec.name, options);
   }

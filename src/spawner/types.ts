@@ -20,6 +20,8 @@ export interface BerthDirectory {
   /** The address of another port of a ready berth. */
   endpoint(user: string, port: number): Promise<Endpoint>;
   exec(user: string, options: ExecOptions): Promise<ExecProcess>;
+  /** TCP ports listening inside a ready berth. */
+  listening(user: string): Promise<number[]>;
   stop(user: string, why: string): Promise<void>;
   /** Progress events of the current spawn, then every later one; returns the unsubscribe. */
   subscribe(user: string, listener: (event: ProgressEvent, status: BerthStatus) => void): () => void;

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { safeName } from '../core/safeName.js';
 
 /** Tables as Kysely sees them. Times are milliseconds since the epoch. */
 export interface Database {
@@ -14,6 +15,22 @@ export interface Database {
     comment: string;
     created_at: number;
   };
+  /** API tokens; only the SHA-256 of the secret is kept. */
+  tokens: {
+    id: string;
+    user: string;
+    name: string | null;
+    hash: string;
+    /** Comma-separated: "api,apps". */
+    scopes: string;
+    created_at: number;
+    expires_at: number | null;
+    last_used_at: number | null;
+  };
+  /** Share levels of berth ports other than the default ("owner"). */
+  shares: { user: string; port: number; share: string };
+  /** Every username the gateway has seen, by safe name, so app hosts can name their owner without the runtime. */
+  users: { safe_name: string; user: string };
 }
 
 /**
@@ -50,5 +67,36 @@ export const migrations: Array<(db: Kysely<Database>) => Promise<void>> = [
       .execute();
     // Authentication looks keys up by fingerprint on every SSH login.
     await sql`create index ssh_keys_fingerprint on ssh_keys (fingerprint)`.execute(db);
+  },
+  async (db) => {
+    await db.schema
+      .createTable('tokens')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user', 'text', (c) => c.notNull())
+      .addColumn('name', 'text')
+      .addColumn('hash', 'text', (c) => c.notNull().unique())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'integer')
+      .addColumn('last_used_at', 'integer')
+      .execute();
+    await sql`create index tokens_user on tokens (user)`.execute(db);
+    await db.schema
+      .createTable('shares')
+      .addColumn('user', 'text', (c) => c.notNull())
+      .addColumn('port', 'integer', (c) => c.notNull())
+      .addColumn('share', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('shares_pk', ['user', 'port'])
+      .execute();
+    await db.schema
+      .createTable('users')
+      .addColumn('safe_name', 'text', (c) => c.primaryKey())
+      .addColumn('user', 'text', (c) => c.notNull())
+      .execute();
+    // Users known before this table existed.
+    const known = await sql<{ user: string }>`select user from activity union select user from ssh_keys`.execute(db);
+    for (const { user } of known.rows) {
+      await db.insertInto('users').values({ safe_name: safeName(user), user }).onConflict((oc) => oc.doNothing()).execute();
+    }
   },
 ];

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql, type Selectable } from 'kysely';
+import { safeName } from '../core/safeName.js';
 import { migrations, type Database } from './schema.js';
 
 export interface BerthEvent {
@@ -20,6 +21,20 @@ export interface SshKey {
   fingerprint: string;
   comment: string;
   createdAt: number;
+}
+
+export type TokenScope = 'api' | 'apps';
+export type ShareLevel = 'owner' | 'users' | 'public';
+
+/** An API token as stored: everything but the secret, of which only a hash is kept. */
+export interface StoredToken {
+  id: string;
+  user: string;
+  name: string | null;
+  scopes: TokenScope[];
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
 }
 
 /** How many events per user are kept; older ones are pruned as new ones arrive. */
@@ -63,8 +78,79 @@ export class Store {
           .values({ user, last_activity: at })
           .onConflict((oc) => oc.column('user').doUpdateSet({ last_activity: at }))
           .execute();
+        await trx.insertInto('users').values({ safe_name: safeName(user), user }).onConflict((oc) => oc.doNothing()).execute();
       }
     });
+  }
+
+  /** Records that the gateway knows this user (an app host may then name them). */
+  async rememberUser(user: string): Promise<void> {
+    await this.db.insertInto('users').values({ safe_name: safeName(user), user }).onConflict((oc) => oc.doNothing()).execute();
+  }
+
+  async userBySafeName(name: string): Promise<string | null> {
+    const row = await this.db.selectFrom('users').select('user').where('safe_name', '=', name).executeTakeFirst();
+    return row?.user ?? null;
+  }
+
+  async addToken(token: StoredToken, hash: string): Promise<void> {
+    await this.db
+      .insertInto('tokens')
+      .values({
+        id: token.id,
+        user: token.user,
+        name: token.name,
+        hash,
+        scopes: token.scopes.join(','),
+        created_at: token.createdAt,
+        expires_at: token.expiresAt,
+        last_used_at: token.lastUsedAt,
+      })
+      .execute();
+  }
+
+  async tokenByHash(hash: string): Promise<StoredToken | null> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return row ? tokenOf(row) : null;
+  }
+
+  async listTokens(user: string): Promise<StoredToken[]> {
+    const rows = await this.db.selectFrom('tokens').selectAll().where('user', '=', user).orderBy('created_at').execute();
+    return rows.map(tokenOf);
+  }
+
+  /** Deletes one of the user's tokens; false when the user has no token with that id. */
+  async deleteToken(user: string, id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('tokens').where('id', '=', id).where('user', '=', user).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async touchToken(id: string, at: number): Promise<void> {
+    await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+
+  /** Sets a port's share level; "owner", the default, is kept as no row. */
+  async setShare(user: string, port: number, share: ShareLevel): Promise<void> {
+    if (share === 'owner') {
+      await this.db.deleteFrom('shares').where('user', '=', user).where('port', '=', port).execute();
+      return;
+    }
+    await this.db
+      .insertInto('shares')
+      .values({ user, port, share })
+      .onConflict((oc) => oc.columns(['user', 'port']).doUpdateSet({ share }))
+      .execute();
+  }
+
+  async share(user: string, port: number): Promise<ShareLevel> {
+    const row = await this.db.selectFrom('shares').select('share').where('user', '=', user).where('port', '=', port).executeTakeFirst();
+    return (row?.share as ShareLevel | undefined) ?? 'owner';
+  }
+
+  /** The user's ports with a share level other than "owner". */
+  async listShares(user: string): Promise<Map<number, ShareLevel>> {
+    const rows = await this.db.selectFrom('shares').select(['port', 'share']).where('user', '=', user).execute();
+    return new Map(rows.map((r) => [r.port, r.share as ShareLevel]));
   }
 
   async loadActivity(): Promise<Map<string, number>> {
@@ -131,6 +217,18 @@ export class Store {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+function tokenOf(row: Selectable<Database['tokens']>): StoredToken {
+  return {
+    id: row.id,
+    user: row.user,
+    name: row.name,
+    scopes: row.scopes.split(',').filter((s): s is TokenScope => s === 'api' || s === 'apps'),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+  };
 }
 
 function sshKeyOf(row: Selectable<Database['ssh_keys']>): SshKey {

@@ -159,6 +159,6 @@ describe('what must never reach a berth', () => {
     assert.deepEqual(names, names.map((name) => name.toLowerCase()));
     assert.equal(new Set(names).size, names.length);
     assert.deepEqual(identityHeaderNames(testConfig()).slice(0, 2), ['x-forwarded-preferred-username', 'x-forwarded-user']);
-    assert.deepEqual(GATEWAY_COOKIE_NAMES, ['berth_session', 'berth_oidc']);
+    assert.deepEqual(GATEWAY_COOKIE_NAMES, ['berth_session', 'berth_oidc', 'berth_app']);
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../../src/runtime/types.js';
 
 /**
@@ -169,6 +170,27 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       assert.notEqual(`${ea.host}:${ea.port}`, `${eb.host}:${eb.port}`);
       assert.equal((await run(runtime, alice.name, ['sh', '-c', 'echo a > "$HOME/only-alice"'])).code, 0);
       assert.equal((await run(runtime, bob.name, ['sh', '-c', 'test -e "$HOME/only-alice"'])).code, 1);
+      await Promise.all([stop(alice), stop(bob)]);
+    });
+
+    it("lists the ports listening inside a berth, one an exec opened too, and reaches no other berth's port through it", { timeout: TEST_MS }, async () => {
+      const alice = server('conf-ports-alice');
+      const bob = server('conf-ports-bob');
+      await Promise.all([start(alice), start(bob)]);
+      const [main] = await Promise.all([listening(alice), listening(bob)]);
+      // Local berths share the host's ports, so the extra one must be free on the host.
+      const extra = await freeLoopbackPort();
+      const exec = await runtime.exec(alice.name, execOptions(subject.serverCommand, null, { PORT: String(extra) }));
+      const ports = await eventually(async () => {
+        const now = await runtime.listening(alice.name);
+        return now.includes(extra) && now;
+      }, 'the exec\'s port to be listed');
+      assert.ok(ports.includes(main.port), `main port ${main.port} in ${ports.join(',')}`);
+      assert.equal((await runtime.listening(bob.name)).includes(extra), false, "alice's port is listed for bob");
+      const reached = await runtime.endpoint(bob.name, extra).then(accepts, () => false);
+      assert.equal(reached, false, "bob's endpoint for the port reaches alice's listener");
+      assert.equal(await accepts(await runtime.endpoint(alice.name, extra)), true);
+      exec.signal('TERM');
       await Promise.all([stop(alice), stop(bob)]);
     });
 

@@ -24,10 +24,10 @@ describe('/_berth/api/me/keys', () => {
     // The gateway's authentication is not under test: the user comes from a header here.
     http = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://test');
-      const route = table.find(req.method ?? 'GET', url.pathname);
-      if (route === null || route === 'method') return void res.writeHead(404).end();
+      const match = table.find(req.method ?? 'GET', url.pathname);
+      if (match === null || match === 'method') return void res.writeHead(404).end();
       const user = { name: String(req.headers['x-test-user']), groups: [], admin: false };
-      Promise.resolve(route.handler({ req, res, url, user })).catch((err) => sendError(req, res, asBerthError(err)));
+      Promise.resolve(match.route.handler({ req, res, url, user, params: match.params })).catch((err) => sendError(req, res, asBerthError(err)));
     }).listen(0, '127.0.0.1');
     await new Promise((resolve) => http.once('listening', resolve));
     base = `http://127.0.0.1:${(http.address() as AddressInfo).port}/_berth/api/me/keys`;

@@ -49,6 +49,8 @@ export const openApiDocument = {
         name: 'berth_session',
         description: 'A browser session: POST, PUT and DELETE also need the X-Berth-CSRF header, which the gateway pages send',
       },
+      token: { type: 'http', scheme: 'bearer', description: 'A Berth token with scope "api" (POST /me/tokens)' },
+      tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Berth-Token', description: 'The same token in a header of its own' },
     },
     schemas: {
       Berth: berth,
@@ -60,13 +62,33 @@ export const openApiDocument = {
           elapsedMs: { type: 'number' },
         },
       },
+      Token: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          name: { type: 'string', nullable: true },
+          scopes: { type: 'array', items: { type: 'string', enum: ['api', 'apps'] } },
+          createdAt: { type: 'string', format: 'date-time' },
+          expiresAt: { type: 'string', format: 'date-time', nullable: true },
+          lastUsedAt: { type: 'string', format: 'date-time', nullable: true },
+        },
+      },
+      Port: {
+        type: 'object',
+        properties: {
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          url: { type: 'string', nullable: true, description: 'the per-port web address; null when apps.domain is not set' },
+          share: { type: 'string', enum: ['owner', 'users', 'public'] },
+          listening: { type: 'boolean' },
+        },
+      },
       Error: {
         type: 'object',
         properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
       },
     },
   },
-  security: [{ session: [] }],
+  security: [{ session: [] }, { token: [] }, { tokenHeader: [] }],
   paths: {
     '/me': {
       get: {
@@ -101,6 +123,63 @@ export const openApiDocument = {
     },
     '/berths/stop': adminAction('Stop the berth of {"user"} (admins only; its home is kept)', 200),
     '/berths/restart': adminAction('Stop, then start the berth of {"user"} (admins only; returns at once)', 202),
+    '/me/tokens': {
+      get: {
+        summary: "The signed-in user's API tokens (never their secrets)",
+        responses: { 200: { description: 'ok', ...json({ type: 'object', properties: { tokens: { type: 'array', items: { $ref: '#/components/schemas/Token' } } } }) }, 401: error },
+      },
+      post: {
+        summary: 'Create a token; its secret is in this answer only',
+        requestBody: json({
+          type: 'object',
+          required: ['scopes'],
+          properties: {
+            scopes: { type: 'array', items: { type: 'string', enum: ['api', 'apps'] }, description: 'api: this API; apps: app hosts, X-Berth-Token and tunnels' },
+            expiresInSeconds: { type: 'integer', minimum: 1, nullable: true, description: 'null or absent: never expires' },
+            name: { type: 'string', maxLength: 100 },
+          },
+        }),
+        responses: {
+          201: { description: 'created', ...json({ allOf: [{ $ref: '#/components/schemas/Token' }, { type: 'object', properties: { token: { type: 'string', description: 'the secret, "berth_…"' } } }] }) },
+          400: error,
+          401: error,
+        },
+      },
+    },
+    '/me/tokens/{id}': {
+      delete: {
+        summary: 'Revoke a token',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 204: { description: 'revoked' }, 404: error },
+      },
+    },
+    '/me/ports': {
+      get: {
+        summary: 'TCP ports listening in the berth (read live from /proc/net/tcp and tcp6), and ports shared beyond their owner',
+        responses: { 200: { description: 'ok', ...json({ type: 'object', properties: { ports: { type: 'array', items: { $ref: '#/components/schemas/Port' } } } }) }, 401: error },
+      },
+    },
+    '/me/ports/{port}': {
+      put: {
+        summary: "Set a port's share level: owner (default), users (any signed-in user) or public (no sign-in)",
+        parameters: [{ name: 'port', in: 'path', required: true, schema: { type: 'integer', minimum: 1, maximum: 65535 } }],
+        requestBody: json({ type: 'object', required: ['share'], properties: { share: { type: 'string', enum: ['owner', 'users', 'public'] } } }),
+        responses: {
+          200: { description: 'ok', ...json({ type: 'object', properties: { port: { type: 'integer' }, share: { type: 'string' }, url: { type: 'string', nullable: true } } }) },
+          400: error,
+        },
+      },
+    },
+    '/me/tunnel/{port}': {
+      get: {
+        summary: 'A WebSocket carrying one TCP connection to that port of the berth (berth forward); ?user=NAME for a port another user shares',
+        parameters: [
+          { name: 'port', in: 'path', required: true, schema: { type: 'integer', minimum: 1, maximum: 65535 } },
+          { name: 'user', in: 'query', required: false, schema: { type: 'string' } },
+        ],
+        responses: { 101: { description: 'switching to WebSocket; binary frames are the TCP stream' }, 401: error, 403: error, 502: error },
+      },
+    },
     '/berths': {
       get: {
         summary: 'Every berth (admins only)',

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
+import { listeningByExec } from '../procNet.js';
 import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
@@ -147,6 +148,10 @@ export class DockerRuntime implements Runtime {
   async endpoint(name: string, port: number): Promise<Endpoint> {
     const info = await this.runningContainer(name);
     return this.reachable(name, containerEndpoint(info, this.config.network, port));
+  }
+
+  async listening(name: string): Promise<number[]> {
+    return listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
   }
 
   async mainEndpoint(name: string): Promise<Endpoint> {

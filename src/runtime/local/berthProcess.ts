@@ -60,6 +60,11 @@ export class BerthProcess {
     this.spawned.catch(() => undefined);
   }
 
+  /** The process groups of this berth: the main process's and each exec's. */
+  get groups(): Set<number> {
+    return new Set(this.pid === null ? this.execs : [this.pid, ...this.execs]);
+  }
+
   get running(): boolean {
     return this.pid !== null && this.finishedAt === null;
   }

@@ -15,6 +15,7 @@ import {
 } from '../types.js';
 import { BerthProcess } from './berthProcess.js';
 import { freeLoopbackPort } from './freePort.js';
+import { portsOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
 
 export interface LocalRuntimeOptions {
@@ -32,7 +33,11 @@ interface LocalBerth {
   run: BerthProcess;
   /** Set when the gateway asked it to stop, so its end is not reported as a crash. */
   stopRequested: boolean;
+  /** The ports it listened on when last looked at. */
+  owned: { ports: number[]; at: number } | null;
 }
+
+const OWNED_FRESH_MS = 1_000;
 
 /**
  * Berths as child processes of the gateway, sharing the host's network on
@@ -92,9 +97,34 @@ export class LocalRuntime implements Runtime {
     return [...this.berths.values()].map(observe);
   }
 
+  /** Only the berth's own ports (see ./ownedPorts.ts): another user's listener on this host is not reachable through it. */
   async endpoint(name: string, port: number): Promise<Endpoint> {
-    this.running(name);
+    const berth = this.running(name);
+    if (port !== berth.port && !(await this.owns(berth, port))) {
+      throw new BerthError({
+        code: 'upstream_failed',
+        userMessage: `Nothing in your environment listens on port ${port}; start a server on it (on any address) and try again.`,
+        logMessage: `berth ${name} has no listener of its own on port ${port}`,
+      });
+    }
     return { host: '127.0.0.1', port };
+  }
+
+  async listening(name: string): Promise<number[]> {
+    const berth = this.running(name);
+    const ports = await portsOfGroups(berth.run.groups);
+    berth.owned = { ports, at: Date.now() };
+    return ports;
+  }
+
+  /**
+   * Whether the berth listens on `port`. Finding out scans /proc (milliseconds
+   * per call), so a port seen in the last OWNED_FRESH_MS is taken as still
+   * the berth's; an unseen one is always looked up afresh.
+   */
+  private async owns(berth: LocalBerth, port: number): Promise<boolean> {
+    if (berth.owned !== null && Date.now() - berth.owned.at < OWNED_FRESH_MS && berth.owned.ports.includes(port)) return true;
+    return (await this.listening(berth.spec.name)).includes(port);
   }
 
   async mainEndpoint(name: string): Promise<Endpoint> {
@@ -136,6 +166,7 @@ export class LocalRuntime implements Runtime {
       spec,
       port,
       stopRequested: false,
+      owned: null,
       run: new BerthProcess(argv, { cwd: home, env }, (exitCode) => this.ended(berth, exitCode)),
     };
     this.berths.set(spec.name, berth);

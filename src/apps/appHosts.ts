@@ -1,0 +1,205 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { safeNext } from '../auth/next.js';
+import { headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
+import type { Config } from '../config/schema.js';
+import { BerthError } from '../core/errors.js';
+import type { Forwarder } from '../http/forwarder.js';
+import { redirect, wantsHtml } from '../http/respond.js';
+import { requestKind } from '../http/startPolicy.js';
+import type { Endpoint } from '../runtime/types.js';
+import type { BerthDirectory } from '../spawner/types.js';
+import type { Store } from '../store/store.js';
+import { ownerOf, verdict } from './access.js';
+import type { AppCookies } from './appCookie.js';
+import type { HandOffCodes } from './codes.js';
+import { appOrigin, hostNameOf, isUnderDomain, parseAppHost, type AppHost } from './hostLabel.js';
+
+/** Where an app host takes the one-time code of the sign-in hand-off. Reserved on every app host. */
+export const CALLBACK_PATH = '/_berth/apps/callback';
+/** Where the gateway hands a signed-in browser on to an app host. */
+export const AUTHORIZE_PATH = '/_berth/apps/authorize';
+/** The header naming the visitor to the app; set only by the gateway. */
+export const VISITOR_HEADER = 'X-Berth-Visitor';
+
+export interface AppHostsDeps {
+  config: Config;
+  directory: BerthDirectory;
+  store: Store;
+  tokens: Tokens;
+  cookies: AppCookies;
+  codes: HandOffCodes;
+  forwarder: Forwarder;
+}
+
+interface Admitted {
+  owner: string;
+  visitor: string | null;
+  app: AppHost;
+}
+
+/**
+ * Requests to `<safe name>-<port>.<apps.domain>`: parse the host strictly,
+ * find its owner among known users, establish the visitor (app cookie or
+ * X-Berth-Token, never Authorization), decide by the port's share level, and
+ * only then touch the berth. Every refusal is a BerthError the gateway answers.
+ */
+export class AppHosts {
+  private readonly domain: string;
+  private readonly gatewayHost: string;
+
+  constructor(private readonly deps: AppHostsDeps) {
+    this.domain = (deps.config.apps.domain as string).toLowerCase();
+    this.gatewayHost = new URL(deps.config.publicUrl).hostname;
+  }
+
+  /** Whether this request's Host is under the apps domain and not the gateway's own (then this class answers it, whatever its shape). */
+  claims(req: IncomingMessage): boolean {
+    const host = hostNameOf(req.headers.host);
+    return host !== null && host !== this.gatewayHost && isUnderDomain(host, this.domain);
+  }
+
+  async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const app = this.parse(req);
+    const url = new URL(req.url ?? '/', 'http://app.invalid');
+    if (url.pathname === CALLBACK_PATH) return this.callback(res, app, url);
+    const owner = await this.owner(app);
+    if (url.searchParams.has(TOKEN_QUERY)) return this.tokenLanding(req, res, app, url);
+    const admitted = await this.admit(req, app, owner);
+    if (admitted === 'sign_in') {
+      if (req.method === 'GET' && wantsHtml(req)) {
+        const next = `${appOrigin(this.deps.config.publicUrl, app.host)}${req.url ?? '/'}`;
+        redirect(res, `${new URL(this.deps.config.publicUrl).origin}${AUTHORIZE_PATH}?next=${encodeURIComponent(next)}`, 303);
+        return;
+      }
+      throw signInError(app);
+    }
+    const target = await this.reach(req, admitted);
+    if (res.destroyed) return;
+    this.deps.forwarder.web(req, res, owner, target, visitorHeader(admitted.visitor));
+  }
+
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const app = this.parse(req);
+    const owner = await this.owner(app);
+    const admitted = await this.admit(req, app, owner);
+    if (admitted === 'sign_in') throw signInError(app);
+    const target = await this.reach(req, admitted);
+    if (socket.destroyed) return;
+    this.deps.forwarder.upgrade(req, socket, head, owner, target, visitorHeader(admitted.visitor));
+  }
+
+  private parse(req: IncomingMessage): AppHost {
+    const app = parseAppHost(hostNameOf(req.headers.host) ?? '', this.domain);
+    if (app === null) throw noSuchHost();
+    return app;
+  }
+
+  private async owner(app: AppHost): Promise<string> {
+    const owner = await ownerOf(app.safeName, this.deps.directory, this.deps.store);
+    if (owner === null) throw noSuchHost();
+    return owner;
+  }
+
+  /** The visitor and the verdict; a bad X-Berth-Token is refused outright rather than ignored. */
+  private async admit(req: IncomingMessage, app: AppHost, owner: string): Promise<Admitted | 'sign_in'> {
+    const token = headerToken(req);
+    const visitor = token !== null ? (await this.deps.tokens.check(token, ['apps'])).user.name : this.deps.cookies.read(req, app.host);
+    const share = await this.deps.store.share(owner, app.port);
+    const decision = verdict(share, owner, visitor);
+    if (decision === 'sign_in') return 'sign_in';
+    if (decision === 'forbidden') {
+      throw new BerthError({
+        code: 'forbidden',
+        userMessage: `${app.host} is private to its owner; ask them to share port ${app.port} with signed-in users.`,
+        logMessage: `${visitor} may not visit ${app.host} (share ${share})`,
+      });
+    }
+    return { owner, visitor, app };
+  }
+
+  /**
+   * The berth's port. The owner's request may start the berth (as on the
+   * gateway's main route); anyone else's only uses a running one.
+   */
+  private async reach(req: IncomingMessage, admitted: Admitted): Promise<Endpoint> {
+    const { directory, config } = this.deps;
+    const { owner, visitor, app } = admitted;
+    if (directory.readyEndpoint(owner) === null) {
+      if (visitor !== owner || requestKind(req) === 'background') {
+        throw new BerthError({
+          code: 'berth_stopped',
+          userMessage: `The environment behind ${app.host} is not running; its owner can start it by opening it.`,
+        });
+      }
+      await directory.ready(owner, 'http', config.spawn.holdSeconds * 1000);
+    }
+    return directory.endpoint(owner, app.port);
+  }
+
+  /** `?berth_token=`: a browser signs in with a token, which leaves the URL at once (303 to it without the token). */
+  private async tokenLanding(req: IncomingMessage, res: ServerResponse, app: AppHost, url: URL): Promise<void> {
+    const { user, token } = await this.deps.tokens.check(url.searchParams.get(TOKEN_QUERY) ?? '', ['apps']);
+    this.deps.cookies.issue(res, app.host, user.name, token.expiresAt);
+    redirect(res, withoutQueryParameter(req.url ?? '/', TOKEN_QUERY), 303);
+  }
+
+  /** The end of the sign-in hand-off: a fresh code for this host becomes this host's cookie. */
+  private callback(res: ServerResponse, app: AppHost, url: URL): void {
+    const user = this.deps.codes.redeem(url.searchParams.get('code') ?? '', app.host);
+    if (user === null) {
+      throw new BerthError({
+        code: 'unauthenticated',
+        userMessage: `This sign-in link has expired or was already used; open ${appOrigin(this.deps.config.publicUrl, app.host)}/ again.`,
+        logMessage: `stale or foreign hand-off code on ${app.host}`,
+      });
+    }
+    this.deps.cookies.issue(res, app.host, user);
+    redirect(res, safeNext(url.searchParams.get('next')), 303);
+  }
+}
+
+function noSuchHost(): BerthError {
+  return new BerthError({
+    code: 'not_found',
+    userMessage: 'No app answers at this address: app addresses look like <name>-<port> followed by the apps domain.',
+    logMessage: 'unknown or malformed app host',
+  });
+}
+
+function signInError(app: AppHost): BerthError {
+  return new BerthError({
+    code: 'unauthenticated',
+    userMessage: `Sign in to reach ${app.host}: open it in a browser, or send a Berth token with scope "apps" in the X-Berth-Token header.`,
+  });
+}
+
+/**
+ * The visitor's name for the app. Header values must be printable ASCII, so
+ * any other name is percent-encoded (a plain name such as "alice" is unchanged).
+ */
+function visitorHeader(visitor: string | null): Record<string, string> | undefined {
+  if (visitor === null) return undefined;
+  return { [VISITOR_HEADER]: /^[\x20-\x7e]+$/.test(visitor) && !visitor.includes('%') ? visitor : encodeURIComponent(visitor) };
+}
+
+/** The request target without one query parameter, every other byte of it kept as sent. */
+export function withoutQueryParameter(target: string, name: string): string {
+  const q = target.indexOf('?');
+  if (q === -1) return target;
+  const kept = target
+    .slice(q + 1)
+    .split('&')
+    .filter((part) => {
+      const key = part.split('=', 1)[0] as string;
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(key.replace(/\+/g, ' '));
+      } catch {
+        decoded = key;
+      }
+      return part !== '' && decoded !== name;
+    });
+  return kept.length === 0 ? target.slice(0, q) : `${target.slice(0, q)}?${kept.join('&')}`;
+}
+

@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { BerthError } from '../../core/errors.js';
+import type { User } from '../../core/user.js';
+import type { Store, StoredToken, TokenScope } from '../../store/store.js';
+
+/** Recognisable in a leaked-secret scan and in an Authorization header shared with other schemes. */
+export const TOKEN_PREFIX = 'berth_';
+/** Where browsers bring a token to an app host (answered with a redirect without it). */
+export const TOKEN_QUERY = 'berth_token';
+/** Where scripts bring a token to an app host or a berth; stripped before proxying. */
+export const TOKEN_HEADER = 'x-berth-token';
+export const TOKEN_SCOPES: readonly TokenScope[] = ['api', 'apps'];
+
+const SHAPE = /^berth_[A-Za-z0-9_-]{43}$/;
+/** Last use is written at most this often per token, not on every request. */
+const TOUCH_EVERY_MS = 60_000;
+
+/**
+ * Tokens carry 256 random bits, so a plain SHA-256 is a safe way to keep
+ * them: looking one up by its hash compares no secret in user-visible time,
+ * and the database never holds anything that could be replayed.
+ */
+export function hashToken(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export interface NewToken {
+  name: string | null;
+  scopes: TokenScope[];
+  expiresInSeconds: number | null;
+}
+
+/** Issues, checks and (through the store) lists API tokens. */
+export class Tokens {
+  constructor(
+    private readonly store: Store,
+    private readonly isAdmin: (name: string) => boolean,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(user: string, wanted: NewToken): Promise<{ token: StoredToken; secret: string }> {
+    const secret = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const createdAt = this.now();
+    const token: StoredToken = {
+      id: randomBytes(9).toString('base64url'),
+      user,
+      name: wanted.name,
+      scopes: [...new Set(wanted.scopes)],
+      createdAt,
+      expiresAt: wanted.expiresInSeconds === null ? null : createdAt + wanted.expiresInSeconds * 1000,
+      lastUsedAt: null,
+    };
+    await this.store.addToken(token, hashToken(secret));
+    await this.store.rememberUser(user);
+    return { token, secret };
+  }
+
+  /**
+   * The user a presented token stands for, when it is known, unexpired and
+   * has one of `scopes`; otherwise a BerthError (401 unknown/expired, 403
+   * wrong scope). The secret is never part of an error or log message.
+   */
+  async check(secret: string, scopes: readonly TokenScope[]): Promise<{ user: User; token: StoredToken }> {
+    const token = SHAPE.test(secret) ? await this.store.tokenByHash(hashToken(secret)) : null;
+    const now = this.now();
+    if (token === null || (token.expiresAt !== null && token.expiresAt <= now)) {
+      throw new BerthError({
+        code: 'unauthenticated',
+        userMessage: 'This Berth token is unknown, revoked or expired: create a new one at /_berth/api/me/tokens.',
+        logMessage: token === null ? 'unknown or malformed token presented' : `expired token ${token.id} of ${token.user} presented`,
+      });
+    }
+    if (!token.scopes.some((s) => scopes.includes(s))) {
+      throw new BerthError({
+        code: 'forbidden',
+        userMessage: `This Berth token may not be used here: it needs the scope ${scopes.map((s) => `"${s}"`).join(' or ')}; create one that has it.`,
+        logMessage: `token ${token.id} of ${token.user} has scopes ${token.scopes.join(',')}, needs ${scopes.join(' or ')}`,
+      });
+    }
+    if (token.lastUsedAt === null || now - token.lastUsedAt > TOUCH_EVERY_MS) await this.store.touchToken(token.id, now);
+    return { user: { name: token.user, groups: [], admin: this.isAdmin(token.user) }, token };
+  }
+}
+
+/** A Berth token in `Authorization: Bearer …`, or null (other schemes and other bearer tokens are not ours). */
+export function bearerToken(req: IncomingMessage): string | null {
+  const header = req.headers.authorization;
+  if (header === undefined) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match !== null && (match[1] as string).startsWith(TOKEN_PREFIX) ? (match[1] as string) : null;
+}
+
+/** The X-Berth-Token header, or null. */
+export function headerToken(req: IncomingMessage): string | null {
+  const value = req.headers[TOKEN_HEADER];
+  const text = Array.isArray(value) ? value[0] : value;
+  return text === undefined || text.trim() === '' ? null : text.trim();
+}

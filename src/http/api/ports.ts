@@ -1,0 +1,57 @@
+import { SHARE_LEVELS } from '../../apps/access.js';
+import { appHostName, appOrigin } from '../../apps/hostLabel.js';
+import type { Config } from '../../config/schema.js';
+import { BerthError } from '../../core/errors.js';
+import { safeName } from '../../core/safeName.js';
+import type { BerthDirectory } from '../../spawner/types.js';
+import type { ShareLevel, Store } from '../../store/store.js';
+import { readJsonBody, sendJson } from '../respond.js';
+import type { Route } from '../routes.js';
+
+const PATH = '/_berth/api/me/ports';
+
+/**
+ * The signed-in user's ports: GET lists the TCP ports listening in the berth
+ * (read live from the berth, nothing started) and every port shared beyond
+ * its owner; PUT /<port> {"share": …} sets a port's share level.
+ */
+export function portRoutes(config: Config, directory: BerthDirectory, store: Store): Route[] {
+  const urlOf = (user: string, port: number): string | null =>
+    config.apps.domain === null ? null : `${appOrigin(config.publicUrl, appHostName(safeName(user), port, config.apps.domain))}/`;
+  return [
+    {
+      method: 'GET',
+      path: PATH,
+      access: 'user',
+      handler: async ({ res, user }) => {
+        const [listening, shares] = await Promise.all([
+          directory.readyEndpoint(user.name) === null ? Promise.resolve<number[]>([]) : directory.listening(user.name),
+          store.listShares(user.name),
+        ]);
+        const ports = [...new Set([...listening, ...shares.keys()])].sort((a, b) => a - b);
+        sendJson(res, 200, {
+          ports: ports.map((port) => ({ port, url: urlOf(user.name, port), share: shares.get(port) ?? 'owner', listening: listening.includes(port) })),
+        });
+      },
+    },
+    {
+      method: 'PUT',
+      path: `${PATH}/:port`,
+      access: 'user',
+      handler: async ({ req, res, user, params }) => {
+        const port = /^[1-9][0-9]{0,4}$/.test(params.port as string) ? Number(params.port) : NaN;
+        if (!(port >= 1 && port <= 65535)) {
+          throw new BerthError({ code: 'bad_request', userMessage: `Name a port from 1 to 65535: PUT ${PATH}/3000.` });
+        }
+        const body = await readJsonBody(req);
+        const share = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).share : undefined;
+        if (!SHARE_LEVELS.includes(share as ShareLevel)) {
+          throw new BerthError({ code: 'bad_request', userMessage: 'Send {"share": "owner"}, {"share": "users"} (any signed-in user) or {"share": "public"} (anyone).' });
+        }
+        await store.setShare(user.name, port, share as ShareLevel);
+        await store.rememberUser(user.name);
+        sendJson(res, 200, { port, share, url: urlOf(user.name, port) });
+      },
+    },
+  ];
+}
