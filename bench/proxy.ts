@@ -28,7 +28,8 @@ import { appendResult, printTable } from './lib/report.js';
  * then the latency each adds over direct at a fixed, moderate rate.
  * Knobs: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
  * BENCH_RATE (1000), BENCH_RATE_SECONDS (10), BENCH_LOAD_TOOL (wrk|autocannon),
- * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof").
+ * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof"),
+ * BENCH_ONLY (comma-separated subjects beside direct, e.g. "berth gateway").
  */
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -36,6 +37,7 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const rate = Number(process.env.BENCH_RATE ?? 1000);
 const rateSeconds = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const gatewayNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
 const BODY = 'hello\n';
 const USER = 'bench';
 
@@ -93,13 +95,13 @@ try {
   const proxyOnly = await startServer(fixedGateway, { TARGET: backend });
   started.push(nginx, chp, proxyOnly);
 
-  const subjects: Subject[] = [
+  const subjects: Subject[] = ([
     { name: 'direct', url: `http://${backend}/`, cpuMs: () => treeCpuMs(backendPid) },
     { name: 'nginx', url: `${nginx.url}/`, cpuMs: nginx.cpuMs },
     { name: 'configurable-http-proxy', url: `${chp.url}/`, cpuMs: chp.cpuMs },
     { name: 'berth proxy', url: `${proxyOnly.url}/`, cpuMs: proxyOnly.cpuMs },
     { name: 'berth gateway', url: `${gateway.url}/`, cpuMs: gateway.cpuMs },
-  ];
+  ] satisfies Subject[]).filter(({ name }) => only === undefined || name === 'direct' || only.includes(name));
   console.log(
     `bench:proxy — ${tool.name}, ${connections} keep-alive connections, best of ${rounds} × ${seconds} s; ` +
       `then ${rate} req/s for ${rateSeconds} s; ${process.version}, ${(await import('node:os')).cpus().length} cores`,
@@ -135,7 +137,7 @@ try {
 
   const direct = saturated.direct as Saturated;
   const directPaced = paced.direct as FixedRate;
-  const rps = (name: string): number => (saturated[name] as Saturated).requestsPerSecond;
+  const rps = (name: string): number => saturated[name]?.requestsPerSecond ?? NaN;
   printTable([
     ['', 'req/s', 'p50 ms', 'p99 ms', 'vs direct', 'CPU µs/req', `@${rate}/s p50`, 'p99', '+p50 ms', '+p99 ms', 'errors'],
     ...subjects.map(({ name }) => {
@@ -156,7 +158,7 @@ try {
       ];
     }),
   ]);
-  const addedP99 = (name: string): number => (paced[name] as FixedRate).p99Ms - directPaced.p99Ms;
+  const addedP99 = (name: string): number => (paced[name]?.p99Ms ?? NaN) - directPaced.p99Ms;
   const ratios = {
     gatewayVsChp: rps('berth gateway') / rps('configurable-http-proxy'),
     gatewayVsNginx: rps('berth gateway') / rps('nginx'),
