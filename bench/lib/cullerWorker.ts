@@ -100,6 +100,8 @@ try {
     const started = performance.now();
     stopped = (await culler.pass(later)).length;
     wall.push(performance.now() - started);
+    // The events the stops record are written after the pass returns; they are its cost too.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     cull.push(cpuMs(before));
     if (stopped !== berths || runtime.running.size !== 0) throw new Error(`the pass stopped ${stopped} of ${berths} berths`);
     await spawner.close({ stopBerths: false });
