@@ -39,7 +39,8 @@ export async function startServer(script: string, env: Record<string, string>, n
  * hold many sockets.
  */
 export async function startCommand(file: string, args: readonly string[], env: Record<string, string>, ready: Readiness, nofile?: number): Promise<ServerProcess> {
-  const [command, argv] = nofile === undefined ? [file, args] : ['prlimit', [`--nofile=${nofile}:${nofile}`, file, ...args]];
+  const raise = nofile !== undefined && nofile > nofileLimits().soft;
+  const [command, argv] = raise ? ['prlimit', [`--nofile=${nofile}:${nofile}`, file, ...args]] : [file, args];
   const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (chunk: Buffer): void => {
@@ -81,6 +82,13 @@ export async function startCommand(file: string, args: readonly string[], env: R
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}; its output ended with:\n${output}`);
   }
+}
+
+/** This process's limits on open files, which children inherit. */
+export function nofileLimits(): { soft: number; hard: number } {
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const read = (text: string | undefined): number => (text === undefined || text === 'unlimited' ? 1_048_576 : Number(text));
+  return { soft: read(match?.[1]), hard: read(match?.[2]) };
 }
 
 /** Polls until 127.0.0.1:port accepts a connection, every 5 ms; false after timeoutMs. */
