@@ -17,10 +17,12 @@ import { appendResult, printTable } from './lib/report.js';
  *
  * - nginx as a proxy (one worker, keep-alive upstream pool),
  * - configurable-http-proxy (installed into bench/.peers on first run),
+ * - the plainest node:http proxy (bench/lib/bareProxy.ts), the floor under
+ *   anything built on Node's HTTP machinery,
  * - Berth's proxy alone (bench/lib/fixedGateway.ts: no authentication),
  * - Berth's gateway, `berth serve` in header mode: authentication, routing,
  *   the idle clock and metrics on every request. The backend nginx is this
- *   gateway's berth (local runtime), so all five measure the same process.
+ *   gateway's berth (local runtime), so every row measures the same process.
  *
  * First the saturating rate on 50 keep-alive connections (wrk, one thread;
  * best of BENCH_ROUNDS, since other work on a shared machine only ever
@@ -63,7 +65,11 @@ interface Subject {
 
 const tool = pickLoadTool();
 const headers = { [USER_HEADER]: USER };
-const [fixedGateway, fixedRate] = (await compileEntries(['bench/lib/fixedGateway.ts', 'bench/lib/fixedRate.ts'])) as [string, string];
+const [fixedGateway, bareProxy, fixedRate] = (await compileEntries(['bench/lib/fixedGateway.ts', 'bench/lib/bareProxy.ts', 'bench/lib/fixedRate.ts'])) as [
+  string,
+  string,
+  string,
+];
 const cli = await buildGateway();
 const dir = mkdtempSync(join(tmpdir(), 'berth-bench-proxy-'));
 const started: ServerProcess[] = [];
@@ -93,12 +99,14 @@ try {
   const nginx = await startNginx(join(dir, 'nginx'), { upstream: backend });
   const chp = await startChp(`http://${backend}`);
   const proxyOnly = await startServer(fixedGateway, { TARGET: backend });
-  started.push(nginx, chp, proxyOnly);
+  const bare = await startServer(bareProxy, { TARGET: backend });
+  started.push(nginx, chp, proxyOnly, bare);
 
   const subjects: Subject[] = ([
     { name: 'direct', url: `http://${backend}/`, cpuMs: () => treeCpuMs(backendPid) },
     { name: 'nginx', url: `${nginx.url}/`, cpuMs: nginx.cpuMs },
     { name: 'configurable-http-proxy', url: `${chp.url}/`, cpuMs: chp.cpuMs },
+    { name: 'bare node:http proxy', url: `${bare.url}/`, cpuMs: bare.cpuMs },
     { name: 'berth proxy', url: `${proxyOnly.url}/`, cpuMs: proxyOnly.cpuMs },
     { name: 'berth gateway', url: `${gateway.url}/`, cpuMs: gateway.cpuMs },
   ] satisfies Subject[]).filter(({ name }) => only === undefined || name === 'direct' || only.includes(name));
@@ -164,6 +172,7 @@ try {
     gatewayVsNginx: rps('berth gateway') / rps('nginx'),
     proxyVsChp: rps('berth proxy') / rps('configurable-http-proxy'),
     proxyVsNginx: rps('berth proxy') / rps('nginx'),
+    gatewayVsBare: rps('berth gateway') / rps('bare node:http proxy'),
     gatewayAddedP99OverNginxMs: addedP99('berth gateway') - addedP99('nginx'),
   };
   console.log(
