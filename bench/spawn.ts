@@ -17,11 +17,11 @@ import { appendResult, printTable } from './lib/report.js';
  * same image and command plus waiting until the same port answers HTTP; then
  * a stopped berth's restart next to `docker start` plus the same wait; then
  * 20 users arriving at once next to 20 such `docker run`s at once. Medians of
- * BENCH_USERS (5) one-at-a-time users; everything made carries a random
+ * BENCH_USERS one-at-a-time users; everything made carries a random
  * prefix and is removed at the end (containers, home volumes, network).
- * Knobs: BENCH_USERS (5), BENCH_CROWD (20), BENCH_IMAGE.
+ * Knobs: BENCH_USERS (7), BENCH_CROWD (20), BENCH_IMAGE.
  */
-const users = Number(process.env.BENCH_USERS ?? 5);
+const users = Number(process.env.BENCH_USERS ?? 7);
 const crowd = Number(process.env.BENCH_CROWD ?? 20);
 const image = process.env.BENCH_IMAGE ?? 'berth-test/busybox:latest';
 const PORT = 8080;
