@@ -60,6 +60,11 @@ function open(): Promise<Conn> {
     socket.once('connect', () => resolve(conn));
     // Rejects the start; a connection lost later shows as unanswered requests.
     socket.on('error', reject);
+    // A connection the server closes takes no more requests; one in flight on it shows as unanswered.
+    socket.on('close', () => {
+      const index = idle.indexOf(conn);
+      if (index !== -1) idle.splice(index, 1);
+    });
     socket.on('data', (chunk: Buffer) => {
       conn.buffer = conn.buffer.length === 0 ? chunk : Buffer.concat([conn.buffer, chunk]);
       while (conn.due !== null && takeResponse(conn)) {
@@ -85,7 +90,8 @@ await new Promise<void>((resolve) => {
     while (issued < total && start + issued * interval <= now) {
       const due = now;
       issued++;
-      const conn = idle.pop();
+      // Round robin (oldest idle first), so no connection sits idle long enough for a server to close it.
+      const conn = idle.shift();
       if (conn) send(conn, due);
       else backlog.push(due);
     }
