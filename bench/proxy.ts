@@ -30,7 +30,7 @@ import { appendResult, printTable } from './lib/report.js';
  * then the latency each adds over direct at a fixed, moderate rate.
  * Knobs: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
  * BENCH_RATE (1000), BENCH_RATE_SECONDS (10), BENCH_LOAD_TOOL (wrk|autocannon),
- * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof"),
+ * BENCH_GATEWAY_NODE_ARGS for both Berth processes (e.g. "--cpu-prof --cpu-prof-dir=prof"),
  * BENCH_ONLY (comma-separated subjects beside direct, e.g. "berth gateway").
  */
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -98,7 +98,7 @@ try {
 
   const nginx = await startNginx(join(dir, 'nginx'), { upstream: backend });
   const chp = await startChp(`http://${backend}`);
-  const proxyOnly = await startServer(fixedGateway, { TARGET: backend });
+  const proxyOnly = await startServer(fixedGateway, { TARGET: backend }, gatewayNodeArgs);
   const bare = await startServer(bareProxy, { TARGET: backend });
   started.push(nginx, chp, proxyOnly, bare);
 
