@@ -5,8 +5,12 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Inside node_modules so the compiled files find the project's packages; git-ignored with it. */
-const OUT_DIR = resolve('node_modules/.cache/berth-bench');
+/**
+ * Inside the checkout, so the compiled files find the project's packages by
+ * walking up to its node_modules, yet not inside node_modules, which a
+ * worktree may share with other checkouts of other code. Git-ignored.
+ */
+const OUT_DIR = resolve('bench/.build');
 
 /**
  * Compiles entry points (and what they import) with tsc, as `npm run build`

@@ -1,12 +1,15 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import { ensureDebian } from './install.js';
 
 const run = promisify(execFile);
 
 export interface LoadOptions {
   connections: number;
   durationSeconds: number;
+  /** Sent on every request, e.g. the identity header a gateway in header mode reads. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface LoadResult {
@@ -32,29 +35,16 @@ export interface LoadTool {
 export function pickLoadTool(): LoadTool {
   const wanted = process.env.BENCH_LOAD_TOOL;
   if (wanted === 'autocannon') return autocannon;
-  if (hasWrk() || installWrk()) return wrk;
+  if (ensureDebian('wrk', 'wrk', ['--version'])) return wrk;
   if (wanted === 'wrk') throw new Error('BENCH_LOAD_TOOL=wrk, but wrk is not installed and could not be installed');
   return autocannon;
 }
 
-function hasWrk(): boolean {
-  return spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
-}
-
-function installWrk(): boolean {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0 || process.env.BENCH_INSTALL === '0') return false;
-  console.error('bench: wrk is missing; installing it with apt-get (BENCH_INSTALL=0 to use autocannon instead)');
-  const apt = (args: string[]): boolean =>
-    spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
-  // A fresh machine has no package lists yet; update only when the first try shows it is needed.
-  return (apt(['install', '-y', '-qq', 'wrk']) || (apt(['update', '-qq']) && apt(['install', '-y', '-qq', 'wrk']))) && hasWrk();
-}
-
 const wrk: LoadTool = {
   name: 'wrk',
-  async run(url, { connections, durationSeconds }) {
+  async run(url, { connections, durationSeconds, headers = {} }) {
     // One thread: the load generator shares the cores with the servers it measures.
-    const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${durationSeconds}s`, '--latency', url], {
+    const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${durationSeconds}s`, '--latency', ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]), url], {
       timeout: (durationSeconds + 30) * 1000,
     });
     return parseWrk(stdout);
@@ -86,7 +76,7 @@ export function parseWrk(text: string): LoadResult {
 
 const autocannon: LoadTool = {
   name: 'autocannon',
-  async run(url, { connections, durationSeconds }) {
+  async run(url, { connections, durationSeconds, headers = {} }) {
     const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
     const { stdout } = await run(process.execPath, [cli, '-c', String(connections), '-d', String(durationSeconds), '-j', url], {
       timeout: (durationSeconds + 30) * 1000,
@@ -108,3 +98,4 @@ const autocannon: LoadTool = {
     };
   },
 };
+

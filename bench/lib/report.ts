@@ -1,5 +1,5 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +16,8 @@ export function printTable(rows: ReadonlyArray<ReadonlyArray<string>>): void {
 
 /**
  * Appends one JSON line to bench/results/<bench>.jsonl (git-ignored), with
- * what makes runs on different machines comparable or not.
+ * what makes runs on different machines comparable or not, and the load
+ * average at the end, which tells how busy a shared machine was.
  */
 export function appendResult(bench: string, record: Record<string, unknown>): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -24,7 +25,7 @@ export function appendResult(bench: string, record: Record<string, unknown>): st
   const machine = cpus();
   appendFileSync(
     file,
-    `${JSON.stringify({ bench, at: new Date().toISOString(), node: process.version, cpus: machine.length, cpuModel: machine[0]?.model ?? null, ...record })}\n`,
+    `${JSON.stringify({ bench, at: new Date().toISOString(), node: process.version, cpus: machine.length, cpuModel: machine[0]?.model ?? null, loadAverage: loadavg(), ...record })}\n`,
   );
   return file;
 }

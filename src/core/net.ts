@@ -37,7 +37,15 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-/** A matcher for a list of CIDRs already validated by the config schema. */
+/** Verdicts a matcher remembers; a gateway sees few distinct peers (its auth proxy), a scan sees many. */
+const MATCHER_MEMORY = 1024;
+
+/**
+ * A matcher for a list of CIDRs already validated by the config schema. It
+ * runs on every request, and BlockList.check builds a native address object
+ * each time, so verdicts are remembered per address string (forgotten all at
+ * once when too many pile up).
+ */
 export function cidrMatcher(cidrs: readonly string[]): (address: string | undefined) => boolean {
   const list = new BlockList();
   for (const text of cidrs) {
@@ -45,11 +53,20 @@ export function cidrMatcher(cidrs: readonly string[]): (address: string | undefi
     if (!cidr) throw new Error(`not a CIDR: ${text}`);
     list.addSubnet(cidr.address, cidr.prefix, cidr.family);
   }
-  return (address) => {
-    if (!address) return false;
+  const verdicts = new Map<string, boolean>();
+  const check = (address: string): boolean => {
     const plain = unmapV4(address);
     const version = isIP(plain);
-    if (version === 0) return false;
-    return list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+    return version !== 0 && list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+  };
+  return (address) => {
+    if (!address) return false;
+    let verdict = verdicts.get(address);
+    if (verdict === undefined) {
+      verdict = check(address);
+      if (verdicts.size >= MATCHER_MEMORY) verdicts.clear();
+      verdicts.set(address, verdict);
+    }
+    return verdict;
   };
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { berthSpecFor } from '../runtime/spec.js';
 import type { BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../runtime/types.js';
-import type { Store } from '../store/store.js';
+import type { BerthEvent, Store } from '../store/store.js';
 import { waitUntilReady } from './readiness.js';
 import { Semaphore } from './semaphore.js';
 import type { BerthDirectory, StartReason } from './types.js';
@@ -51,6 +51,8 @@ export class Spawner implements BerthDirectory {
   private readonly semaphore: Semaphore;
   private readonly stoppedListeners = new Set<(user: string, why: string) => void>();
   private readonly dirtyActivity = new Set<string>();
+  /** Events not yet written: record() batches them into one store transaction per turn of the event loop. */
+  private pendingEvents: BerthEvent[] = [];
   private readonly flushTimer: NodeJS.Timeout;
 
   constructor(private readonly options: SpawnerOptions) {
@@ -202,6 +204,7 @@ export class Spawner implements BerthDirectory {
       await Promise.allSettled([...this.entries.keys()].map((user) => this.stop(user, 'gateway shutting down')));
     }
     await this.flushActivity();
+    await this.flushEvents();
   }
 
   private entry(user: string): Entry {
@@ -390,9 +393,14 @@ export class Spawner implements BerthDirectory {
   }
 
   private record(user: string, kind: string, message: string): void {
-    this.options.store
-      .addEvent({ user, at: Date.now(), kind, message })
-      .catch((err) => this.options.logger.warn({ err }, 'could not record berth event'));
+    if (this.pendingEvents.length === 0) setImmediate(() => void this.flushEvents());
+    this.pendingEvents.push({ user, at: Date.now(), kind, message });
+  }
+
+  private async flushEvents(): Promise<void> {
+    const batch = this.pendingEvents;
+    this.pendingEvents = [];
+    await this.options.store.addEvents(batch).catch((err) => this.options.logger.warn({ err, events: batch.length }, 'could not record berth events'));
   }
 
   private async flushActivity(): Promise<void> {

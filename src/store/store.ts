@@ -44,6 +44,9 @@ const EVENTS_KEPT = 200;
  * The gateway's persistent state behind one small class, so a Postgres
  * implementation for several gateways is one more file with the same methods.
  */
+/** Rows or users per statement: SQLite bounds the parameters of one. */
+const EVENTS_PER_INSERT = 500;
+
 export class Store {
   private constructor(readonly db: Kysely<Database>) {}
 
@@ -159,14 +162,34 @@ export class Store {
   }
 
   async addEvent(event: BerthEvent): Promise<void> {
-    await this.db.insertInto('events').values({ ...event, id: undefined }).execute();
-    await this.db
-      .deleteFrom('events')
-      .where('user', '=', event.user)
-      .where('id', 'not in', (qb) =>
-        qb.selectFrom('events').select('id').where('user', '=', event.user).orderBy('id', 'desc').limit(EVENTS_KEPT),
-      )
-      .execute();
+    await this.addEvents([event]);
+  }
+
+  /**
+   * Appends events in one transaction, keeping the newest EVENTS_KEPT per
+   * user: one commit for a batch, where a commit per event would cost a culling
+   * pass that stops a thousand berths a thousand WAL syncs.
+   */
+  async addEvents(events: readonly BerthEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < events.length; i += EVENTS_PER_INSERT) {
+        await trx
+          .insertInto('events')
+          .values(events.slice(i, i + EVENTS_PER_INSERT).map((event) => ({ ...event, id: undefined })))
+          .execute();
+      }
+      // One statement per slice of the batch's users, rather than one per user.
+      const users = [...new Set(events.map((event) => event.user))];
+      for (let i = 0; i < users.length; i += EVENTS_PER_INSERT) {
+        await sql`delete from events where id in (
+          select id from (
+            select id, row_number() over (partition by user order by id desc) as newer
+            from events where user in (${sql.join(users.slice(i, i + EVENTS_PER_INSERT))})
+          ) where newer > ${EVENTS_KEPT}
+        )`.execute(trx);
+      }
+    });
   }
 
   async recentEvents(user: string | null, limit: number): Promise<BerthEvent[]> {
