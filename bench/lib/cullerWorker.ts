@@ -57,6 +57,9 @@ class MemoryRuntime implements Runtime {
   async logs(): Promise<string[]> {
     return [];
   }
+  async listening(): Promise<number[]> {
+    return [];
+  }
   async exec(): Promise<ExecProcess> {
     throw new Error('no exec in the culler bench');
   }
