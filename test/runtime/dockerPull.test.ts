@@ -10,7 +10,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
-import { accepts, within } from '../conformance/runtime.js';
+import { accepts, eventually as until, within } from '../conformance/runtime.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 
@@ -75,7 +75,8 @@ await withEngine('docker image pull', () => {
       assert.deepEqual(steps[0], { step: 'pulling', message: `pulling image ${image}` });
       assert.ok(steps.findIndex((s) => s.step === 'creating') > 0, `pulled before creating: ${JSON.stringify(steps)}`);
       await engine.getImage(image).inspect();
-      assert.ok(await accepts(await runtime.mainEndpoint(spec.name)), 'the berth from the pulled image listens');
+      const endpoint = await runtime.mainEndpoint(spec.name);
+      await until(() => accepts(endpoint), 'the berth from the pulled image to listen', 10_000);
     });
   });
 });
