@@ -93,6 +93,8 @@ ul.list { list-style: none; padding: 0; margin: 0; }
 ul.list li { display: flex; align-items: center; gap: 12px; padding: 10px 0; border-top: 1px solid var(--line); min-width: 0; }
 ul.list li:first-child { border-top: 0; }
 ul.list .grow { flex: 1; min-width: 0; }
+/* Form controls span their field elsewhere; in a list row they keep their own width beside the text. */
+ul.list li > select { flex: 0 0 auto; width: auto; max-width: 45%; }
 ul.list code { overflow-wrap: anywhere; min-width: 0; }
 ul.list .title { font-weight: 600; overflow-wrap: anywhere; }
 ul.list .meta { color: var(--muted); font-size: 0.85rem; overflow-wrap: anywhere; }
