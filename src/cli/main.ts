@@ -7,6 +7,8 @@ const HELP = `berth: a gateway that gives every signed-in user their own contain
 Usage:
   berth serve [--config FILE]          run the gateway (HTTP, SSH, spawner, culler)
   berth config check [--config FILE]   print the effective configuration, or every error with its key
+  berth ssh-info [--config FILE]       print the SSH command, the host key fingerprints and known_hosts
+                                       lines (making the host keys in dataDir if the gateway has not yet)
   berth --version                      print the version
   berth --help                         print this text
 
@@ -53,6 +55,11 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'config' && rest[0] === 'check' && rest.length === 1) {
     const { config, file: source } = loadConfig({ file });
     process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${describeConfig(config)}`);
+    return 0;
+  }
+  if (command === 'ssh-info' && rest.length === 0) {
+    const { sshInfo } = await import('./sshInfo.js');
+    process.stdout.write(await sshInfo(loadConfig({ file }).config));
     return 0;
   }
   if (command === 'serve' && rest.length === 0) {

@@ -81,7 +81,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   );
   const unsubscribe = directory.onStopped((user, why) => sessions.berthStopped(user, why));
   server.listen(listen.port, listen.host);
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(listenError(config.listen.ssh, err)))]);
+  // once() rejects with the 'error' event, e.g. EADDRINUSE.
+  await once(server, 'listening').catch((err: unknown) => Promise.reject(listenError(config.listen.ssh, err)));
   server.on('error', (err: Error) => logger.error({ err }, 'ssh listener error'));
   const bound = server.address() as AddressInfo;
   const fingerprints = hostKeyFingerprints(hostKeys);

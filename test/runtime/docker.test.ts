@@ -4,7 +4,6 @@ import { rm } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, before, describe, it, test } from 'node:test';
 import Docker from 'dockerode';
@@ -16,6 +15,7 @@ import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
+import { BUSYBOX_IMAGE as BUSYBOX, DEBIAN_IMAGE as DEBIAN, missingEngine, removePrefixed, runPrefix } from '../helpers/docker.js';
 
 /*
  * The docker runtime against the real engine and the images built by
@@ -23,8 +23,6 @@ import { accepts, describeRuntimeConformance, eventually, run, within } from '..
  * fail in CI (CI=true), where .ci/run has started one.
  */
 
-const BUSYBOX = 'berth-test/busybox:latest';
-const DEBIAN = 'berth-test/debian:latest';
 const SERVER = ['sh', '-c', 'exec busybox httpd -f -p "$PORT"'];
 const SLEEPER = ['sh', '-c', 'exec sleep 1000'];
 const TEST_MS = 20_000;
@@ -32,7 +30,7 @@ const GRACE = 2;
 const noProgress = () => undefined;
 
 /** Everything this run creates carries this prefix, so parallel runs never meet and clean-up finds it all. */
-const prefix = `bt${randomBytes(4).toString('hex')}`;
+const prefix = runPrefix();
 const network = `${prefix}-net`;
 const engine = new Docker();
 
@@ -48,13 +46,8 @@ function specFor(user: string, command: string[] | null, environment: ConfigInpu
   return berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, ...environment, command } }), user);
 }
 
-async function cleanup(): Promise<void> {
-  const containers = await engine.listContainers({ all: true, filters: { name: [`${prefix}-`] } });
-  await Promise.all(containers.map((c) => engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  const { Volumes: volumes } = await engine.listVolumes({ filters: { name: [`${prefix}-`] } });
-  await Promise.all((volumes ?? []).map((v) => engine.getVolume(v.Name).remove().catch(() => undefined)));
-  const networks = await engine.listNetworks({ filters: { name: [network] } });
-  await Promise.all(networks.map((n) => engine.getNetwork(n.Id).remove().catch(() => undefined)));
+function cleanup(): Promise<void> {
+  return removePrefixed(prefix, network, engine);
 }
 
 async function dockerInspect(name: string): Promise<Docker.ContainerInspectInfo> {
@@ -96,21 +89,7 @@ function engineProxy(path: string) {
   };
 }
 
-/** Why the engine tests cannot run here, or null when they can. */
-async function missingEngine(): Promise<string | null> {
-  try {
-    await engine.ping();
-  } catch (err) {
-    return `no docker engine answers (${(err as Error).message}); start one with: bash .ci/run system engine images`;
-  }
-  for (const image of [BUSYBOX, DEBIAN]) {
-    const present = await engine.getImage(image).inspect().then(() => true, () => false);
-    if (!present) return `the test image ${image} is missing; build it with: bash scripts/build-test-images.sh`;
-  }
-  return null;
-}
-
-const missing = await missingEngine();
+const missing = await missingEngine(engine);
 if (missing && process.env.CI === 'true') {
   test('docker engine and test images are there (CI)', () => assert.fail(missing));
 } else if (missing) {

@@ -7,14 +7,16 @@ import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import { authorizedKeyLine, parsePublicKey } from '../../src/ssh/keys.js';
 import { startSshServer, type SshServer } from '../../src/ssh/server.js';
-import { localSpawner, testConfig } from '../helpers/gatewayParts.js';
+import { testConfig, type SpawnerParts } from '../helpers/gatewayParts.js';
+import { RUNTIMES, type SshRuntime } from './runtimes.js';
 
 /** Every client process is killed after this, so no test can hang on one. */
 export const CLIENT_TIMEOUT_MS = 30_000;
 
 export interface Gateway {
   config: Config;
-  parts: Awaited<ReturnType<typeof localSpawner>>;
+  runtime: SshRuntime;
+  parts: SpawnerParts;
   server: SshServer;
   port: number;
   /** The SSH front's log records, parsed. */
@@ -24,11 +26,12 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** A real spawner over the local runtime with the SSH server in front, on a free loopback port. */
-export async function startGateway(adjust: (config: Config) => void = () => undefined): Promise<Gateway> {
+/** A real spawner over the runtime (local unless given) with the SSH server in front, on a free loopback port. */
+export async function startGateway(adjust: (config: Config) => void = () => undefined, runtime: SshRuntime = RUNTIMES[0] as SshRuntime): Promise<Gateway> {
   const config = testConfig({ BERTH_LISTEN_SSH: '127.0.0.1:0' });
+  runtime.configure(config);
   adjust(config);
-  const parts = await localSpawner(config);
+  const parts = await runtime.parts(config);
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -40,6 +43,7 @@ export async function startGateway(adjust: (config: Config) => void = () => unde
   const start = () => startSshServer({ config, directory: parts.spawner, store: parts.store, logger, metrics: parts.metrics });
   const gateway: Gateway = {
     config,
+    runtime,
     parts,
     server: await start(),
     port: 0,
