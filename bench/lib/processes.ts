@@ -3,14 +3,9 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 
 /** A server in a child process of its own, so it does not share an event loop with the load or the other servers. */
-export interface ServerProcess {
+export interface ServerProcess extends Daemon {
   url: string;
   port: number;
-  pid: number;
-  /** CPU time (user + system) used so far, in ms, or null where /proc is not there to tell. */
-  cpuMs(): number | null;
-  /** SIGTERM, then SIGKILL if it has not exited within a few seconds. */
-  stop(): Promise<void>;
 }
 
 const LISTENING = /listening on (http:\/\/[^\s]+:(\d+))/;
@@ -27,30 +22,47 @@ export async function startServer(script: string, env: Record<string, string>, n
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const { match, daemon } = await startDaemon(child, LISTENING, script);
+  return { ...daemon, url: match[1] as string, port: Number(match[2]) };
+}
+
+/** A child process serving something, once it has said so. */
+export interface Daemon {
+  pid: number;
+  /** CPU time (user + system) used so far, in ms, or null where /proc is not there to tell. */
+  cpuMs(): number | null;
+  /** SIGTERM, then SIGKILL if it has not exited within a few seconds. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Waits until `child` (spawned with stdout and/or stderr piped) prints a line
+ * matching `ready`; kills it, with the end of its output in the error, when
+ * it exits first or takes longer than START_TIMEOUT_MS.
+ */
+export async function startDaemon(child: ChildProcess, ready: RegExp, name: string): Promise<{ match: RegExpExecArray; daemon: Daemon }> {
   let output = '';
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-4096);
-  };
-  child.stderr.on('data', collect);
   try {
-    const { url, port } = await new Promise<{ url: string; port: number }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${script} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
       // Stays attached after the match, so a chatty child never blocks on a full pipe.
-      child.stdout.on('data', (chunk: Buffer) => {
-        collect(chunk);
-        const match = LISTENING.exec(output);
+      const collect = (chunk: Buffer): void => {
+        output = (output + chunk.toString('utf8')).slice(-4096);
+        const match = ready.exec(output);
         if (match) {
           clearTimeout(timer);
-          resolve({ url: match[1] as string, port: Number(match[2]) });
+          resolve(match);
         }
-      });
+      };
+      child.stdout?.on('data', collect);
+      child.stderr?.on('data', collect);
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`${script} exited (${code ?? signal}) before listening`));
+        reject(new Error(`${name} exited (${code ?? signal}) before it was ready`));
       });
     });
     const pid = child.pid as number;
-    return { url, port, pid, cpuMs: () => cpuMs(pid), stop: () => stopChild(child) };
+    return { match, daemon: { pid, cpuMs: () => cpuMs(pid), stop: () => stopChild(child) } };
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}; its output ended with:\n${output}`);
