@@ -5,7 +5,7 @@ import { unmapV4 } from '../core/net.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
-import { tooWeak } from './algorithms.js';
+import { tooWeak, type OfferedAlgorithms } from './algorithms.js';
 import { ConnectionAuth, type AuthPolicy } from './auth/connectionAuth.js';
 import { handleDirectTcpip, refuseRemoteForwarding } from './forwarding.js';
 import { connectionTimers, type SessionHandle, type SessionRegistry } from './limits.js';
@@ -21,6 +21,7 @@ export interface ConnectionDeps {
   metrics: Metrics;
   auth: AuthPolicy;
   sessions: SessionRegistry;
+  algorithms: OfferedAlgorithms;
 }
 
 /**
@@ -52,7 +53,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   client.on('error', (err: Error & { level?: string }) => logger.debug({ error: err.message, level: err.level }, 'ssh connection error'));
 
   client.on('handshake', (negotiated) => {
-    const weak = tooWeak(negotiated);
+    const weak = tooWeak(negotiated, deps.algorithms);
     if (weak === null) return;
     logger.warn({ code: 'weak_algorithm', algorithm: weak }, 'ssh client chose an algorithm the gateway does not allow; disconnecting');
     client.end();
