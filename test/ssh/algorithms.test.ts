@@ -1,24 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { authorize, makeKey, run, scratchDir, sshArgs, startGateway, type ClientKey, type Gateway } from './harness.js';
+import { closeSetup, gatewayForAlice, run, sshArgs, type ClientKey, type Gateway, type Scratch } from './harness.js';
 
 describe('ssh.algorithms', () => {
   let gateway: Gateway;
-  let scratch: ReturnType<typeof scratchDir>;
+  let scratch: Scratch;
   let key: ClientKey;
 
   before(async () => {
-    gateway = await startGateway((config) => {
+    ({ gateway, scratch, key } = await gatewayForAlice((config) => {
       config.ssh.algorithms.cipher = ['aes256-gcm@openssh.com'];
-    });
-    scratch = scratchDir();
-    key = makeKey(scratch.dir, 'alice');
-    await authorize(gateway, 'alice', key);
+    }));
   });
-  after(async () => {
-    await gateway.close();
-    scratch.remove();
-  });
+  after(() => closeSetup({ gateway, scratch }));
 
   it('offers only the configured list in place of the default', async () => {
     const chosen = await run('ssh', sshArgs(gateway, key, 'alice', 'true', ['-v']));

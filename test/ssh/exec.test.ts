@@ -3,27 +3,21 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { authorize, makeKey, run, scratchDir, sshArgs, sshCommandLine, startGateway, type ClientKey, type Gateway } from './harness.js';
+import { closeSetup, gatewayForAlice, run, sshArgs, sshCommandLine, type ClientKey, type Gateway, type Scratch } from './harness.js';
 import { RUNTIMES } from './runtimes.js';
 
 for (const runtime of RUNTIMES) {
   describe(`ssh exec (${runtime.kind})`, { skip: runtime.skip }, () => {
     let gateway: Gateway;
-    let scratch: ReturnType<typeof scratchDir>;
+    let scratch: Scratch;
     let key: ClientKey;
 
     before(async () => {
-      gateway = await startGateway((config) => {
+      ({ gateway, scratch, key } = await gatewayForAlice((config) => {
         config.ssh.banner = 'Welcome to this Berth gateway\n';
-      }, runtime);
-      scratch = scratchDir();
-      key = makeKey(scratch.dir, 'alice');
-      await authorize(gateway, 'alice', key);
+      }, runtime));
     });
-    after(async () => {
-      await gateway.close();
-      scratch.remove();
-    });
+    after(() => closeSetup({ gateway, scratch }));
 
     it('keeps stdout and stderr apart, passes the exit status, and starts a stopped berth with a progress line', async () => {
       assert.equal(gateway.parts.spawner.status('alice').state, 'stopped');
@@ -107,21 +101,15 @@ for (const runtime of RUNTIMES) {
 
   describe(`ssh into a berth that cannot start (${runtime.kind})`, { skip: runtime.skip }, () => {
     let gateway: Gateway;
-    let scratch: ReturnType<typeof scratchDir>;
+    let scratch: Scratch;
     let key: ClientKey;
 
     before(async () => {
-      gateway = await startGateway((config) => {
+      ({ gateway, scratch, key } = await gatewayForAlice((config) => {
         config.environment.command = ['/bin/sh', '-c', 'echo "cannot find my config"; exit 7'];
-      }, runtime);
-      scratch = scratchDir();
-      key = makeKey(scratch.dir, 'alice');
-      await authorize(gateway, 'alice', key);
+      }, runtime));
     });
-    after(async () => {
-      await gateway.close();
-      scratch.remove();
-    });
+    after(() => closeSetup({ gateway, scratch }));
 
     it('says why, with the berth’s last output, and exits 255 without running the command', async () => {
       const result = await run('ssh', sshArgs(gateway, key, 'alice', 'echo ran'));

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { authorize, clientOptions, makeKey, run, scratchDir, sshArgs, startGateway, type ClientKey, type Gateway } from './harness.js';
+import { clientOptions, closeSetup, gatewayForAlice, run, sshArgs, type ClientKey, type Gateway, type Scratch } from './harness.js';
 import { RUNTIMES } from './runtimes.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -16,24 +16,18 @@ for (const runtime of RUNTIMES) {
   const skip = runtime.skip || (runtime.kind === 'local' && !existsSync('/usr/lib/openssh/sftp-server') && 'needs openssh-sftp-server on the host (local runtime)');
   describe(`files over ssh: sftp, scp, scp -O (${runtime.kind})`, { skip }, () => {
     let gateway: Gateway;
-    let scratch: ReturnType<typeof scratchDir>;
+    let scratch: Scratch;
     let key: ClientKey;
     let original: Buffer;
     let file: string;
 
     before(async () => {
-      gateway = await startGateway(undefined, runtime);
-      scratch = scratchDir();
-      key = makeKey(scratch.dir, 'alice');
-      await authorize(gateway, 'alice', key);
+      ({ gateway, scratch, key } = await gatewayForAlice(undefined, runtime));
       original = randomBytes(SIZE);
       file = join(scratch.dir, 'big.bin');
       writeFileSync(file, original);
     });
-    after(async () => {
-      await gateway.close();
-      scratch.remove();
-    });
+    after(() => closeSetup({ gateway, scratch }));
 
     const copyArgs = () => [...clientOptions(key), '-P', String(gateway.port)];
 
@@ -64,21 +58,15 @@ for (const runtime of RUNTIMES) {
 
   describe(`sftp without an sftp-server in the berth (${runtime.kind})`, { skip: runtime.skip }, () => {
     let gateway: Gateway;
-    let scratch: ReturnType<typeof scratchDir>;
+    let scratch: Scratch;
     let key: ClientKey;
 
     before(async () => {
-      gateway = await startGateway((config) => {
+      ({ gateway, scratch, key } = await gatewayForAlice((config) => {
         config.ssh.sftpServerPath = ['/nonexistent/sftp-server'];
-      }, runtime);
-      scratch = scratchDir();
-      key = makeKey(scratch.dir, 'alice');
-      await authorize(gateway, 'alice', key);
+      }, runtime));
     });
-    after(async () => {
-      await gateway.close();
-      scratch.remove();
-    });
+    after(() => closeSetup({ gateway, scratch }));
 
     it('says in one line what to install', async () => {
       const result = await run('sftp', ['-b', '-', ...clientOptions(key), '-P', String(gateway.port), 'alice@127.0.0.1'], { input: 'ls\n' });

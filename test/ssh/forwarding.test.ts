@@ -3,7 +3,7 @@ import { get } from 'node:http';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { authorize, background, logged, makeKey, run, scratchDir, sshArgs, startGateway, until, type ClientKey, type Gateway } from './harness.js';
+import { background, closeSetup, gatewayForAlice, logged, run, sshArgs, until, type ClientKey, type Gateway, type Scratch } from './harness.js';
 import { RUNTIMES } from './runtimes.js';
 
 async function freePort(): Promise<number> {
@@ -50,22 +50,16 @@ async function getThroughSocks(proxyPort: number, host: string, port: number): P
 for (const runtime of RUNTIMES) {
   describe(`ssh port forwarding (${runtime.kind})`, { skip: runtime.skip }, () => {
     let gateway: Gateway;
-    let scratch: ReturnType<typeof scratchDir>;
+    let scratch: Scratch;
     let key: ClientKey;
     let berthPort: number;
 
     before(async () => {
-      gateway = await startGateway(undefined, runtime);
-      scratch = scratchDir();
-      key = makeKey(scratch.dir, 'alice');
-      await authorize(gateway, 'alice', key);
+      ({ gateway, scratch, key } = await gatewayForAlice(undefined, runtime));
       await gateway.parts.spawner.ready('alice', 'http');
       berthPort = await runtime.webPort(gateway, 'alice');
     });
-    after(async () => {
-      await gateway.close();
-      scratch.remove();
-    });
+    after(() => closeSetup({ gateway, scratch }));
 
     /** Runs `ssh -N -L local:<target>` and waits until its local port accepts connections. */
     async function forward(target: string) {

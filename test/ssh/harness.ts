@@ -82,6 +82,28 @@ export function makeKey(dir: string, name: string, options: { type?: 'ed25519' |
   return { path, publicKey: spawnSync('cat', [`${path}.pub`]).stdout.toString().trim() };
 }
 
+export type Scratch = ReturnType<typeof scratchDir>;
+
+export interface AliceSetup {
+  gateway: Gateway;
+  scratch: Scratch;
+  key: ClientKey;
+}
+
+/** What most tests start from: a gateway (config under `adjust`, on `runtime`), a key registered for alice, a scratch directory. */
+export async function gatewayForAlice(adjust?: (config: Config) => void, runtime?: SshRuntime): Promise<AliceSetup> {
+  const gateway = await startGateway(adjust, runtime);
+  const scratch = scratchDir();
+  const key = makeKey(scratch.dir, 'alice');
+  await authorize(gateway, 'alice', key);
+  return { gateway, scratch, key };
+}
+
+export async function closeSetup({ gateway, scratch }: Pick<AliceSetup, 'gateway' | 'scratch'>): Promise<void> {
+  await gateway.close();
+  scratch.remove();
+}
+
 /** Registers the key for the user in the store, as POST /_berth/api/me/keys does. */
 export async function authorize(gateway: Gateway, user: string, key: ClientKey): Promise<void> {
   const parsed = parsePublicKey(key.publicKey);

@@ -1,22 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config/schema.js';
-import { authorize, background, makeKey, run, scratchDir, sshArgs, startGateway, until, type ClientKey, type Gateway } from './harness.js';
+import { background, closeSetup, gatewayForAlice, run, sshArgs, until, type AliceSetup, type Gateway } from './harness.js';
 import { RUNTIMES, type SshRuntime } from './runtimes.js';
 
 /** A gateway with alice's key registered, under the given limits. */
 function withGateway(adjust: (config: Config) => void, runtime?: SshRuntime) {
-  const state = {} as { gateway: Gateway; key: ClientKey; scratch: ReturnType<typeof scratchDir> };
+  const state = {} as AliceSetup;
   before(async () => {
-    state.gateway = await startGateway(adjust, runtime);
-    state.scratch = scratchDir();
-    state.key = makeKey(state.scratch.dir, 'alice');
-    await authorize(state.gateway, 'alice', state.key);
+    Object.assign(state, await gatewayForAlice(adjust, runtime));
   });
-  after(async () => {
-    await state.gateway.close();
-    state.scratch.remove();
-  });
+  after(() => closeSetup(state));
   return state;
 }
 

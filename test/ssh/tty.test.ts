@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { authorize, makeKey, run, scratchDir, sshCommandLine, startGateway, until, type ClientKey, type Gateway } from './harness.js';
+import { closeSetup, gatewayForAlice, run, sshCommandLine, until, type ClientKey, type Gateway, type Scratch } from './harness.js';
 import { RUNTIMES } from './runtimes.js';
 
 /** A tmux server of its own, so the test neither sees nor disturbs anyone else's. */
@@ -11,20 +11,16 @@ function tmux(socket: string, ...args: string[]) {
 for (const runtime of RUNTIMES) {
   describe(`ssh -tt through a real terminal (tmux) (${runtime.kind})`, { skip: runtime.skip }, () => {
     let gateway: Gateway;
-    let scratch: ReturnType<typeof scratchDir>;
+    let scratch: Scratch;
     let key: ClientKey;
     const socket = `berth-test-${process.pid}-${runtime.kind}`;
 
     before(async () => {
-      gateway = await startGateway(undefined, runtime);
-      scratch = scratchDir();
-      key = makeKey(scratch.dir, 'alice');
-      await authorize(gateway, 'alice', key);
+      ({ gateway, scratch, key } = await gatewayForAlice(undefined, runtime));
     });
     after(async () => {
       await tmux(socket, 'kill-server');
-      await gateway.close();
-      scratch.remove();
+      await closeSetup({ gateway, scratch });
     });
 
     it('sees the window size and its changes, and Ctrl-C interrupts a command', async () => {
