@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freeLoopbackPort } from '../src/runtime/local/freePort.js';
-import { DEBIAN_IMAGE, missingEngine, removePrefixed, runPrefix } from '../test/helpers/docker.js';
+import { DEBIAN, engine, removeByPrefix, runPrefix } from '../test/helpers/docker.js';
 import { compileEntries } from './lib/compile.js';
 import { startServer, type ServerProcess } from './lib/processes.js';
 import { appendResult, printTable } from './lib/report.js';
@@ -62,7 +62,12 @@ interface Measured {
   gatewayCpuSecondsPerGiB?: number;
 }
 
-const problem = (await missingEngine()) ?? (existsSync(SSHD) ? null : `${SSHD} is missing; install Debian's openssh-server`);
+const problem = existsSync(SSHD)
+  ? await engine.getImage(DEBIAN).inspect().then(
+      () => null,
+      (err: Error) => `no Docker engine, or no ${DEBIAN} image in it (${err.message}); see scripts/build-test-images.sh`,
+    )
+  : `${SSHD} is missing; install Debian's openssh-server`;
 if (problem) {
   console.error(`bench:ssh: ${problem}`);
   process.exit(1);
@@ -94,7 +99,7 @@ try {
       BERTH_RUNTIME_KIND: 'docker',
       BERTH_RUNTIME_DOCKER_NAME_PREFIX: prefix,
       BERTH_RUNTIME_DOCKER_NETWORK: network,
-      BERTH_ENVIRONMENT_IMAGE: DEBIAN_IMAGE,
+      BERTH_ENVIRONMENT_IMAGE: DEBIAN,
       BERTH_ENVIRONMENT_COMMAND: '[python3, -m, http.server, "${PORT}"]',
     },
     gatewayNodeArgs,
@@ -174,7 +179,7 @@ try {
 } finally {
   await gateway?.stop();
   await sshd?.stop();
-  await removePrefixed(prefix, network);
+  await removeByPrefix(prefix, [network]);
   rmSync(scratch, { recursive: true, force: true });
 }
 

@@ -23,7 +23,7 @@ export async function sshInfo(config: Config): Promise<string> {
     ...(config.ssh.webhook.url === null ? [] : [`the webhook at ${config.ssh.webhook.url}`]),
   ];
   return [
-    `SSH gateway address (listen.ssh): ${config.listen.ssh}`,
+    `SSH gateway listening on ${config.listen.ssh}`,
     '',
     'Connect with:',
     `  ssh ${port}<username>@${hostForSsh}`,

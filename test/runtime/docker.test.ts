@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe, it, test } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { safeName } from '../../src/core/safeName.js';
@@ -15,7 +13,7 @@ import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
-import { BUSYBOX_IMAGE as BUSYBOX, DEBIAN_IMAGE as DEBIAN, missingEngine, removePrefixed, runPrefix } from '../helpers/docker.js';
+import { BUSYBOX, DEBIAN, engine, engineProxy, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 
 /*
  * The docker runtime against the real engine and the images built by
@@ -29,10 +27,8 @@ const TEST_MS = 20_000;
 const GRACE = 2;
 const noProgress = () => undefined;
 
-/** Everything this run creates carries this prefix, so parallel runs never meet and clean-up finds it all. */
 const prefix = runPrefix();
 const network = `${prefix}-net`;
-const engine = new Docker();
 
 function dockerConfig(overrides: Partial<NonNullable<ConfigInput['runtime']>['docker']> = {}) {
   return configSchema.parse({ runtime: { kind: 'docker', docker: { namePrefix: prefix, network, reach: 'network', ...overrides } } }).runtime.docker;
@@ -46,55 +42,14 @@ function specFor(user: string, command: string[] | null, environment: ConfigInpu
   return berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, ...environment, command } }), user);
 }
 
-function cleanup(): Promise<void> {
-  return removePrefixed(prefix, network, engine);
-}
+const cleanup = () => removeByPrefix(prefix, [network]);
 
 async function dockerInspect(name: string): Promise<Docker.ContainerInspectInfo> {
   const { stdout } = await promisify(execFile)('docker', ['inspect', name]);
   return (JSON.parse(stdout) as Docker.ContainerInspectInfo[])[0] as Docker.ContainerInspectInfo;
 }
 
-/**
- * A unix socket in front of the engine's that can be taken away and brought
- * back: the engine "going away" for one runtime without disturbing the
- * engine every other test uses.
- */
-function engineProxy(path: string) {
-  const target = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock';
-  const open = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(target);
-    for (const socket of [client, upstream]) {
-      open.add(socket);
-      socket.on('error', () => undefined).on('close', () => {
-        open.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  return {
-    path,
-    up: async () => {
-      await rm(path, { force: true });
-      await new Promise<void>((resolve) => server.listen(path, resolve));
-    },
-    down: async () => {
-      const closed = new Promise((resolve) => server.close(resolve));
-      for (const socket of open) socket.destroy();
-      await closed;
-    },
-  };
-}
-
-const missing = await missingEngine(engine);
-if (missing && process.env.CI === 'true') {
-  test('docker engine and test images are there (CI)', () => assert.fail(missing));
-} else if (missing) {
-  test('docker runtime', { skip: missing }, () => undefined);
-} else {
+await withEngine('docker runtime', () => {
   describeRuntimeConformance('docker', async () => {
     const runtime = makeRuntime();
     return {
@@ -362,7 +317,6 @@ if (missing && process.env.CI === 'true') {
       await flaky.stop(spec.name, { remove: true, graceSeconds: GRACE });
       await flaky.close();
       await proxy.down();
-      await rm(proxy.path, { force: true });
     });
 
     it('is unavailable, naming the engine and the error, when the engine cannot be reached', async () => {
@@ -382,4 +336,4 @@ if (missing && process.env.CI === 'true') {
       }
     });
   });
-}
+});

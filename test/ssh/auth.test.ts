@@ -5,15 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { authorize, logged, makeKey, run, scratchDir, sshArgs, startGateway, type ClientKey, type Gateway } from './harness.js';
-import { RUNTIMES } from './runtimes.js';
+import { forEachRuntime } from './runtimes.js';
 
 interface HookCall {
   path: string;
   body: Record<string, string>;
 }
 
-for (const runtime of RUNTIMES) {
-  describe(`ssh authentication with keys (${runtime.kind})`, { skip: runtime.skip }, () => {
+await forEachRuntime((runtime) => {
+  describe(`ssh authentication with keys (${runtime.kind})`, () => {
     let gateway: Gateway;
     let scratch: ReturnType<typeof scratchDir>;
     let alice: ClientKey;
@@ -101,7 +101,7 @@ for (const runtime of RUNTIMES) {
     });
   });
 
-  describe(`ssh authentication through a ContainerSSH-style webhook (${runtime.kind})`, { skip: runtime.skip }, () => {
+  describe(`ssh authentication through a ContainerSSH-style webhook (${runtime.kind})`, () => {
     let gateway: Gateway;
     let scratch: ReturnType<typeof scratchDir>;
     let hook: Server;
@@ -198,4 +198,4 @@ for (const runtime of RUNTIMES) {
       }
     });
   });
-}
+});

@@ -4,10 +4,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { closeSetup, gatewayForAlice, run, sshArgs, sshCommandLine, type ClientKey, type Gateway, type Scratch } from './harness.js';
-import { RUNTIMES } from './runtimes.js';
+import { forEachRuntime } from './runtimes.js';
 
-for (const runtime of RUNTIMES) {
-  describe(`ssh exec (${runtime.kind})`, { skip: runtime.skip }, () => {
+await forEachRuntime((runtime) => {
+  describe(`ssh exec (${runtime.kind})`, () => {
     let gateway: Gateway;
     let scratch: Scratch;
     let key: ClientKey;
@@ -99,7 +99,7 @@ for (const runtime of RUNTIMES) {
     });
   });
 
-  describe(`ssh into a berth that cannot start (${runtime.kind})`, { skip: runtime.skip }, () => {
+  describe(`ssh into a berth that cannot start (${runtime.kind})`, () => {
     let gateway: Gateway;
     let scratch: Scratch;
     let key: ClientKey;
@@ -118,4 +118,4 @@ for (const runtime of RUNTIMES) {
       assert.match(result.stderr, /^berth: starting your environment…(?: |(?:\n {2}.+)+\n {2})failed\nberth: .*code 7.*\n {2}\| cannot find my config\n$/);
     });
   });
-}
+});

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { clientOptions, closeSetup, gatewayForAlice, run, sshArgs, type ClientKey, type Gateway, type Scratch } from './harness.js';
-import { RUNTIMES } from './runtimes.js';
+import { forEachRuntime } from './runtimes.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -12,8 +12,8 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const SIZE = 100 * 1024 * 1024;
 const COPY_TIMEOUT_MS = 120_000;
 
-for (const runtime of RUNTIMES) {
-  const skip = runtime.skip || (runtime.kind === 'local' && !existsSync('/usr/lib/openssh/sftp-server') && 'needs openssh-sftp-server on the host (local runtime)');
+await forEachRuntime((runtime) => {
+  const skip = runtime.kind === 'local' && !existsSync('/usr/lib/openssh/sftp-server') && 'needs openssh-sftp-server on the host (local runtime)';
   describe(`files over ssh: sftp, scp, scp -O (${runtime.kind})`, { skip }, () => {
     let gateway: Gateway;
     let scratch: Scratch;
@@ -56,7 +56,7 @@ for (const runtime of RUNTIMES) {
     }
   });
 
-  describe(`sftp without an sftp-server in the berth (${runtime.kind})`, { skip: runtime.skip }, () => {
+  describe(`sftp without an sftp-server in the berth (${runtime.kind})`, () => {
     let gateway: Gateway;
     let scratch: Scratch;
     let key: ClientKey;
@@ -77,4 +77,4 @@ for (const runtime of RUNTIMES) {
       assert.match(line, /\/nonexistent\/sftp-server/);
     });
   });
-}
+});

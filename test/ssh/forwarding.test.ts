@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { background, closeSetup, gatewayForAlice, logged, run, sshArgs, until, type ClientKey, type Gateway, type Scratch } from './harness.js';
-import { RUNTIMES } from './runtimes.js';
+import { forEachRuntime } from './runtimes.js';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -47,8 +47,8 @@ async function getThroughSocks(proxyPort: number, host: string, port: number): P
   return response;
 }
 
-for (const runtime of RUNTIMES) {
-  describe(`ssh port forwarding (${runtime.kind})`, { skip: runtime.skip }, () => {
+await forEachRuntime((runtime) => {
+  describe(`ssh port forwarding (${runtime.kind})`, () => {
     let gateway: Gateway;
     let scratch: Scratch;
     let key: ClientKey;
@@ -147,4 +147,4 @@ for (const runtime of RUNTIMES) {
       assert.ok(logged(gateway, 'remote_forward_disabled').length > 0);
     });
   });
-}
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config/schema.js';
 import { background, closeSetup, gatewayForAlice, run, sshArgs, until, type AliceSetup, type Gateway } from './harness.js';
-import { RUNTIMES, type SshRuntime } from './runtimes.js';
+import { forEachRuntime, type SshRuntime } from './runtimes.js';
 
 /** A gateway with alice's key registered, under the given limits. */
 function withGateway(adjust: (config: Config) => void, runtime?: SshRuntime) {
@@ -16,8 +16,8 @@ function withGateway(adjust: (config: Config) => void, runtime?: SshRuntime) {
 
 const sessionsOpen = async (gateway: Gateway) => (await gateway.parts.metrics.sshSessions.get()).values[0]?.value ?? 0;
 
-for (const runtime of RUNTIMES) {
-  describe(`an open ssh session and its berth (${runtime.kind})`, { skip: runtime.skip }, () => {
+await forEachRuntime((runtime) => {
+  describe(`an open ssh session and its berth (${runtime.kind})`, () => {
     const state = withGateway(() => undefined, runtime);
 
     it('holds the berth active while open, so the idle culler leaves it', async () => {
@@ -46,7 +46,7 @@ for (const runtime of RUNTIMES) {
       assert.match(ended.stderr, /berth: your environment stopped \(stopped by an administrator\); connect again to start it\./);
     });
   });
-}
+});
 
 describe('ssh.idleTimeoutSeconds', () => {
   const state = withGateway((config) => {

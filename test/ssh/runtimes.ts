@@ -2,19 +2,17 @@ import { createLogger } from '../../src/log/logger.js';
 import type { Config } from '../../src/config/schema.js';
 import { configSchema } from '../../src/config/schema.js';
 import { dockerRuntimeFromConfig } from '../../src/runtime/docker/fromConfig.js';
-import { DEBIAN_IMAGE, missingEngine, removePrefixed, runPrefix } from '../helpers/docker.js';
+import { DEBIAN, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import { localSpawner, spawnerOver, type SpawnerParts } from '../helpers/gatewayParts.js';
 
 /**
  * The runtimes the SSH behaviours run against, as test/conformance/runtime.ts
  * runs the runtime's: every describe of an SSH test file that is about what
- * reaches the berth loops over these, so each behaviour is checked on the
- * local runtime and on a real Docker engine with the same test.
+ * reaches the berth is declared through forEachRuntime, so each behaviour is
+ * checked on the local runtime and on a real Docker engine with the same test.
  */
 export interface SshRuntime {
   kind: 'local' | 'docker';
-  /** Why it cannot be tested here, or false. */
-  skip: string | false;
   /** Points the config at this runtime and a berth serving "hello from <user>" on environment.port; the test adjusts after. */
   configure(config: Config): void;
   parts(config: Config): Promise<SpawnerParts>;
@@ -24,7 +22,6 @@ export interface SshRuntime {
 
 const local: SshRuntime = {
   kind: 'local',
-  skip: false,
   configure: () => undefined,
   parts: (config) => localSpawner(config),
   // A local berth listens on the host, on the port the runtime allocated.
@@ -45,16 +42,12 @@ const PYTHON_SERVER = [
   ].join('\n'),
 ];
 
-const missing = await missingEngine();
-
 const docker: SshRuntime = {
   kind: 'docker',
-  // Without an engine the docker half skips on a workstation and fails in CI, where .ci/run starts one.
-  skip: process.env.CI === 'true' ? false : (missing ?? false),
   configure(config) {
     const prefix = runPrefix();
     config.runtime = configSchema.parse({ runtime: { kind: 'docker', docker: { namePrefix: prefix, network: `${prefix}-net`, reach: 'network' } } }).runtime;
-    config.environment.image = DEBIAN_IMAGE;
+    config.environment.image = DEBIAN;
     config.environment.command = PYTHON_SERVER;
   },
   async parts(config) {
@@ -65,7 +58,7 @@ const docker: SshRuntime = {
       ...parts,
       async close() {
         await parts.close();
-        await removePrefixed(namePrefix, network);
+        await removeByPrefix(namePrefix, [network]);
       },
     };
   },
@@ -73,3 +66,15 @@ const docker: SshRuntime = {
 };
 
 export const RUNTIMES: readonly SshRuntime[] = [local, docker];
+
+/**
+ * Declares a file's suites once per runtime (`define` names them with
+ * runtime.kind); the docker ones only with an engine and the test images,
+ * else they skip, or fail in CI where .ci/run starts an engine.
+ */
+export async function forEachRuntime(define: (runtime: SshRuntime) => void): Promise<void> {
+  for (const runtime of RUNTIMES) {
+    if (runtime.kind === 'docker') await withEngine('ssh into docker berths', () => define(runtime));
+    else define(runtime);
+  }
+}

@@ -5,13 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { DEBIAN_IMAGE, removePrefixed, runPrefix } from '../helpers/docker.js';
+import { DEBIAN, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 import { background, clientOptions, makeKey, run, scratchDir, until, type ClientKey } from './harness.js';
-import { RUNTIMES } from './runtimes.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-const docker = RUNTIMES.find((r) => r.kind === 'docker');
 
 /** `berth serve` as an operator runs it: a child process on the composition root, its JSON log lines collected. */
 function serve(env: Record<string, string>) {
@@ -35,7 +33,7 @@ function serve(env: Record<string, string>) {
  * shown by `berth ssh-info` and kept across a restart, and SIGTERM tells open
  * sessions why they end.
  */
-describe('berth serve with SSH (docker)', { skip: docker?.skip ?? 'no docker subject' }, () => {
+await withEngine('berth serve with SSH (docker)', () => describe('berth serve with SSH (docker)', () => {
   const prefix = runPrefix();
   let dataDir: string;
   let scratch: ReturnType<typeof scratchDir>;
@@ -60,12 +58,12 @@ describe('berth serve with SSH (docker)', { skip: docker?.skip ?? 'no docker sub
       BERTH_RUNTIME_KIND: 'docker',
       BERTH_RUNTIME_DOCKER_NAME_PREFIX: prefix,
       BERTH_RUNTIME_DOCKER_NETWORK: `${prefix}-net`,
-      BERTH_ENVIRONMENT_IMAGE: DEBIAN_IMAGE,
+      BERTH_ENVIRONMENT_IMAGE: DEBIAN,
       BERTH_ENVIRONMENT_COMMAND: '[python3, -m, http.server, "${PORT}"]',
     };
   });
   after(async () => {
-    await removePrefixed(prefix, `${prefix}-net`);
+    await removeByPrefix(prefix, [`${prefix}-net`]);
     rmSync(dataDir, { recursive: true, force: true });
     scratch.remove();
   });
@@ -125,4 +123,4 @@ describe('berth serve with SSH (docker)', { skip: docker?.skip ?? 'no docker sub
       first.child.kill('SIGKILL');
     }
   });
-});
+}));

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeSetup, gatewayForAlice, run, sshCommandLine, until, type ClientKey, type Gateway, type Scratch } from './harness.js';
-import { RUNTIMES } from './runtimes.js';
+import { forEachRuntime } from './runtimes.js';
 
 /** A tmux server of its own, so the test neither sees nor disturbs anyone else's. */
 function tmux(socket: string, ...args: string[]) {
   return run('tmux', ['-L', socket, '-f', '/dev/null', ...args], { timeoutMs: 10_000 });
 }
 
-for (const runtime of RUNTIMES) {
-  describe(`ssh -tt through a real terminal (tmux) (${runtime.kind})`, { skip: runtime.skip }, () => {
+await forEachRuntime((runtime) => {
+  describe(`ssh -tt through a real terminal (tmux) (${runtime.kind})`, () => {
     let gateway: Gateway;
     let scratch: Scratch;
     let key: ClientKey;
@@ -51,4 +51,4 @@ for (const runtime of RUNTIMES) {
       await type('exit');
     });
   });
-}
+});
