@@ -12,6 +12,8 @@ Usage:
                                        through the gateway to PORT of your berth (or of USER's,
                                        when they share it); defaults: $BERTH_URL or
                                        http://127.0.0.1:8000, and $BERTH_TOKEN (scope api or apps)
+  berth ssh-info [--config FILE]       print the SSH command, the host key fingerprints and known_hosts
+                                       lines (making the host keys in dataDir if the gateway has not yet)
   berth --version                      print the version
   berth --help                         print this text
 
@@ -70,6 +72,11 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'config' && rest[0] === 'check' && rest.length === 1) {
     const { config, file: source } = loadConfig({ file });
     process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${describeConfig(config)}`);
+    return 0;
+  }
+  if (command === 'ssh-info' && rest.length === 0) {
+    const { sshInfo } = await import('./sshInfo.js');
+    process.stdout.write(await sshInfo(loadConfig({ file }).config));
     return 0;
   }
   if (command === 'serve' && rest.length === 0) {

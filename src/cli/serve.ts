@@ -25,6 +25,7 @@ import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
 import { Spawner } from '../spawner/spawner.js';
+import { startSshServer, type SshServer } from '../ssh/server.js';
 import { Store } from '../store/store.js';
 
 /**
@@ -41,6 +42,8 @@ function demoCommand(): string[] {
 
 export interface RunningGateway {
   httpAddress: { host: string; port: number };
+  /** null when listen.ssh is null. */
+  sshAddress: { host: string; port: number } | null;
   /** Stops accepting, finishes requests in flight (bounded), stops local berths, closes the store. */
   shutdown(): Promise<void>;
 }
@@ -88,19 +91,39 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
   });
   const http = await listenHttp(config, gateway);
+  let ssh: SshServer | null = null;
+  try {
+    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics });
+  } catch (err) {
+    // A half-finished start cleans up after itself, so the caller sees only the reason.
+    await http.close(0, () => proxy.close());
+    await spawner.close({ stopBerths: false });
+    await runtime.close();
+    await store.close();
+    throw err;
+  }
   const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }));
   culler.start();
   const address = http.address();
   logger.info(
-    { version, http: `${address.host}:${address.port}`, publicUrl: config.publicUrl, runtime: runtime.kind, auth: config.auth.mode },
+    {
+      version,
+      http: `${address.host}:${address.port}`,
+      ssh: ssh === null ? null : `${ssh.address().host}:${ssh.address().port}`,
+      publicUrl: config.publicUrl,
+      runtime: runtime.kind,
+      auth: config.auth.mode,
+    },
     `Berth ${version} is serving ${config.publicUrl}`,
   );
 
   return {
     httpAddress: address,
+    sshAddress: ssh?.address() ?? null,
     async shutdown() {
-      logger.info('shutting down: no new requests; finishing those in flight');
-      await http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close());
+      logger.info('shutting down: no new requests or connections; finishing those in flight');
+      // SSH sessions are told why before the berths they run in stop.
+      await Promise.all([ssh?.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
       await culler.close();
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();

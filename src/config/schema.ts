@@ -166,6 +166,8 @@ const http = z
   })
   .prefault({});
 
+const algorithmList = z.array(z.string().min(1)).min(1).nullable().default(null);
+
 const ssh = z
   .strictObject({
     authorizedKeysDir: z.string().nullable().default(null),
@@ -186,6 +188,15 @@ const ssh = z
       .strictObject({
         allowedPorts: z.array(port).nullable().default(null),
         remote: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** Each list, when set, replaces the modern default of src/ssh/algorithms.ts. */
+    algorithms: z
+      .strictObject({
+        kex: algorithmList,
+        cipher: algorithmList,
+        hmac: algorithmList,
+        serverHostKey: algorithmList,
       })
       .prefault({}),
   })

@@ -377,7 +377,7 @@ export class Spawner implements BerthDirectory {
 
   private async exitFailure(entry: Entry, exitCode: number | null, when: string): Promise<FailureError> {
     return new FailureError({
-      reason: `Your environment exited ${when} with code ${exitCode ?? 'unknown'}. Its last output is below; open the page again to restart it.`,
+      reason: `Your environment exited ${when} with code ${exitCode ?? 'unknown'}. Its last output is below; open the page or connect again to restart it.`,
       exitCode,
       logTail: await this.logTail(entry),
       at: Date.now(),

@@ -5,13 +5,13 @@ import { unmapV4 } from '../core/net.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
-import { tooWeak } from './algorithms.js';
+import { tooWeak, type OfferedAlgorithms } from './algorithms.js';
 import { ConnectionAuth, type AuthPolicy } from './auth/connectionAuth.js';
 import { handleDirectTcpip, refuseRemoteForwarding } from './forwarding.js';
 import { connectionTimers, type SessionHandle, type SessionRegistry } from './limits.js';
 import { handleSession } from './session.js';
 
-/** How long sessions may take to close after being told to before the connection is cut. */
+/** How long a client told to go may take to close its sessions and leave before the connection is cut. */
 const SESSION_END_GRACE_MS = 3000;
 
 export interface ConnectionDeps {
@@ -21,6 +21,7 @@ export interface ConnectionDeps {
   metrics: Metrics;
   auth: AuthPolicy;
   sessions: SessionRegistry;
+  algorithms: OfferedAlgorithms;
 }
 
 /**
@@ -36,15 +37,11 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   logger.debug({ clientVersion: info.header.identRaw }, 'ssh connection opened');
   const open = new Set<SessionHandle>();
   let ending: NodeJS.Timeout | null = null;
-  const disconnect = () => {
-    if (ending) clearTimeout(ending);
-    client.end();
-  };
   // OpenSSH exits on a disconnect without printing what it still holds, so sessions close first, each with its notice.
   const end = (notice: string) => {
     if (ending) return;
     if (open.size === 0) return client.end();
-    ending = setTimeout(disconnect, SESSION_END_GRACE_MS);
+    ending = setTimeout(() => client.end(), SESSION_END_GRACE_MS);
     for (const session of open) session.end(notice);
   };
 
@@ -52,7 +49,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   client.on('error', (err: Error & { level?: string }) => logger.debug({ error: err.message, level: err.level }, 'ssh connection error'));
 
   client.on('handshake', (negotiated) => {
-    const weak = tooWeak(negotiated);
+    const weak = tooWeak(negotiated, deps.algorithms);
     if (weak === null) return;
     logger.warn({ code: 'weak_algorithm', algorithm: weak }, 'ssh client chose an algorithm the gateway does not allow; disconnecting');
     client.end();
@@ -89,7 +86,9 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
       return () => {
         open.delete(session);
         release();
-        if (ending && open.size === 0) disconnect();
+        // Not disconnecting here: a client reading the session's last output, the notice among it, and the
+        // disconnect in one go exits without printing it. It leaves by itself once its channels are closed;
+        // the `ending` timer cuts those that hold only forwards.
       };
     };
     client.on('session', (accept) =>
@@ -101,6 +100,9 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     client.on('request', (_accept, reject, name) => refuseRemoteForwarding(reject, name, config, userLogger));
   });
 
-  client.once('close', () => logger.debug('ssh connection closed'));
+  client.once('close', () => {
+    if (ending) clearTimeout(ending);
+    logger.debug('ssh connection closed');
+  });
   return end;
 }

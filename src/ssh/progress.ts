@@ -12,6 +12,11 @@ const SPAWN_FAILURES = new Set<ErrorCode>(['spawn_failed', 'spawn_timeout']);
  * Makes sure the user's berth is ready, telling the person on `write`
  * (the session's stderr) while it starts:
  *   berth: starting your environment… ready in 2.1 s
+ * or, when it has steps worth showing, each on a line of its own and the
+ * outcome on the last:
+ *   berth: starting your environment…
+ *     creating container berth-alice
+ *     ready in 2.1 s
  * A ready berth costs nothing and prints nothing. On failure the spawner's
  * BerthError is rethrown for the caller to report (see failureReport).
  */
@@ -22,15 +27,19 @@ export async function ensureBerth(directory: BerthDirectory, user: string, write
   write('berth: starting your environment…');
   // Events replayed by subscribe() belong to this spawn only while it is starting; a queued spawn replays the last.
   let live = directory.status(user).state === 'starting';
+  let stepsShown = false;
   const unsubscribe = directory.subscribe(user, (event) => {
-    if (live && SHOWN_STEPS.has(event.step)) write(`${eol}  ${event.message}`);
+    if (!live || !SHOWN_STEPS.has(event.step)) return;
+    write(`${eol}  ${event.message}`);
+    stepsShown = true;
   });
   live = true;
+  const outcome = (text: string) => write(`${stepsShown ? `${eol}  ` : ' '}${text}${eol}`);
   try {
     await ready;
-    write(` ready in ${((Date.now() - began) / 1000).toFixed(1)} s${eol}`);
+    outcome(`ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
   } catch (err) {
-    write(` failed${eol}`);
+    outcome('failed');
     throw err;
   } finally {
     unsubscribe();

@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { Store } from '../store/store.js';
-import { MODERN_ALGORITHMS } from './algorithms.js';
+import { offeredAlgorithms, type OfferedAlgorithms } from './algorithms.js';
 import { AuthorizedKeysDir } from './auth/authorizedKeysDir.js';
 import type { AuthPolicy } from './auth/connectionAuth.js';
 import { FailureLimiter } from './auth/limiter.js';
@@ -63,25 +63,27 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   const sessions = new SessionRegistry(config.ssh.maxSessionsPerUser);
   const auth = authPolicy(config, store, logger);
   const ends = new Set<(notice: string) => void>();
+  const algorithms = offeredAlgorithms(config.ssh.algorithms);
 
-  const server = new ssh2.Server(
+  const server = newServer(
     {
       hostKeys: hostKeys.map((k) => k.privateKey),
-      algorithms: MODERN_ALGORITHMS,
+      algorithms,
       ident: 'Berth',
       ...(config.ssh.banner === null ? {} : { banner: config.ssh.banner }),
       keepaliveInterval: config.ssh.keepaliveSeconds > 0 ? config.ssh.keepaliveSeconds * 1000 : NEVER_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     },
     (client, info) => {
-      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions });
+      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions, algorithms });
       ends.add(end);
       client.once('close', () => ends.delete(end));
     },
   );
   const unsubscribe = directory.onStopped((user, why) => sessions.berthStopped(user, why));
   server.listen(listen.port, listen.host);
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(listenError(config.listen.ssh, err)))]);
+  // once() rejects with the 'error' event, e.g. EADDRINUSE.
+  await once(server, 'listening').catch((err: unknown) => Promise.reject(listenError(config.listen.ssh, err)));
   server.on('error', (err: Error) => logger.error({ err }, 'ssh listener error'));
   const bound = server.address() as AddressInfo;
   const fingerprints = hostKeyFingerprints(hostKeys);
@@ -106,6 +108,21 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       clearTimeout(timer);
     },
   };
+}
+
+/** ssh2 checks the algorithm names as it is made; one it does not know is a mistake in ssh.algorithms. */
+function newServer(options: Omit<ssh2.ServerConfig, 'algorithms'> & { algorithms: OfferedAlgorithms }, onClient: ssh2.ServerConnectionListener): ssh2.Server {
+  try {
+    return new ssh2.Server(options as ssh2.ServerConfig, onClient);
+  } catch (err) {
+    const unknown = /^Unsupported algorithm: (.*)$/.exec((err as Error).message);
+    if (unknown === null) throw err;
+    throw new BerthError({
+      code: 'config_invalid',
+      userMessage: `ssh.algorithms: "${unknown[1]}" is not an algorithm the SSH gateway knows; remove it, or leave the list unset for the modern defaults.`,
+      cause: err,
+    });
+  }
 }
 
 function authPolicy(config: Config, store: Store, logger: Logger): AuthPolicy {

@@ -6,6 +6,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { LocalRuntime } from '../../src/runtime/local/localRuntime.js';
+import type { Runtime } from '../../src/runtime/types.js';
 import { Spawner } from '../../src/spawner/spawner.js';
 import { Store } from '../../src/store/store.js';
 
@@ -23,14 +24,19 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 }
 
 /** A real spawner over the real local runtime and a real SQLite store. */
-export async function localSpawner(config: Config) {
-  const logger = createLogger(config.log.level);
+export function localSpawner(config: Config) {
   const runtime = new LocalRuntime({
     dataDir: config.dataDir,
-    logger,
+    logger: createLogger(config.log.level),
     defaultCommand: NODE_SERVER,
     stopGraceSeconds: config.spawn.stopGraceSeconds,
   });
+  return spawnerOver(config, runtime);
+}
+
+/** A real spawner over `runtime` and a real SQLite store; close() stops the berths and removes the data directory. */
+export async function spawnerOver<R extends Runtime>(config: Config, runtime: R) {
+  const logger = createLogger(config.log.level);
   const store = await Store.open(config.dataDir);
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
@@ -48,3 +54,5 @@ export async function localSpawner(config: Config) {
     },
   };
 }
+
+export type SpawnerParts = Awaited<ReturnType<typeof spawnerOver>>;

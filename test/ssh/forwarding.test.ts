@@ -3,7 +3,8 @@ import { get } from 'node:http';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { authorize, background, logged, makeKey, run, scratchDir, sshArgs, startGateway, until, type ClientKey, type Gateway } from './harness.js';
+import { background, closeSetup, gatewayForAlice, logged, run, sshArgs, until, type ClientKey, type Gateway, type Scratch } from './harness.js';
+import { forEachRuntime } from './runtimes.js';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -46,107 +47,104 @@ async function getThroughSocks(proxyPort: number, host: string, port: number): P
   return response;
 }
 
-describe('ssh port forwarding', () => {
-  let gateway: Gateway;
-  let scratch: ReturnType<typeof scratchDir>;
-  let key: ClientKey;
-  let berthPort: number;
+await forEachRuntime((runtime) => {
+  describe(`ssh port forwarding (${runtime.kind})`, () => {
+    let gateway: Gateway;
+    let scratch: Scratch;
+    let key: ClientKey;
+    let berthPort: number;
 
-  before(async () => {
-    gateway = await startGateway();
-    scratch = scratchDir();
-    key = makeKey(scratch.dir, 'alice');
-    await authorize(gateway, 'alice', key);
-    berthPort = (await gateway.parts.spawner.ready('alice', 'http')).port;
-  });
-  after(async () => {
-    await gateway.close();
-    scratch.remove();
-  });
+    before(async () => {
+      ({ gateway, scratch, key } = await gatewayForAlice(undefined, runtime));
+      await gateway.parts.spawner.ready('alice', 'http');
+      berthPort = await runtime.webPort(gateway, 'alice');
+    });
+    after(() => closeSetup({ gateway, scratch }));
 
-  /** Runs `ssh -N -L local:<target>` and waits until its local port accepts connections. */
-  async function forward(target: string) {
-    const local = await freePort();
-    const client = background('ssh', sshArgs(gateway, key, 'alice', undefined, ['-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${local}:${target}`]));
-    await until(async () => (await fetchVia(local)).error !== 'ECONNREFUSED', 'the forward to listen');
-    return { local, client };
-  }
-
-  it('-L to localhost reaches the berth’s web server', async () => {
-    for (const host of ['localhost', '127.0.0.1', 'alice']) {
-      const { local, client } = await forward(`${host}:${berthPort}`);
-      try {
-        assert.deepEqual(await fetchVia(local), { body: 'hello from alice' }, `via ${host}`);
-      } finally {
-        await client.stop();
-      }
+    /** Runs `ssh -N -L local:<target>` and waits until its local port accepts connections. */
+    async function forward(target: string) {
+      const local = await freePort();
+      const client = background('ssh', sshArgs(gateway, key, 'alice', undefined, ['-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${local}:${target}`]));
+      await until(async () => (await fetchVia(local)).error !== 'ECONNREFUSED', 'the forward to listen');
+      return { local, client };
     }
-  });
 
-  it('-L to another host is refused before any connection is made', async () => {
-    // A listener on another loopback address stands in for "another host": it must never see a connection.
-    let touched = false;
-    const bystander = createServer((socket) => {
-      touched = true;
-      socket.destroy();
-    }).listen(0, '127.0.0.2');
-    await new Promise((resolve) => bystander.once('listening', resolve));
-    const bystanderPort = (bystander.address() as AddressInfo).port;
-    try {
-      for (const target of [`127.0.0.2:${bystanderPort}`, '10.0.0.1:80', `bob:${berthPort}`]) {
-        const before = logged(gateway, 'forward_destination').length;
-        const { local, client } = await forward(target);
+    it('-L to localhost reaches the berth’s web server', async () => {
+      for (const host of ['localhost', '127.0.0.1', 'alice']) {
+        const { local, client } = await forward(`${host}:${berthPort}`);
         try {
-          const result = await fetchVia(local);
-          assert.equal(result.body, undefined, `${target} must not answer`);
-          await until(() => logged(gateway, 'forward_destination').length > before, `the refusal of ${target} to be logged`);
+          assert.deepEqual(await fetchVia(local), { body: 'hello from alice' }, `via ${host}`);
         } finally {
           await client.stop();
         }
       }
-      assert.equal(touched, false, 'the gateway connected to a host it should have refused');
-    } finally {
-      bystander.close();
-    }
-  });
+    });
 
-  it('-L to a port outside ssh.forwarding.allowedPorts is refused', async () => {
-    gateway.config.ssh.forwarding.allowedPorts = [berthPort];
-    try {
-      const other = await freePort();
-      const { local, client } = await forward(`localhost:${other}`);
+    it('-L to another host is refused before any connection is made', async () => {
+      // A listener on another loopback address stands in for "another host": it must never see a connection.
+      let touched = false;
+      const bystander = createServer((socket) => {
+        touched = true;
+        socket.destroy();
+      }).listen(0, '127.0.0.2');
+      await new Promise((resolve) => bystander.once('listening', resolve));
+      const bystanderPort = (bystander.address() as AddressInfo).port;
       try {
-        assert.equal((await fetchVia(local)).body, undefined);
-        await until(() => logged(gateway, 'forward_port').length > 0, 'the refusal to be logged');
+        for (const target of [`127.0.0.2:${bystanderPort}`, '10.0.0.1:80', `bob:${berthPort}`]) {
+          const before = logged(gateway, 'forward_destination').length;
+          const { local, client } = await forward(target);
+          try {
+            const result = await fetchVia(local);
+            assert.equal(result.body, undefined, `${target} must not answer`);
+            await until(() => logged(gateway, 'forward_destination').length > before, `the refusal of ${target} to be logged`);
+          } finally {
+            await client.stop();
+          }
+        }
+        assert.equal(touched, false, 'the gateway connected to a host it should have refused');
+      } finally {
+        bystander.close();
+      }
+    });
+
+    it('-L to a port outside ssh.forwarding.allowedPorts is refused', async () => {
+      gateway.config.ssh.forwarding.allowedPorts = [berthPort];
+      try {
+        const other = await freePort();
+        const { local, client } = await forward(`localhost:${other}`);
+        try {
+          assert.equal((await fetchVia(local)).body, undefined);
+          await until(() => logged(gateway, 'forward_port').length > 0, 'the refusal to be logged');
+        } finally {
+          await client.stop();
+        }
+        const allowed = await forward(`localhost:${berthPort}`);
+        try {
+          assert.deepEqual(await fetchVia(allowed.local), { body: 'hello from alice' });
+        } finally {
+          await allowed.client.stop();
+        }
+      } finally {
+        gateway.config.ssh.forwarding.allowedPorts = null;
+      }
+    });
+
+    it('-D (dynamic forwarding, as VS Code Remote-SSH uses) reaches the berth', async () => {
+      const socks = await freePort();
+      const client = background('ssh', sshArgs(gateway, key, 'alice', undefined, ['-N', '-D', `127.0.0.1:${socks}`]));
+      try {
+        await until(async () => (await fetchVia(socks)).error !== 'ECONNREFUSED', 'the SOCKS port to listen');
+        assert.match(await getThroughSocks(socks, 'localhost', berthPort), /\r\n\r\nhello from alice$/);
       } finally {
         await client.stop();
       }
-      const allowed = await forward(`localhost:${berthPort}`);
-      try {
-        assert.deepEqual(await fetchVia(allowed.local), { body: 'hello from alice' });
-      } finally {
-        await allowed.client.stop();
-      }
-    } finally {
-      gateway.config.ssh.forwarding.allowedPorts = null;
-    }
-  });
+    });
 
-  it('-D (dynamic forwarding, as VS Code Remote-SSH uses) reaches the berth', async () => {
-    const socks = await freePort();
-    const client = background('ssh', sshArgs(gateway, key, 'alice', undefined, ['-N', '-D', `127.0.0.1:${socks}`]));
-    try {
-      await until(async () => (await fetchVia(socks)).error !== 'ECONNREFUSED', 'the SOCKS port to listen');
-      assert.match(await getThroughSocks(socks, 'localhost', berthPort), /\r\n\r\nhello from alice$/);
-    } finally {
-      await client.stop();
-    }
-  });
-
-  it('-R (remote forwarding) is refused by default', async () => {
-    const result = await run('ssh', sshArgs(gateway, key, 'alice', 'true', ['-o', 'ExitOnForwardFailure=yes', '-R', '0:localhost:80']));
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /remote port forwarding failed/i);
-    assert.ok(logged(gateway, 'remote_forward_disabled').length > 0);
+    it('-R (remote forwarding) is refused by default', async () => {
+      const result = await run('ssh', sshArgs(gateway, key, 'alice', 'true', ['-o', 'ExitOnForwardFailure=yes', '-R', '0:localhost:80']));
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /remote port forwarding failed/i);
+      assert.ok(logged(gateway, 'remote_forward_disabled').length > 0);
+    });
   });
 });

@@ -7,14 +7,16 @@ import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import { authorizedKeyLine, parsePublicKey } from '../../src/ssh/keys.js';
 import { startSshServer, type SshServer } from '../../src/ssh/server.js';
-import { localSpawner, testConfig } from '../helpers/gatewayParts.js';
+import { testConfig, type SpawnerParts } from '../helpers/gatewayParts.js';
+import { RUNTIMES, type SshRuntime } from './runtimes.js';
 
 /** Every client process is killed after this, so no test can hang on one. */
 export const CLIENT_TIMEOUT_MS = 30_000;
 
 export interface Gateway {
   config: Config;
-  parts: Awaited<ReturnType<typeof localSpawner>>;
+  runtime: SshRuntime;
+  parts: SpawnerParts;
   server: SshServer;
   port: number;
   /** The SSH front's log records, parsed. */
@@ -24,11 +26,12 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** A real spawner over the local runtime with the SSH server in front, on a free loopback port. */
-export async function startGateway(adjust: (config: Config) => void = () => undefined): Promise<Gateway> {
+/** A real spawner over the runtime (local unless given) with the SSH server in front, on a free loopback port. */
+export async function startGateway(adjust: (config: Config) => void = () => undefined, runtime: SshRuntime = RUNTIMES[0] as SshRuntime): Promise<Gateway> {
   const config = testConfig({ BERTH_LISTEN_SSH: '127.0.0.1:0' });
+  runtime.configure(config);
   adjust(config);
-  const parts = await localSpawner(config);
+  const parts = await runtime.parts(config);
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -40,6 +43,7 @@ export async function startGateway(adjust: (config: Config) => void = () => unde
   const start = () => startSshServer({ config, directory: parts.spawner, store: parts.store, logger, metrics: parts.metrics });
   const gateway: Gateway = {
     config,
+    runtime,
     parts,
     server: await start(),
     port: 0,
@@ -76,6 +80,28 @@ export function makeKey(dir: string, name: string, options: { type?: 'ed25519' |
   const result = spawnSync('ssh-keygen', args, { timeout: CLIENT_TIMEOUT_MS });
   if (result.status !== 0) throw new Error(`ssh-keygen failed: ${result.stderr.toString()}`);
   return { path, publicKey: spawnSync('cat', [`${path}.pub`]).stdout.toString().trim() };
+}
+
+export type Scratch = ReturnType<typeof scratchDir>;
+
+export interface AliceSetup {
+  gateway: Gateway;
+  scratch: Scratch;
+  key: ClientKey;
+}
+
+/** What most tests start from: a gateway (config under `adjust`, on `runtime`), a key registered for alice, a scratch directory. */
+export async function gatewayForAlice(adjust?: (config: Config) => void, runtime?: SshRuntime): Promise<AliceSetup> {
+  const gateway = await startGateway(adjust, runtime);
+  const scratch = scratchDir();
+  const key = makeKey(scratch.dir, 'alice');
+  await authorize(gateway, 'alice', key);
+  return { gateway, scratch, key };
+}
+
+export async function closeSetup({ gateway, scratch }: Pick<AliceSetup, 'gateway' | 'scratch'>): Promise<void> {
+  await gateway.close();
+  scratch.remove();
 }
 
 /** Registers the key for the user in the store, as POST /_berth/api/me/keys does. */

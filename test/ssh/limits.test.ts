@@ -1,53 +1,50 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config/schema.js';
-import { authorize, background, makeKey, run, scratchDir, sshArgs, startGateway, until, type ClientKey, type Gateway } from './harness.js';
+import { background, closeSetup, gatewayForAlice, run, sshArgs, until, type AliceSetup, type Gateway } from './harness.js';
+import { forEachRuntime, type SshRuntime } from './runtimes.js';
 
 /** A gateway with alice's key registered, under the given limits. */
-function withGateway(adjust: (config: Config) => void) {
-  const state = {} as { gateway: Gateway; key: ClientKey; scratch: ReturnType<typeof scratchDir> };
+function withGateway(adjust: (config: Config) => void, runtime?: SshRuntime) {
+  const state = {} as AliceSetup;
   before(async () => {
-    state.gateway = await startGateway(adjust);
-    state.scratch = scratchDir();
-    state.key = makeKey(state.scratch.dir, 'alice');
-    await authorize(state.gateway, 'alice', state.key);
+    Object.assign(state, await gatewayForAlice(adjust, runtime));
   });
-  after(async () => {
-    await state.gateway.close();
-    state.scratch.remove();
-  });
+  after(() => closeSetup(state));
   return state;
 }
 
 const sessionsOpen = async (gateway: Gateway) => (await gateway.parts.metrics.sshSessions.get()).values[0]?.value ?? 0;
 
-describe('an open ssh session and its berth', () => {
-  const state = withGateway(() => undefined);
+await forEachRuntime((runtime) => {
+  describe(`an open ssh session and its berth (${runtime.kind})`, () => {
+    const state = withGateway(() => undefined, runtime);
 
-  it('holds the berth active while open, so the idle culler leaves it', async () => {
-    const { gateway, key } = state;
-    const session = background('ssh', sshArgs(gateway, key, 'alice', 'echo started; sleep 30'));
-    try {
+    it('holds the berth active while open, so the idle culler leaves it', async () => {
+      const { gateway, key } = state;
+      const session = background('ssh', sshArgs(gateway, key, 'alice', 'echo started; sleep 30'));
+      try {
+        await until(() => session.output().stdout.includes('started'), 'the session to start');
+        const farFuture = Date.now() + 10 * 24 * 3600 * 1000;
+        assert.deepEqual(gateway.parts.spawner.idleSince(farFuture), [], 'a held berth counts as active');
+        assert.equal(await sessionsOpen(gateway), 1);
+      } finally {
+        await session.stop();
+      }
+      await until(async () => (await sessionsOpen(gateway)) === 0, 'the session to be released');
+      assert.deepEqual(gateway.parts.spawner.idleSince(Date.now() + 10 * 24 * 3600 * 1000), ['alice']);
+    });
+
+    it('ends the session with a message when the berth is stopped', async () => {
+      const { gateway, key } = state;
+      const session = background('ssh', sshArgs(gateway, key, 'alice', 'echo started; sleep 30'));
       await until(() => session.output().stdout.includes('started'), 'the session to start');
-      const farFuture = Date.now() + 10 * 24 * 3600 * 1000;
-      assert.deepEqual(gateway.parts.spawner.idleSince(farFuture), [], 'a held berth counts as active');
-      assert.equal(await sessionsOpen(gateway), 1);
-    } finally {
-      await session.stop();
-    }
-    await until(async () => (await sessionsOpen(gateway)) === 0, 'the session to be released');
-    assert.deepEqual(gateway.parts.spawner.idleSince(Date.now() + 10 * 24 * 3600 * 1000), ['alice']);
-  });
-
-  it('ends the session with a message when the berth is stopped', async () => {
-    const { gateway, key } = state;
-    const session = background('ssh', sshArgs(gateway, key, 'alice', 'echo started; sleep 30'));
-    await until(() => session.output().stdout.includes('started'), 'the session to start');
-    await gateway.parts.spawner.stop('alice', 'stopped by an administrator');
-    const ended = await session.ended;
-    assert.equal(ended.signal, null, 'ssh ended by itself');
-    assert.notEqual(ended.code, 0);
-    assert.match(ended.stderr, /berth: your environment stopped \(stopped by an administrator\); connect again to start it\./);
+      await gateway.parts.spawner.stop('alice', 'stopped by an administrator');
+      const ended = await session.ended;
+      assert.equal(ended.signal, null, 'ssh ended by itself');
+      assert.notEqual(ended.code, 0);
+      assert.match(ended.stderr, /berth: your environment stopped \(stopped by an administrator\); connect again to start it\./);
+    });
   });
 });
 
