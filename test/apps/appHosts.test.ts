@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { startForward } from '../../src/cli/forward.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { eventually, httpRequest } from '../helpers/http.js';
+import { CLI } from '../helpers/serve.js';
 import { AppsGateway } from './harness.js';
 
 /*
@@ -260,7 +261,7 @@ describe('per-port web addresses (local runtime)', () => {
     it('runs as the berth command: `berth forward --gateway URL --token T LOCALPORT PORT`', async () => {
       const { token } = await newToken('alice', ['api']);
       const localPort = await freeLoopbackPort();
-      const cli = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'forward', '--gateway', `http://127.0.0.1:${port}`, '--token', token, String(localPort), `alice/${echoPort}`], {
+      const cli = spawn(process.execPath, [...CLI, 'forward', '--gateway', `http://127.0.0.1:${port}`, '--token', token, String(localPort), `alice/${echoPort}`], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       try {

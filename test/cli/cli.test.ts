@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { eventually, httpRequest } from '../helpers/http.js';
-
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+import { httpRequest } from '../helpers/http.js';
+import { berthServe, CLI, stopServe } from '../helpers/serve.js';
 
 function berth(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
@@ -49,30 +47,20 @@ describe('berth command', () => {
 
   it('serve stops its berths and exits 0 on SIGTERM', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'berth-cli-'));
-    const port = await freeLoopbackPort();
-    const child = spawn(process.execPath, [...CLI, 'serve'], {
-      env: {
-        ...process.env,
-        BERTH_DATA_DIR: dataDir,
-        BERTH_LISTEN_HTTP: `127.0.0.1:${port}`,
-        BERTH_LISTEN_SSH: 'null',
-        BERTH_AUTH_MODE: 'header',
-        BERTH_ENVIRONMENT_COMMAND: `[${JSON.stringify(process.execPath)}, -e, "require('http').createServer((q,s)=>s.end(String(process.pid))).listen(+process.env.PORT,'127.0.0.1')"]`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const served = await berthServe([], {
+      BERTH_DATA_DIR: dataDir,
+      BERTH_LISTEN_SSH: 'null',
+      BERTH_AUTH_MODE: 'header',
+      BERTH_ENVIRONMENT_COMMAND: `[${JSON.stringify(process.execPath)}, -e, "require('http').createServer((q,s)=>s.end(String(process.pid))).listen(+process.env.PORT,'127.0.0.1')"]`,
+    }, 20_000);
     try {
-      const base = `http://127.0.0.1:${port}`;
-      await eventually(() => httpRequest(`${base}/_berth/healthz`).then((r) => (r.status === 200 ? true : undefined), () => undefined), 20_000, 'the gateway to listen');
-      const reply = await httpRequest(`${base}/`, { headers: { 'X-Forwarded-User': 'alice' } });
+      const reply = await httpRequest(`${served.base}/`, { headers: { 'X-Forwarded-User': 'alice' } });
       assert.equal(reply.status, 200);
       const berthPid = Number(reply.body);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0);
+      assert.equal(await stopServe(served, 'SIGTERM'), 0, served.output());
       assert.throws(() => process.kill(berthPid, 0), /ESRCH/, 'the berth process is gone');
     } finally {
-      child.kill('SIGKILL');
+      await stopServe(served, 'SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { parseForwardArgs, tunnelUrl } from '../../src/cli/forward.js';
+import { CLI } from '../helpers/serve.js';
 
 describe('berth forward arguments', () => {
   const env = { BERTH_TOKEN: 'berth_fromenv' };
@@ -41,9 +42,9 @@ describe('berth forward arguments', () => {
   });
 
   it('is in --help, and a usage error exits 1 with the reason', () => {
-    const help = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    const help = spawnSync(process.execPath, [...CLI, '--help'], { encoding: 'utf8', timeout: 30_000 });
     assert.match(help.stdout, /berth forward \[--gateway URL\] \[--token T\] LOCALPORT \[USER\/\]PORT/);
-    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'forward', '1'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, BERTH_TOKEN: '' } });
+    const bad = spawnSync(process.execPath, [...CLI, 'forward', '1'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, BERTH_TOKEN: '' } });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /Name a local port and a berth port/);
   });

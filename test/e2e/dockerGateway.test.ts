@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { BUSYBOX, engine, engineProxy, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import { eventually, httpRequest } from '../helpers/http.js';
+import { berthServe, stopServe, type Served } from '../helpers/serve.js';
 
 /*
  * `berth serve` as a user runs it, on the real engine: a separate process
@@ -20,40 +19,6 @@ const network = `${prefix}-net`;
 const USERS = Array.from({ length: 20 }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
 const GREETER = 'mkdir -p /tmp/www && echo "hello $BERTH_USER" > /tmp/www/index.html && exec httpd -f -p "$PORT" -h /tmp/www';
 
-interface Serving {
-  base: string;
-  child: ChildProcess;
-  output: () => string;
-}
-
-async function serve(configFile: string): Promise<Serving> {
-  const port = await freeLoopbackPort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', configFile], {
-    env: { ...process.env, BERTH_LISTEN_HTTP: `127.0.0.1:${port}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  await eventually(
-    () => httpRequest(`${base}/_berth/healthz`).then((r) => (r.status === 200 ? true : undefined), () => undefined),
-    30_000,
-    'the gateway to answer /_berth/healthz',
-  ).catch((err: Error) => {
-    child.kill('SIGKILL');
-    throw new Error(`${err.message}; its output:\n${output}`);
-  });
-  return { base, child, output: () => output };
-}
-
-function kill(serving: Serving, signal: NodeJS.Signals): Promise<void> {
-  if (serving.child.exitCode !== null || serving.child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => serving.child.once('exit', () => resolve()));
-  serving.child.kill(signal);
-  return exited;
-}
-
 const as = (user: string) => ({ headers: { 'X-Forwarded-User': user }, timeoutMs: 60_000 });
 
 async function containerOf(user: string) {
@@ -66,7 +31,7 @@ await withEngine('berth serve on docker', () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-e2e-docker-'));
     const socket = engineProxy(join(dir, 'engine.sock'));
     const configFile = join(dir, 'berth.yaml');
-    let gateway: Serving;
+    let gateway: Served;
 
     before(async () => {
       await socket.up();
@@ -85,11 +50,11 @@ await withEngine('berth serve on docker', () => {
           '',
         ].join('\n'),
       );
-      gateway = await serve(configFile);
+      gateway = await berthServe(['--config', configFile], {});
     });
 
     after(async () => {
-      await kill(gateway, 'SIGKILL');
+      await stopServe(gateway, 'SIGKILL');
       await socket.down();
       await removeByPrefix(prefix, [network]);
       rmSync(dir, { recursive: true, force: true });
@@ -107,8 +72,8 @@ await withEngine('berth serve on docker', () => {
       assert.deepEqual(first.map((r) => r.body.trim()), USERS.map((user) => `hello ${user}`));
       const before = await Promise.all(USERS.map(containerOf));
 
-      await kill(gateway, 'SIGKILL');
-      gateway = await serve(configFile);
+      await stopServe(gateway, 'SIGKILL');
+      gateway = await berthServe(['--config', configFile], {});
 
       const me = await httpRequest(`${gateway.base}/_berth/api/me`, as(USERS[0] as string));
       assert.equal((JSON.parse(me.body) as { berth: { state: string } }).berth.state, 'ready', 'adopted, not starting');

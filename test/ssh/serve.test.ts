@@ -1,31 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { DEBIAN, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
-import { eventually, httpRequest } from '../helpers/http.js';
+import { httpRequest } from '../helpers/http.js';
+import { berthServe, CLI, stopServe, type Served } from '../helpers/serve.js';
 import { background, clientOptions, makeKey, run, scratchDir, until, type ClientKey } from './harness.js';
-
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-
-/** `berth serve` as an operator runs it: a child process on the composition root, its JSON log lines collected. */
-function serve(env: Record<string, string>) {
-  const child = spawn(process.execPath, [...CLI, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  let rest = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const parts = (rest + chunk.toString('utf8')).split('\n');
-    rest = parts.pop() ?? '';
-    for (const line of parts) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { child: child as ChildProcess, lines, exited, stderr: () => stderr };
-}
 
 /**
  * The whole gateway from `berth serve`, on a real Docker engine: keys
@@ -68,12 +51,7 @@ await withEngine('berth serve with SSH (docker)', () => describe('berth serve wi
     scratch.remove();
   });
 
-  const started = async (gateway: ReturnType<typeof serve>) => {
-    await eventually(
-      () => httpRequest(`${base}/_berth/healthz`).then((r) => (r.status === 200 ? true : undefined), () => undefined),
-      30_000,
-      `the gateway to listen (${gateway.stderr()})`,
-    );
+  const hostKeysLogged = (gateway: Served) => {
     const listening = gateway.lines.find((l) => l.msg === 'ssh gateway listening');
     assert.ok(listening, 'the SSH listener is logged');
     return listening.fingerprints as string[];
@@ -81,9 +59,9 @@ await withEngine('berth serve with SSH (docker)', () => describe('berth serve wi
   const ssh = (command: string): [string, string[]] => ['ssh', [...clientOptions(key), '-p', String(sshPort), 'alice@127.0.0.1', '--', command]];
 
   it('serves SSH with keys from the API, logs the host keys, keeps them across a restart and tells sessions about SIGTERM', { timeout: 120_000 }, async () => {
-    const first = serve(env);
+    const first = await berthServe([], env);
     try {
-      const fingerprints = await started(first);
+      const fingerprints = hostKeysLogged(first);
       assert.equal(fingerprints.length, 2);
 
       assert.equal((await run(...ssh('true'))).code, 255, 'no key registered yet');
@@ -105,22 +83,20 @@ await withEngine('berth serve with SSH (docker)', () => describe('berth serve wi
 
       const session = background(...ssh('echo started; sleep 60'));
       await until(() => session.output().stdout.includes('started'), 'the session to start', 30_000);
-      first.child.kill('SIGTERM');
-      assert.equal(await first.exited, 0, first.stderr());
+      assert.equal(await stopServe(first, 'SIGTERM'), 0, first.output());
       const ended = await session.ended;
       assert.match(ended.stderr, /berth: the gateway is shutting down\./);
 
-      const second = serve(env);
+      const second = await berthServe([], env);
       try {
-        assert.deepEqual(await started(second), fingerprints, 'the same host keys after a restart');
+        assert.deepEqual(hostKeysLogged(second), fingerprints, 'the same host keys after a restart');
         const again = await run(...ssh('echo "$BERTH_USER"'), { timeoutMs: 60_000 });
         assert.equal(again.stdout, 'alice\n', again.stderr);
       } finally {
-        second.child.kill('SIGTERM');
-        assert.equal(await second.exited, 0, second.stderr());
+        assert.equal(await stopServe(second, 'SIGTERM'), 0, second.output());
       }
     } finally {
-      first.child.kill('SIGKILL');
+      await stopServe(first, 'SIGKILL');
     }
   });
 }));
