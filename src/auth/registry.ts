@@ -9,6 +9,7 @@ import { createOidcAuthenticator } from './oidc/authenticator.js';
 import { loadSessionSecret } from './session/secret.js';
 import { Sessions } from './session/sessions.js';
 import type { AuthContext, AuthMode, Authenticator } from './types.js';
+import { servesHttps } from '../config/publicUrl.js';
 
 /** One factory per auth.mode; a new mode is a folder and a line here. */
 const modes: Record<AuthMode, (context: AuthContext) => Authenticator> = {
@@ -37,7 +38,7 @@ export async function createAuth(config: Config, rootLogger: Logger): Promise<Au
   const sessions = new Sessions({
     key: deriveKey(secret, 'session'),
     lifetimeSeconds: config.auth.sessionSeconds,
-    secure: new URL(config.publicUrl).protocol === 'https:',
+    secure: servesHttps(config),
     isAdmin,
     logger,
   });

@@ -27,6 +27,7 @@ import { Culler } from '../spawner/culler.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { Store } from '../store/store.js';
+import { servesHttps } from '../config/publicUrl.js';
 
 /**
  * The built-in demo app, the default berth of the local runtime: compiled
@@ -63,8 +64,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   const proxy = createProxy();
   const tokens = new Tokens(store, auth.isAdmin);
   const codes = new HandOffCodes();
-  const secure = new URL(config.publicUrl).protocol === 'https:';
-  const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure });
+  const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });
   const gateway = new Gateway({
     config,
     logger: logger.child({ component: 'http' }),

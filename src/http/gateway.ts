@@ -20,6 +20,7 @@ import { writeRawJson } from './rawResponse.js';
 import { redirect, sendError, sendHtml, sendJson, wantsHtml } from './respond.js';
 import { RouteTable, type Route } from './routes.js';
 import { requestKind } from './startPolicy.js';
+import { servesHttps } from '../config/publicUrl.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -52,7 +53,7 @@ export class Gateway {
 
   constructor(private readonly deps: GatewayDeps) {
     this.routes = new RouteTable(deps.routes);
-    const scheme = new URL(deps.config.publicUrl).protocol === 'https:' ? 'https' : 'http';
+    const scheme = servesHttps(deps.config) ? 'https' : 'http';
     this.forwarder = new Forwarder({ ...deps, scheme });
     this.apps = deps.apps?.(this.forwarder);
   }

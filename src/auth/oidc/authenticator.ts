@@ -6,6 +6,7 @@ import { FlowCookies } from './flowCookie.js';
 import { oidcCallback, oidcLogin, oidcLogout } from './handlers.js';
 import { ProviderConnection } from './provider.js';
 import { CALLBACK_PATH, oidcSettings } from './settings.js';
+import { servesHttps } from '../../config/publicUrl.js';
 
 /**
  * auth.mode "oidc": Berth is an OpenID Connect relying party (authorization
@@ -18,7 +19,7 @@ export function createOidcAuthenticator({ config, logger, sessions, keyFor }: Au
   const settings = oidcSettings(config);
   const provider = new ProviderConnection(settings, logger);
   void provider.start();
-  const flows = new FlowCookies(keyFor('oidc-flow'), new URL(config.publicUrl).protocol === 'https:');
+  const flows = new FlowCookies(keyFor('oidc-flow'), servesHttps(config));
   const options = { config, settings, provider, flows, sessions, logger };
   const allowed = accessCheck(config);
   return {
