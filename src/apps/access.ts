@@ -18,6 +18,5 @@ export function verdict(share: ShareLevel, owner: string, visitor: string | null
  * naming nobody costs nothing.
  */
 export async function ownerOf(safeName: string, directory: BerthDirectory, store: Store): Promise<string | null> {
-  const berth = directory.list().find((status) => status.name === safeName);
-  return berth?.user ?? (await store.userBySafeName(safeName));
+  return directory.userOf(safeName) ?? (await store.userBySafeName(safeName));
 }

@@ -89,6 +89,10 @@ export class Spawner implements BerthDirectory {
     return [...this.entries.values()].map((e) => e.status);
   }
 
+  userOf(name: string): string | null {
+    return this.byName.get(name) ?? null;
+  }
+
   readyEndpoint(user: string): Endpoint | null {
     const entry = this.entries.get(user);
     return entry !== undefined && entry.status.state === 'ready' ? entry.endpoint : null;

@@ -11,6 +11,8 @@ export type StartReason = 'http' | 'ssh' | 'api' | 'tunnel';
 export interface BerthDirectory {
   status(user: string): BerthStatus;
   list(): BerthStatus[];
+  /** The user whose berth has this safe name, among the berths this gateway tracks; null for any other. */
+  userOf(name: string): string | null;
   /** The main endpoint when the berth is ready, else null; synchronous for the proxy's hot path. */
   readyEndpoint(user: string): Endpoint | null;
   /** Starts the berth if needed (single-flight per user) without waiting. */

@@ -30,9 +30,9 @@ describe('app hosts refuse before any runtime call', () => {
     const store = await Store.open(config.dataDir);
     await store.rememberUser('alice');
     const touched: string[] = [];
-    // Only list() (the spawner's memory) may be consulted; anything else would reach the runtime.
+    // Only userOf() (the spawner's memory) may be consulted; anything else would reach the runtime.
     const directory = new Proxy({} as BerthDirectory, {
-      get: (_target, name) => (name === 'list' ? () => [] : () => touched.push(String(name))),
+      get: (_target, name) => (name === 'userOf' ? () => null : () => touched.push(String(name))),
     });
     const apps = new AppHosts({
       config,
