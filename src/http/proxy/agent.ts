@@ -1,16 +1,14 @@
-import { Agent, type ClientRequestArgs } from 'node:http';
-import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
+import { Agent } from 'undici';
+import type { Endpoint } from '../../runtime/types.js';
 
 export interface PoolOptions {
-  /** Connections per berth (host:port) at once; more requests wait in the agent's queue. */
+  /** Connections per berth (host:port) at once; more requests wait their turn. */
   maxSocketsPerBerth: number;
-  /** Idle connections kept per berth for the next request. */
-  maxFreeSocketsPerBerth: number;
   /**
-   * An idle connection is closed after this long. Node also honours a shorter
-   * `Keep-Alive: timeout=N` from the berth; this covers servers that close idle
-   * connections without announcing it (uvicorn, 5 s), where reusing one just as
-   * it closes would cost a request.
+   * An idle connection is closed after this long. A shorter
+   * `Keep-Alive: timeout=N` from the berth wins; this covers servers that close
+   * idle connections without announcing it (uvicorn, 5 s), where reusing one
+   * just as it closes would cost a request.
    */
   idleSocketMs: number;
   /** A berth that neither accepts nor refuses (a dropped SYN) fails after this, rather than hanging. */
@@ -18,40 +16,26 @@ export interface PoolOptions {
 }
 
 /**
- * The one upstream pool of a gateway: keep-alive, most recently used socket
- * first ('lifo', so a burst's extra sockets go idle and time out), and a
- * connect timeout set once per new socket rather than per request.
+ * The one upstream pool of a gateway: undici keeps a keep-alive pool per berth
+ * and parses responses without a stream or an IncomingMessage per request,
+ * which is most of what a proxy on node:http's own client spends
+ * (BENCHMARKS.md, "Proxy").
  */
-export class UpstreamAgent extends Agent {
-  private readonly connectTimeoutMs: number;
+export function createUpstreamAgent(options: PoolOptions): Agent {
+  return new Agent({
+    connections: options.maxSocketsPerBerth,
+    pipelining: 1,
+    keepAliveTimeout: options.idleSocketMs,
+    keepAliveMaxTimeout: options.idleSocketMs,
+    connect: { timeout: options.connectTimeoutMs },
+    // Long polls, server-sent events and slow reports take as long as they
+    // take; the client, not the gateway, decides when to give up waiting.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+}
 
-  constructor(options: PoolOptions) {
-    super({
-      keepAlive: true,
-      scheduling: 'lifo',
-      maxSockets: options.maxSocketsPerBerth,
-      maxFreeSockets: options.maxFreeSocketsPerBerth,
-      timeout: options.idleSocketMs,
-    });
-    this.connectTimeoutMs = options.connectTimeoutMs;
-  }
-
-  override createConnection(options: ClientRequestArgs): Socket {
-    // Agent options include `timeout`; that is for idle pooled sockets, not for
-    // a request in flight, which may legitimately wait (long poll, SSE).
-    const socket = createConnection({ ...(options as NetConnectOpts), timeout: undefined, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy(Object.assign(new Error(`connect timed out after ${this.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
-    }, this.connectTimeoutMs);
-    // Plain listeners removed by hand: once() would leave a wrapper and the
-    // timer behind on 'close' for as long as the connection lives.
-    const clear = (): void => {
-      clearTimeout(timer);
-      socket.off('connect', clear);
-      socket.off('close', clear);
-    };
-    socket.on('connect', clear);
-    socket.on('close', clear);
-    return socket;
-  }
+/** The origin undici keys its pools by; an IPv6 literal goes in brackets. */
+export function originOf(target: Endpoint): string {
+  return target.host.includes(':') ? `http://[${target.host}]:${target.port}` : `http://${target.host}:${target.port}`;
 }

@@ -6,10 +6,20 @@ import type { Endpoint } from '../../runtime/types.js';
 /** Why the berth did not answer, in words for the person and detail for the log. */
 export function upstreamFailure(err: unknown, target: Endpoint): BerthError {
   const code = (err as NodeJS.ErrnoException | null)?.code;
+  const detail = err instanceof Error ? err.message : String(err);
+  // undici refuses a head it cannot send as given (a second Host, say): the client's request is at fault, not the berth.
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
+    return new BerthError({
+      code: 'bad_request',
+      userMessage: `This request cannot be forwarded to your berth (${detail}); send it with well-formed headers.`,
+      logMessage: `request to ${target.host}:${target.port} refused before sending: ${detail}`,
+      cause: err,
+    });
+  }
   return new BerthError({
     code: 'upstream_failed',
     userMessage: userReason(code),
-    logMessage: `proxy to ${target.host}:${target.port} failed: ${err instanceof Error ? err.message : String(err)}`,
+    logMessage: `proxy to ${target.host}:${target.port} failed: ${detail}`,
     cause: err,
   });
 }
@@ -19,7 +29,9 @@ function userReason(code: string | undefined): string {
     case 'ECONNREFUSED':
       return 'Your berth is not accepting connections on its port (connection refused).';
     case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
       return 'Your berth did not accept the connection in time.';
+    case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
     case 'EPIPE':
       return 'Your berth closed the connection before it answered.';

@@ -27,18 +27,21 @@ export interface ForwardContext {
   strip: StripRules | undefined;
   /** Set after stripping; a client-sent header of the same name is dropped, so these cannot be forged. */
   add: Readonly<Record<string, string>> | undefined;
-  /** Keep Upgrade and send Connection: Upgrade (WebSocket and other upgrades). */
-  upgrade: boolean;
   /** The berth, named in Host for the rare client that sent none (HTTP/1.0): HTTP/1.1 requires one. */
   target: Endpoint;
 }
 
 export interface ForwardedRequest {
-  /** Flat [name, value, ...] as http.request takes it: no per-header object, duplicates kept. */
+  /** Flat [name, value, ...] as undici takes it: no per-header object, duplicates kept. */
   headers: string[];
-  /** Whether a body follows the head (so the proxy pipes it rather than ending at once). */
+  /** Whether a body follows the head (so the proxy streams it rather than ending at once). */
   body: boolean;
+  /** The protocol the client asked to upgrade to (WebSocket), which undici sends with Connection: Upgrade itself. */
+  upgrade: string | undefined;
 }
+
+/** A response head as undici parses it: lower-case names, repeated headers as arrays. */
+export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection and must not be
@@ -60,15 +63,13 @@ function isHopByHop(key: string): boolean {
 }
 
 /**
- * Header names a Connection header declares hop-by-hop ("Connection: close, X-Foo"),
+ * Header names Connection values declare hop-by-hop ("Connection: close, X-Foo"),
  * or undefined in the usual case of only keep-alive/close/upgrade.
  */
-function connectionNamed(raw: readonly string[]): Set<string> | undefined {
+function connectionNamed(values: readonly string[]): Set<string> | undefined {
   let named: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    for (const token of (raw[i + 1] as string).split(',')) {
+  for (const value of values) {
+    for (const token of value.split(',')) {
       const key = token.trim().toLowerCase();
       if (key === '' || key === 'close' || key === 'keep-alive' || key === 'upgrade') continue;
       (named ??= new Set()).add(key);
@@ -77,10 +78,21 @@ function connectionNamed(raw: readonly string[]): Set<string> | undefined {
   return named;
 }
 
+/** The values of every Connection header in a raw [name, value, ...] list. */
+function connectionValues(raw: readonly string[]): string[] | undefined {
+  let values: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 10 && name.toLowerCase() === 'connection') (values ??= []).push(raw[i + 1] as string);
+  }
+  return values;
+}
+
 /** The request head as the berth receives it. */
 export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext): ForwardedRequest {
   const raw = req.rawHeaders;
-  const named = connectionNamed(raw);
+  const connection = connectionValues(raw);
+  const named = connection === undefined ? undefined : connectionNamed(connection);
   const stripped = ctx.strip?.headers;
   const cookies = ctx.strip !== undefined && ctx.strip.cookies.size > 0 ? ctx.strip.cookies : undefined;
   const added = ctx.add === undefined ? undefined : Object.keys(ctx.add).map((name) => name.toLowerCase());
@@ -115,8 +127,12 @@ export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext)
       case 'x-forwarded-proto':
       case 'x-forwarded-host':
         continue;
+      // The body is framed anew towards the berth (chunked when its length is unknown).
       case 'transfer-encoding':
         chunked = true;
+        continue;
+      // The gateway's server already told the client to go on (100 Continue); the body follows unasked.
+      case 'expect':
         continue;
       case 'upgrade':
         upgrade = value;
@@ -139,11 +155,7 @@ export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext)
   if (host !== undefined) out.push('X-Forwarded-Host', host);
   else out.push('Host', `${ctx.target.host}:${ctx.target.port}`);
   if (ctx.add !== undefined) for (const name in ctx.add) out.push(name, ctx.add[name] as string);
-  if (ctx.upgrade && upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
-  // Node de-chunks the body it hands us; saying "chunked" makes it re-frame the
-  // stream for the berth, which it would not do by itself for a GET or DELETE.
-  else if (chunked) out.push('Transfer-Encoding', 'chunked');
-  return { headers: out, body: chunked || length };
+  return { headers: out, body: chunked || length, upgrade };
 }
 
 /**
@@ -151,14 +163,15 @@ export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext)
  * hop-by-hop ones (Node frames the body for the client itself). With `upgrade`,
  * Upgrade is kept and the caller adds Connection: Upgrade.
  */
-export function forwardResponseHeaders(raw: readonly string[], upgrade: boolean): string[] {
-  const named = connectionNamed(raw);
+export function forwardResponseHeaders(headers: ResponseHeaders, upgrade: boolean): string[] {
+  const connection = headers.connection;
+  const named = connection === undefined ? undefined : connectionNamed(typeof connection === 'string' ? [connection] : connection);
   const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    const key = name.toLowerCase();
+  for (const key in headers) {
     if ((isHopByHop(key) && !(upgrade && key === 'upgrade')) || named?.has(key)) continue;
-    out.push(name, raw[i + 1] as string);
+    const value = headers[key];
+    if (typeof value === 'string') out.push(key, value);
+    else if (value !== undefined) for (const each of value) out.push(key, each);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Endpoint } from '../../runtime/types.js';
-import { UpstreamAgent, type PoolOptions } from './agent.js';
+import { createUpstreamAgent, type PoolOptions } from './agent.js';
 import type { ForwardOptions, UpgradeOptions } from './options.js';
 import { forwardUpgrade } from './upgrade.js';
 import { forwardWeb } from './web.js';
@@ -26,13 +26,12 @@ const DEFAULT_POOL: PoolOptions = {
   // A browser opens at most 6 connections per host; this leaves room for
   // scripts and shared links while keeping one berth from taking every socket.
   maxSocketsPerBerth: 256,
-  maxFreeSocketsPerBerth: 64,
   idleSocketMs: 4_000,
   connectTimeoutMs: 10_000,
 };
 
 export function createProxy(options: Partial<PoolOptions> = {}): Proxy {
-  const agent = new UpstreamAgent({ ...DEFAULT_POOL, ...options });
+  const agent = createUpstreamAgent({ ...DEFAULT_POOL, ...options });
   const tunnels = new Set<Duplex>();
   return {
     web: (req, res, target, opts) => forwardWeb(agent, req, res, target, opts),
@@ -42,7 +41,8 @@ export function createProxy(options: Partial<PoolOptions> = {}): Proxy {
     },
     close() {
       for (const socket of tunnels) socket.destroy();
-      agent.destroy();
+      // Never rejects: undici settles a destroy with its callback's (null) error.
+      void agent.destroy();
     },
   };
 }

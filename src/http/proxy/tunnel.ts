@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { UpgradeOptions } from './options.js';
 
@@ -29,14 +28,12 @@ class Tunnel {
   constructor(
     readonly tunnels: Set<Duplex>,
     readonly client: Duplex,
-    readonly upstream: Socket,
+    readonly upstream: Duplex,
     readonly opts: UpgradeOptions,
   ) {}
 }
 
-export function joinTunnel(tunnels: Set<Duplex>, client: Duplex, upstream: Socket, opts: UpgradeOptions): void {
-  // The socket may come from the pool with its idle timer; a quiet WebSocket is not idle in that sense.
-  upstream.setTimeout(0);
+export function joinTunnel(tunnels: Set<Duplex>, client: Duplex, upstream: Duplex, opts: UpgradeOptions): void {
   const tunnel = new Tunnel(tunnels, client, upstream, opts);
   tunnels.add(client);
   link(client, upstream, tunnel);

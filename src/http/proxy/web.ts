@@ -1,20 +1,20 @@
-import { request, type Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Agent, Dispatcher } from 'undici';
 import type { Endpoint } from '../../runtime/types.js';
+import { originOf } from './agent.js';
 import { sendFailure, upstreamFailure } from './failure.js';
-import { forwardRequestHeaders, forwardResponseHeaders, type ForwardedRequest } from './headers.js';
+import { forwardRequestHeaders, forwardResponseHeaders, type ForwardedRequest, type ResponseHeaders } from './headers.js';
 import type { ForwardOptions } from './options.js';
 
 /**
  * One request to the berth and its response back, both streamed with
  * backpressure, so a body of any size costs a few buffers. Whichever side goes
- * away first takes the other with it: a client that leaves destroys the
+ * away first takes the other with it: a client that leaves aborts the
  * upstream request, a berth that dies gives 502 or a cut connection.
  *
- * This is the hot path, so it allocates one Exchange per request and hangs it
- * on the emitters; the listeners are module-level functions that find it
- * through `this`, as Node's own http client does. No closures per request, and
- * no pipe() for the response, whose listener set-up and tear-down cost more
- * than the copying for the small responses most requests get.
+ * This is the hot path, so one Exchange per request is both undici's handler
+ * and the state; the client's listeners are module-level functions that find
+ * it through `this`, so no closure is allocated per request.
  */
 const kExchange = Symbol('berth.proxy.exchange');
 
@@ -22,8 +22,14 @@ interface Carrier {
   [kExchange]: Exchange;
 }
 
-class Exchange {
-  upstream: ClientRequest | null = null;
+/** Methods a berth must treat as safe to receive twice (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** The ways a kept-alive connection the berth closed while idle fails when reused. */
+const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | null = null;
   retried = false;
   clientGone = false;
 
@@ -35,6 +41,51 @@ class Exchange {
     readonly opts: ForwardOptions,
     readonly forwarded: ForwardedRequest,
   ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('the client went away'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders, statusMessage?: string): void {
+    // An interim answer (103 Early Hints); the final one follows.
+    if (status < 200) return;
+    this.opts.onStatus?.(status);
+    this.res.writeHead(status, statusMessage, forwardResponseHeaders(headers, false));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.res.write(chunk)) return;
+    controller.pause();
+    this.res.once('drain', onClientDrain);
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.clientGone) return;
+    if (this.mayRetry(err)) {
+      this.retried = true;
+      send(this);
+      return;
+    }
+    const error = upstreamFailure(err, this.target);
+    this.opts.onError?.(error);
+    if (!this.res.headersSent) this.opts.onStatus?.(error.status);
+    sendFailure(this.res, error);
+  }
+
+  /**
+   * A pooled connection the berth closed while idle fails at once; a request
+   * without a body that is safe to repeat has consumed nothing, so it goes
+   * again once, on another connection (what nginx's proxy_next_upstream does).
+   */
+  private mayRetry(err: Error): boolean {
+    const code = (err as NodeJS.ErrnoException).code;
+    return !this.retried && !this.forwarded.body && !this.res.headersSent && code !== undefined && DROPPED.has(code) && IDEMPOTENT.has(this.req.method as string);
+  }
 }
 
 function exchangeOf(emitter: object): Exchange {
@@ -46,7 +97,6 @@ export function forwardWeb(agent: Agent, req: IncomingMessage, res: ServerRespon
     scheme: opts.scheme,
     strip: opts.strip,
     add: opts.addHeaders,
-    upgrade: false,
     target,
   });
   const exchange = new Exchange(agent, req, res, target, opts, forwarded);
@@ -56,75 +106,20 @@ export function forwardWeb(agent: Agent, req: IncomingMessage, res: ServerRespon
 }
 
 function send(exchange: Exchange): void {
-  const { req, target, forwarded } = exchange;
-  let upstream: ClientRequest;
-  try {
-    upstream = request({ host: target.host, port: target.port, method: req.method, path: req.url, headers: forwarded.headers, agent: exchange.agent });
-  } catch (err) {
-    // Only a header the caller added can be invalid here (Node's parser vetted the client's).
-    fail(exchange, err);
-    return;
-  }
-  exchange.upstream = upstream;
-  (upstream as unknown as Carrier)[kExchange] = exchange;
-  upstream.on('response', onUpstreamResponse);
-  upstream.on('error', onUpstreamError);
-  if (forwarded.body) req.pipe(upstream);
-  else upstream.end();
-}
-
-function fail(exchange: Exchange, err: unknown): void {
-  const error = upstreamFailure(err, exchange.target);
-  exchange.opts.onError?.(error);
-  if (!exchange.res.headersSent) exchange.opts.onStatus?.(error.status);
-  sendFailure(exchange.res, error);
+  const { req, forwarded } = exchange;
+  exchange.agent.dispatch(
+    { origin: originOf(exchange.target), path: req.url as string, method: req.method as string, headers: forwarded.headers, body: forwarded.body ? req : null },
+    exchange,
+  );
 }
 
 function onClientClose(this: ServerResponse): void {
   if (this.writableFinished) return;
   const exchange = exchangeOf(this);
   exchange.clientGone = true;
-  exchange.upstream?.destroy();
+  exchange.controller?.abort(new Error('the client went away'));
 }
 
-function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void {
-  const exchange = exchangeOf(this);
-  if (exchange.clientGone) return;
-  // A pooled connection the berth closed while idle fails at once with a
-  // reset; a request without a body has consumed nothing, so it is safe to
-  // send again once, on a fresh connection (Node's documented remedy).
-  if (!exchange.retried && !exchange.forwarded.body && this.reusedSocket && !exchange.res.headersSent && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-    exchange.retried = true;
-    send(exchange);
-    return;
-  }
-  fail(exchange, err);
-}
-
-function onUpstreamResponse(this: ClientRequest, upRes: IncomingMessage): void {
-  const exchange = exchangeOf(this);
-  const status = upRes.statusCode as number;
-  exchange.opts.onStatus?.(status);
-  exchange.res.writeHead(status, upRes.statusMessage, forwardResponseHeaders(upRes.rawHeaders, false));
-  (upRes as unknown as Carrier)[kExchange] = exchange;
-  upRes.on('data', onUpstreamData);
-  upRes.on('end', onUpstreamEnd);
-  upRes.on('close', onUpstreamClose);
-}
-
-function onUpstreamData(this: IncomingMessage, chunk: Buffer): void {
-  const res = exchangeOf(this).res;
-  if (!res.write(chunk)) {
-    this.pause();
-    res.once('drain', () => this.resume());
-  }
-}
-
-function onUpstreamEnd(this: IncomingMessage): void {
-  exchangeOf(this).res.end();
-}
-
-function onUpstreamClose(this: IncomingMessage): void {
-  // The berth died mid-body: the client must see a broken response, not a short one.
-  if (!this.complete) exchangeOf(this).res.destroy();
+function onClientDrain(this: ServerResponse): void {
+  exchangeOf(this).controller?.resume();
 }

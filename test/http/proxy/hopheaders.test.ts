@@ -74,13 +74,15 @@ describe('hop-by-hop headers', () => {
       let body = '';
       req.setEncoding('utf8');
       req.on('data', (chunk: string) => (body += chunk));
-      req.on('end', () => res.end(`${req.method} ${req.headers['transfer-encoding']} ${body}`));
+      // Chunked again, or counted when the whole body was in before the head went out: either frames it.
+      const framing = req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`;
+      req.on('end', () => res.end(`${req.method} ${framing} ${body}`));
     });
     const front = await startGateway(custom.endpoint);
     try {
       for (const method of ['POST', 'DELETE', 'GET']) {
         const reply = await rawExchange(front.endpoint, `${method} / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n`);
-        assert.match(reply, new RegExp(`\\r\\n\\r\\n(?:[0-9a-f]+\\r\\n)?${method} chunked hello world`), reply);
+        assert.match(reply, new RegExp(`\\r\\n\\r\\n(?:[0-9a-f]+\\r\\n)?${method} (?:chunked|length 11) hello world`), reply);
       }
     } finally {
       await front.close();
