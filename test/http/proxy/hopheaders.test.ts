@@ -41,6 +41,21 @@ describe('hop-by-hop headers', () => {
     assert.equal(seen['x-end-to-end'], 'kept');
   });
 
+  it('answers a client that expects 100 Continue itself, and forwards the body without Expect', async () => {
+    const reply = await rawExchange(gateway.endpoint, 'POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
+    assert.match(reply, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    assert.match(reply, /\r\n\r\n(?:5\r\n)?hello/);
+    const env = await rawExchange(gateway.endpoint, 'GET /env HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+    const seen = (JSON.parse(env.slice(env.lastIndexOf('\r\n\r\n') + 4)) as { headers: IncomingHttpHeaders }).headers;
+    assert.equal(seen.expect, undefined);
+  });
+
+  it('answers 400, not 502, to a request with two Host headers', async () => {
+    const reply = await rawExchange(gateway.endpoint, 'GET /env HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n');
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    assert.match(reply, /"code":"bad_request".*duplicate host header/);
+  });
+
   it('removes hop-by-hop response headers, and keeps repeated end-to-end ones', async () => {
     const custom = await startBerth((_req, res) => {
       res.writeHead(200, [
