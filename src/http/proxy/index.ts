@@ -4,6 +4,7 @@ import type { Endpoint } from '../../runtime/types.js';
 import { createUpstreamAgent, type PoolOptions } from './agent.js';
 import type { ForwardOptions, UpgradeOptions } from './options.js';
 import { forwardUpgrade } from './upgrade.js';
+import { UpgradeAgent } from './upgradeAgent.js';
 import { forwardWeb } from './web.js';
 
 export { stripRules, type StripRules } from './headers.js';
@@ -31,11 +32,13 @@ const DEFAULT_POOL: PoolOptions = {
 };
 
 export function createProxy(options: Partial<PoolOptions> = {}): Proxy {
-  const agent = createUpstreamAgent({ ...DEFAULT_POOL, ...options });
+  const pool = { ...DEFAULT_POOL, ...options };
+  const agent = createUpstreamAgent(pool);
+  const upgrades = new UpgradeAgent(pool.maxSocketsPerBerth, pool.connectTimeoutMs);
   const tunnels = new Set<Duplex>();
   return {
     web: (req, res, target, opts) => forwardWeb(agent, req, res, target, opts),
-    upgrade: (req, socket, head, target, opts) => forwardUpgrade(agent, tunnels, req, socket, head, target, opts),
+    upgrade: (req, socket, head, target, opts) => forwardUpgrade(upgrades, tunnels, req, socket, head, target, opts),
     get openTunnels() {
       return tunnels.size;
     },
@@ -43,6 +46,7 @@ export function createProxy(options: Partial<PoolOptions> = {}): Proxy {
       for (const socket of tunnels) socket.destroy();
       // Never rejects: undici settles a destroy with its callback's (null) error.
       void agent.destroy();
+      upgrades.destroy();
     },
   };
 }

@@ -1,22 +1,23 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Agent, Dispatcher } from 'undici';
 import type { Endpoint } from '../../runtime/types.js';
-import { originOf } from './agent.js';
 import { sendFailureRaw, upstreamFailure } from './failure.js';
-import { forwardRequestHeaders, forwardResponseHeaders, type ResponseHeaders } from './headers.js';
+import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import type { UpgradeOptions } from './options.js';
 import { joinTunnel } from './tunnel.js';
+import type { UpgradeAgent } from './upgradeAgent.js';
 
 /**
- * A WebSocket (or any Upgrade) request: the handshake goes through the
- * upstream pool so the berth's answer is parsed, then the two sockets are
- * joined. A berth that declines the upgrade has its answer passed on and the
- * client's connection closed, because anything the client sent next on it
- * would reach the berth unfiltered.
+ * A WebSocket (or any Upgrade) request: the handshake goes through Node's
+ * client (see UpgradeAgent for why not undici) so the berth's answer is
+ * parsed, then the two sockets are joined.
+ * A berth that declines the upgrade has its answer passed on and the client's
+ * connection closed, because anything the client sent next on it would reach
+ * the berth unfiltered.
  */
 export function forwardUpgrade(
-  agent: Agent,
+  agent: UpgradeAgent,
   tunnels: Set<Duplex>,
   req: IncomingMessage,
   client: Duplex,
@@ -25,90 +26,66 @@ export function forwardUpgrade(
   opts: UpgradeOptions,
 ): void {
   const forwarded = forwardRequestHeaders(req, { scheme: opts.scheme, strip: opts.strip, add: opts.addHeaders, target });
-  const handshake = new Handshake(tunnels, client, head, target, opts);
-  // Until the berth answers, a client that leaves (or resets: an 'error'
-  // without a listener would crash the gateway) takes the handshake with it.
-  client.on('error', handshake.abandon);
-  client.on('close', handshake.abandon);
-  agent.dispatch(
-    { origin: originOf(target), path: req.url as string, method: req.method as string, headers: forwarded.headers, upgrade: forwarded.upgrade },
-    handshake,
-  );
-}
+  const headers = forwarded.upgrade === undefined ? forwarded.headers : [...forwarded.headers, 'Connection', 'Upgrade', 'Upgrade', forwarded.upgrade];
 
-class Handshake implements Dispatcher.DispatchHandler {
-  private controller: Dispatcher.DispatchController | null = null;
-  private answered = false;
-
-  constructor(
-    private readonly tunnels: Set<Duplex>,
-    private readonly client: Duplex,
-    private readonly head: Buffer,
-    private readonly target: Endpoint,
-    private readonly opts: UpgradeOptions,
-  ) {}
-
-  readonly abandon = (): void => {
-    if (this.controller === null) return;
-    this.controller.abort(new Error('the client went away'));
+  let answered = false;
+  const fail = (err: unknown): void => {
+    if (client.destroyed) return;
+    if (answered) {
+      client.destroy();
+      return;
+    }
+    answered = true;
+    const error = upstreamFailure(err, target);
+    opts.onError?.(error);
+    opts.onStatus?.(error.status);
+    sendFailureRaw(client, error);
   };
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.client.destroyed) this.abandon();
+  let handshake: ReturnType<typeof request>;
+  try {
+    handshake = request({ host: target.host, port: target.port, method: req.method, path: req.url, headers, agent });
+  } catch (err) {
+    fail(err);
+    return;
   }
+  // Until the berth answers, a client that leaves (or resets: an 'error'
+  // without a listener would crash the gateway) takes the handshake with it.
+  const abandon = (): void => {
+    handshake.destroy();
+  };
+  client.on('error', abandon);
+  client.on('close', abandon);
 
-  onRequestUpgrade(_controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders, upstream: Duplex): void {
-    const { client } = this;
-    this.answered = true;
-    client.off('error', this.abandon);
-    client.off('close', this.abandon);
+  handshake.on('error', fail);
+  handshake.on('response', (res: IncomingMessage) => {
+    answered = true;
+    opts.onStatus?.(res.statusCode as number);
+    client.write(statusLine(res) + headerLines(forwardResponseHeaders(res.headersDistinct, false)) + 'connection: close\r\n\r\n');
+    res.on('close', () => {
+      if (!res.complete) client.destroy();
+    });
+    res.pipe(client);
+  });
+  handshake.on('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
+    answered = true;
+    client.off('error', abandon);
+    client.off('close', abandon);
     if (client.destroyed) {
       upstream.destroy();
       return;
     }
-    this.opts.onStatus?.(101);
-    client.write(statusLine(status, STATUS_CODES[status]) + headerLines(forwardResponseHeaders(headers, true)) + 'Connection: Upgrade\r\n\r\n');
-    if (this.head.length > 0) upstream.write(this.head);
-    joinTunnel(this.tunnels, client, upstream, this.opts);
-  }
-
-  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders, statusMessage?: string): void {
-    // An interim answer (103 Early Hints); the final one follows.
-    if (status < 200) return;
-    this.answered = true;
-    this.opts.onStatus?.(status);
-    this.client.write(statusLine(status, statusMessage) + headerLines(forwardResponseHeaders(headers, false)) + 'connection: close\r\n\r\n');
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.client.write(chunk)) return;
-    controller.pause();
-    this.client.once('drain', () => controller.resume());
-  }
-
-  onResponseEnd(): void {
-    this.client.end();
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    const { client } = this;
-    if (client.destroyed) return;
-    // Part of the berth's answer is out: a cut connection is the only honest signal.
-    if (this.answered) {
-      client.destroy();
-      return;
-    }
-    this.answered = true;
-    const error = upstreamFailure(err, this.target);
-    this.opts.onError?.(error);
-    this.opts.onStatus?.(error.status);
-    sendFailureRaw(client, error);
-  }
+    opts.onStatus?.(101);
+    client.write(statusLine(res) + headerLines(forwardResponseHeaders(res.headersDistinct, true)) + 'Connection: Upgrade\r\n\r\n');
+    if (upstreamHead.length > 0) client.write(upstreamHead);
+    if (head.length > 0) upstream.write(head);
+    joinTunnel(tunnels, client, upstream, opts);
+  });
+  handshake.end();
 }
 
-function statusLine(status: number, message: string | undefined): string {
-  return `HTTP/1.1 ${status} ${message ?? ''}\r\n`;
+function statusLine(res: IncomingMessage): string {
+  return `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}\r\n`;
 }
 
 function headerLines(flat: readonly string[]): string {
