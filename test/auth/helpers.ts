@@ -39,14 +39,15 @@ export function captureLogger(): { logger: Logger; text: () => string } {
 }
 
 /**
- * A request as the HTTP parser would build it, from a chosen TCP peer: names
- * lowercased, repeats joined in `headers` (with "; " for Cookie) and kept
- * apart in `headersDistinct`.
+ * A request as the HTTP parser would build it, from a chosen TCP peer: the
+ * raw list as sent, names lowercased, repeats joined in `headers` (with "; "
+ * for Cookie) and kept apart in `headersDistinct`.
  */
 export function fakeRequest(options: { peer?: string; method?: string; headers?: Array<[string, string]> }): IncomingMessage {
   const req = new IncomingMessage({ remoteAddress: options.peer } as Socket);
   req.method = options.method ?? 'GET';
   req.url = '/';
+  req.rawHeaders = (options.headers ?? []).flat();
   const distinct: Record<string, string[]> = {};
   for (const [name, value] of options.headers ?? []) (distinct[name.toLowerCase()] ??= []).push(value);
   req.headersDistinct = distinct;

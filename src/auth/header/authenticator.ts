@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { BerthError } from '../../core/errors.js';
 import { cidrMatcher } from '../../core/net.js';
 import { usernameProblem } from '../../core/safeName.js';
+import { headerValues } from '../../http/headerValues.js';
 import type { AuthContext, AuthResult, Authenticator } from '../types.js';
 
 type Lookup = { value: string } | { duplicate: string } | null;
@@ -13,7 +14,7 @@ type Lookup = { value: string } | { duplicate: string } | null;
  */
 function firstPresent(req: IncomingMessage, names: readonly string[]): Lookup {
   for (const name of names) {
-    const values = req.headersDistinct[name];
+    const values = headerValues(req, name);
     if (values === undefined) continue;
     if (values.length > 1) return { duplicate: name };
     if (values[0]) return { value: values[0] };
@@ -47,7 +48,7 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
   const identity = [...new Set([...users, ...emails, ...groups])];
 
   function fromUntrustedPeer(req: IncomingMessage, peer: string | undefined): AuthResult {
-    const sent = identity.filter((name) => req.headers[name] !== undefined);
+    const sent = identity.filter((name) => headerValues(req, name) !== undefined);
     if (sent.length === 0) {
       return {
         challenge: {

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { BerthError } from '../../core/errors.js';
 import type { User } from '../../core/user.js';
 import type { Store, StoredToken, TokenScope } from '../../store/store.js';
+import { headerValues } from '../../http/headerValues.js';
 
 /** Recognisable in a leaked-secret scan and in an Authorization header shared with other schemes. */
 export const TOKEN_PREFIX = 'berth_';
@@ -93,7 +94,6 @@ export function bearerToken(req: IncomingMessage): string | null {
 
 /** The X-Berth-Token header, or null. */
 export function headerToken(req: IncomingMessage): string | null {
-  const value = req.headers[TOKEN_HEADER];
-  const text = Array.isArray(value) ? value[0] : value;
+  const text = headerValues(req, TOKEN_HEADER)?.[0];
   return text === undefined || text.trim() === '' ? null : text.trim();
 }
