@@ -16,7 +16,7 @@ export interface PoolOptions {
 }
 
 /**
- * The one upstream pool of a gateway: undici keeps a keep-alive pool per berth
+ * The gateway's pool for requests to berths: undici keeps a keep-alive pool per berth
  * and parses responses without a stream or an IncomingMessage per request,
  * which is most of what a proxy on node:http's own client spends
  * (BENCHMARKS.md, "Proxy").

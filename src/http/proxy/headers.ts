@@ -36,7 +36,7 @@ export interface ForwardedRequest {
   headers: string[];
   /** Whether a body follows the head (so the proxy streams it rather than ending at once). */
   body: boolean;
-  /** The protocol the client asked to upgrade to (WebSocket), which undici sends with Connection: Upgrade itself. */
+  /** The protocol the client asked to upgrade to (WebSocket); the upgrade path sends it on with Connection: Upgrade. */
   upgrade: string | undefined;
 }
 
