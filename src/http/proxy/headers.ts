@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Endpoint } from '../../runtime/types.js';
+import { headerValues } from '../headerValues.js';
 import { removeCookies } from './cookies.js';
 
 /**
@@ -78,20 +79,10 @@ function connectionNamed(values: readonly string[]): Set<string> | undefined {
   return named;
 }
 
-/** The values of every Connection header in a raw [name, value, ...] list. */
-function connectionValues(raw: readonly string[]): string[] | undefined {
-  let values: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === 10 && name.toLowerCase() === 'connection') (values ??= []).push(raw[i + 1] as string);
-  }
-  return values;
-}
-
 /** The request head as the berth receives it. */
 export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext): ForwardedRequest {
   const raw = req.rawHeaders;
-  const connection = connectionValues(raw);
+  const connection = headerValues(req, 'connection');
   const named = connection === undefined ? undefined : connectionNamed(connection);
   const stripped = ctx.strip?.headers;
   const cookies = ctx.strip !== undefined && ctx.strip.cookies.size > 0 ? ctx.strip.cookies : undefined;
