@@ -5,6 +5,7 @@ import { headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Forwarder } from '../http/forwarder.js';
+import type { Logger } from '../log/logger.js';
 import { redirect, wantsHtml } from '../http/respond.js';
 import { requestKind } from '../http/startPolicy.js';
 import type { Endpoint } from '../runtime/types.js';
@@ -30,6 +31,7 @@ export interface AppHostsDeps {
   cookies: AppCookies;
   codes: HandOffCodes;
   forwarder: Forwarder;
+  logger: Logger;
 }
 
 interface Admitted {
@@ -104,7 +106,7 @@ export class AppHosts {
   /** The visitor and the verdict; a bad X-Berth-Token is refused outright rather than ignored. */
   private async admit(req: IncomingMessage, app: AppHost, owner: string): Promise<Admitted | 'sign_in'> {
     const token = headerToken(req);
-    const visitor = token !== null ? (await this.deps.tokens.check(token, ['apps'])).user.name : this.deps.cookies.read(req, app.host);
+    const visitor = token !== null ? (await this.deps.tokens.check(token, ['apps'])).user.name : await this.cookieVisitor(req, app);
     const share = await this.deps.store.share(owner, app.port);
     const decision = verdict(share, owner, visitor);
     if (decision === 'sign_in') return 'sign_in';
@@ -116,6 +118,15 @@ export class AppHosts {
       });
     }
     return { owner, visitor, app };
+  }
+
+  /** Who this host's app cookie names, while the token it was made from (if any) is still valid. */
+  private async cookieVisitor(req: IncomingMessage, app: AppHost): Promise<string | null> {
+    const visitor = this.deps.cookies.read(req, app.host);
+    if (visitor === null) return null;
+    if (visitor.tokenId === null || (await this.deps.tokens.stillGrants(visitor.tokenId, visitor.name, 'apps'))) return visitor.name;
+    this.deps.logger.info({ host: app.host, token: visitor.tokenId }, 'app cookie of a revoked or expired token ignored');
+    return null;
   }
 
   /**
@@ -140,7 +151,7 @@ export class AppHosts {
   /** `?berth_token=`: a browser signs in with a token, which leaves the URL at once (303 to it without the token). */
   private async tokenLanding(req: IncomingMessage, res: ServerResponse, app: AppHost, url: URL): Promise<void> {
     const { user, token } = await this.deps.tokens.check(url.searchParams.get(TOKEN_QUERY) ?? '', ['apps']);
-    this.deps.cookies.issue(res, app.host, user.name, token.expiresAt);
+    this.deps.cookies.issue(res, app.host, user.name, token);
     redirect(res, withoutQueryParameter(req.url ?? '/', TOKEN_QUERY), 303);
   }
 

@@ -87,7 +87,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     tokens,
     ...(config.apps.domain === null
       ? {}
-      : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder }) }),
+      : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }) }) }),
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
   });
   const http = await listenHttp(config, gateway);

@@ -117,6 +117,11 @@ export class Store {
     return row ? tokenOf(row) : null;
   }
 
+  async tokenById(id: string): Promise<StoredToken | null> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? tokenOf(row) : null;
+  }
+
   async listTokens(user: string): Promise<StoredToken[]> {
     const rows = await this.db.selectFrom('tokens').selectAll().where('user', '=', user).orderBy('created_at').execute();
     return rows.map(tokenOf);

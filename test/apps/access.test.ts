@@ -7,6 +7,7 @@ import { AppHosts } from '../../src/apps/appHosts.js';
 import { HandOffCodes } from '../../src/apps/codes.js';
 import { Tokens } from '../../src/auth/token/tokens.js';
 import type { Forwarder } from '../../src/http/forwarder.js';
+import { createLogger } from '../../src/log/logger.js';
 import type { BerthDirectory } from '../../src/spawner/types.js';
 import { Store } from '../../src/store/store.js';
 import { fakeRequest, testConfig } from '../auth/helpers.js';
@@ -42,6 +43,7 @@ describe('app hosts refuse before any runtime call', () => {
       cookies: new AppCookies({ key: Buffer.alloc(32), lifetimeSeconds: 60, secure: false }),
       codes: new HandOffCodes(),
       forwarder: {} as Forwarder,
+      logger: createLogger(config.log.level),
     });
     try {
       for (const host of ['alice-0.apps.test', 'alice-99999.apps.test', 'x.alice-80.apps.test', 'nosuchuser-80.apps.test', 'apps.test', 'Alice_-80.apps.test']) {

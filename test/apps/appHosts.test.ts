@@ -150,6 +150,10 @@ describe('per-port web addresses (local runtime)', () => {
     assert.equal(JSON.stringify(listed).includes(token), false, 'the secret is shown once only');
 
     assert.equal((await api('alice', 'DELETE', `/_berth/api/me/tokens/${id}`)).status, 204);
+    const afterRevoke = await onHost(`alice-${alicePort}.apps.test`, '/t', { cookie });
+    assert.equal(afterRevoke.status, 401, 'the app cookie the revoked token left behind no longer signs in');
+    assert.match(gw.logs, /app cookie of a revoked or expired token ignored/);
+    assert.equal((await onHost(`bob-${bobPort}.apps.test`, '/', { cookie })).status, 200, 'a public port still lets the visitor in, as anyone');
     assert.equal((await onHost(`alice-${alicePort}.apps.test`, `/t?berth_token=${token}`)).status, 401, 'a revoked token is refused');
     assert.equal((await onHost(`alice-${alicePort}.apps.test`, '/t', { 'x-berth-token': token })).status, 401);
     const short = await newToken('alice', ['apps'], 1);

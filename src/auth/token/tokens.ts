@@ -65,7 +65,7 @@ export class Tokens {
   async check(secret: string, scopes: readonly TokenScope[]): Promise<{ user: User; token: StoredToken }> {
     const token = SHAPE.test(secret) ? await this.store.tokenByHash(hashToken(secret)) : null;
     const now = this.now();
-    if (token === null || (token.expiresAt !== null && token.expiresAt <= now)) {
+    if (token === null || expired(token, now)) {
       throw new BerthError({
         code: 'unauthenticated',
         userMessage: 'This Berth token is unknown, revoked or expired: create a new one at /_berth/api/me/tokens.',
@@ -82,6 +82,19 @@ export class Tokens {
     if (token.lastUsedAt === null || now - token.lastUsedAt > TOUCH_EVERY_MS) await this.store.touchToken(token.id, now);
     return { user: { name: token.user, groups: [], admin: this.isAdmin(token.user) }, token };
   }
+
+  /**
+   * Whether the token `id` still lets `user` in with `scope`: for what a token
+   * left behind (an app cookie), so that revoking the token ends it too.
+   */
+  async stillGrants(id: string, user: string, scope: TokenScope): Promise<boolean> {
+    const token = await this.store.tokenById(id);
+    return token !== null && token.user === user && !expired(token, this.now()) && token.scopes.includes(scope);
+  }
+}
+
+function expired(token: StoredToken, now: number): boolean {
+  return token.expiresAt !== null && token.expiresAt <= now;
 }
 
 /** A Berth token in `Authorization: Bearer …`, or null (other schemes and other bearer tokens are not ours). */
