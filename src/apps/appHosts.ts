@@ -125,7 +125,7 @@ export class AppHosts {
     const visitor = this.deps.cookies.read(req, app.host);
     if (visitor === null) return null;
     if (visitor.tokenId === null || (await this.deps.tokens.stillGrants(visitor.tokenId, visitor.name, 'apps'))) return visitor.name;
-    this.deps.logger.info({ host: app.host, token: visitor.tokenId }, 'app cookie of a revoked or expired token ignored');
+    this.deps.logger.info({ host: app.host, user: visitor.name, tokenId: visitor.tokenId }, 'app cookie of a revoked or expired token ignored');
     return null;
   }
 

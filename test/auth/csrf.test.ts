@@ -79,6 +79,11 @@ describe('CSRF tokens for gateway forms', () => {
     });
   }
 
+  it('tells a script holding the cookie without a token to use an API token, and a page with a stale token to reload', () => {
+    assert.match(csrf.verifyCsrf(formPost(), alice, undefined)?.userMessage ?? '', /API token \(Authorization: Bearer\)/);
+    assert.match(csrf.verifyCsrf(formPost(), alice, csrf.csrfToken({ sessionId: 'session-b' }))?.userMessage ?? '', /reload the page/);
+  });
+
   it('refuses the right token posted from another origin', () => {
     assert.equal(csrf.verifyCsrf(formPost('https://evil.test'), alice, csrf.csrfToken(alice))?.code, 'csrf');
   });

@@ -25,10 +25,19 @@ export function createCsrf(key: Buffer, publicUrl: string): Csrf {
       const crossOrigin = checkSameOrigin(req, publicUrl);
       if (crossOrigin) return crossOrigin;
       if (token && equalText(tokenFor(session), token)) return null;
+      if (!token) {
+        // Berth's pages always send the token, so its absence means a script holding the browser's cookie.
+        return new BerthError({
+          code: 'csrf',
+          userMessage:
+            "This change came with Berth's session cookie but without the CSRF token its pages send; from a script, use an API token (Authorization: Bearer) instead of the cookie, or make the change on the dashboard.",
+          logMessage: 'CSRF token missing',
+        });
+      }
       return new BerthError({
         code: 'csrf',
         userMessage: 'This form has expired or did not come from this page: reload the page and try again.',
-        logMessage: token ? 'CSRF token does not match the session' : 'CSRF token missing',
+        logMessage: 'CSRF token does not match the session',
       });
     },
   };
