@@ -48,9 +48,14 @@ class UsageError extends Error {}
 
 async function run(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  if (command === undefined) {
     process.stdout.write(HELP);
-    return command === undefined ? 1 : 0;
+    return 1;
+  }
+  // `berth serve --help` asks for the usage, not for a gateway.
+  if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
   }
   if (command === '--version' || command === '-v') {
     process.stdout.write(`${version()}\n`);

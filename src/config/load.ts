@@ -65,7 +65,10 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => `${at ? `${at}.` : ''}${key}: unknown key; check its spelling against the configuration reference`);
     }
-    return [`${at || '(top level)'}: ${issue.message}`];
+    // YAML reads 8080, yes or 1.0 as a number or boolean where a key wants text; keys with
+    // a message of their own (host:port) already show the quoted form.
+    const hint = issue.code === 'invalid_type' && issue.expected === 'string' && issue.message.startsWith('Invalid input') ? '; put the value in quotes' : '';
+    return [`${at || '(top level)'}: ${issue.message}${hint}`];
   });
 }
 

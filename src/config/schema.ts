@@ -7,9 +7,9 @@ import { parseCidr, parseHostPort } from '../core/net.js';
  * Keys listed in shared/DESIGN.md are a contract: add, never rename.
  */
 
-const hostPort = z.string().refine((v) => {
-  return parseHostPort(v) !== null;
-}, 'expected "host:port" with a port from 1 to 65535 (0 picks a free one), e.g. "127.0.0.1:8000"');
+const HOST_PORT = 'expected "host:port" with a port from 1 to 65535 (0 picks a free one), e.g. "127.0.0.1:8000"';
+// A bare port (http: 8000) reaches the schema as a YAML number; it gets the same hint.
+const hostPort = z.string({ error: HOST_PORT }).refine((v) => parseHostPort(v) !== null, HOST_PORT);
 
 const cidr = z.string().refine((v) => parseCidr(v) !== null, 'expected a CIDR such as "10.0.0.0/8" or "::1/128"');
 const port = z.number().int().min(1).max(65535);

@@ -38,6 +38,22 @@ describe('berth command', () => {
     assert.match(run.stderr, /listen\.http/);
   });
 
+  it('--help after a command prints the usage and exits 0 rather than running it', () => {
+    for (const args of [['serve', '--help'], ['forward', '-h'], ['config', 'check', '--help']]) {
+      const run = berth(args, { BERTH_LISTEN_HTTP: '127.0.0.1:70000' });
+      assert.equal(run.status, 0, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stdout, /^berth: a gateway/);
+      assert.match(run.stdout, /berth serve \[--config FILE\]/);
+    }
+  });
+
+  it('config check tells a bare port and other YAML numbers where text is wanted apart', () => {
+    const run = berth(['config', 'check'], { BERTH_LISTEN_HTTP: '8000', BERTH_ENVIRONMENT_IMAGE: '3.12' });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /listen\.http: expected "host:port" .*e\.g\. "127\.0\.0\.1:8000"\n/);
+    assert.match(run.stderr, /environment\.image: .*put the value in quotes/);
+  });
+
   it('an unknown command prints the usage and exits 1', () => {
     const run = berth(['sail']);
     assert.equal(run.status, 1);
