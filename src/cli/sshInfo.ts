@@ -40,7 +40,7 @@ export async function sshInfo(config: Config): Promise<string> {
   const access = config.listen.ssh === null ? null : sshAccess(config, loadHostKeys(config.dataDir));
   if (access === null) return 'SSH is off (listen.ssh is null). Set listen.ssh, e.g. "0.0.0.0:2222", to turn it on.\n';
   const keySources = [
-    `POST /_berth/api/me/keys with {"key": "<contents of ~/.ssh/id_ed25519.pub>"}`,
+    `the dashboard's "SSH keys" section (${new URL('/_berth/#keys', config.publicUrl).href}), or POST /_berth/api/me/keys with {"key": "<contents of ~/.ssh/id_ed25519.pub>"}`,
     ...(config.ssh.authorizedKeysDir === null ? [] : [`a line in ${config.ssh.authorizedKeysDir}/<username>`]),
     ...(config.ssh.webhook.url === null ? [] : [`the webhook at ${config.ssh.webhook.url}`]),
   ];
