@@ -5,6 +5,7 @@ import { headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Forwarder } from '../http/forwarder.js';
+import { headerValues } from '../http/headerValues.js';
 import type { Logger } from '../log/logger.js';
 import { redirect, wantsHtml } from '../http/respond.js';
 import { requestKind } from '../http/startPolicy.js';
@@ -57,7 +58,7 @@ export class AppHosts {
 
   /** Whether this request's Host is under the apps domain and not the gateway's own (then this class answers it, whatever its shape). */
   claims(req: IncomingMessage): boolean {
-    const host = hostNameOf(req.headers.host);
+    const host = requestHost(req);
     return host !== null && host !== this.gatewayHost && isUnderDomain(host, this.domain);
   }
 
@@ -92,7 +93,7 @@ export class AppHosts {
   }
 
   private parse(req: IncomingMessage): AppHost {
-    const app = parseAppHost(hostNameOf(req.headers.host) ?? '', this.domain);
+    const app = parseAppHost(requestHost(req) ?? '', this.domain);
     if (app === null) throw noSuchHost();
     return app;
   }
@@ -168,6 +169,11 @@ export class AppHosts {
     this.deps.cookies.issue(res, app.host, user);
     redirect(res, safeNext(url.searchParams.get('next')), 303);
   }
+}
+
+/** The Host header's name, read from the raw headers: claims() asks on every request the gateway serves. */
+function requestHost(req: IncomingMessage): string | null {
+  return hostNameOf(headerValues(req, 'host')?.[0]);
 }
 
 function noSuchHost(): BerthError {

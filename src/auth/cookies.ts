@@ -1,12 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { headerValues } from '../http/headerValues.js';
 
-/** The first cookie of that name: browsers send the most specific (longest path) first. */
+/**
+ * The first cookie of that name: browsers send the most specific (longest
+ * path) first. Read from the raw headers, because every signed-in request asks.
+ */
 export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  for (const header of headerValues(req, 'cookie') ?? []) {
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    }
   }
   return undefined;
 }
