@@ -54,7 +54,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   const logger = createLogger(config.log.level, logSink);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const auth = await createAuth(config, logger);
-  const store = await Store.open(config.dataDir);
+  const store = await Store.open(config.dataDir, config.store);
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
@@ -63,7 +63,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
 
   const proxy = createProxy();
   const tokens = new Tokens(store, auth.isAdmin);
-  const codes = new HandOffCodes();
+  const codes = new HandOffCodes(store);
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });
   const gateway = new Gateway({
     config,

@@ -212,6 +212,22 @@ const apps = z
   })
   .prefault({});
 
+const store = z
+  .strictObject({
+    kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    /** postgres:// URL; null with kind postgres takes libpq's PG* variables (PGHOST, PGUSER, PGPASSWORD, …). */
+    url: z
+      .string()
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL')
+      .nullable()
+      .default(null),
+    /** A file holding the URL, so its password stays out of the configuration. */
+    urlFile: z.string().nullable().default(null),
+  })
+  .refine((s) => s.url === null || s.urlFile === null, 'set store.url or store.urlFile, not both')
+  .refine((s) => s.kind === 'postgres' || (s.url === null && s.urlFile === null), 'store.url and store.urlFile need store.kind: postgres')
+  .prefault({});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./.berth'),
   publicUrl: url.default('http://127.0.0.1:8000'),
@@ -234,6 +250,7 @@ export const configSchema = z.strictObject({
   http,
   ssh,
   apps,
+  store,
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'berth_stopped'
   | 'upstream_failed'
   | 'runtime_unavailable'
+  | 'store_unavailable'
   | 'shutting_down'
   | 'internal';
 
@@ -45,6 +46,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   berth_stopped: 503,
   upstream_failed: 502,
   runtime_unavailable: 503,
+  store_unavailable: 503,
   shutting_down: 503,
   internal: 500,
 };
