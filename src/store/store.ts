@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Selectable } from 'kysely';
 import pg from 'pg';
@@ -9,6 +9,11 @@ import { safeName } from '../core/safeName.js';
 import { migrations, type Database, type Dialect } from './schema.js';
 
 export type StoreOptions = Config['store'];
+
+const DB_FILE = 'berth.db';
+
+/** SQLite files being migrated by this process, each the end of its queue of opens. */
+const sqliteMigrations = new Map<string, Promise<void>>();
 
 const SQLITE: StoreOptions = { kind: 'sqlite', url: null, urlFile: null };
 
@@ -71,7 +76,7 @@ export class Store {
   static async open(dataDir: string, options: StoreOptions = SQLITE): Promise<Store> {
     const store = options.kind === 'postgres' ? Store.postgres(options) : Store.sqlite(dataDir);
     try {
-      await store.migrate();
+      await store.migrate(options.kind === 'sqlite' ? resolve(dataDir, DB_FILE) : null);
     } catch (err) {
       await store.close();
       throw unreachable(options, err);
@@ -81,7 +86,7 @@ export class Store {
 
   private static sqlite(dataDir: string): Store {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const sqlite = new SqliteDatabase(join(dataDir, 'berth.db'));
+    const sqlite = new SqliteDatabase(join(dataDir, DB_FILE));
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite');
@@ -100,21 +105,42 @@ export class Store {
   }
 
   /**
-   * Applies the migrations not yet applied, all in one transaction. On
-   * PostgreSQL an advisory lock held to its end makes gateways starting at
-   * once take turns: the first migrates, the others then find nothing to do.
+   * Applies the migrations not yet applied, all in one transaction that
+   * gateways starting at once take in turn: the first migrates, the others
+   * then find nothing to do. PostgreSQL: an advisory lock held to the end of
+   * the transaction. SQLite: BEGIN IMMEDIATE takes the write lock up front
+   * (a plain BEGIN that reads and then writes fails at once with "database is
+   * locked" instead of waiting), and opens in this process wait for each other,
+   * since better-sqlite3 would wait for the lock with the event loop blocked.
    */
-  private async migrate(): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
-      await sql`create table if not exists schema_version (version integer not null)`.execute(trx);
-      const row = await sql<{ version: number | null }>`select max(version) as version from schema_version`.execute(trx);
-      const current = row.rows[0]?.version ?? 0;
-      for (let i = current; i < migrations.length; i++) {
-        await (migrations[i] as (typeof migrations)[number])(trx, this.dialect);
-        await sql`insert into schema_version (version) values (${i + 1})`.execute(trx);
-      }
-    });
+  private async migrate(file: string | null): Promise<void> {
+    const run = () =>
+      this.db.connection().execute(async (conn) => {
+        await sql.raw(this.dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(conn);
+        try {
+          if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(conn);
+          await sql`create table if not exists schema_version (version integer not null)`.execute(conn);
+          const row = await sql<{ version: number | null }>`select max(version) as version from schema_version`.execute(conn);
+          const current = row.rows[0]?.version ?? 0;
+          for (let i = current; i < migrations.length; i++) {
+            await (migrations[i] as (typeof migrations)[number])(conn, this.dialect);
+            await sql`insert into schema_version (version) values (${i + 1})`.execute(conn);
+          }
+          await sql`commit`.execute(conn);
+        } catch (err) {
+          await sql`rollback`.execute(conn).catch(() => undefined);
+          throw err;
+        }
+      });
+    if (file === null) return run();
+    const turn = (sqliteMigrations.get(file) ?? Promise.resolve()).then(run);
+    const settled = turn.catch(() => undefined);
+    sqliteMigrations.set(file, settled);
+    try {
+      return await turn;
+    } finally {
+      if (sqliteMigrations.get(file) === settled) sqliteMigrations.delete(file);
+    }
   }
 
   /** Whether the store answers a query: what /_berth/readyz asks. */
