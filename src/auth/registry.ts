@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
 import { adminCheck } from './admins.js';
 import { deriveKey } from './crypto.js';
 import { createCsrf, type Csrf } from './csrf/token.js';
@@ -29,11 +30,12 @@ export interface Auth {
 /**
  * Builds the configured authenticator at start-up. Throws a BerthError
  * (config_invalid) for a configuration that must not serve: dev mode beyond
- * loopback, an incomplete auth.oidc, an unusable session.key.
+ * loopback, an incomplete auth.oidc, an unusable session.key. `store` is
+ * needed on PostgreSQL, which keeps the session secret.
  */
-export async function createAuth(config: Config, rootLogger: Logger): Promise<Auth> {
+export async function createAuth(config: Config, rootLogger: Logger, store?: Store): Promise<Auth> {
   const logger = rootLogger.child({ component: 'auth' });
-  const secret = await loadSessionSecret(config, logger);
+  const secret = await loadSessionSecret(config, logger, store);
   const isAdmin = adminCheck(config);
   const sessions = new Sessions({
     key: deriveKey(secret, 'session'),
