@@ -163,6 +163,8 @@ const http = z
     headersTimeoutSeconds: seconds(1).default(30),
     idleTimeoutSeconds: seconds(1).default(120),
     shutdownGraceSeconds: seconds(0).default(10),
+    /** On SIGTERM, how long /_berth/readyz answers 503 while requests are still served, before the listener closes. */
+    drainSeconds: seconds(0).default(0),
   })
   .prefault({});
 

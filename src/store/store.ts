@@ -97,6 +97,8 @@ export class Store {
     const connectionString = options.urlFile !== null ? readUrlFile(options.urlFile) : (options.url ?? undefined);
     const pool = new pg.Pool({
       connectionString,
+      // A store that does not answer is an error within seconds (readyz, start-up), not a hang.
+      connectionTimeoutMillis: 5_000,
       types: { getTypeParser: (oid, format) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) },
     });
     // An idle client losing its server is reported here; the next query gets a fresh connection.
