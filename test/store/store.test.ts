@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { HandOffCodes } from '../../src/apps/codes.js';
 import { BerthError } from '../../src/core/errors.js';
 import { Store } from '../../src/store/store.js';
@@ -118,7 +119,6 @@ for (const kind of kinds) {
       const { dataDir, options } = await kind.fresh();
       const stores = await Promise.all([1, 2, 3, 4].map(() => Store.open(dataDir, options)));
       try {
-        const { sql } = await import('kysely');
         const rows = await sql<{ version: number }>`select version from schema_version order by version`.execute((stores[0] as Store).db);
         assert.deepEqual(
           rows.rows.map((r) => Number(r.version)),
