@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
 import { safeNext } from '../auth/next.js';
 import { headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
@@ -84,6 +85,11 @@ export class AppHosts {
 
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const app = this.parse(req);
+    // Before anything else is looked up: a page on a sibling host must learn nothing, and the berth sees no connection.
+    if (headerToken(req) === null) {
+      const crossOrigin = checkUpgradeOrigin(req, appOrigin(this.deps.config.publicUrl, app.host));
+      if (crossOrigin) throw crossOrigin;
+    }
     const owner = await this.owner(app);
     const admitted = await this.admit(req, app, owner);
     if (admitted === 'sign_in') throw signInError(app);

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { AppHosts } from '../apps/appHosts.js';
 import type { Tunnels } from '../apps/tunnel.js';
 import type { Auth } from '../auth/registry.js';
+import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
 import { checkRequestCsrf } from '../auth/csrf/request.js';
 import { bearerToken, headerToken, type Tokens } from '../auth/token/tokens.js';
 import type { TokenScope } from '../store/store.js';
@@ -50,8 +51,11 @@ export class Gateway {
   private readonly routes: RouteTable;
   private readonly forwarder: Forwarder;
   private readonly apps: AppHosts | undefined;
+  /** The gateway's own origin, which every cookie-authenticated upgrade on its main route must come from. */
+  private readonly origin: string;
 
   constructor(private readonly deps: GatewayDeps) {
+    this.origin = new URL(deps.config.publicUrl).origin;
     this.routes = new RouteTable(deps.routes);
     const scheme = servesHttps(deps.config) ? 'https' : 'http';
     this.forwarder = new Forwarder({ ...deps, scheme });
@@ -142,6 +146,11 @@ export class Gateway {
     if (pathOf(req.url).startsWith(GATEWAY_PREFIX)) {
       throw new BerthError({ code: 'not_found', userMessage: 'The gateway accepts no upgrades on its own paths but its tunnels (/_berth/api/me/tunnel/<port>).' });
     }
+    // Checked first, so a page on another origin neither learns who is signed in nor starts the berth.
+    if (headerToken(req) === null) {
+      const crossOrigin = checkUpgradeOrigin(req, this.origin);
+      if (crossOrigin) throw crossOrigin;
+    }
     const result = await this.authenticate(req);
     if ('refused' in result) throw result.refused;
     if ('challenge' in result) throw result.challenge.error;
@@ -163,7 +172,8 @@ export class Gateway {
     const result = await this.authenticate(req);
     if ('user' in result) return result;
     if ('refused' in result) throw result.refused;
-    const { loginPath, error } = result.challenge;
+    const { loginPath, error, clearStale } = result.challenge;
+    clearStale?.(res);
     if (loginPath !== null && wantsHtml(req) && req.method === 'GET') {
       redirect(res, loginLocation(loginPath, req.url), 303);
       return null;
