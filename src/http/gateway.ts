@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { Forwarder } from './forwarder.js';
 import { loadingPage } from './pages/loading.js';
-import type { Proxy, StripRules } from './proxy/index.js';
+import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 import { writeRawJson } from './rawResponse.js';
 import { redirect, sendError, sendHtml, sendJson, wantsHtml } from './respond.js';
 import { RouteTable, type Route } from './routes.js';
@@ -32,6 +32,7 @@ export interface GatewayDeps {
   metrics: Metrics;
   routes: Route[];
   strip: StripRules;
+  cookies: BerthCookieRules;
   tokens: Tokens;
   /** Per-port web addresses, when apps.domain is set. */
   apps?: (forwarder: Forwarder) => AppHosts;

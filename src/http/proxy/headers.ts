@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Endpoint } from '../../runtime/types.js';
 import { headerValues } from '../headerValues.js';
-import { removeCookies } from './cookies.js';
+import { removeCookies, rewriteSetCookie, setCookieName, type BerthCookieRules } from './cookies.js';
+import type { ForwardOptions } from './options.js';
 
 /**
  * What of the client's request never reaches a berth: the gateway's identity
@@ -151,18 +152,30 @@ export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext)
 
 /**
  * The response head as the client receives it: the berth's headers less the
- * hop-by-hop ones (Node frames the body for the client itself). With `upgrade`,
- * Upgrade is kept and the caller adds Connection: Upgrade.
+ * hop-by-hop ones (Node frames the body for the client itself), its
+ * Set-Cookie lines put through `opts.cookies` (each stays a line of its own).
+ * With `upgrade`, Upgrade is kept and the caller adds Connection: Upgrade.
  */
-export function forwardResponseHeaders(headers: ResponseHeaders, upgrade: boolean): string[] {
+export function forwardResponseHeaders(headers: ResponseHeaders, upgrade: boolean, opts: Pick<ForwardOptions, 'cookies' | 'onDroppedCookie'>): string[] {
   const connection = headers.connection;
   const named = connection === undefined ? undefined : connectionNamed(typeof connection === 'string' ? [connection] : connection);
   const out: string[] = [];
   for (const key in headers) {
     if ((isHopByHop(key) && !(upgrade && key === 'upgrade')) || named?.has(key)) continue;
     const value = headers[key];
-    if (typeof value === 'string') out.push(key, value);
-    else if (value !== undefined) for (const each of value) out.push(key, each);
+    if (value === undefined) continue;
+    // Only responses that set cookies pay for the cookie rules.
+    if (key === 'set-cookie' && opts.cookies !== undefined) {
+      if (typeof value === 'string') pushSetCookie(out, value, opts);
+      else for (const line of value) pushSetCookie(out, line, opts);
+    } else if (typeof value === 'string') out.push(key, value);
+    else for (const each of value) out.push(key, each);
   }
   return out;
+}
+
+function pushSetCookie(out: string[], line: string, opts: Pick<ForwardOptions, 'cookies' | 'onDroppedCookie'>): void {
+  const kept = rewriteSetCookie(line, opts.cookies as BerthCookieRules);
+  if (kept !== null) out.push('set-cookie', kept);
+  else opts.onDroppedCookie?.(setCookieName(line));
 }
