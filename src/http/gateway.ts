@@ -5,7 +5,8 @@ import type { Tunnels } from '../apps/tunnel.js';
 import type { Auth } from '../auth/registry.js';
 import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
 import { checkRequestCsrf } from '../auth/csrf/request.js';
-import { bearerToken, headerToken, type Tokens } from '../auth/token/tokens.js';
+import { bearerToken, headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
+import { hasQueryParameter, withoutQueryParameter } from '../core/query.js';
 import type { TokenScope } from '../store/store.js';
 import { loginLocation } from '../auth/next.js';
 import type { Authenticated, AuthResult } from '../auth/types.js';
@@ -18,7 +19,7 @@ import { Forwarder } from './forwarder.js';
 import { loadingPage } from './pages/loading.js';
 import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 import { writeRawJson } from './rawResponse.js';
-import { redirect, sendError, sendHtml, sendJson, wantsHtml } from './respond.js';
+import { redirect, redirectDroppingSecret, sendError, sendHtml, sendJson, wantsHtml } from './respond.js';
 import { RouteTable, type Route } from './routes.js';
 import { requestKind } from './startPolicy.js';
 import { servesHttps } from '../config/publicUrl.js';
@@ -67,14 +68,34 @@ export class Gateway {
     const path = pathOf(req.url);
     const work = this.apps?.claims(req)
       ? this.apps.handleRequest(req, res)
-      : path.startsWith(GATEWAY_PREFIX) || path === '/_berth'
-        ? this.serveGateway(req, res, path)
-        : this.serveBerth(req, res);
+      : hasQueryParameter(req.url, TOKEN_QUERY)
+        ? this.dropTokenFromUrl(req, res)
+        : path.startsWith(GATEWAY_PREFIX) || path === '/_berth'
+          ? this.serveGateway(req, res, path)
+          : this.serveBerth(req, res);
     work.catch((err) => this.refuse(req, res, asBerthError(err)));
   };
 
+  /**
+   * ?berth_token= signs a browser in on an app host only; anywhere else the
+   * token leaves the URL before anything reads it (the berth, a login `next`,
+   * a Referer), and signs nothing in.
+   */
+  private async dropTokenFromUrl(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new BerthError({
+        code: 'bad_request',
+        userMessage: `A Berth token does not belong in the URL here: send it in the X-Berth-Token header (or Authorization: Bearer for the API) and leave ${TOKEN_QUERY} out.`,
+        logMessage: `${TOKEN_QUERY} in the query of a ${req.method} refused`,
+      });
+    }
+    redirectDroppingSecret(res, withoutQueryParameter(req.url ?? '/', TOKEN_QUERY));
+  }
+
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
+    // A token in a handshake's URL signs nothing in; cut here, it reaches neither a berth nor a log.
+    if (hasQueryParameter(req.url, TOKEN_QUERY)) req.url = withoutQueryParameter(req.url as string, TOKEN_QUERY);
     const tunnelPort = this.deps.tunnels?.portOf(pathOf(req.url)) ?? null;
     const work = this.apps?.claims(req)
       ? this.apps.handleUpgrade(req, socket, head)
