@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { berthServe, stopServe, type Served } from '../helpers/serve.js';
+import { serveWithApps, type ServedApps } from '../helpers/servedApps.js';
 import { launchBrowser, newPage, WAIT_MS } from './harness.js';
 
 /*
@@ -13,50 +8,26 @@ import { launchBrowser, newPage, WAIT_MS } from './harness.js';
  * gateway at berth.example.com and apps under apps.example.com share the
  * registrable domain example.com, so app hosts and the gateway are
  * same-site (SameSite=Lax cookies travel between them) as in the README's
- * DNS example. A name under a real public suffix (.com) is what makes them
- * same-site to Chromium: under an unlisted one (.test) each host would be a
- * site of its own. Chromium resolves every *.example.com name to loopback, so
- * nothing leaves the machine; the
- * berths run ../apps/fixtures/berthApp.mjs on the local runtime.
+ * DNS example; .com, a listed public suffix, leaves no doubt what the site
+ * is. Chromium resolves every *.example.com name to loopback, so
+ * nothing leaves the machine (test/helpers/servedApps.ts has the rest).
  */
 
 export const APPS_DOMAIN = 'apps.example.com';
-const GATEWAY_HOST = 'berth.example.com';
-const FIXTURE = fileURLToPath(new URL('../apps/fixtures/berthApp.mjs', import.meta.url));
 
-export interface AppsServe {
-  served: Served;
-  gatewayUrl: string;
-  appUrl(user: string, port: number): string;
+export interface AppsServe extends ServedApps {
   browser: Browser;
-  close(): Promise<void>;
 }
 
 export async function serveApps(env: Record<string, string> = {}): Promise<AppsServe> {
-  const port = await freeLoopbackPort();
-  const gatewayUrl = `http://${GATEWAY_HOST}:${port}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'berth-apps-serve-'));
-  const served = await berthServe([], {
-    BERTH_LISTEN_HTTP: `127.0.0.1:${port}`,
-    BERTH_PUBLIC_URL: gatewayUrl,
-    BERTH_LISTEN_SSH: 'null',
-    BERTH_AUTH_MODE: 'dev',
-    BERTH_APPS_DOMAIN: APPS_DOMAIN,
-    BERTH_ENVIRONMENT_COMMAND: JSON.stringify([process.execPath, FIXTURE]),
-    BERTH_DATA_DIR: dataDir,
-    BERTH_LOG_LEVEL: 'info',
-    ...env,
-  });
+  const apps = await serveWithApps({ gatewayHost: 'berth.example.com', appsDomain: APPS_DOMAIN }, { BERTH_LOG_LEVEL: 'info', ...env });
   const browser = await launchBrowser(['--host-resolver-rules=MAP *.example.com 127.0.0.1']);
   return {
-    served,
-    gatewayUrl,
-    appUrl: (user, appPort) => `http://${user}-${appPort}.${APPS_DOMAIN}:${port}`,
+    ...apps,
     browser,
     async close() {
       await browser.close();
-      await stopServe(served, 'SIGTERM');
-      rmSync(dataDir, { recursive: true, force: true });
+      await apps.close();
     },
   };
 }

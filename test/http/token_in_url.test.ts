@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { httpRequest, type Reply } from '../helpers/http.js';
-import { berthServe, stopServe, type Served } from '../helpers/serve.js';
+import type { Reply } from '../helpers/http.js';
+import { devSession, newToken, requestTo, serveWithApps, type ServedApps } from '../helpers/servedApps.js';
 
 /*
  * A Berth token in a URL (?berth_token=) leaves it at once, wherever it
@@ -18,57 +14,25 @@ import { berthServe, stopServe, type Served } from '../helpers/serve.js';
  * that records every request head it receives.
  */
 
-const FIXTURE = fileURLToPath(new URL('../apps/fixtures/berthApp.mjs', import.meta.url));
-
 describe('berth_token in URLs (berth serve)', () => {
-  let served: Served;
-  let dataDir: string;
-  let port: number;
+  let apps: ServedApps;
   let appPort: number;
   let gatewayUrl: string;
   let session: string;
   let token: string;
 
-  const get = (path: string, headers: Record<string, string> = {}, host = `gateway.test:${port}`): Promise<Reply> =>
-    httpRequest(`http://127.0.0.1:${port}${path}`, { headers: { host, ...headers } });
+  const get = (path: string, headers: Record<string, string> = {}, base = gatewayUrl): Promise<Reply> => requestTo(apps, `${base}${path}`, { headers });
   const seen = async (): Promise<Array<{ url: string; upgrade?: boolean }>> => JSON.parse((await get('/seen', { cookie: session })).body) as Array<{ url: string }>;
 
   before(async () => {
-    port = await freeLoopbackPort();
     appPort = await freeLoopbackPort();
-    dataDir = mkdtempSync(join(tmpdir(), 'berth-token-url-'));
-    gatewayUrl = `http://gateway.test:${port}`;
-    served = await berthServe([], {
-      BERTH_LISTEN_HTTP: `127.0.0.1:${port}`,
-      BERTH_PUBLIC_URL: gatewayUrl,
-      BERTH_LISTEN_SSH: 'null',
-      BERTH_AUTH_MODE: 'dev',
-      BERTH_APPS_DOMAIN: 'apps.test',
-      BERTH_ENVIRONMENT_COMMAND: JSON.stringify([process.execPath, FIXTURE]),
-      BERTH_DATA_DIR: dataDir,
-      BERTH_LOG_LEVEL: 'debug',
-    });
-    const login = await httpRequest(`http://127.0.0.1:${port}/_berth/login`, {
-      method: 'POST',
-      headers: { host: `gateway.test:${port}`, origin: gatewayUrl, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'username=alice&next=%2F_berth%2F',
-    });
-    session = String(login.headers['set-cookie']).split(';')[0] as string;
-    const dashboard = await get('/_berth/', { cookie: session, accept: 'text/html' });
-    const csrf = /<meta name="berth-csrf" content="([^"]+)"/.exec(dashboard.body)?.[1] as string;
-    const made = await httpRequest(`http://127.0.0.1:${port}/_berth/api/me/tokens`, {
-      method: 'POST',
-      headers: { host: `gateway.test:${port}`, cookie: session, origin: gatewayUrl, 'x-berth-csrf': csrf, 'content-type': 'application/json' },
-      body: JSON.stringify({ scopes: ['apps'], expiresInSeconds: 3600, name: 'url token' }),
-    });
-    assert.equal(made.status, 201, made.body);
-    token = (JSON.parse(made.body) as { token: string }).token;
+    apps = await serveWithApps({ gatewayHost: 'gateway.test', appsDomain: 'apps.test' });
+    gatewayUrl = apps.gatewayUrl;
+    session = await devSession(apps, 'alice');
+    token = await newToken(apps, session, ['apps']);
     assert.equal((await get(`/open?port=${appPort}`, { cookie: session })).status, 200, 'the berth starts and listens on the app port');
   });
-  after(async () => {
-    await stopServe(served, 'SIGTERM');
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => apps?.close());
 
   it('answers a token on the main route with a 303 to the URL without it and no Referer, signed in or not, however the key is spelled', async () => {
     const cases: Array<[string, string]> = [
@@ -87,7 +51,7 @@ describe('berth_token in URLs (berth serve)', () => {
         assert.equal(reply.headers['referrer-policy'], 'no-referrer', path);
       }
     }
-    const post = await httpRequest(`http://127.0.0.1:${port}/x?berth_token=${token}`, { method: 'POST', headers: { host: `gateway.test:${port}`, cookie: session, origin: gatewayUrl } });
+    const post = await requestTo(apps, `${gatewayUrl}/x?berth_token=${token}`, { method: 'POST', headers: { cookie: session, origin: gatewayUrl } });
     assert.equal(post.status, 400);
     assert.match(post.body, /X-Berth-Token/);
     // Look-alikes are the app's own parameters.
@@ -100,9 +64,9 @@ describe('berth_token in URLs (berth serve)', () => {
     assert.equal(page.status, 200);
     assert.match(page.body, /name="next" value="\/x\?a=1"/);
     assert.equal(page.body.includes(token), false, 'the login form carries the token on');
-    const posted = await httpRequest(`http://127.0.0.1:${port}/_berth/login`, {
+    const posted = await requestTo(apps, `${gatewayUrl}/_berth/login`, {
       method: 'POST',
-      headers: { host: `gateway.test:${port}`, origin: gatewayUrl, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { origin: gatewayUrl, 'content-type': 'application/x-www-form-urlencoded' },
       body: `username=alice&next=${next}`,
     });
     assert.equal(posted.status, 303);
@@ -110,7 +74,7 @@ describe('berth_token in URLs (berth serve)', () => {
   });
 
   it('trades the token for the app cookie on an app host, redirecting without it and without a Referer', async () => {
-    const reply = await get(`/page?x=1&berth_token=${token}`, {}, `alice-${appPort}.apps.test:${port}`);
+    const reply = await get(`/page?x=1&berth_token=${token}`, {}, apps.appUrl('alice', appPort));
     assert.equal(reply.status, 303);
     assert.equal(reply.headers.location, '/page?x=1');
     assert.equal(reply.headers['referrer-policy'], 'no-referrer');
@@ -118,7 +82,7 @@ describe('berth_token in URLs (berth serve)', () => {
   });
 
   it('cuts the token from a WebSocket handshake URL before the berth sees it', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket?keep=1&berth_token=${token}`, { headers: { host: `gateway.test:${port}`, cookie: session, origin: gatewayUrl } });
+    const ws = new WebSocket(`ws://127.0.0.1:${apps.port}/socket?keep=1&berth_token=${token}`, { headers: { host: new URL(gatewayUrl).host, cookie: session, origin: gatewayUrl } });
     await once(ws, 'open');
     ws.close();
     await once(ws, 'close');
@@ -130,7 +94,7 @@ describe('berth_token in URLs (berth serve)', () => {
     const reached = await seen();
     assert.ok(reached.length > 0);
     assert.equal(JSON.stringify(reached).includes(token), false, 'a request head with the token reached the berth');
-    assert.equal(JSON.stringify(served.lines).includes(token), false, 'the token is in the log');
-    assert.equal(served.output().includes(token), false, 'the token is in the output');
+    assert.equal(JSON.stringify(apps.served.lines).includes(token), false, 'the token is in the log');
+    assert.equal(apps.served.output().includes(token), false, 'the token is in the output');
   });
 });

@@ -65,15 +65,37 @@ function isHopByHop(key: string): boolean {
 }
 
 /**
+ * End-to-end headers a sender's Connection header cannot declare hop-by-hop:
+ * the berth must get the Host the client asked for and the body's framing,
+ * and a client must not strip what a trusted proxy in front or the gateway
+ * itself says about the request (X-Forwarded-*, Forwarded, X-Real-IP,
+ * X-Berth-*). "Connection: close, Host" is thus only "Connection: close".
+ */
+function mayBeNamedHopByHop(key: string): boolean {
+  switch (key) {
+    case 'host':
+    case 'content-length':
+    case 'transfer-encoding':
+    case 'forwarded':
+    case 'x-real-ip':
+      return false;
+    default:
+      return !key.startsWith('x-forwarded-') && !key.startsWith('x-berth-');
+  }
+}
+
+/**
  * Header names Connection values declare hop-by-hop ("Connection: close, X-Foo"),
- * or undefined in the usual case of only keep-alive/close/upgrade.
+ * or undefined in the usual case of only keep-alive/close/upgrade. Names that
+ * must travel end to end (mayBeNamedHopByHop) are ignored, so a Connection
+ * header only ever removes headers that describe one connection.
  */
 function connectionNamed(values: readonly string[]): Set<string> | undefined {
   let named: Set<string> | undefined;
   for (const value of values) {
     for (const token of value.split(',')) {
       const key = token.trim().toLowerCase();
-      if (key === '' || key === 'close' || key === 'keep-alive' || key === 'upgrade') continue;
+      if (key === '' || key === 'close' || key === 'keep-alive' || key === 'upgrade' || !mayBeNamedHopByHop(key)) continue;
       (named ??= new Set()).add(key);
     }
   }
