@@ -108,13 +108,16 @@ describe('__Host- cookies behind https (berth serve)', () => {
   });
   after(() => gateway?.close());
 
-  it('names the session __Host-berth_session: Secure, Path=/, no Domain; the unprefixed name is not believed', async () => {
+  it('names the session __Host-berth_session: Secure, Path=/, no Domain; the unprefixed name is not believed, and neither reaches the berth', async () => {
     const line = await signIn(gateway, 'alice');
     assert.match(line, /^__Host-berth_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Secure$/);
     assert.doesNotMatch(line, /domain/i);
     const value = pair(line).slice('__Host-berth_session='.length);
     assert.equal((await httpRequest(`${gateway.base}/_berth/api/me`, { headers: { cookie: `__Host-berth_session=${value}` } })).status, 200);
     assert.equal((await httpRequest(`${gateway.base}/_berth/api/me`, { headers: { cookie: `berth_session=${value}` } })).status, 401);
+    const env = await httpRequest(`${gateway.base}/env`, { headers: { cookie: `theme=dark; __Host-berth_session=${value}; berth_session=${value}` } });
+    assert.equal(env.status, 200, env.body);
+    assert.equal((JSON.parse(env.body) as { headers: Record<string, string> }).headers.cookie, 'theme=dark', 'no form of the session cookie reaches the berth');
     const cleared = await httpRequest(`${gateway.base}/_berth/logout`, { headers: { cookie: `__Host-berth_session=${value}` } });
     assert.deepEqual(setCookies(cleared), ['__Host-berth_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure']);
   });
