@@ -57,13 +57,16 @@ export class Sessions {
   }
 
   private lookup(req: IncomingMessage): ReturnType<typeof readCookie<Authenticated>> {
-    return readCookie(req, 'session', this.options.secure, (value) => {
-      const decoded = decodeSession(this.options.key, value, this.nowSeconds());
-      if ('claims' in decoded) return this.signedIn(decoded.claims);
-      this.options.logger.debug({ problem: decoded.problem }, 'session cookie ignored');
-      return null;
-    });
+    return readCookie(req, 'session', this.options.secure, this.accept);
   }
+
+  /** Made once: every signed-in request asks. */
+  private readonly accept = (value: string): Authenticated | null => {
+    const decoded = decodeSession(this.options.key, value, this.nowSeconds());
+    if ('claims' in decoded) return this.signedIn(decoded.claims);
+    this.options.logger.debug({ problem: decoded.problem }, 'session cookie ignored');
+    return null;
+  };
 
   private signedIn(claims: SessionClaims): Authenticated {
     return {
