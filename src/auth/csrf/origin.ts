@@ -23,16 +23,6 @@ function single(req: IncomingMessage, name: string): string | undefined {
 }
 
 /**
- * Whether an Origin header names `expected` (itself an origin, as URL#origin
- * writes it). Parsed rather than compared as text, so the default port or
- * upper case spelled out still match; "null" (sandboxed frames, file: pages)
- * and anything unparsable never do.
- */
-function isOrigin(header: string, expected: string): boolean {
-  return originOf(header) === expected;
-}
-
-/**
  * The one Origin rule behind every request a browser could be made to send
  * with an ambient credential: it must come from `expected`, the origin of the
  * host it is sent to. Browsers send Origin on every cross-origin request,
@@ -45,7 +35,9 @@ function isOrigin(header: string, expected: string): boolean {
  */
 function crossOriginEvidence(req: IncomingMessage, expected: string, fallbacks: boolean): string | null {
   const origin = single(req, 'origin');
-  if (origin !== undefined) return isOrigin(origin, expected) ? null : `Origin ${JSON.stringify(origin)}`;
+  // Parsed rather than compared as text, so a default port or upper case spelled out still match;
+  // "null" (sandboxed frames, file: pages) and anything unparsable never do.
+  if (origin !== undefined) return originOf(origin) === expected ? null : `Origin ${JSON.stringify(origin)}`;
   if (fallbacks) {
     const site = single(req, 'sec-fetch-site');
     if (site !== undefined) return site === 'same-origin' || site === 'none' ? null : `Sec-Fetch-Site ${JSON.stringify(site)}`;
