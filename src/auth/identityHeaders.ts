@@ -1,10 +1,4 @@
-import { APP_COOKIE } from '../apps/appCookie.js';
 import type { Config } from '../config/schema.js';
-import { FLOW_COOKIE } from './oidc/flowCookie.js';
-import { SESSION_COOKIE } from './session/sessions.js';
-
-/** Cookies that belong to the gateway (its session, the sign-in flow, the app hosts' sign-in): the proxy removes them from the Cookie header it forwards. */
-export const GATEWAY_COOKIE_NAMES: readonly string[] = [SESSION_COOKIE, FLOW_COOKIE, APP_COOKIE];
 
 // The gateway's own token header and the visitor header it sets itself (after
 // removing the client's), and the access tokens common auth proxies forward:

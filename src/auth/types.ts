@@ -33,6 +33,12 @@ export interface Challenge {
   /** Null when sign-in happens elsewhere (header mode: the auth proxy in front). */
   loginPath: string | null;
   error: BerthError;
+  /**
+   * Present when the request carried this mode's cookie but none of its
+   * values is valid any more: the router calls it on the response it answers
+   * with, so the browser stops sending the stale cookie.
+   */
+  clearStale?: (res: ServerResponse) => void;
 }
 
 /**

@@ -5,7 +5,8 @@ import { AppHosts } from '../apps/appHosts.js';
 import { authorizeRoute } from '../apps/authorize.js';
 import { HandOffCodes } from '../apps/codes.js';
 import { Tunnels } from '../apps/tunnel.js';
-import { GATEWAY_COOKIE_NAMES, identityHeaderNames } from '../auth/identityHeaders.js';
+import { GATEWAY_COOKIE_NAMES, isGatewayCookieName } from '../auth/cookies.js';
+import { identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
 import { Tokens } from '../auth/token/tokens.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -84,6 +85,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
       ...(config.apps.domain === null ? [] : [authorizeRoute({ config, directory: spawner, store, codes })]),
     ],
     strip: stripRules({ headers: identityHeaderNames(config), cookies: GATEWAY_COOKIE_NAMES }),
+    cookies: { reserved: isGatewayCookieName, allowDomain: config.apps.allowDomainCookies },
     tokens,
     ...(config.apps.domain === null
       ? {}

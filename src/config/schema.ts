@@ -209,6 +209,8 @@ const apps = z
       .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$/i, 'expected a DNS name such as "apps.example.com"')
       .nullable()
       .default(null),
+    // Off: a berth's Domain= cookie becomes host-only, so one app host cannot plant cookies on another's (cookie tossing).
+    allowDomainCookies: z.boolean().default(false),
   })
   .prefault({});
 

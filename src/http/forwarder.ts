@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Endpoint } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
-import type { Proxy, StripRules } from './proxy/index.js';
+import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 
 export interface ForwarderDeps {
   directory: BerthDirectory;
@@ -13,6 +13,7 @@ export interface ForwarderDeps {
   logger: Logger;
   scheme: 'http' | 'https';
   strip: StripRules;
+  cookies: BerthCookieRules;
 }
 
 /**
@@ -21,6 +22,9 @@ export interface ForwarderDeps {
  * and the log line on failure. `user` is the berth's owner.
  */
 export class Forwarder {
+  /** Berths already logged for setting a gateway cookie: once each is enough to tell the operator, and a berth cannot flood the log. */
+  private readonly cookieWarned = new Set<string>();
+
   constructor(private readonly deps: ForwarderDeps) {}
 
   web(req: IncomingMessage, res: ServerResponse, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
@@ -29,7 +33,9 @@ export class Forwarder {
     proxy.web(req, res, target, {
       scheme: this.deps.scheme,
       strip: this.deps.strip,
+      cookies: this.deps.cookies,
       ...(addHeaders === undefined ? {} : { addHeaders }),
+      onDroppedCookie: (name) => this.droppedCookie(user, name),
       onStatus: (status) => metrics.countProxied(status),
       onError: (error) => logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error'),
     });
@@ -42,7 +48,9 @@ export class Forwarder {
     proxy.upgrade(req, socket, head, target, {
       scheme: this.deps.scheme,
       strip: this.deps.strip,
+      cookies: this.deps.cookies,
       ...(addHeaders === undefined ? {} : { addHeaders }),
+      onDroppedCookie: (name) => this.droppedCookie(user, name),
       onStatus: (status) => {
         metrics.countProxied(status);
         if (status === 101) {
@@ -56,5 +64,14 @@ export class Forwarder {
       },
       onError: (error) => logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
     });
+  }
+
+  private droppedCookie(user: string, name: string): void {
+    if (this.cookieWarned.has(user)) return;
+    this.cookieWarned.add(user);
+    this.deps.logger.warn(
+      { user, cookie: name },
+      "a berth's response tried to set one of the gateway's cookies; dropped, the app must use a name of its own (logged once per berth until the gateway restarts)",
+    );
   }
 }

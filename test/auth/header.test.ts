@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GATEWAY_COOKIE_NAMES, identityHeaderNames } from '../../src/auth/identityHeaders.js';
+import { GATEWAY_COOKIE_NAMES } from '../../src/auth/cookies.js';
+import { identityHeaderNames } from '../../src/auth/identityHeaders.js';
 import { createAuth } from '../../src/auth/registry.js';
 import type { AuthResult } from '../../src/auth/types.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -159,6 +160,6 @@ describe('what must never reach a berth', () => {
     assert.deepEqual(names, names.map((name) => name.toLowerCase()));
     assert.equal(new Set(names).size, names.length);
     assert.deepEqual(identityHeaderNames(testConfig()).slice(0, 2), ['x-forwarded-preferred-username', 'x-forwarded-user']);
-    assert.deepEqual(GATEWAY_COOKIE_NAMES, ['berth_session', 'berth_oidc', 'berth_app']);
+    assert.deepEqual(GATEWAY_COOKIE_NAMES, ['berth_session', '__Host-berth_session', 'berth_oidc', '__Host-berth_oidc', 'berth_app', '__Host-berth_app']);
   });
 });

@@ -47,7 +47,7 @@ export const openApiDocument = {
         type: 'apiKey',
         in: 'cookie',
         name: 'berth_session',
-        description: 'A browser session: POST, PUT and DELETE also need the X-Berth-CSRF header, which the gateway pages send',
+        description: 'A browser session (named __Host-berth_session when publicUrl is https): POST, PUT and DELETE also need the X-Berth-CSRF header, which the gateway pages send',
       },
       token: { type: 'http', scheme: 'bearer', description: 'A Berth token with scope "api" (POST /me/tokens)' },
       tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Berth-Token', description: 'The same token in a header of its own' },
@@ -172,7 +172,7 @@ export const openApiDocument = {
     },
     '/me/tunnel/{port}': {
       get: {
-        summary: 'A WebSocket carrying one TCP connection to that port of the berth (berth forward); ?user=NAME for a port another user shares',
+        summary: 'A WebSocket carrying one TCP connection to that port of the berth (berth forward); ?user=NAME for a port another user shares. With the session cookie instead of a token, the handshake must carry the gateway\'s exact Origin (403 otherwise)',
         parameters: [
           { name: 'port', in: 'path', required: true, schema: { type: 'integer', minimum: 1, maximum: 65535 } },
           { name: 'user', in: 'query', required: false, schema: { type: 'string' } },
