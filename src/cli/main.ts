@@ -76,7 +76,9 @@ async function run(argv: string[]): Promise<number> {
   const { file, rest } = takeConfigFlag(args);
   if (command === 'config' && rest[0] === 'check' && rest.length === 1) {
     const { config, file: source } = loadConfig({ file });
-    process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${describeConfig(config)}`);
+    const { believedIdentity } = await import('../auth/header/believed.js');
+    const believed = believedIdentity(config);
+    process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${believed === null ? '' : `# ${believed}\n`}${describeConfig(config)}`);
     return 0;
   }
   if (command === 'ssh-info' && rest.length === 0) {

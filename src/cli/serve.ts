@@ -5,6 +5,7 @@ import { AppHosts } from '../apps/appHosts.js';
 import { authorizeRoute } from '../apps/authorize.js';
 import { HandOffCodes } from '../apps/codes.js';
 import { Tunnels } from '../apps/tunnel.js';
+import { believedIdentity } from '../auth/header/believed.js';
 import { GATEWAY_COOKIE_NAMES, identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
 import { Tokens } from '../auth/token/tokens.js';
@@ -116,6 +117,8 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     },
     `Berth ${version} is serving ${config.publicUrl}`,
   );
+  const believed = believedIdentity(config);
+  if (believed !== null) logger.info({ userHeaders: config.auth.header.userHeaders, trustedProxies: config.auth.header.trustedProxies }, believed);
 
   return {
     httpAddress: address,

@@ -33,17 +33,10 @@ const devAuth = z
 
 const headerAuth = z
   .strictObject({
-    userHeaders: z
-      .array(headerName)
-      .min(1)
-      .default([
-        'X-Forwarded-Preferred-Username',
-        'X-Forwarded-User',
-        'X-Auth-Request-Preferred-Username',
-        'X-Auth-Request-User',
-      ]),
-    emailHeaders: z.array(headerName).default(['X-Forwarded-Email', 'X-Auth-Request-Email']),
-    groupsHeaders: z.array(headerName).default(['X-Forwarded-Groups', 'X-Auth-Request-Groups']),
+    // What oauth2-proxy sets (and removes from clients) in front of an upstream; list only headers your proxy overwrites.
+    userHeaders: z.array(headerName).min(1).default(['X-Forwarded-Preferred-Username']),
+    emailHeaders: z.array(headerName).default(['X-Forwarded-Email']),
+    groupsHeaders: z.array(headerName).default(['X-Forwarded-Groups']),
     trustedProxies: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
   })
   .prefault({});
