@@ -5,10 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { httpRequest, rawExchange } from '../helpers/http.js';
-import { berthServe, CLI, stopServe, type Served } from '../helpers/serve.js';
+import { berthServe, CLI, ECHO_BERTH, stopServe, type Served } from '../helpers/serve.js';
 
-/** A berth that answers with whom it runs for and the headers it was sent. */
-export const ECHO_BERTH = `[${JSON.stringify(process.execPath)}, -e, "require('http').createServer((q,s)=>s.end(JSON.stringify({user:process.env.BERTH_USER,pid:process.pid,headers:q.headers}))).listen(+process.env.PORT,'127.0.0.1')"]`;
 
 const stops: Array<() => Promise<void>> = [];
 after(() => Promise.all(stops.map((stop) => stop())));
@@ -95,7 +93,7 @@ describe('identity header disagreement: several listed headers', () => {
   });
 
   it('believes either listed header alone, and both when they agree', async () => {
-    for (const headers of [{ 'Remote-User': 'dora' }, { 'X-Forwarded-Preferred-Username': 'dora' }, { 'REMOTE-USER': 'dora', 'x-forwarded-preferred-username': 'dora' }]) {
+    for (const headers of [{ 'Remote-User': 'dora' } as Record<string, string>, { 'X-Forwarded-Preferred-Username': 'dora' }, { 'REMOTE-USER': 'dora', 'x-forwarded-preferred-username': 'dora' }]) {
       const reply = await httpRequest(`${gw.base}/_berth/api/me`, { headers });
       assert.equal(reply.status, 200, reply.body);
       assert.equal((JSON.parse(reply.body) as { user: { name: string } }).user.name, 'dora');
