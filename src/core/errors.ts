@@ -7,6 +7,8 @@
 export type ErrorCode =
   | 'config_invalid'
   | 'bad_request'
+  | 'request_timeout'
+  | 'headers_too_large'
   | 'unauthenticated'
   | 'forbidden'
   | 'untrusted_identity_header'
@@ -33,6 +35,8 @@ export interface BerthErrorInit {
 const defaultStatus: Record<ErrorCode, number> = {
   config_invalid: 500,
   bad_request: 400,
+  request_timeout: 408,
+  headers_too_large: 431,
   unauthenticated: 401,
   forbidden: 403,
   untrusted_identity_header: 403,
