@@ -74,7 +74,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     proxy,
     metrics,
     routes: [
-      ...operationsRoutes(runtime, metrics),
+      ...operationsRoutes(runtime, metrics, config.metrics.allowFrom),
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
       ...eventRoutes(store),

@@ -205,6 +205,13 @@ const apps = z
   })
   .prefault({});
 
+const metrics = z
+  .strictObject({
+    // Loopback and the private ranges (RFC 1918, IPv6 unique local): where scrapers run, not the internet.
+    allowFrom: z.array(cidr).default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./.berth'),
   publicUrl: url.default('http://127.0.0.1:8000'),
@@ -227,6 +234,7 @@ export const configSchema = z.strictObject({
   http,
   ssh,
   apps,
+  metrics,
 });
 
 export type Config = z.output<typeof configSchema>;

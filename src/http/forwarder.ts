@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
+import { throttledLog, type ThrottledLog } from '../log/throttled.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Endpoint } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
@@ -21,22 +22,27 @@ export interface ForwarderDeps {
  * and the log line on failure. `user` is the berth's owner.
  */
 export class Forwarder {
-  constructor(private readonly deps: ForwarderDeps) {}
+  /** A berth that refuses or drops connections is something any visitor can repeat at will. */
+  private readonly failures: ThrottledLog;
+
+  constructor(private readonly deps: ForwarderDeps) {
+    this.failures = throttledLog(deps.logger);
+  }
 
   web(req: IncomingMessage, res: ServerResponse, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
-    const { directory, proxy, metrics, logger } = this.deps;
+    const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
     proxy.web(req, res, target, {
       scheme: this.deps.scheme,
       strip: this.deps.strip,
       ...(addHeaders === undefined ? {} : { addHeaders }),
       onStatus: (status) => metrics.countProxied(status),
-      onError: (error) => logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error'),
+      onError: (error) => this.failures.write('warn', `${error.code}:${user}`, { user, code: error.code, detail: error.logMessage }, 'proxy error'),
     });
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
-    const { directory, proxy, metrics, logger } = this.deps;
+    const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
     let counted = false;
     proxy.upgrade(req, socket, head, target, {
@@ -54,7 +60,7 @@ export class Forwarder {
       onClose: () => {
         if (counted) metrics.openWebSockets.dec();
       },
-      onError: (error) => logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
+      onError: (error) => this.failures.write('warn', `${error.code}:${user}`, { user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
     });
   }
 }

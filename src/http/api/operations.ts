@@ -7,10 +7,12 @@ import { dashboardScript } from '../assets/dashboard.js';
 import { loadingScript } from '../assets/loading.js';
 import { stylesheet } from '../assets/style.js';
 import { sendJson } from '../respond.js';
+import { metricsAccess } from './metricsAccess.js';
 import type { Route } from '../routes.js';
 
-/** Health, metrics and static assets: public, answered without signing in. */
-export function operationsRoutes(runtime: Runtime, metrics: Metrics): Route[] {
+/** Health, metrics and static assets: answered without signing in (metrics only to metrics.allowFrom). */
+export function operationsRoutes(runtime: Runtime, metrics: Metrics, metricsAllowFrom: readonly string[]): Route[] {
+  const metricsRefusal = metricsAccess(metricsAllowFrom);
   return [
     {
       method: 'GET',
@@ -29,7 +31,9 @@ export function operationsRoutes(runtime: Runtime, metrics: Metrics): Route[] {
       method: 'GET',
       path: '/_berth/metrics',
       access: 'public',
-      handler: async ({ res }) => {
+      handler: async ({ req, res }) => {
+        const refused = metricsRefusal(req);
+        if (refused) throw refused;
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
         res.end(text);
