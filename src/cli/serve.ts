@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AppCookies } from '../apps/appCookie.js';
 import { AppHosts } from '../apps/appHosts.js';
@@ -27,6 +27,7 @@ import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
+import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 
@@ -53,7 +54,7 @@ export interface RunningGateway {
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
   const logger = createLogger(config.log.level, logSink);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(config.dataDir);
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
@@ -74,7 +75,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     proxy,
     metrics,
     routes: [
-      ...operationsRoutes(runtime, metrics, config.metrics.allowFrom),
+      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir)),
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
       ...eventRoutes(store),

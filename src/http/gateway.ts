@@ -217,6 +217,8 @@ function refusalLevel(error: BerthError): ThrottledLevel {
     case 'runtime_unavailable':
     case 'spawn_failed':
     case 'spawn_timeout':
+    case 'storage_full':
+    case 'storage_unavailable':
       return 'error';
     default:
       return 'warn';
