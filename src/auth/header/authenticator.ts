@@ -3,14 +3,14 @@ import { BerthError } from '../../core/errors.js';
 import { cidrMatcher } from '../../core/net.js';
 import { parseUsername } from '../../core/safeName.js';
 import { headerValues } from '../../http/headerValues.js';
-import type { Logger } from '../../log/logger.js';
+import { throttledLog, type ThrottledLog } from '../../log/throttled.js';
 import type { AuthContext, AuthResult, Authenticator } from '../types.js';
 import { readIdentity, type IdentityRead } from './readIdentity.js';
 
 /** The refusal of a request whose identity headers cannot be believed as they are; the log names headers, never values. */
-function unbelievable(read: Exclude<IdentityRead, { kind: 'absent' } | { kind: 'value' }>, logger: Logger, peer: string | undefined): { refused: BerthError } {
+function unbelievable(read: Exclude<IdentityRead, { kind: 'absent' } | { kind: 'value' }>, log: ThrottledLog, peer: string | undefined): { refused: BerthError } {
   if (read.kind === 'invalid') {
-    logger.warn({ peer, header: read.header }, 'identity header is not UTF-8; refused');
+    log.write('warn', 'not_utf8', { peer, header: read.header }, 'identity header is not UTF-8; refused');
     return {
       refused: new BerthError({
         code: 'bad_request',
@@ -19,7 +19,7 @@ function unbelievable(read: Exclude<IdentityRead, { kind: 'absent' } | { kind: '
       }),
     };
   }
-  logger.warn({ peer, headers: read.headers }, 'identity headers disagree; refused');
+  log.write('warn', 'disagree', { peer, headers: read.headers }, 'identity headers disagree; refused');
   return {
     refused: new BerthError({
       code: 'bad_request',
@@ -44,6 +44,8 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
   const emails = lower(emailHeaders);
   const groups = lower(groupsHeaders);
   const identity = [...new Set([...users, ...emails, ...groups])];
+  // Clients choose these headers, so the lines they cause are rate-limited.
+  const noisy = throttledLog(logger);
 
   function fromUntrustedPeer(req: IncomingMessage, peer: string | undefined): AuthResult {
     const sent = identity.filter((name) => headerValues(req, name) !== undefined);
@@ -59,7 +61,7 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
         },
       };
     }
-    logger.warn({ peer, headers: sent }, 'identity header from an untrusted peer refused');
+    noisy.write('warn', 'untrusted', { peer, headers: sent }, 'identity header from an untrusted peer refused');
     return {
       refused: new BerthError({
         code: 'untrusted_identity_header',
@@ -88,11 +90,11 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
           },
         };
       }
-      if (user.kind !== 'value') return unbelievable(user, logger, peer);
+      if (user.kind !== 'value') return unbelievable(user, noisy, peer);
       const username = parseUsername(user.value);
       if ('problem' in username) {
         // The value itself stays out of the log: it is whatever the proxy was given.
-        logger.warn({ peer, header: user.header, problem: username.problem }, 'unusable username from the auth proxy');
+        noisy.write('warn', 'bad_username', { peer, header: user.header, problem: username.problem }, 'unusable username from the auth proxy');
         return {
           refused: new BerthError({
             code: 'bad_username',
@@ -101,9 +103,9 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
         };
       }
       const email = readIdentity(req, emails);
-      if (email.kind === 'conflict' || email.kind === 'invalid') return unbelievable(email, logger, peer);
+      if (email.kind === 'conflict' || email.kind === 'invalid') return unbelievable(email, noisy, peer);
       const groupList = readIdentity(req, groups);
-      if (groupList.kind === 'conflict' || groupList.kind === 'invalid') return unbelievable(groupList, logger, peer);
+      if (groupList.kind === 'conflict' || groupList.kind === 'invalid') return unbelievable(groupList, noisy, peer);
 
       const { name } = username;
       return {
