@@ -76,16 +76,20 @@ export class BerthError extends Error {
 const FULL = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
 const UNWRITABLE = /^(EROFS|EIO|SQLITE_READONLY.*|SQLITE_IOERR.*|SQLITE_CANTOPEN)$/;
 
+/** Permission errors are storage errors only where a file of the gateway's own is named: a Docker socket says EACCES too. */
+const DENIED = new Set(['EACCES', 'EPERM']);
+
 /**
  * A disk or database error that means the gateway cannot save (the data
- * directory full, read-only or failing) as 507 or 503 with that reason, or
- * null for any other error. `path` names what was being written, when known.
+ * directory full, read-only, failing or not the gateway's to write) as 507 or
+ * 503 with that reason, or null for any other error. `path` names what was
+ * being written, when known.
  */
 export function storageFailure(err: unknown, path?: string): BerthError | null {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return null;
   const full = FULL.has(code);
-  if (!full && !UNWRITABLE.test(code)) return null;
+  if (!full && !UNWRITABLE.test(code) && !(path !== undefined && DENIED.has(code))) return null;
   const where = path === undefined ? 'its data directory' : path;
   const detail = err instanceof Error ? err.message : code;
   return new BerthError({
