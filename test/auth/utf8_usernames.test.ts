@@ -10,7 +10,9 @@ import { parseUsername, safeName } from '../../src/core/safeName.js';
 import { rawExchange } from '../helpers/http.js';
 import { berthServe, ECHO_BERTH, stopServe, type Served } from '../helpers/serve.js';
 import { authorize, closeSetup, makeKey, run, scratchDir, sshArgs, startGateway, type Gateway, type Scratch } from '../ssh/harness.js';
-import { fakeRequest, testConfig } from './helpers.js';
+import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
+import { CLIENT_ID, CLIENT_SECRET, signInUntilCallback, startTestProvider, step } from '../helpers/oidcProvider.js';
+import { captureLogger, fakeRequest, startGateway as startAuthGateway, testConfig } from './helpers.js';
 
 const COMPOSED = '\u00e5lice'; // "ålice" with one code point for å
 const DECOMPOSED = 'a\u030alice'; // the same name: "a" and a combining ring
@@ -106,6 +108,22 @@ describe('utf8 usernames: one form of a name', () => {
     const config = testConfig();
     const result = identityFromClaims({ preferred_username: DECOMPOSED }, config.auth.oidc);
     assert.equal('identity' in result && result.identity.name, COMPOSED);
+  });
+});
+
+describe('utf8 usernames from a real OpenID provider', () => {
+  it('signs in a decomposed preferred_username as the NFC name the header gives', async () => {
+    const port = await freeLoopbackPort();
+    const gatewayUrl = `http://127.0.0.1:${port}`;
+    const provider = await startTestProvider({ gatewayUrl, claims: () => ({ preferred_username: DECOMPOSED }) });
+    after(() => provider.close());
+    const oidc = { issuer: provider.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
+    const { url } = await startAuthGateway({ auth: { mode: 'oidc', oidc } }, captureLogger().logger, port);
+    const { callbackUrl, jar } = await signInUntilCallback(url, 'aring');
+    assert.equal((await step(jar, callbackUrl)).status, 303);
+    const me = (await (await step(jar, `${url}/x`)).json()) as { user: { name: string } };
+    assert.equal(me.user.name, COMPOSED);
+    assert.equal(safeName(me.user.name), safeName(COMPOSED));
   });
 });
 
