@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AppCookies } from '../apps/appCookie.js';
 import { AppHosts } from '../apps/appHosts.js';
@@ -6,6 +6,7 @@ import { authorizeRoute } from '../apps/authorize.js';
 import { HandOffCodes } from '../apps/codes.js';
 import { Tunnels } from '../apps/tunnel.js';
 import { GATEWAY_COOKIE_NAMES, isGatewayCookieName } from '../auth/cookies.js';
+import { believedIdentity } from '../auth/header/believed.js';
 import { identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
 import { Tokens } from '../auth/token/tokens.js';
@@ -27,6 +28,7 @@ import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
+import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 
@@ -53,7 +55,7 @@ export interface RunningGateway {
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
   const logger = createLogger(config.log.level, logSink);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(config.dataDir);
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
@@ -74,7 +76,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     proxy,
     metrics,
     routes: [
-      ...operationsRoutes(runtime, metrics),
+      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir)),
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
       ...eventRoutes(store),
@@ -118,6 +120,8 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     },
     `Berth ${version} is serving ${config.publicUrl}`,
   );
+  const believed = believedIdentity(config);
+  if (believed !== null) logger.info({ userHeaders: config.auth.header.userHeaders, trustedProxies: config.auth.header.trustedProxies }, believed);
 
   return {
     httpAddress: address,

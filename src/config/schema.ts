@@ -33,17 +33,10 @@ const devAuth = z
 
 const headerAuth = z
   .strictObject({
-    userHeaders: z
-      .array(headerName)
-      .min(1)
-      .default([
-        'X-Forwarded-Preferred-Username',
-        'X-Forwarded-User',
-        'X-Auth-Request-Preferred-Username',
-        'X-Auth-Request-User',
-      ]),
-    emailHeaders: z.array(headerName).default(['X-Forwarded-Email', 'X-Auth-Request-Email']),
-    groupsHeaders: z.array(headerName).default(['X-Forwarded-Groups', 'X-Auth-Request-Groups']),
+    // What oauth2-proxy sets (and removes from clients) in front of an upstream; list only headers your proxy overwrites.
+    userHeaders: z.array(headerName).min(1).default(['X-Forwarded-Preferred-Username']),
+    emailHeaders: z.array(headerName).default(['X-Forwarded-Email']),
+    groupsHeaders: z.array(headerName).default(['X-Forwarded-Groups']),
     trustedProxies: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
   })
   .prefault({});
@@ -214,6 +207,13 @@ const apps = z
   })
   .prefault({});
 
+const metrics = z
+  .strictObject({
+    // Loopback and the private ranges (RFC 1918, IPv6 unique local): where scrapers run, not the internet.
+    allowFrom: z.array(cidr).default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./.berth'),
   publicUrl: url.default('http://127.0.0.1:8000'),
@@ -236,6 +236,7 @@ export const configSchema = z.strictObject({
   http,
   ssh,
   apps,
+  metrics,
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
+import { throttledLog, type ThrottledLog } from '../log/throttled.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Endpoint } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
@@ -24,11 +25,15 @@ export interface ForwarderDeps {
 export class Forwarder {
   /** Berths already logged for setting a gateway cookie: once each is enough to tell the operator, and a berth cannot flood the log. */
   private readonly cookieWarned = new Set<string>();
+  /** A berth that refuses or drops connections is something any visitor can repeat at will. */
+  private readonly failures: ThrottledLog;
 
-  constructor(private readonly deps: ForwarderDeps) {}
+  constructor(private readonly deps: ForwarderDeps) {
+    this.failures = throttledLog(deps.logger);
+  }
 
   web(req: IncomingMessage, res: ServerResponse, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
-    const { directory, proxy, metrics, logger } = this.deps;
+    const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
     proxy.web(req, res, target, {
       scheme: this.deps.scheme,
@@ -37,12 +42,12 @@ export class Forwarder {
       ...(addHeaders === undefined ? {} : { addHeaders }),
       onDroppedCookie: (name) => this.droppedCookie(user, name),
       onStatus: (status) => metrics.countProxied(status),
-      onError: (error) => logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error'),
+      onError: (error) => this.failures.write('warn', `${error.code}:${user}`, { user, code: error.code, detail: error.logMessage }, 'proxy error'),
     });
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
-    const { directory, proxy, metrics, logger } = this.deps;
+    const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
     let counted = false;
     proxy.upgrade(req, socket, head, target, {
@@ -62,7 +67,7 @@ export class Forwarder {
       onClose: () => {
         if (counted) metrics.openWebSockets.dec();
       },
-      onError: (error) => logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
+      onError: (error) => this.failures.write('warn', `${error.code}:${user}`, { user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
     });
   }
 

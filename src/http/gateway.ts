@@ -13,6 +13,7 @@ import type { Authenticated, AuthResult } from '../auth/types.js';
 import type { Config } from '../config/schema.js';
 import { BerthError, asBerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
+import { throttledLog, type ThrottledLog, type ThrottledLevel } from '../log/throttled.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { Forwarder } from './forwarder.js';
@@ -55,10 +56,12 @@ export class Gateway {
   private readonly apps: AppHosts | undefined;
   /** The gateway's own origin, which every cookie-authenticated upgrade on its main route must come from. */
   private readonly origin: string;
+  private readonly refusals: ThrottledLog;
 
   constructor(private readonly deps: GatewayDeps) {
     this.origin = new URL(deps.config.publicUrl).origin;
     this.routes = new RouteTable(deps.routes);
+    this.refusals = throttledLog(deps.logger);
     const scheme = servesHttps(deps.config) ? 'https' : 'http';
     this.forwarder = new Forwarder({ ...deps, scheme });
     this.apps = deps.apps?.(this.forwarder);
@@ -222,8 +225,9 @@ export class Gateway {
 
   private logRefusal(req: IncomingMessage, error: BerthError): void {
     this.deps.metrics.refusedRequests.inc({ code: error.code });
-    const level = error.status >= 500 && error.code !== 'berth_not_ready' ? 'error' : 'warn';
-    this.deps.logger[level](
+    this.refusals.write(
+      refusalLevel(error),
+      error.code,
       { code: error.code, status: error.status, method: req.method, path: pathOf(req.url), peer: req.socket.remoteAddress, detail: error.logMessage },
       'request refused',
     );
@@ -231,6 +235,27 @@ export class Gateway {
 }
 
 const ANONYMOUS = { name: '', groups: [], admin: false };
+
+/**
+ * Only the gateway's own failures are errors. Anything a client can cause at
+ * will (a port nobody listens on, a berth that is stopped, a refused upgrade,
+ * a bad header) is a warning, rate-limited like every refusal, so it can never
+ * page an operator or drown a real error.
+ */
+function refusalLevel(error: BerthError): ThrottledLevel {
+  switch (error.code) {
+    case 'internal':
+    case 'config_invalid':
+    case 'runtime_unavailable':
+    case 'spawn_failed':
+    case 'spawn_timeout':
+    case 'storage_full':
+    case 'storage_unavailable':
+      return 'error';
+    default:
+      return 'warn';
+  }
+}
 
 /** The path without the query: the query may carry tokens and never reaches a log. */
 function pathOf(url: string | undefined): string {

@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type Selectable } from 'kysely';
+import { Kysely, sql, type Selectable } from 'kysely';
+import { storageFailure } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import { migrations, type Database } from './schema.js';
+import { StoreSqliteDialect } from './sqliteDialect.js';
 
 export interface BerthEvent {
   user: string;
@@ -50,14 +52,22 @@ const EVENTS_PER_INSERT = 500;
 export class Store {
   private constructor(readonly db: Kysely<Database>) {}
 
+  /** SQLite's own journal makes every write atomic; a first start on a full disk leaves a database the next start completes. */
   static async open(dataDir: string): Promise<Store> {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const sqlite = new SqliteDatabase(join(dataDir, 'berth.db'));
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
-    const store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
-    await store.migrate();
-    return store;
+    const path = join(dataDir, 'berth.db');
+    let sqlite: SqliteDatabase.Database | undefined;
+    try {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      sqlite = new SqliteDatabase(path);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('busy_timeout = 5000');
+      const store = new Store(new Kysely<Database>({ dialect: new StoreSqliteDialect(sqlite) }));
+      await store.migrate();
+      return store;
+    } catch (err) {
+      sqlite?.close();
+      throw storageFailure(err, path) ?? err;
+    }
   }
 
   private async migrate(): Promise<void> {

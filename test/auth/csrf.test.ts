@@ -48,7 +48,7 @@ describe('same-origin check for state-changing requests', () => {
 
   it('refuses a cross-origin POST and passes a same-origin one through a real listener', async () => {
     const { url } = await startGateway({ auth: { mode: 'header' } }, captureLogger().logger);
-    const post = (origin: string) => send(`${url}/_berth/api/me/stop`, { method: 'POST', headers: { origin, 'x-forwarded-user': 'alice' } });
+    const post = (origin: string) => send(`${url}/_berth/api/me/stop`, { method: 'POST', headers: { origin, 'x-forwarded-preferred-username': 'alice' } });
     assert.equal((await post('https://evil.test')).status, 403);
     assert.equal((await post(url)).status, 200);
   });

@@ -5,6 +5,9 @@ import { eventually, httpRequest } from './http.js';
 /** The `berth` command from the sources, as `npx berth` runs it in a checkout. */
 export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 
+/** environment.command of a berth that answers with whom it runs for (BERTH_USER), its pid and the headers it was sent, as JSON. */
+export const ECHO_BERTH = `[${JSON.stringify(process.execPath)}, -e, "require('http').createServer((q,s)=>s.end(JSON.stringify({user:process.env.BERTH_USER,pid:process.pid,headers:q.headers}))).listen(+process.env.PORT,'127.0.0.1')"]`;
+
 export interface Served {
   child: ChildProcess;
   /** http://127.0.0.1:<port> of its HTTP listener. */

@@ -1,5 +1,5 @@
 import type { AuthContext, AuthenticationType, PasswordAuthContext, PublicKeyAuthContext } from 'ssh2';
-import { usernameProblem } from '../../core/safeName.js';
+import { parseUsername } from '../../core/safeName.js';
 import type { Logger } from '../../log/logger.js';
 import { parsePublicKey, type PublicKeyInfo } from '../keys.js';
 import type { FailureLimiter } from './limiter.js';
@@ -67,8 +67,9 @@ export class ConnectionAuth {
     if (ctx.method === 'none') return ctx.reject(this.methods());
     const fields = { user: ctx.username, method: ctx.method };
     if (this.policy.limiter.blocked(this.address)) return this.refuse(ctx, fields, 'auth_rate_limited');
-    if (usernameProblem(ctx.username) !== null) return this.refuse(ctx, fields, 'auth_bad_username');
-    const attempt: AttemptInfo = { ...this.connection, username: ctx.username };
+    const username = parseUsername(ctx.username);
+    if ('problem' in username) return this.refuse(ctx, fields, 'auth_bad_username');
+    const attempt: AttemptInfo = { ...this.connection, username: username.name };
     if (ctx.method === 'publickey') return this.publicKey(ctx, attempt);
     if (ctx.method === 'password' && this.policy.password) return this.password(ctx, attempt, this.policy.password);
     return this.refuse(ctx, fields, 'auth_method_not_offered');
