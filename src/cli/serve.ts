@@ -28,6 +28,7 @@ import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
+import { raiseFileLimit } from './fileLimit.js';
 
 /**
  * The built-in demo app, the default berth of the local runtime: compiled
@@ -52,6 +53,7 @@ export interface RunningGateway {
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
   const logger = createLogger(config.log.level, logSink);
+  await raiseFileLimit(logger);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);
