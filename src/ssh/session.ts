@@ -74,6 +74,15 @@ class BerthSession implements SessionHandle {
       this.sendSignal(name);
       accept?.();
     });
+    // The gateway holds no agent or X server to forward to; refused, as sshd with AllowAgentForwarding/X11Forwarding no.
+    session.on('auth-agent', (_accept, reject) => {
+      context.logger.info({ code: 'agent_forwarding_refused' }, 'ssh agent forwarding refused: the gateway does not forward agents');
+      reject?.();
+    });
+    session.on('x11', (_accept, reject) => {
+      context.logger.info({ code: 'x11_forwarding_refused' }, 'ssh X11 forwarding refused: the gateway does not forward X11');
+      reject?.();
+    });
     session.on('shell', (accept) => void this.run(accept(), 'shell', config.environment.shell));
     session.on('exec', (accept, _reject, { command }) => void this.run(accept(), 'exec', [shellOf(config), '-c', command]));
     session.on('subsystem', (accept, reject, { name }) => {

@@ -11,7 +11,7 @@ import type { Connection, RejectConnection } from 'ssh2';
  */
 
 /** RFC 4253 §11.1. */
-export const DISCONNECT = { byApplication: 11, tooManyConnections: 12, noMoreAuthMethods: 14 } as const;
+export const DISCONNECT = { keyExchangeFailed: 3, byApplication: 11, noMoreAuthMethods: 14 } as const;
 /** RFC 4254 §5.1. */
 export const OPEN_FAILURE = { administrativelyProhibited: 1, connectFailed: 2 } as const;
 
