@@ -187,7 +187,7 @@ const ssh = z
     banner: z.string().nullable().default(null),
     loginGraceSeconds: seconds(0).default(60),
     maxStartups: maxStartups.default('10:30:100'),
-    perSourceMaxStartups: z.number().int().min(0).default(5),
+    perSourceMaxStartups: z.number().int().min(0).default(8),
     idleTimeoutSeconds: seconds(0).default(0),
     maxSessionSeconds: seconds(0).default(0),
     maxSessionsPerUser: z.number().int().min(0).default(0),

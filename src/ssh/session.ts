@@ -26,8 +26,9 @@ export interface SessionContext {
 const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
 /** How long a session whose berth went away waits for the spawner to say why. */
 const STOP_REASON_WAIT_MS = 3000;
-/** What ssh itself exits with when the command could not run. */
+/** What ssh itself exits with when the command could not run, or when the berth went away under it (README, "Commands"). */
 const COULD_NOT_RUN = 255;
+const BERTH_WENT_AWAY = 255;
 
 /**
  * One session channel: gathers env and pty requests, then runs the shell,
@@ -140,14 +141,24 @@ class BerthSession implements SessionHandle {
     }
   }
 
-  /** Passes the exit on; when the berth went away under the process, says so first. */
+  /**
+   * Passes the exit on; when the berth went away under the process, says
+   * why (the spawner's reason: who stopped it, or how it died) and exits
+   * BERTH_WENT_AWAY instead. A berth that dies takes its processes with it
+   * by SIGKILL, often before the runtime has reported the death, so such an
+   * exit waits a moment for the reason even while the berth still looks ready.
+   */
   private async finish(channel: ServerChannel, exit: Exit, closed: Promise<void>): Promise<void> {
-    if (this.context.directory.status(this.context.user).state !== 'ready') {
-      const why = await this.whyStopped();
-      if (why !== null) await written(channel.stderr, `${this.eol()}berth: your environment stopped (${why}); connect again to start it.${this.eol()}`, closed);
+    const ready = this.context.directory.status(this.context.user).state === 'ready';
+    const why = ready && !killed(exit) ? null : await this.whyStopped();
+    if (why !== null) {
+      await written(channel.stderr, `${this.eol()}berth: your environment stopped (${why}); connect again to start it.${this.eol()}`, closed);
+      channel.exit(BERTH_WENT_AWAY);
+    } else if (exit.signal !== null) {
+      channel.exit(exit.signal, false, '');
+    } else {
+      channel.exit(exit.code ?? COULD_NOT_RUN);
     }
-    if (exit.signal !== null) channel.exit(exit.signal, false, '');
-    else channel.exit(exit.code ?? COULD_NOT_RUN);
   }
 
   /** The process usually ends before the spawner has finished stopping the berth; its reason follows shortly. */
@@ -168,6 +179,11 @@ class BerthSession implements SessionHandle {
   private eol(): string {
     return this.tty ? '\r\n' : '\n';
   }
+}
+
+/** Ended as everything in a dying berth is: by SIGKILL (137 where only codes are reported), or with no status at all. */
+function killed(exit: Exit): boolean {
+  return exit.signal === 'KILL' || exit.code === 137 || (exit.code === null && exit.signal === null);
 }
 
 /** Exec commands run as sshd runs them: `<shell> -c <command>`. */

@@ -17,13 +17,15 @@ import { clientOptions, makeKey, run, scratchDir, until, type ClientKey } from '
  * a partial version line, garbage) were held for minutes, so a flood of them
  * used up the gateway's file descriptors and took HTTP down with SSH. A real
  * `berth serve` with the default ssh.maxStartups (10:30:100) and
- * ssh.perSourceMaxStartups (5), started with a low soft open-file limit, is
+ * ssh.perSourceMaxStartups (8), started with a low soft open-file limit, is
  * flooded with hundreds of idle pre-auth connections from loopback addresses;
  * real `ssh` logins and /_berth/healthz must keep answering, the drops must be
  * logged, and every idle connection must be gone after ssh.loginGraceSeconds.
  */
 const GRACE_SECONDS = 3;
 const SOFT_LIMIT = 512;
+/** The default ssh.perSourceMaxStartups. */
+const PER_SOURCE = 8;
 const HARD_LIMIT = 4096;
 
 interface Held {
@@ -131,9 +133,9 @@ describe('SSH connections that never authenticate (berth serve)', () => {
     // Silent, a version line cut short, garbage before a version line, one byte short of the line's end.
     const kinds = ['', 'SSH-2.0-', 'GET / HTTP/1.1\r\nHost: x\r\n\r\nSSH-2.0-OpenSSH_9.2', 'SSH-2.0-Flood\r'];
     for (const send of kinds) held.push(...(await hold(sshPort, flooder, 100, send)));
-    await until(() => held.filter((h) => h.closed).length >= held.length - 5, 'the gateway to refuse all but 5 of 400 connections from one address');
+    await until(() => held.filter((h) => h.closed).length >= held.length - PER_SOURCE, `the gateway to refuse all but ${PER_SOURCE} of 400 connections from one address`);
     const refused = held.filter((h) => h.closed);
-    assert.equal(refused.length, held.length - 5);
+    assert.equal(refused.length, held.length - PER_SOURCE);
     assert.ok(refused.every((h) => h.received.includes('berth: too many connections are authenticating; try again shortly')), 'a refused client is told why');
 
     for (let i = 0; i < 3; i++) {
@@ -146,13 +148,13 @@ describe('SSH connections that never authenticate (berth serve)', () => {
     assert.ok(dropped, 'the first drop is logged');
     assert.equal(dropped.remote, flooder);
 
-    await until(() => held.every((h) => h.closed), `the 5 idle connections to be cut after ssh.loginGraceSeconds (${GRACE_SECONDS} s)`, (GRACE_SECONDS + 5) * 1000);
+    await until(() => held.every((h) => h.closed), `the ${PER_SOURCE} idle connections to be cut after ssh.loginGraceSeconds (${GRACE_SECONDS} s)`, (GRACE_SECONDS + 5) * 1000);
     const expired = gateway.lines.filter((l) => l.code === 'login_grace_expired');
-    assert.equal(expired.length, 5);
+    assert.equal(expired.length, PER_SOURCE);
     await until(() => gateway.lines.some((l) => l.code === 'ssh_startups_dropped'), 'the summary of the drops', 15_000);
     const summary = gateway.lines.find((l) => l.code === 'ssh_startups_dropped');
-    assert.equal(summary?.dropped, held.length - 5 - 1, 'the summary counts the drops after the first');
-    assert.deepEqual(summary?.sources, { [flooder]: held.length - 5 - 1 });
+    assert.equal(summary?.dropped, held.length - PER_SOURCE - 1, 'the summary counts the drops after the first');
+    assert.deepEqual(summary?.sources, { [flooder]: held.length - PER_SOURCE - 1 });
   });
 
   it('refuses past ssh.maxStartups when many addresses flood it, keeps HTTP up and its descriptors bounded, and lets logins in again after the grace time', { timeout: 120_000 }, async () => {
@@ -166,7 +168,7 @@ describe('SSH connections that never authenticate (berth serve)', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const admitted = held.filter((h) => !h.closed).length;
     assert.ok(admitted >= 10 && admitted <= 100, `between start (10) and full (100) admitted, got ${admitted}`);
-    assert.ok(openFds(pid) <= baseline + 100 + 5, `descriptors bounded by ssh.maxStartups: ${openFds(pid)} open, ${baseline} before`);
+    assert.ok(openFds(pid) <= baseline + 100 + PER_SOURCE, `descriptors bounded by ssh.maxStartups: ${openFds(pid)} open, ${baseline} before`);
     assert.equal(await healthy(), 200);
     assert.ok(gateway.lines.some((l) => l.code === 'max_startups_early_drop' || l.code === 'max_startups_full' || (l.code === 'ssh_startups_dropped' && typeof l.byReason === 'object')));
 

@@ -35,11 +35,11 @@ describe('ssh.maxStartups', () => {
     return loadConfig({ file, env }).config.ssh;
   };
 
-  it('defaults to OpenSSH\'s 10:30:100, a 60 s login grace and 5 per source', () => {
+  it('defaults to OpenSSH\'s 10:30:100, a 60 s login grace and 8 per source', () => {
     const ssh = load('{}\n');
     assert.equal(ssh.maxStartups, '10:30:100');
     assert.equal(ssh.loginGraceSeconds, 60);
-    assert.equal(ssh.perSourceMaxStartups, 5);
+    assert.equal(ssh.perSourceMaxStartups, 8);
   });
 
   it('takes the YAML forms OpenSSH users write, unquoted, and BERTH_SSH_* variables', () => {

@@ -19,6 +19,8 @@ export class BerthProcess {
   readonly startedAt = Date.now();
   readonly log = new LogRing();
   exitCode: number | null = null;
+  /** The signal that ended the main process, without SIG, if one did. */
+  exitSignal: string | null = null;
   finishedAt: number | null = null;
   /** Resolves once the process has started; rejects if it could not be. */
   readonly spawned: Promise<void>;
@@ -31,7 +33,7 @@ export class BerthProcess {
   constructor(
     argv: readonly string[],
     private readonly context: ExecContext,
-    onEnd: (exitCode: number | null) => void,
+    onEnd: (exitCode: number | null, signal: string | null) => void,
   ) {
     const [file = '', ...args] = argv;
     this.child = spawn(file, args, { cwd: context.cwd, env: context.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -52,8 +54,9 @@ export class BerthProcess {
       this.child.once('close', (code, signal) => {
         this.finishedAt = Date.now();
         this.exitCode = this.pid === null ? null : exitCodeOf(code, signal);
+        this.exitSignal = signal === null ? null : signal.slice(3);
         resolve();
-        if (this.pid !== null) onEnd(this.exitCode);
+        if (this.pid !== null) onEnd(this.exitCode, this.exitSignal);
       });
     });
     // Settled here so a failed spawn is never an unhandled rejection; callers await `spawned` themselves.
