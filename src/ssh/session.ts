@@ -8,6 +8,7 @@ import type { BerthDirectory } from '../spawner/types.js';
 import { bridge, type Exit } from './bridge.js';
 import type { IdleClock, SessionHandle } from './limits.js';
 import { ensureBerth, failureReport } from './progress.js';
+import { withScpCheck } from './scp.js';
 import { sftpServerCommand } from './sftp.js';
 
 export interface SessionContext {
@@ -85,7 +86,7 @@ class BerthSession implements SessionHandle {
       reject?.();
     });
     session.on('shell', (accept) => void this.run(accept(), 'shell', config.environment.shell));
-    session.on('exec', (accept, _reject, { command }) => void this.run(accept(), 'exec', [shellOf(config), '-c', command]));
+    session.on('exec', (accept, _reject, { command }) => void this.run(accept(), 'exec', [shellOf(config), '-c', withScpCheck(command)]));
     session.on('subsystem', (accept, reject, { name }) => {
       if (name !== 'sftp') return reject?.();
       // SFTP is a binary protocol: a terminal would mangle it.
