@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import ssh2 from 'ssh2';
 import { Writable } from 'node:stream';
 import { raiseFileLimit, readFileLimit } from '../../src/cli/fileLimit.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -157,13 +158,30 @@ describe('SSH connections that never authenticate (berth serve)', () => {
     assert.deepEqual(summary?.sources, { [flooder]: held.length - PER_SOURCE - 1 });
   });
 
+  it('disconnects a client that finished the key exchange but never authenticates, with the reason', { timeout: 60_000 }, async () => {
+    const debug: string[] = [];
+    // ssh2's client, since OpenSSH's cannot be held at the authentication step without a terminal; it logs the DISCONNECT it gets.
+    const client = new ssh2.Client();
+    client.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    const began = Date.now();
+    client.connect({ host: '127.0.0.1', port: sshPort, username: 'alice', authHandler: () => undefined, debug: (line) => debug.push(line), readyTimeout: 30_000 });
+    await closed;
+    const took = (Date.now() - began) / 1000;
+    assert.ok(took >= GRACE_SECONDS - 0.5 && took < GRACE_SECONDS + 3, `cut after ${took} s`);
+    assert.ok(debug.some((l) => l.includes(`Received DISCONNECT (11, "authentication took longer than ${GRACE_SECONDS} s")`)), debug.slice(-5).join('\n'));
+    assert.ok(gateway.lines.some((l) => l.code === 'login_grace_expired' && l.versionSent === true));
+  });
+
   it('refuses past ssh.maxStartups when many addresses flood it, keeps HTTP up and its descriptors bounded, and lets logins in again after the grace time', { timeout: 120_000 }, async () => {
     const pid = gateway.child.pid as number;
     const baseline = openFds(pid);
     held.length = 0;
     // 40 addresses × 5 = 200, each within its per-source cap: past 10 some are dropped at random, past 100 all.
+    // Each address sends one of each: nothing, a version line cut short, garbage, a whole version line and no more.
+    const kinds = ['', 'SSH-2.0-', '\x00\xff\r\n\r\n', 'SSH-2.0-Flood\r', 'SSH-2.0-OpenSSH_9.2\r\n'];
     const addresses = Array.from({ length: 40 }, (_, i) => `127.0.1.${i + 10}`);
-    const results = await Promise.all(addresses.map((a) => hold(sshPort, a, 5, '')));
+    const results = await Promise.all(addresses.flatMap((a) => kinds.map((send) => hold(sshPort, a, 1, send))));
     held.push(...results.flat());
     await new Promise((resolve) => setTimeout(resolve, 500));
     const admitted = held.filter((h) => !h.closed).length;
@@ -173,6 +191,7 @@ describe('SSH connections that never authenticate (berth serve)', () => {
     assert.ok(gateway.lines.some((l) => l.code === 'max_startups_early_drop' || l.code === 'max_startups_full' || (l.code === 'ssh_startups_dropped' && typeof l.byReason === 'object')));
 
     await until(() => held.every((h) => h.closed), 'every idle connection to be cut after ssh.loginGraceSeconds', (GRACE_SECONDS + 5) * 1000);
+    assert.ok(openFds(pid) <= baseline + 2, `descriptors back to where they were: ${openFds(pid)} open, ${baseline} before`);
     const result = await login();
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'in as alice\n');
