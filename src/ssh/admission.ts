@@ -1,6 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { ClientInfo, Connection } from 'ssh2';
-import type ssh2 from 'ssh2';
+import type { ClientInfo, Connection, Server as SshProtocolServer } from 'ssh2';
 import type { MaxStartups } from '../config/maxStartups.js';
 import { unmapV4 } from '../core/net.js';
 import type { Logger } from '../log/logger.js';
@@ -46,7 +45,7 @@ interface Pending {
  * disconnected. Its slot is freed when it authenticates or closes. Every
  * drop is logged (summarised under a flood).
  */
-export function admission(server: ssh2.Server, options: AdmissionOptions): Admission {
+export function admission(server: SshProtocolServer, options: AdmissionOptions): Admission {
   const { logger } = options;
   const gate = new StartupGate(options.maxStartups, options.perSourceMaxStartups);
   const pending = new Map<string, Pending>();

@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { tooWeak, type OfferedAlgorithms } from './algorithms.js';
-import { ConnectionAuth, type AuthPolicy } from './auth/connectionAuth.js';
+import { ConnectionAuth, type AuthPolicy, type AuthRefusal } from './auth/connectionAuth.js';
 import { handleDirectTcpip, refuseRemoteForwarding } from './forwarding.js';
 import { connectionTimers, type SessionHandle, type SessionRegistry } from './limits.js';
 import { handleSession } from './session.js';
@@ -61,12 +61,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     { remoteAddress: `${address}:${info.port}`, connectionId, clientVersion: info.header.identRaw },
     address,
     logger,
-    () =>
-      disconnectWithReason(
-        client,
-        DISCONNECT.noMoreAuthMethods,
-        `Too many authentication failures (${deps.auth.maxAttempts}); offer only the key registered for your berth (ssh -o IdentitiesOnly=yes -i <key>)`,
-      ),
+    (last) => disconnectWithReason(client, DISCONNECT.noMoreAuthMethods, exhaustedReason(last, deps.auth.maxAttempts)),
   );
   client.on('authentication', (ctx) => auth.handle(ctx));
 
@@ -112,4 +107,10 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     logger.debug('ssh connection closed');
   });
   return end;
+}
+
+/** The description of the disconnect after the last allowed failure: what went wrong, and what to do. */
+function exhaustedReason(last: AuthRefusal, attempts: number): string {
+  if (last === 'auth_rate_limited') return 'Too many failed authentication attempts from your address; wait a minute and retry';
+  return `Too many authentication failures (${attempts}); offer only the key registered for your berth (ssh -o IdentitiesOnly=yes -i <key>)`;
 }

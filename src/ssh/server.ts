@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
+import { parseMaxStartups } from '../config/maxStartups.js';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import { parseHostPort, type HostPort } from '../core/net.js';
@@ -8,7 +9,6 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { Store } from '../store/store.js';
-import { parseMaxStartups } from '../config/maxStartups.js';
 import { admission } from './admission.js';
 import { offeredAlgorithms, type OfferedAlgorithms } from './algorithms.js';
 import { AuthorizedKeysDir } from './auth/authorizedKeysDir.js';

@@ -27,8 +27,9 @@ export interface SessionContext {
 const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
 /** How long a session whose berth went away waits for the spawner to say why. */
 const STOP_REASON_WAIT_MS = 3000;
-/** What ssh itself exits with when the command could not run, or when the berth went away under it (README, "Commands"). */
+/** What ssh itself exits with when the command could not run. */
 const COULD_NOT_RUN = 255;
+/** The status of a session whose berth stopped or died under it, as ssh's when the far end goes away (README, "Commands"). */
 const BERTH_WENT_AWAY = 255;
 
 /**

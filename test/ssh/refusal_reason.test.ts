@@ -90,6 +90,20 @@ describe('refusals carry a reason (ssh)', () => {
     assert.match(result.stderr, /Received disconnect from 127\.0\.0\.1 port \d+:14: Too many authentication failures \(6\); offer only the key registered for your berth/);
   });
 
+  it('an address refused for its many failures is told so, and to wait, at its next attempt', async () => {
+    // From an address of its own, so the rest of this file's logins are not blocked.
+    const from = ['-o', 'BindAddress=127.0.0.5'];
+    // Six different keys: ssh offers a key once however often it is named.
+    const spray = Array.from({ length: 6 }, (_, i) => ['-i', makeKey(scratch.dir, `sprayer${i}`).path]).flat();
+    for (let i = 0; i < 5; i++) {
+      const failed = await run('ssh', [...from, ...clientOptions(null), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', ...spray, '-p', String(gateway.port), 'alice@127.0.0.1', 'true']);
+      assert.equal(failed.code, 255);
+    }
+    const result = await run('ssh', sshArgs(gateway, key, 'alice', 'true', [...INFO, ...from]));
+    assert.equal(result.code, 255, 'the right key is refused too while the address is blocked');
+    assert.match(result.stderr, /Received disconnect from 127\.0\.0\.1 port \d+:14: Too many failed authentication attempts from your address; wait a minute and retry/);
+  });
+
   it('agent forwarding is refused and logged at info: no agent socket reaches the berth', async () => {
     const agent = spawnSync('ssh-agent', ['-a', join(scratch.dir, 'agent.sock'), '-s'], { encoding: 'utf8' });
     assert.equal(agent.status, 0, agent.stderr);
