@@ -28,14 +28,17 @@ export interface Admission {
 const REFUSED_LINE = 'berth: too many connections are authenticating; try again shortly\r\n';
 /** Drops are logged once as they start, then as one summary per window, so a flood cannot flood the log. */
 const DROP_SUMMARY_MS = 10_000;
+/** How long a connection past its grace may take to read the disconnect before its socket is destroyed. */
+const GRACE_CLOSE_MS = 1000;
 /** Sources named in a drop summary. */
 const SUMMARY_SOURCES = 10;
 
 interface Pending {
   socket: Socket;
-  release: () => void;
-  grace: NodeJS.Timeout | null;
+  /** ssh2's connection, once the client's version line has arrived. */
   client: Connection | null;
+  /** Frees the slot and stops the grace clock; idempotent. */
+  settle: () => void;
 }
 
 /**
@@ -64,25 +67,29 @@ export function admission(server: SshProtocolServer, options: AdmissionOptions):
       socket.destroySoon();
       return;
     }
-    const entry: Pending = { socket, release: verdict.release, grace: null, client: null };
-    pending.set(key, entry);
-    const settle = () => {
-      if (entry.grace) clearTimeout(entry.grace);
-      entry.release();
-      if (pending.get(key) === entry) pending.delete(key);
+    let grace: NodeJS.Timeout | null = null;
+    const entry: Pending = {
+      socket,
+      client: null,
+      settle: () => {
+        if (grace) clearTimeout(grace);
+        verdict.release();
+        if (pending.get(key) === entry) pending.delete(key);
+      },
     };
-    socket.once('close', settle);
+    pending.set(key, entry);
+    socket.once('close', entry.settle);
     if (graceMs > 0) {
-      entry.grace = setTimeout(() => {
+      grace = setTimeout(() => {
         logger.info(
           { code: 'login_grace_expired', remote: `${unmapV4(address)}:${socket.remotePort}`, versionSent: entry.client !== null },
           'ssh connection did not authenticate within ssh.loginGraceSeconds; disconnecting',
         );
-        settle();
+        entry.settle();
         if (entry.client) disconnectWithReason(entry.client, DISCONNECT.byApplication, `authentication took longer than ${options.loginGraceSeconds} s`);
         socket.destroySoon();
         // A client that reads nothing must not keep the socket open either.
-        setTimeout(() => socket.destroy(), 1000).unref();
+        setTimeout(() => socket.destroy(), GRACE_CLOSE_MS).unref();
       }, graceMs);
     }
     server.injectSocket(socket);
@@ -95,11 +102,7 @@ export function admission(server: SshProtocolServer, options: AdmissionOptions):
       const entry = key === null ? undefined : pending.get(key);
       if (!entry) return;
       entry.client = client;
-      client.once('ready', () => {
-        if (entry.grace) clearTimeout(entry.grace);
-        entry.release();
-        pending.delete(key as string);
-      });
+      client.once('ready', entry.settle);
     },
     close() {
       for (const entry of pending.values()) entry.socket.destroy();
