@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { background, clientOptions, closeSetup, gatewayForAlice, logged, makeKey, run, sshArgs, until, type ClientKey, type Gateway, type Scratch } from './harness.js';
@@ -18,6 +18,19 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** Sends `data` to a local port and collects what comes back until the peer closes; null when nothing listens. */
+function exchange(port: number, data: Buffer): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.on('connect', () => socket.write(data));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve(null) : undefined));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+  });
 }
 
 describe('refusals carry a reason (ssh)', () => {
@@ -66,10 +79,13 @@ describe('refusals carry a reason (ssh)', () => {
     const socks = await freePort();
     const client = background('ssh', sshArgs(gateway, key, 'alice', undefined, [...INFO, '-N', '-L', `${local}:192.0.2.7:8080`, '-D', String(socks)]));
     try {
-      await until(async () => (await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${local}/`])).code !== 7, 'the -L port to listen');
+      await until(async () => (await exchange(local, Buffer.from('GET / HTTP/1.0\r\n\r\n'))) !== null, 'the -L port to listen');
       await until(() => client.output().stderr.includes('not 192.0.2.7.'), 'ssh to print the -L refusal');
-      const proxied = await run('curl', ['-s', '-m', '5', '--socks5-hostname', `127.0.0.1:${socks}`, 'http://example.invalid:8080/']);
-      assert.notEqual(proxied.code, 0);
+      // SOCKS5 (RFC 1928): no authentication, then CONNECT to a host by name; ssh answers only once the gateway has.
+      const name = Buffer.from('example.invalid');
+      const socksRequest = Buffer.concat([Buffer.from([5, 1, 0, 5, 1, 0, 3, name.length]), name, Buffer.from([8080 >> 8, 8080 & 255])]);
+      const answer = await until(async () => (await exchange(socks, socksRequest)) !== null, 'the -D port to listen').then(() => exchange(socks, socksRequest));
+      assert.deepEqual(answer, Buffer.from([5, 0]), 'ssh took the SOCKS greeting, then closed without a connect reply');
       await until(() => client.output().stderr.includes('not example.invalid.'), 'ssh to print the -D refusal');
       assert.match(client.output().stderr, /open failed: administratively prohibited: berth: forwarding reaches only your own environment .*, not example\.invalid\./);
     } finally {
