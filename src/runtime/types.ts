@@ -1,5 +1,5 @@
-import type { ExitFacts } from '../core/exit.js';
 import type { Readable, Writable } from 'node:stream';
+import type { ExitFacts } from '../core/exit.js';
 import type { HostPort } from '../core/net.js';
 
 /**

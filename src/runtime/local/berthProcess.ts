@@ -19,8 +19,6 @@ export class BerthProcess {
   readonly startedAt = Date.now();
   readonly log = new LogRing();
   exitCode: number | null = null;
-  /** The signal that ended the main process, without SIG, if one did. */
-  exitSignal: string | null = null;
   finishedAt: number | null = null;
   /** Resolves once the process has started; rejects if it could not be. */
   readonly spawned: Promise<void>;
@@ -54,9 +52,9 @@ export class BerthProcess {
       this.child.once('close', (code, signal) => {
         this.finishedAt = Date.now();
         this.exitCode = this.pid === null ? null : exitCodeOf(code, signal);
-        this.exitSignal = signal === null ? null : signal.slice(3);
         resolve();
-        if (this.pid !== null) onEnd(this.exitCode, this.exitSignal);
+        // The signal's name without SIG, as ExecProcess and BerthExit name them.
+        if (this.pid !== null) onEnd(this.exitCode, signal === null ? null : signal.slice(3));
       });
     });
     // Settled here so a failed spawn is never an unhandled rejection; callers await `spawned` themselves.
