@@ -3,6 +3,7 @@ import type { ClientInfo, Connection, Server as SshProtocolServer } from 'ssh2';
 import type { MaxStartups } from '../config/maxStartups.js';
 import { unmapV4 } from '../core/net.js';
 import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { StartupGate, type StartupRefusal } from './startups.js';
 import { DISCONNECT, disconnectWithReason } from './wire.js';
 
@@ -13,6 +14,7 @@ export interface AdmissionOptions {
   /** Unauthenticated connections one source may hold (0: no cap), as sshd's PerSourceMaxStartups. */
   perSourceMaxStartups: number;
   logger: Logger;
+  metrics: Metrics;
 }
 
 /** The listener in front of ssh2's, which sees a connection only once its version line has arrived. */
@@ -49,7 +51,7 @@ interface Pending {
  * drop is logged (summarised under a flood).
  */
 export function admission(server: SshProtocolServer, options: AdmissionOptions): Admission {
-  const { logger } = options;
+  const { logger, metrics } = options;
   const gate = new StartupGate(options.maxStartups, options.perSourceMaxStartups);
   const pending = new Map<string, Pending>();
   const drops = new DropLog(logger);
@@ -62,6 +64,7 @@ export function admission(server: SshProtocolServer, options: AdmissionOptions):
     const verdict = gate.admit(address);
     if (!verdict.admitted) {
       drops.record(verdict.code, unmapV4(address), verdict.unauthenticated);
+      metrics.sshDroppedConnections.inc({ code: verdict.code });
       socket.on('error', () => undefined);
       socket.write(REFUSED_LINE);
       socket.destroySoon();
@@ -85,6 +88,7 @@ export function admission(server: SshProtocolServer, options: AdmissionOptions):
           { code: 'login_grace_expired', remote: `${unmapV4(address)}:${socket.remotePort}`, versionSent: entry.client !== null },
           'ssh connection did not authenticate within ssh.loginGraceSeconds; disconnecting',
         );
+        metrics.sshDroppedConnections.inc({ code: 'login_grace_expired' });
         entry.settle();
         if (entry.client) disconnectWithReason(entry.client, DISCONNECT.byApplication, `authentication took longer than ${options.loginGraceSeconds} s`);
         socket.destroySoon();

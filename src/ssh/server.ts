@@ -89,6 +89,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     maxStartups: parseMaxStartups(config.ssh.maxStartups)!,
     perSourceMaxStartups: config.ssh.perSourceMaxStartups,
     logger,
+    metrics,
   });
   const { listener } = admitted;
   const unsubscribe = directory.onStopped((user, why) => sessions.berthStopped(user, why));

@@ -156,6 +156,9 @@ describe('SSH connections that never authenticate (berth serve)', () => {
     const summary = gateway.lines.find((l) => l.code === 'ssh_startups_dropped');
     assert.equal(summary?.dropped, held.length - PER_SOURCE - 1, 'the summary counts the drops after the first');
     assert.deepEqual(summary?.sources, { [flooder]: held.length - PER_SOURCE - 1 });
+    const metrics = (await httpRequest(`${gateway.base}/_berth/metrics`)).body;
+    assert.match(metrics, new RegExp(`^berth_ssh_dropped_connections_total\\{code="per_source_max_startups"\\} ${held.length - PER_SOURCE}$`, 'm'));
+    assert.match(metrics, new RegExp(`^berth_ssh_dropped_connections_total\\{code="login_grace_expired"\\} ${PER_SOURCE}$`, 'm'));
   });
 
   it('disconnects a client that finished the key exchange but never authenticates, with the reason', { timeout: 60_000 }, async () => {
