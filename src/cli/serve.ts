@@ -31,6 +31,7 @@ import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
+import { raiseFileLimit } from './fileLimit.js';
 
 /**
  * The built-in demo app, the default berth of the local runtime: compiled
@@ -55,6 +56,7 @@ export interface RunningGateway {
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
   const logger = createLogger(config.log.level, logSink);
+  await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseCidr, parseHostPort } from '../core/net.js';
+import { MAX_STARTUPS_FORMAT, parseMaxStartups } from './maxStartups.js';
 
 /*
  * The one configuration schema. Every section is strict (unknown keys are
@@ -159,6 +160,12 @@ const http = z
   })
   .prefault({});
 
+// "10" arrives from YAML (or BERTH_SSH_MAX_STARTUPS=10) as a number; OpenSSH takes it, so does Berth.
+const maxStartups = z
+  .union([z.string(), z.number()], { error: MAX_STARTUPS_FORMAT })
+  .transform(String)
+  .refine((v) => parseMaxStartups(v) !== null, MAX_STARTUPS_FORMAT);
+
 const algorithmList = z.array(z.string().min(1)).min(1).nullable().default(null);
 
 const ssh = z
@@ -171,6 +178,9 @@ const ssh = z
       })
       .prefault({}),
     banner: z.string().nullable().default(null),
+    loginGraceSeconds: seconds(0).default(60),
+    maxStartups: maxStartups.default('10:30:100'),
+    perSourceMaxStartups: z.number().int().min(0).default(8),
     idleTimeoutSeconds: seconds(0).default(0),
     maxSessionSeconds: seconds(0).default(0),
     maxSessionsPerUser: z.number().int().min(0).default(0),

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { ExitFacts } from '../core/exit.js';
 import type { HostPort } from '../core/net.js';
 
 /**
@@ -76,9 +77,9 @@ export interface ExecProcess {
   exited: Promise<{ code: number | null; signal: string | null }>;
 }
 
-export interface BerthExit {
+/** A berth that ended without being asked to; `signal` and `oomKilled` as the runtime knows them (src/core/exit.ts). */
+export interface BerthExit extends ExitFacts {
   name: string;
-  exitCode: number | null;
 }
 
 export interface Runtime {

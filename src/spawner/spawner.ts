@@ -1,11 +1,12 @@
 import type { Config } from '../config/schema.js';
 import type { BerthStatus, Failure, ProgressEvent, ProgressStep } from '../core/berth.js';
 import { BerthError, asBerthError } from '../core/errors.js';
+import { describeExit } from '../core/exit.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { berthSpecFor } from '../runtime/spec.js';
-import type { BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../runtime/types.js';
+import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../runtime/types.js';
 import type { BerthEvent, Store } from '../store/store.js';
 import { waitUntilReady } from './readiness.js';
 import { Semaphore } from './semaphore.js';
@@ -57,7 +58,7 @@ export class Spawner implements BerthDirectory {
 
   constructor(private readonly options: SpawnerOptions) {
     this.semaphore = new Semaphore(options.config.spawn.concurrency);
-    options.runtime.onExit((exit) => this.handleExit(exit.name, exit.exitCode));
+    options.runtime.onExit((exit) => this.handleExit(exit));
     this.flushTimer = setInterval(() => void this.flushActivity(), ACTIVITY_FLUSH_MS);
     this.flushTimer.unref();
   }
@@ -364,7 +365,8 @@ export class Spawner implements BerthDirectory {
     }
   }
 
-  private handleExit(name: string, exitCode: number | null): void {
+  private handleExit(exit: BerthExit): void {
+    const { name, exitCode } = exit;
     const user = this.byName.get(name);
     const entry = user === undefined ? undefined : this.entries.get(user);
     if (!entry) return;
@@ -375,7 +377,7 @@ export class Spawner implements BerthDirectory {
     if (entry.status.state !== 'ready') return;
     this.runTransition(entry, async () => {
       await this.fail(entry, await this.exitFailure(entry, exitCode, 'while running'));
-      this.notifyStopped(entry.spec.user, `it exited with code ${exitCode ?? 'unknown'}`);
+      this.notifyStopped(entry.spec.user, `it died: ${describeExit(exit)}`);
     });
   }
 

@@ -22,11 +22,13 @@ export interface Served {
 /**
  * `berth serve` as an operator runs it: a child process on the composition
  * root, resolved once /_berth/healthz answers 200. Listens on a free loopback
- * port unless `env` sets BERTH_LISTEN_HTTP.
+ * port unless `env` sets BERTH_LISTEN_HTTP. `launcher` is a command that
+ * execs the rest (e.g. `prlimit --nofile=…`), so the child is still the gateway.
  */
-export async function berthServe(args: readonly string[], env: Record<string, string>, waitMs = 30_000): Promise<Served> {
+export async function berthServe(args: readonly string[], env: Record<string, string>, waitMs = 30_000, launcher: readonly string[] = []): Promise<Served> {
   const listen = env.BERTH_LISTEN_HTTP ?? `127.0.0.1:${await freeLoopbackPort()}`;
-  const child = spawn(process.execPath, [...CLI, 'serve', ...args], {
+  const [file = process.execPath, ...launcherArgs] = [...launcher, process.execPath];
+  const child = spawn(file, [...launcherArgs, ...CLI, 'serve', ...args], {
     env: { ...process.env, ...env, BERTH_LISTEN_HTTP: listen },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

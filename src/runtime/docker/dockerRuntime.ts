@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
+import { signalOfExitCode } from '../../core/exit.js';
 import type { Logger } from '../../log/logger.js';
 import { listeningByExec } from '../procNet.js';
 import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
@@ -346,7 +347,10 @@ export class DockerRuntime implements Runtime {
     // A late event from a run before the one now going.
     if (known && event.at < known.startedAt) return;
     this.running.delete(event.id);
-    this.report({ name: event.name, exitCode: event.exitCode });
+    // The die event has no OOM flag; the container's state has (one inspect per death, never on a hot path).
+    void this.inspectId(event.id)
+      .catch(() => null)
+      .then((info) => this.report({ name: event.name, exitCode: event.exitCode, signal: signalOfExitCode(event.exitCode), oomKilled: info?.State.OOMKilled === true }));
   }
 
   /** After the events stream was lost: containers believed running that are not ended unseen. */
@@ -359,7 +363,8 @@ export class DockerRuntime implements Runtime {
           continue;
         }
         if (!this.running.delete(id) || this.stoppedOnRequest.has(id)) continue;
-        this.report({ name: known.name, exitCode: info ? info.State.ExitCode : null });
+        const exitCode = info ? info.State.ExitCode : null;
+        this.report({ name: known.name, exitCode, signal: signalOfExitCode(exitCode), oomKilled: info?.State.OOMKilled === true });
       } catch (err) {
         this.options.logger.warn({ err: engineMessage(err) }, 'docker: could not check berths after the engine came back');
         return;

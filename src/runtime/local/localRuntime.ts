@@ -167,7 +167,7 @@ export class LocalRuntime implements Runtime {
       port,
       stopRequested: false,
       owned: null,
-      run: new BerthProcess(argv, { cwd: home, env }, (exitCode) => this.ended(berth, exitCode)),
+      run: new BerthProcess(argv, { cwd: home, env }, (exitCode, signal) => this.ended(berth, exitCode, signal)),
     };
     this.berths.set(spec.name, berth);
     try {
@@ -190,13 +190,13 @@ export class LocalRuntime implements Runtime {
     await berth.run.terminate(graceSeconds);
   }
 
-  private ended(berth: LocalBerth, exitCode: number | null): void {
+  private ended(berth: LocalBerth, exitCode: number | null, signal: string | null): void {
     const name = berth.spec.name;
-    this.logger.info({ berth: name, pid: berth.run.pid, exitCode, asked: berth.stopRequested }, 'berth process ended');
+    this.logger.info({ berth: name, pid: berth.run.pid, exitCode, signal, asked: berth.stopRequested }, 'berth process ended');
     if (berth.stopRequested) return;
     for (const listener of this.exitListeners) {
       try {
-        listener({ name, exitCode });
+        listener({ name, exitCode, signal });
       } catch (err) {
         this.logger.error({ berth: name, err }, 'an exit listener failed');
       }

@@ -42,6 +42,7 @@ export class ConnectionAuth {
   /** The berth user once authenticated. */
   user: string | null = null;
   private failures = 0;
+  private exhausted = false;
   private readonly decisions = new Map<string, Promise<Decision>>();
 
   constructor(
@@ -49,13 +50,13 @@ export class ConnectionAuth {
     private readonly connection: Omit<AttemptInfo, 'username'>,
     private readonly address: string,
     private readonly logger: Logger,
-    /** Called once the connection has used up its attempts; it should disconnect. */
-    private readonly onExhausted: () => void,
+    /** Called once the connection has used up its attempts, with why the last was refused; it should disconnect. */
+    private readonly onExhausted: (last: AuthRefusal) => void,
   ) {}
 
   handle(ctx: AuthContext): void {
     // Requests the client sent before its last allowed failure was answered: the connection is ending anyway.
-    if (this.failures >= this.policy.maxAttempts) return ctx.reject();
+    if (this.exhausted) return ctx.reject();
     this.decide(ctx).catch((err: unknown) => {
       this.logger.error({ err, user: ctx.username, method: ctx.method }, 'ssh authentication failed unexpectedly');
       ctx.reject(this.methods());
@@ -124,10 +125,13 @@ export class ConnectionAuth {
     this.failures++;
     this.policy.limiter.recordFailure(this.address);
     this.logger.info({ ...fields, code, outcome: 'refused', failures: this.failures }, 'ssh authentication refused');
-    if (this.failures < this.policy.maxAttempts) return ctx.reject(this.methods());
-    this.logger.warn({ user: ctx.username, failures: this.failures }, 'too many failed ssh authentication attempts; disconnecting');
-    ctx.reject();
-    this.onExhausted();
+    // A blocked address gets nothing from trying on, so it is told why and disconnected at once.
+    const blocked = code === 'auth_rate_limited';
+    if (this.failures < this.policy.maxAttempts && !blocked) return ctx.reject(this.methods());
+    if (!blocked) this.logger.warn({ user: ctx.username, failures: this.failures }, 'too many failed ssh authentication attempts; disconnecting');
+    // As sshd: the disconnect is the answer. A failure reply first would make ssh give up and exit before reading why.
+    this.exhausted = true;
+    this.onExhausted(code);
   }
 
   private methods(): AuthenticationType[] {
