@@ -17,6 +17,9 @@ interface Window {
   suppressed: number;
 }
 
+/** Lines per key and window unless a caller says otherwise. */
+export const DEFAULT_BURST = 10;
+
 /** Keys remembered at once; a flood of distinct keys clears them rather than growing without bound. */
 const MAX_KEYS = 1024;
 
@@ -27,7 +30,7 @@ const MAX_KEYS = 1024;
  * Fixed windows per key; `now` is for tests.
  */
 export function throttledLog(logger: Logger, options: { burst?: number; windowMs?: number; now?: () => number } = {}): ThrottledLog {
-  const burst = options.burst ?? 10;
+  const burst = options.burst ?? DEFAULT_BURST;
   const windowMs = options.windowMs ?? 60_000;
   const now = options.now ?? Date.now;
   const windows = new Map<string, Window>();

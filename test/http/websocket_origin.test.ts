@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { DEFAULT_BURST } from '../../src/log/throttled.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { devSession, newToken, requestTo, serveWithApps, type ServedApps } from '../helpers/servedApps.js';
 
@@ -83,9 +84,12 @@ describe('websocket origin (berth serve, non-browser client)', () => {
     });
   }
 
-  it('logs each refusal at warn with the Origin it saw, never the cookie', async () => {
+  it('logs refusals at warn, rate-limited, never the cookie, and counts every one', async () => {
     const refusals = apps.served.lines.filter((l) => l.msg === 'request refused' && l.code === 'csrf');
-    assert.equal(refusals.length, foreign.length * 2);
+    assert.equal(refusals.length, Math.min(foreign.length * 2, DEFAULT_BURST));
+    const metrics = (await requestTo(apps, `${apps.gatewayUrl}/_berth/metrics`)).body;
+    const counted = Number(/^berth_refused_requests_total\{code="csrf"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(counted >= foreign.length * 2, `refusals counted: ${counted}`);
     assert.ok(refusals.every((l) => l.level === 40 && l.status === 403));
     assert.equal(JSON.stringify(refusals).includes(session.split('=')[1] as string), false);
   });
