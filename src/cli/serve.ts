@@ -53,9 +53,10 @@ export interface RunningGateway {
 export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
   const logger = createLogger(config.log.level, logSink);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
+  await runtime.prepare();
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);
-  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });

@@ -9,6 +9,7 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { safeName } from '../../src/core/safeName.js';
 import { createLogger } from '../../src/log/logger.js';
 import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
+import { containerName } from '../../src/runtime/docker/names.js';
 import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
@@ -49,6 +50,18 @@ async function dockerInspect(name: string): Promise<Docker.ContainerInspectInfo>
   return (JSON.parse(stdout) as Docker.ContainerInspectInfo[])[0] as Docker.ContainerInspectInfo;
 }
 
+/** A berth's addresses on `on` (IPv4, and IPv6 where the network has it) and its container name. */
+async function addressesOn(on: string, spec: BerthSpec): Promise<string[]> {
+  const name = containerName(prefix, spec.name);
+  const attached = (await engine.getContainer(name).inspect()).NetworkSettings.Networks[on];
+  return [attached?.IPAddress, attached?.GlobalIPv6Address, name].filter((a): a is string => Boolean(a));
+}
+
+/** busybox nc: exits 0 once connected (stdin is empty), 1 when refused, dropped or not resolved within a second. */
+function nc(host: string, port: number): string[] {
+  return ['sh', '-c', 'exec nc -w 1 "$0" "$1" </dev/null', host, String(port)];
+}
+
 await withEngine('docker runtime', () => {
   describeRuntimeConformance('docker', async () => {
     const runtime = makeRuntime();
@@ -56,6 +69,7 @@ await withEngine('docker runtime', () => {
       runtime,
       specFor: (user, command) => specFor(user, command),
       serverCommand: SERVER,
+      isolatesBerths: { addressesOf: (spec) => addressesOn(network, spec), connectCommand: nc },
       cleanup: async () => {
         await runtime.close();
         await cleanup();

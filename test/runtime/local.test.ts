@@ -31,6 +31,7 @@ async function localSubject(stopGraceSeconds = 2) {
     dataDir,
     specFor,
     serverCommand,
+    isolatesBerths: { skip: "unsandboxed local berths share the host's network, so nothing keeps one from another's ports" },
     cleanup: async () => {
       await runtime.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
+import { cidrMatcher } from '../../core/net.js';
 import type { Logger } from '../../log/logger.js';
 import { listeningByExec } from '../procNet.js';
 import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
@@ -12,6 +13,7 @@ import { logLines } from './frames.js';
 import { ensureImage } from './image.js';
 import { FALLBACK_SHELL, loginShellFrom } from './loginShell.js';
 import { containerName, homeVolumeName, LABEL } from './names.js';
+import { prepareBerthNetwork } from './network.js';
 import { absent, engineTime, observe } from './observed.js';
 import { containerEndpoint, mainEndpoint, resolveReach } from './reach.js';
 
@@ -58,6 +60,8 @@ export class DockerRuntime implements Runtime {
   private reach: Promise<Reach> | null = null;
   private consoleSize: Promise<boolean> | null = null;
   private networkReady: Promise<void> | null = null;
+  /** Matches the berth network's subnets, as last read from the engine; nothing before that. */
+  private inBerthNetwork: (address: string | undefined) => boolean = () => false;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.config = options.docker;
@@ -82,6 +86,24 @@ export class DockerRuntime implements Runtime {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  async prepare(): Promise<void> {
+    try {
+      await this.ensureNetwork();
+    } catch (err) {
+      if (isUnreachable(err)) {
+        this.options.logger.warn({ engine: this.engine }, 'docker: the engine does not answer yet; the berth network is checked before the first berth starts');
+        return;
+      }
+      const failure = engineFailure(this.engine, 'prepare the berth network', err);
+      // At start the reader is the operator: give them the fix, not the user's text.
+      throw new BerthError({ code: failure.code, userMessage: failure.logMessage, cause: err });
+    }
+  }
+
+  isBerthAddress(address: string | undefined): boolean {
+    return this.inBerthNetwork(address);
   }
 
   async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
@@ -270,29 +292,20 @@ export class DockerRuntime implements Runtime {
   }
 
   /**
-   * Single-flight: the engine's duplicate check is best effort, and berths
-   * created at once would otherwise make several networks of one name.
+   * Checked before every create, so a network changed under a running
+   * gateway is caught too. Single-flight: the engine's duplicate check is
+   * best effort, and berths created at once would otherwise make several
+   * networks of one name.
    */
   private ensureNetwork(): Promise<void> {
-    this.networkReady ??= this.createNetworkIfMissing().finally(() => {
-      this.networkReady = null;
-    });
+    this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger)
+      .then((network) => {
+        this.inBerthNetwork = cidrMatcher(network.subnets);
+      })
+      .finally(() => {
+        this.networkReady = null;
+      });
     return this.networkReady;
-  }
-
-  private async createNetworkIfMissing(): Promise<void> {
-    const network = this.config.network;
-    try {
-      await this.docker.getNetwork(network).inspect();
-      return;
-    } catch (err) {
-      if (engineStatus(err) !== 404) throw err;
-    }
-    try {
-      await this.docker.createNetwork({ Name: network, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL.managed]: 'true' } });
-    } catch (err) {
-      if (engineStatus(err) !== 409) throw err;
-    }
   }
 
   /** Creating a volume that exists returns it, so this is safe to repeat. */

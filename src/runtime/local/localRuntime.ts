@@ -25,6 +25,8 @@ export interface LocalRuntimeOptions {
   defaultCommand: string[];
   /** Grace given to a berth replaced because its spec changed, and to every berth on close(). */
   stopGraceSeconds: number;
+  /** Warn at start that berths are not kept apart: set when real users sign in (every auth mode but dev). */
+  warnUnsandboxed?: boolean;
 }
 
 interface LocalBerth {
@@ -62,6 +64,19 @@ export class LocalRuntime implements Runtime {
 
   async health(): Promise<void> {
     // Child processes of the gateway need nothing that could be missing.
+  }
+
+  async prepare(): Promise<void> {
+    if (!this.options.warnUnsandboxed) return;
+    this.logger.warn(
+      "unsandboxed local berths share the host's network: each can connect to every other berth's ports and to anything listening on this host, " +
+        'around sign-in and share levels, and can send identity headers from a loopback address; for several users run berths on Docker (runtime.kind: docker)',
+    );
+  }
+
+  /** Local berths connect from the host's own addresses, which they share with the gateway and any proxy on it: nothing tells them apart. */
+  isBerthAddress(): boolean {
+    return false;
   }
 
   ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
