@@ -60,7 +60,7 @@ export class DockerRuntime implements Runtime {
   private reach: Promise<Reach> | null = null;
   private consoleSize: Promise<boolean> | null = null;
   private networkReady: Promise<void> | null = null;
-  /** Matches the berth network's subnets, as last read from the engine; nothing before that. */
+  /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
   private inBerthNetwork: (address: string | undefined) => boolean = () => false;
 
   constructor(private readonly options: DockerRuntimeOptions) {
@@ -300,7 +300,9 @@ export class DockerRuntime implements Runtime {
   private ensureNetwork(): Promise<void> {
     this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger)
       .then((network) => {
-        this.inBerthNetwork = cidrMatcher(network.subnets);
+        const inSubnets = cidrMatcher(network.subnets);
+        const isHost = cidrMatcher(network.gateways);
+        this.inBerthNetwork = (address) => inSubnets(address) && !isHost(address);
       })
       .finally(() => {
         this.networkReady = null;

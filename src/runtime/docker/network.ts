@@ -17,6 +17,8 @@ export interface BerthNetwork {
   id: string;
   /** The subnets (IPv4 and IPv6) berths get their addresses from, from the engine's IPAM. */
   subnets: string[];
+  /** The host's own addresses on the bridge: what the host (the gateway, a proxy on it) connects from when it dials the bridge. */
+  gateways: string[];
 }
 
 type NetworkInfo = {
@@ -25,7 +27,7 @@ type NetworkInfo = {
   Options?: Record<string, string> | null;
   Labels?: Record<string, string> | null;
   Containers?: Record<string, { Name: string }> | null;
-  IPAM?: { Config?: Array<{ Subnet?: string }> | null } | null;
+  IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> | null } | null;
 };
 
 /**
@@ -54,8 +56,12 @@ function isolates(network: NetworkInfo): boolean {
 }
 
 function described(network: NetworkInfo): BerthNetwork {
-  const subnets = (network.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [c.Subnet] : []));
-  return { id: network.Id, subnets };
+  const config = network.IPAM?.Config ?? [];
+  return {
+    id: network.Id,
+    subnets: config.flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
+    gateways: config.flatMap((c) => (c.Gateway ? [c.Gateway] : [])),
+  };
 }
 
 async function inspectNetwork(docker: Docker, name: string): Promise<NetworkInfo | null> {
