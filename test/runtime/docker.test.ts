@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
@@ -249,6 +250,32 @@ await withEngine('docker runtime', () => {
       assert.match(other.host, /^\d+\.\d+\.\d+\.\d+$/, 'other ports at the container address');
       await published.stop(spec.name, { remove: true, graceSeconds: GRACE });
       await published.close();
+    });
+
+    it("keeps a berth from another's published port: bound on 127.0.0.1 only, closed at the host's bridge address", { timeout: TEST_MS }, async () => {
+      const published = makeRuntime({ reach: 'published' });
+      const [bob, alice] = [specFor('published-bob', SERVER), specFor('published-alice', SLEEPER)];
+      await Promise.all([start(bob, published), start(alice, published)]);
+      const endpoint = await published.mainEndpoint(bob.name);
+      await eventually(() => accepts(endpoint), 'the published port to accept');
+      const portBindings = (await dockerInspect(containerName(prefix, bob.name))).HostConfig.PortBindings as Record<string, Array<{ HostIp: string }>>;
+      const bindings = Object.values(portBindings).flat();
+      assert.deepEqual(bindings.map((b) => b.HostIp), ['127.0.0.1'], 'published on loopback only');
+      // A listener of the host's on the bridge address shows alice can reach the host there at all.
+      const ipam = ((await engine.getNetwork(network).inspect()) as { IPAM: { Config: Array<{ Gateway: string }> } }).IPAM.Config[0];
+      const hostAddress = ipam?.Gateway as string;
+      const host = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => host.listen(0, hostAddress, resolve));
+      const hostPort = (host.address() as AddressInfo).port;
+      try {
+        assert.equal((await run(published, alice.name, nc(hostAddress, hostPort))).code, 0, "alice reaches the host's listener on the bridge address");
+        assert.notEqual((await run(published, alice.name, nc(hostAddress, endpoint.port))).code, 0, "alice reached bob's published port");
+        assert.notEqual((await run(published, alice.name, nc('127.0.0.1', endpoint.port))).code, 0, "alice's loopback is her own");
+      } finally {
+        host.close();
+        await Promise.all([bob, alice].map((spec) => published.stop(spec.name, { remove: true, graceSeconds: GRACE })));
+        await published.close();
+      }
     });
 
     it('re-creates a container made for another reach mode', { timeout: TEST_MS }, async () => {
