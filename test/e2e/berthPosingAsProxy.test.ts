@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { ISOLATION_OPTION } from '../../src/runtime/docker/network.js';
+import { bridgeOf, listenerOn } from '../helpers/bridge.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import { httpRequest } from '../helpers/http.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
@@ -23,28 +23,6 @@ import { berthServe, stopServe, type Served } from '../helpers/serve.js';
 const prefix = runPrefix();
 const network = `${prefix}-net`;
 const GREETER = 'mkdir -p /tmp/www && echo "hello $BERTH_USER" > /tmp/www/index.html && exec httpd -f -p "$PORT" -h /tmp/www';
-
-/**
- * A port free on `host` right now (the gateway binds it a moment later), and
- * the address a listener there sees this host's connections come from: the
- * bridge's own address on most hosts, another of the host's on some. The
- * test's stand-in for the auth proxy connects from there.
- */
-function listenerOn(host: string): Promise<{ port: number; proxyAddress: string }> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((socket) => {
-      const proxyAddress = socket.remoteAddress as string;
-      socket.destroy();
-      server.close(() => resolve({ port, proxyAddress }));
-    });
-    let port = 0;
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      port = (server.address() as { port: number }).port;
-      connect({ host, port }).once('error', reject);
-    });
-  });
-}
 
 /** busybox wget inside the berth's container: the status line it got, and what it printed. */
 async function fromInside(container: string, url: string, headers: string[]): Promise<{ status: string; output: string }> {
@@ -65,9 +43,7 @@ await withEngine('a berth posing as the auth proxy', () => {
     before(async () => {
       // Made beforehand, as an operator would, so the gateway can listen on the bridge's host address.
       await engine.createNetwork({ Name: network, Driver: 'bridge', Options: { [ISOLATION_OPTION]: 'false' } });
-      const ipam = ((await engine.getNetwork(network).inspect()) as { IPAM: { Config: Array<{ Subnet: string; Gateway: string }> } }).IPAM.Config[0];
-      assert.ok(ipam, 'the engine gave the network a subnet');
-      ({ Subnet: subnet, Gateway: hostAddress } = ipam);
+      ({ subnet, hostAddress } = await bridgeOf(network));
       const { port, proxyAddress } = await listenerOn(hostAddress);
       const configFile = join(dir, 'berth.yaml');
       writeFileSync(

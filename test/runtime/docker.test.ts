@@ -15,6 +15,7 @@ import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
+import { bridgeOf } from '../helpers/bridge.js';
 import { BUSYBOX, DEBIAN, engine, engineProxy, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 
 /*
@@ -262,8 +263,7 @@ await withEngine('docker runtime', () => {
       const bindings = Object.values(portBindings).flat();
       assert.deepEqual(bindings.map((b) => b.HostIp), ['127.0.0.1'], 'published on loopback only');
       // A listener of the host's on the bridge address shows alice can reach the host there at all.
-      const ipam = ((await engine.getNetwork(network).inspect()) as { IPAM: { Config: Array<{ Gateway: string }> } }).IPAM.Config[0];
-      const hostAddress = ipam?.Gateway as string;
+      const { hostAddress } = await bridgeOf(network);
       const host = createServer((socket) => socket.destroy());
       await new Promise<void>((resolve) => host.listen(0, hostAddress, resolve));
       const hostPort = (host.address() as AddressInfo).port;
