@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { BerthError } from '../../src/core/errors.js';
@@ -7,6 +12,7 @@ import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
 import { ISOLATION_OPTION } from '../../src/runtime/docker/network.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { CLI } from '../helpers/serve.js';
 
 /*
  * The berth network that keeps berths apart, against the real engine: made
@@ -115,6 +121,30 @@ await withEngine('docker berth network', () => {
       assert.ok(err.userMessage.includes(`docker network create -o ${ISOLATION_OPTION}=false ${name}`), err.userMessage);
       assert.equal((await networkInfo(name)).Id, oldId, 'left as it was');
       assert.equal((await engine.getContainer(`${prefix}-old-busy-user`).inspect()).State.Running, true, 'the berth on it still runs');
+    });
+
+    it('berth serve does not start on such a network, printing the exact fix, and exits 1', { timeout: TEST_MS }, async () => {
+      const name = `${prefix}-old-serve`;
+      networks.push(name);
+      await oldBerthNetwork(name);
+      await oldBerth(name, 'old-serve-user', true);
+      const dataDir = await mkdtemp(join(tmpdir(), 'berth-network-'));
+      const env = {
+        ...process.env,
+        BERTH_DATA_DIR: dataDir,
+        BERTH_LISTEN_HTTP: '127.0.0.1:0',
+        BERTH_LISTEN_SSH: 'null',
+        BERTH_RUNTIME_KIND: 'docker',
+        BERTH_RUNTIME_DOCKER_NAME_PREFIX: prefix,
+        BERTH_RUNTIME_DOCKER_NETWORK: name,
+      };
+      const result = await promisify(execFile)(process.execPath, [...CLI, 'serve'], { env, timeout: 15_000 }).then(
+        () => assert.fail('berth serve started'),
+        (err: { code: number; stderr: string }) => err,
+      );
+      await rm(dataDir, { recursive: true, force: true });
+      assert.equal(result.code, 1);
+      assert.ok(result.stderr.includes(`docker network create -o ${ISOLATION_OPTION}=false ${name}`), result.stderr);
     });
 
     it("refuses an operator's network that lets containers reach each other, never touching it", { timeout: TEST_MS }, async () => {
