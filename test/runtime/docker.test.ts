@@ -265,8 +265,8 @@ await withEngine('docker runtime', () => {
       const published = makeRuntime({ reach: 'published' });
       const [bob, alice] = [specFor('published-bob', SERVER), specFor('published-alice', SLEEPER)];
       await Promise.all([start(bob, published), start(alice, published)]);
-      const endpoint = await published.mainEndpoint(bob.name);
-      await eventually(() => accepts(endpoint), 'the published port to accept');
+      const { remotePort: publishedPort } = await publishedMain(published, bob);
+      assert.ok(publishedPort, 'the gateway reaches the published port');
       const portBindings = (await dockerInspect(containerName(prefix, bob.name))).HostConfig.PortBindings as Record<string, Array<{ HostIp: string }>>;
       const bindings = Object.values(portBindings).flat();
       assert.deepEqual(bindings.map((b) => b.HostIp), ['127.0.0.1'], 'published on loopback only');
@@ -277,8 +277,8 @@ await withEngine('docker runtime', () => {
       const hostPort = (host.address() as AddressInfo).port;
       try {
         assert.equal((await run(published, alice.name, nc(hostAddress, hostPort))).code, 0, "alice reaches the host's listener on the bridge address");
-        assert.notEqual((await run(published, alice.name, nc(hostAddress, endpoint.port))).code, 0, "alice reached bob's published port");
-        assert.notEqual((await run(published, alice.name, nc('127.0.0.1', endpoint.port))).code, 0, "alice's loopback is her own");
+        assert.notEqual((await run(published, alice.name, nc(hostAddress, publishedPort))).code, 0, "alice reached bob's published port");
+        assert.notEqual((await run(published, alice.name, nc('127.0.0.1', publishedPort))).code, 0, "alice's loopback is her own");
       } finally {
         host.close();
         await Promise.all([bob, alice].map((spec) => published.stop(spec.name, { remove: true, graceSeconds: GRACE })));
