@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
+import Docker from 'dockerode';
 import { configSchema } from '../../src/config/schema.js';
 import { BerthError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -69,6 +71,10 @@ const startupError = async (runtime: DockerRuntime): Promise<BerthError> => {
   assert.ok(err instanceof BerthError, String(err));
   return err;
 };
+
+/** The Podman service .ci/run starts for the Podman runs, if it is there. */
+const PODMAN_SOCKET = process.env.BERTH_TEST_PODMAN_SOCKET || 'unix:///run/berth-podman/podman.sock';
+const podmanMissing = existsSync(PODMAN_SOCKET.replace(/^unix:\/\//, '')) ? false : `no Podman service at ${PODMAN_SOCKET} (start one with: podman system service --time=0 ${PODMAN_SOCKET})`;
 
 await withEngine('docker berth network', () => {
   describe('docker berth network', () => {
@@ -157,6 +163,23 @@ await withEngine('docker berth network', () => {
       // A berth is not made on it either, whoever asks.
       const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'theirs-user');
       await assert.rejects(runtime.ensure(spec, () => undefined), (e: BerthError) => e.code === 'runtime_unavailable' && /tell the operator/.test(e.userMessage));
+    });
+
+    it('refuses to run berths on Podman, whose networks drop the isolation option, saying so', { timeout: TEST_MS, skip: podmanMissing }, async () => {
+      const name = `${prefix}-podman`;
+      const docker = configSchema.parse({ runtime: { kind: 'docker', docker: { socket: PODMAN_SOCKET, namePrefix: prefix, network: name, reach: 'network' } } }).runtime.docker;
+      const runtime = new DockerRuntime({ docker, instanceId: 'test-instance', stopGraceSeconds: 1, logger: createLogger('silent') });
+      const podman = new Docker({ socketPath: PODMAN_SOCKET.replace(/^unix:\/\//, '') });
+      try {
+        for (const attempt of ['a new network', 'the network left from the first start']) {
+          const err = await startupError(runtime);
+          assert.match(err.userMessage, /the engine is Podman, whose networks cannot turn inter-container communication off/, `${attempt}: ${err.userMessage}`);
+          assert.match(err.userMessage, /run berths on a Docker engine/);
+        }
+      } finally {
+        await runtime.close();
+        await podman.getNetwork(name).remove().catch(() => undefined);
+      }
     });
 
     it("uses an operator's own isolated network (here an internal one) as it is", { timeout: TEST_MS }, async () => {
