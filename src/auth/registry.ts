@@ -31,9 +31,10 @@ const noBerths = (): boolean => false;
 
 /**
  * Builds the configured authenticator at start-up. `isBerthAddress` comes
- * from the runtime: connections from berths are never believed as a proxy. Throws a BerthError
- * (config_invalid) for a configuration that must not serve: dev mode beyond
- * loopback, an incomplete auth.oidc, an unusable session.key.
+ * from the runtime: connections from berths are never believed as a proxy.
+ * Throws a BerthError (config_invalid) for a configuration that must not
+ * serve: dev mode beyond loopback, an incomplete auth.oidc, an unusable
+ * session.key.
  */
 export async function createAuth(config: Config, rootLogger: Logger, isBerthAddress: AuthContext['isBerthAddress'] = noBerths): Promise<Auth> {
   const logger = rootLogger.child({ component: 'auth' });

@@ -14,7 +14,6 @@ export const ISOLATION_OPTION = 'com.docker.network.bridge.enable_icc';
 
 /** What the runtime needs to know about a berth network that keeps berths apart. */
 export interface BerthNetwork {
-  id: string;
   /** The subnets (IPv4 and IPv6) berths get their addresses from, from the engine's IPAM. */
   subnets: string[];
   /** The host's own addresses on the bridge: what the host (the gateway, a proxy on it) connects from when it dials the bridge. */
@@ -59,7 +58,6 @@ function isolates(network: NetworkInfo): boolean {
 function described(network: NetworkInfo): BerthNetwork {
   const config = network.IPAM?.Config ?? [];
   return {
-    id: network.Id,
     subnets: config.flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
     gateways: config.flatMap((c) => (c.Gateway ? [c.Gateway] : [])),
   };

@@ -18,7 +18,8 @@ import { LABEL } from './names.js';
  *   the engine's host. Other ports are still reached at the container address.
  *
  * 'auto' picks 'network' for a local engine socket on Linux that is not
- * rootless (the bridge is then routable from the host), else 'published'. A remote tcp:// engine needs one set explicitly.
+ * rootless (the bridge is then routable from the host), else 'published'.
+ * A remote tcp:// engine needs one set explicitly.
  */
 export async function resolveReach(configured: 'auto' | Reach, docker: Docker, address: EngineAddress): Promise<Reach> {
   if (configured !== 'auto') return configured;
