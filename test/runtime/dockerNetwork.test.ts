@@ -165,6 +165,21 @@ await withEngine('docker berth network', () => {
       await assert.rejects(runtime.ensure(spec, () => undefined), (e: BerthError) => e.code === 'runtime_unavailable' && /tell the operator/.test(e.userMessage));
     });
 
+    it('learns the berth addresses on the first start without prepare(), and refuses a start once the network stops keeping berths apart', { timeout: TEST_MS }, async () => {
+      const name = `${prefix}-later`;
+      const runtime = runtimeOn(name);
+      const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'later-user');
+      await runtime.ensure(spec, () => undefined);
+      const address = (await engine.getContainer(`${prefix}-${spec.name}`).inspect()).NetworkSettings.Networks[name]?.IPAddress;
+      assert.equal(runtime.isBerthAddress(address), true, `${address} learnt by ensure`);
+      await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+      // Someone swaps the network for one without the option while the gateway runs.
+      await engine.getNetwork(name).remove();
+      await engine.createNetwork({ Name: name, Driver: 'bridge' });
+      await assert.rejects(runtime.ensure(spec, () => undefined), (e: BerthError) => e.code === 'runtime_unavailable');
+      assert.equal((await engine.listContainers({ all: true, filters: { name: [`${prefix}-${spec.name}`] } })).length, 0, 'no container made on it');
+    });
+
     it('refuses to run berths on Podman, whose networks drop the isolation option, saying so', { timeout: TEST_MS, skip: podmanMissing }, async () => {
       const name = `${prefix}-podman`;
       const docker = configSchema.parse({ runtime: { kind: 'docker', docker: { socket: PODMAN_SOCKET, namePrefix: prefix, network: name, reach: 'network' } } }).runtime.docker;

@@ -110,6 +110,9 @@ export class DockerRuntime implements Runtime {
 
   async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
     try {
+      // Before any berth runs, and again on every start: what prepare() could
+      // not read while the engine was away is learnt here.
+      await this.ensureNetwork();
       const reach = await this.reachMode();
       let info = await this.find(spec.name);
       if (info && !this.fits(info, spec, reach)) {
@@ -271,7 +274,7 @@ export class DockerRuntime implements Runtime {
     const request = createOptions(spec, { prefix, network, reach, allowedMounts, instanceId: this.options.instanceId });
     await ensureImage(this.docker, request.Image as string, progress);
     progress('creating', `creating container ${request.name}`);
-    await Promise.all([this.ensureNetwork(), this.ensureHome(spec)]);
+    await this.ensureHome(spec);
     try {
       return (await this.docker.createContainer(request)).id;
     } catch (err) {
@@ -288,7 +291,7 @@ export class DockerRuntime implements Runtime {
   }
 
   /**
-   * Checked before every create, so a network changed under a running
+   * Checked before every start, so a network changed under a running
    * gateway is caught too. Single-flight: the engine's duplicate check is
    * best effort, and berths created at once would otherwise make several
    * networks of one name.
