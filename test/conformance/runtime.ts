@@ -42,7 +42,8 @@ export interface IsolationProbe {
   /**
    * Every address another berth could try to reach this running berth by
    * (docker: its addresses on the berth network, IPv4 and IPv6, and its
-   * container name), each also usable from inside the berth itself.
+   * container name), each also usable from inside the berth itself. The
+   * suite probes the berth's main port there as the berth sees it (spec.port).
    */
   addressesOf(spec: BerthSpec): Promise<string[]>;
   /**
