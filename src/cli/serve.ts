@@ -58,15 +58,17 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   const logger = createLogger(config.log.level, logSink);
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
-  const auth = await createAuth(config, logger);
-  const store = await Store.open(config.dataDir);
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
+  await runtime.prepare();
+  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address));
+  const store = await Store.open(config.dataDir);
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
-  const proxy = createProxy();
+  const directory = spawner;
+  const proxy = createProxy((target) => directory.connect(target));
   const tokens = new Tokens(store, auth.isAdmin);
   const codes = new HandOffCodes();
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });

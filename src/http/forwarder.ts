@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import { throttledLog, type ThrottledLog } from '../log/throttled.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Endpoint } from '../runtime/types.js';
+import type { BerthPort } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 
@@ -32,7 +32,7 @@ export class Forwarder {
     this.failures = throttledLog(deps.logger);
   }
 
-  web(req: IncomingMessage, res: ServerResponse, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
+  web(req: IncomingMessage, res: ServerResponse, user: string, target: BerthPort, addHeaders?: Record<string, string>): void {
     const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
     proxy.web(req, res, target, {
@@ -46,7 +46,7 @@ export class Forwarder {
     });
   }
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string, target: BerthPort, addHeaders?: Record<string, string>): void {
     const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
     let counted = false;
