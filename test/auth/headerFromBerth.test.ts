@@ -24,7 +24,7 @@ async function gatewayTrustingBerths() {
 
 describe('header mode: a berth is never a trusted proxy', () => {
   for (const peer of ['172.30.0.9', '::ffff:172.30.0.9', '::ffff:ac1e:9', 'fd00:b::9']) {
-    for (const header of ['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Groups']) {
+    for (const header of ['X-Forwarded-Preferred-Username', 'X-Forwarded-Email', 'X-Forwarded-Groups']) {
       it(`refuses ${header} from berth ${peer} inside the trusted ranges with 403 and a log line naming the berth, not the value`, async () => {
         const { authenticate, logs } = await gatewayTrustingBerths();
         const refused = expectRefused(await authenticate(peer, [[header, 'secret-value-9']]));
@@ -40,7 +40,7 @@ describe('header mode: a berth is never a trusted proxy', () => {
   it('challenges a berth that sends no identity header, and still believes the proxy outside the berths', async () => {
     const { authenticate } = await gatewayTrustingBerths();
     expectChallenge(await authenticate('172.30.0.9', []));
-    assert.equal(expectUser(await authenticate('10.1.2.3', [['X-Forwarded-User', 'alice']])).user.name, 'alice');
-    assert.equal(expectRefused(await authenticate('172.31.0.9', [['X-Forwarded-User', 'alice']])).code, 'untrusted_identity_header', 'outside every trusted range');
+    assert.equal(expectUser(await authenticate('10.1.2.3', [['X-Forwarded-Preferred-Username', 'alice']])).user.name, 'alice');
+    assert.equal(expectRefused(await authenticate('172.31.0.9', [['X-Forwarded-Preferred-Username', 'alice']])).code, 'untrusted_identity_header', 'outside every trusted range');
   });
 });

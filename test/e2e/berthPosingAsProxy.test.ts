@@ -72,12 +72,12 @@ await withEngine('a berth posing as the auth proxy', () => {
 
     it('refuses, with 403 and a log line, an identity header a berth inside the trusted range sends', async () => {
       // The proxy's own request is believed and starts alice's berth.
-      const proxied = await httpRequest(`${gateway.base}/`, { headers: { 'X-Forwarded-User': 'alice' }, timeoutMs: 60_000 });
+      const proxied = await httpRequest(`${gateway.base}/`, { headers: { 'X-Forwarded-Preferred-Username': 'alice' }, timeoutMs: 60_000 });
       assert.equal(`${proxied.status} ${proxied.body.trim()}`, '200 hello alice', JSON.stringify(gateway.lines));
       const aliceAddress = (await engine.getContainer(alice).inspect()).NetworkSettings.Networks[network]?.IPAddress as string;
       assert.ok(aliceAddress, 'alice has an address on the berth network');
 
-      for (const header of ['X-Forwarded-User: bob', 'X-Forwarded-User: alice', 'X-Forwarded-Email: bob@example.org']) {
+      for (const header of ['X-Forwarded-Preferred-Username: bob', 'X-Forwarded-Preferred-Username: alice', 'X-Forwarded-Email: bob@example.org']) {
         const reply = await fromInside(alice, `${gateway.base}/_berth/api/me`, [header]);
         assert.equal(reply.status, '403', `${header} from inside alice's berth: ${reply.output}`);
         assert.doesNotMatch(reply.output, /"user"/, 'no user is named in the answer');
@@ -89,7 +89,7 @@ await withEngine('a berth posing as the auth proxy', () => {
       // Without an identity header the berth is simply not signed in.
       assert.equal((await fromInside(alice, `${gateway.base}/_berth/api/me`, [])).status, '401');
       // And the proxy is still believed afterwards.
-      assert.equal((await httpRequest(`${gateway.base}/_berth/api/me`, { headers: { 'X-Forwarded-User': 'bob' } })).status, 200);
+      assert.equal((await httpRequest(`${gateway.base}/_berth/api/me`, { headers: { 'X-Forwarded-Preferred-Username': 'bob' } })).status, 200);
     });
   });
 });

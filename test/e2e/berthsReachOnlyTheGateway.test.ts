@@ -128,7 +128,7 @@ await withEngine('berths that may reach only the gateway', () => {
 
     it('lets a berth on the internal network reach the gateway, and nothing else on the host or beyond it', async () => {
       assert.ok(gateway);
-      const proxied = await httpRequest(`${gateway.base}/`, { headers: { 'X-Forwarded-User': 'alice' }, timeoutMs: 60_000 });
+      const proxied = await httpRequest(`${gateway.base}/`, { headers: { 'X-Forwarded-Preferred-Username': 'alice' }, timeoutMs: 60_000 });
       assert.equal(`${proxied.status} ${proxied.body.trim()}`, '200 hello alice', 'the gateway still reaches the berth through the rules');
       const alice = `${prefix}-alice`;
       const health = await eventually(
