@@ -6,7 +6,8 @@ const HELP = `berth: a gateway that gives every signed-in user their own contain
 
 Usage:
   berth serve [--config FILE]          run the gateway (HTTP, SSH, spawner, culler)
-  berth config check [--config FILE]   print the effective configuration, or every error with its key
+  berth config check [--config FILE]   print the effective configuration (in header mode, first the header
+                                       believed), or every error with its key
   berth forward [--gateway URL] [--token T] LOCALPORT [USER/]PORT
                                        listen on 127.0.0.1:LOCALPORT and carry each connection
                                        through the gateway to PORT of your berth (or of USER's,
@@ -88,7 +89,9 @@ async function run(argv: string[]): Promise<number> {
   const { file, rest } = takeConfigFlag(args);
   if (command === 'config' && rest[0] === 'check' && rest.length === 1) {
     const { config, file: source } = loadConfig({ file });
-    process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${describeConfig(config)}`);
+    const { believedIdentity } = await import('../auth/header/believed.js');
+    const believed = believedIdentity(config);
+    process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${believed === null ? '' : `# ${believed}\n`}${describeConfig(config)}`);
     return 0;
   }
   if (command === 'ssh-info' && rest.length === 0) {

@@ -1,4 +1,5 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import type { ExitFacts } from '../core/exit.js';
 import type { HostPort } from '../core/net.js';
 
 /**
@@ -46,7 +47,20 @@ export interface Observed {
   image: string | null;
 }
 
-export type Endpoint = HostPort;
+/** A port inside a berth, named by the berth's safe name: what every way in (proxy, SSH, tunnels) opens through Runtime.connect. */
+export interface BerthPort {
+  readonly name: string;
+  readonly port: number;
+}
+
+/** A TCP port some process in the berth listens on. */
+export interface ListeningPort {
+  port: number;
+  /** Bound only to a loopback address (127.0.0.0/8, ::1): what dev servers do by default. */
+  loopbackOnly: boolean;
+  /** Set when this gateway cannot reach the listener (a loopback-only one on a runtime without a way into the berth's namespace): why, in words for the user. */
+  unreachable?: string;
+}
 
 export type RuntimeProgress = (step: 'pulling' | 'creating' | 'starting', message: string) => void;
 
@@ -76,29 +90,50 @@ export interface ExecProcess {
   exited: Promise<{ code: number | null; signal: string | null }>;
 }
 
-export interface BerthExit {
+/** A berth that ended without being asked to; `signal` and `oomKilled` as the runtime knows them (src/core/exit.ts). */
+export interface BerthExit extends ExitFacts {
   name: string;
-  exitCode: number | null;
 }
 
 export interface Runtime {
   readonly kind: string;
   /** Throws BerthError('runtime_unavailable') naming what is wrong when berths cannot be run. */
   health(): Promise<void>;
+  /**
+   * Called once at start, before the gateway serves: readies what keeps berths
+   * apart (docker: the berth network, isolated) and learns the addresses
+   * berths connect from. Throws a BerthError whose userMessage tells the
+   * operator the exact fix when berths could reach each other; an engine that
+   * is not there yet is no error (checked again before each berth is made).
+   */
+  prepare(): Promise<void>;
+  /**
+   * Whether a connection from `address` may come from one of this runtime's
+   * berths, so is never believed as a proxy. Called per request: answers from
+   * what prepare() (and making berths) learnt, with no engine call.
+   */
+  isBerthAddress(address: string | undefined): boolean;
   /** Create (or start, or re-create on a spec change) and run the berth; resolves once it runs, not once it listens. */
   ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed>;
   inspect(name: string): Promise<Observed>;
   stop(name: string, options: StopOptions): Promise<void>;
   list(): Promise<Observed[]>;
-  /** A TCP address on which the gateway reaches `port` inside the berth. */
-  endpoint(name: string, port: number): Promise<Endpoint>;
   /**
-   * TCP ports listening inside the running berth (from /proc/net/tcp and
-   * tcp6; local runtime: only sockets held by the berth's process groups).
+   * Opens a TCP stream to `port` inside the berth, wherever its listener is
+   * bound (0.0.0.0, 127.0.0.1 or ::1): the one way into a berth's ports (HTTP
+   * proxy, app hosts, SSH -L/-D, berth forward tunnels, readiness, later the
+   * terminal). Resolves once connected (a net.Socket where the runtime has
+   * one); rejects with a BerthError saying what to do, within a bounded time.
    */
-  listening(name: string): Promise<number[]>;
-  /** The main port's address once running (local runtime: the allocated port). */
-  mainEndpoint(name: string): Promise<Endpoint>;
+  connect(name: string, port: number): Promise<Duplex>;
+  /**
+   * TCP ports listening inside the running berth, each marked loopback-only
+   * or not (from /proc/net/tcp and tcp6; local runtime: only sockets held by
+   * the berth's processes).
+   */
+  listening(name: string): Promise<ListeningPort[]>;
+  /** The main web port inside the running berth, for connect() (local runtime: the port it allocated). */
+  mainPort(name: string): Promise<number>;
   /** The last `lines` lines of the berth's output. */
   logs(name: string, lines: number): Promise<string[]>;
   exec(name: string, options: ExecOptions): Promise<ExecProcess>;

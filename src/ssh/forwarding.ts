@@ -1,12 +1,12 @@
-import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AcceptConnection, RejectConnection, ServerChannel, TcpipRequestInfo } from 'ssh2';
 import type { Config } from '../config/schema.js';
-import { asBerthError } from '../core/errors.js';
+import { asBerthError, BerthError } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
-import type { Endpoint } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { IdleClock } from './limits.js';
+import { OPEN_FAILURE, type RefuseChannel } from './wire.js';
 
 export interface ForwardContext {
   user: string;
@@ -14,12 +14,12 @@ export interface ForwardContext {
   directory: BerthDirectory;
   logger: Logger;
   clock: IdleClock;
+  /** Refuses the channel with a reason the client shows ("open failed: administratively prohibited: …"). */
+  refuseChannel: RefuseChannel;
 }
 
 /** Why a forwarding request was refused; stable, for logs and alerts. */
 export type ForwardRefusal = 'forward_destination' | 'forward_port' | 'forward_unreachable' | 'remote_forward_disabled' | 'remote_forward_unsupported';
-
-const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * `ssh -L` and `ssh -D` (direct-tcpip): only into the user's own berth, named
@@ -36,23 +36,30 @@ export function handleDirectTcpip(
 ): void {
   const { user, config, directory } = context;
   const logger = context.logger.child({ destination: info.destIP, port: info.destPort });
-  const refuse = (code: ForwardRefusal, detail?: string) => {
+  const refuse = (code: ForwardRefusal, reason: string, detail?: string) => {
     logger.warn({ code, detail }, 'ssh port forwarding refused');
-    reject();
+    const failure = code === 'forward_unreachable' ? OPEN_FAILURE.connectFailed : OPEN_FAILURE.administrativelyProhibited;
+    context.refuseChannel(reject, failure, `berth: ${reason}`);
   };
-  if (!isOwnBerth(info.destIP, user)) return refuse('forward_destination');
+  if (!isOwnBerth(info.destIP, user)) {
+    return refuse('forward_destination', `forwarding reaches only your own environment (localhost, 127.0.0.1, ::1 or ${safeName(user)}), not ${info.destIP}.`);
+  }
   const allowed = config.ssh.forwarding.allowedPorts;
-  if (allowed !== null && !allowed.includes(info.destPort)) return refuse('forward_port');
+  if (allowed !== null && !allowed.includes(info.destPort)) {
+    return refuse('forward_port', `forwarding to port ${info.destPort} is not allowed; the ports allowed are ${allowed.join(', ') || 'none'}.`);
+  }
   void (async () => {
-    let socket: Socket;
+    let socket: Duplex;
     try {
       const reach = async () => {
         await directory.ready(user, 'ssh');
-        return connectTo(await directory.endpoint(user, info.destPort));
+        return directory.connect(directory.target(user, info.destPort));
       };
       socket = await context.clock.busy(reach());
     } catch (err) {
-      return refuse('forward_unreachable', asBerthError(err).logMessage);
+      // A socket error names internal addresses: the client is told only what it asked for.
+      const reason = err instanceof BerthError ? err.userMessage : `nothing in your environment answers on port ${info.destPort}; start a server on it and try again.`;
+      return refuse('forward_unreachable', reason, asBerthError(err).logMessage);
     }
     const channel = accept();
     const release = directory.hold(user);
@@ -84,17 +91,4 @@ export function refuseRemoteForwarding(reject: RejectConnection | undefined, nam
 export function isOwnBerth(host: string, user: string): boolean {
   const name = host.toLowerCase();
   return name === 'localhost' || name === '127.0.0.1' || name === '::1' || name === safeName(user);
-}
-
-function connectTo(endpoint: Endpoint): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: endpoint.host, port: endpoint.port });
-    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`no answer from port ${endpoint.port} within ${CONNECT_TIMEOUT_MS / 1000} s`)));
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-  });
 }

@@ -1,12 +1,13 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Selectable } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Selectable } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
-import { BerthError } from '../core/errors.js';
+import { BerthError, storageFailure } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import { migrations, type Database, type Dialect } from './schema.js';
+import { StoreSqliteDialect } from './sqliteDialect.js';
 
 export type StoreOptions = Config['store'];
 
@@ -73,23 +74,31 @@ export class Store {
     readonly dialect: Dialect,
   ) {}
 
+  /** SQLite's own journal makes every write atomic; a first start on a full disk leaves a database the next start completes. */
   static async open(dataDir: string, options: StoreOptions = SQLITE): Promise<Store> {
-    const store = options.kind === 'postgres' ? Store.postgres(options) : Store.sqlite(dataDir);
+    const path = join(dataDir, DB_FILE);
+    let store: Store | undefined;
     try {
-      await store.migrate(options.kind === 'sqlite' ? resolve(dataDir, DB_FILE) : null);
+      store = options.kind === 'postgres' ? Store.postgres(options) : Store.sqlite(dataDir);
+      await store.migrate(options.kind === 'sqlite' ? resolve(path) : null);
+      return store;
     } catch (err) {
-      await store.close();
-      throw unreachable(options, err);
+      await store?.close().catch(() => undefined);
+      throw options.kind === 'sqlite' ? (storageFailure(err, path) ?? err) : unreachable(err);
     }
-    return store;
   }
 
   private static sqlite(dataDir: string): Store {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const sqlite = new SqliteDatabase(join(dataDir, DB_FILE));
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
-    return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite');
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('busy_timeout = 5000');
+    } catch (err) {
+      sqlite.close();
+      throw err;
+    }
+    return new Store(new Kysely<Database>({ dialect: new StoreSqliteDialect(sqlite) }), 'sqlite');
   }
 
   /** With neither store.url nor store.urlFile, pg reads libpq's PG* variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). */
@@ -371,14 +380,13 @@ function readUrlFile(path: string): string {
   return text;
 }
 
-/** The store cannot be opened: say which one and how to fix it, never with the URL's password. */
-function unreachable(options: StoreOptions, cause: unknown): BerthError {
+/** The PostgreSQL store cannot be opened: say how to fix it, never with the URL's password (pg's messages hold none). */
+function unreachable(cause: unknown): BerthError {
   if (cause instanceof BerthError) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
-  const where = options.kind === 'sqlite' ? 'the SQLite store in dataDir' : 'the PostgreSQL store (store.url, store.urlFile or the PG* variables)';
   return new BerthError({
     code: 'store_unavailable',
-    userMessage: `Cannot open ${where}: ${reason}. Check that it is reachable with these credentials and that the gateway may create tables in it.`,
+    userMessage: `Cannot open the PostgreSQL store (store.url, store.urlFile or the PG* variables): ${reason}. Check that it is reachable with these credentials and that the gateway may create tables in it.`,
     cause,
   });
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
@@ -9,10 +11,12 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { safeName } from '../../src/core/safeName.js';
 import { createLogger } from '../../src/log/logger.js';
 import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
+import { containerName } from '../../src/runtime/docker/names.js';
 import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
+import { bridgeOf } from '../helpers/bridge.js';
 import { BUSYBOX, DEBIAN, engine, engineProxy, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 
 /*
@@ -44,9 +48,31 @@ function specFor(user: string, command: string[] | null, environment: ConfigInpu
 
 const cleanup = () => removeByPrefix(prefix, [network]);
 
+/** Where a connection to the main port of a berth went, once it accepts. */
+async function publishedMain(runtime: DockerRuntime, spec: BerthSpec): Promise<{ remoteAddress: string | undefined; remotePort: number | undefined }> {
+  const port = await runtime.mainPort(spec.name);
+  await eventually(() => accepts(() => runtime.connect(spec.name, port)), 'the published port to accept');
+  const socket = (await runtime.connect(spec.name, port)) as Socket;
+  const { remoteAddress, remotePort } = socket;
+  socket.destroy();
+  return { remoteAddress, remotePort };
+}
+
 async function dockerInspect(name: string): Promise<Docker.ContainerInspectInfo> {
   const { stdout } = await promisify(execFile)('docker', ['inspect', name]);
   return (JSON.parse(stdout) as Docker.ContainerInspectInfo[])[0] as Docker.ContainerInspectInfo;
+}
+
+/** A berth's addresses on `on` (IPv4, and IPv6 where the network has it) and its container name. */
+async function addressesOn(on: string, spec: BerthSpec): Promise<string[]> {
+  const name = containerName(prefix, spec.name);
+  const attached = (await engine.getContainer(name).inspect()).NetworkSettings.Networks[on];
+  return [attached?.IPAddress, attached?.GlobalIPv6Address, name].filter((a): a is string => Boolean(a));
+}
+
+/** busybox nc: exits 0 once connected (stdin is empty), 1 when refused, dropped or not resolved within a second. */
+function nc(host: string, port: number): string[] {
+  return ['sh', '-c', 'exec nc -w 1 "$0" "$1" </dev/null', host, String(port)];
 }
 
 await withEngine('docker runtime', () => {
@@ -56,6 +82,7 @@ await withEngine('docker runtime', () => {
       runtime,
       specFor: (user, command) => specFor(user, command),
       serverCommand: SERVER,
+      isolatesBerths: { addressesOf: (spec) => addressesOn(network, spec), connectCommand: nc },
       cleanup: async () => {
         await runtime.close();
         await cleanup();
@@ -218,7 +245,7 @@ await withEngine('docker runtime', () => {
       assert.equal(listed.id, started.id);
       assert.equal(listed.user, 'adopt-me');
       assert.equal(listed.startedAt, started.startedAt);
-      assert.deepEqual(await restarted.mainEndpoint(spec.name), await runtime.mainEndpoint(spec.name));
+      assert.equal(await restarted.mainPort(spec.name), await runtime.mainPort(spec.name));
       await restarted.close();
       await stop(spec);
     });
@@ -227,14 +254,36 @@ await withEngine('docker runtime', () => {
       const published = makeRuntime({ reach: 'published' });
       const spec = specFor('published', SERVER);
       await start(spec, published);
-      const endpoint = await published.mainEndpoint(spec.name);
-      assert.equal(endpoint.host, '127.0.0.1');
-      assert.notEqual(endpoint.port, 8080);
-      await eventually(() => accepts(endpoint), 'the published port to accept');
-      const other = await published.endpoint(spec.name, 8080);
-      assert.match(other.host, /^\d+\.\d+\.\d+\.\d+$/, 'other ports at the container address');
+      const socket = await publishedMain(published, spec);
+      assert.equal(socket.remoteAddress, '127.0.0.1');
+      assert.notEqual(socket.remotePort, 8080, 'the engine picked the host port');
       await published.stop(spec.name, { remove: true, graceSeconds: GRACE });
       await published.close();
+    });
+
+    it("keeps a berth from another's published port: bound on 127.0.0.1 only, closed at the host's bridge address", { timeout: TEST_MS }, async () => {
+      const published = makeRuntime({ reach: 'published' });
+      const [bob, alice] = [specFor('published-bob', SERVER), specFor('published-alice', SLEEPER)];
+      await Promise.all([start(bob, published), start(alice, published)]);
+      const { remotePort: publishedPort } = await publishedMain(published, bob);
+      assert.ok(publishedPort, 'the gateway reaches the published port');
+      const portBindings = (await dockerInspect(containerName(prefix, bob.name))).HostConfig.PortBindings as Record<string, Array<{ HostIp: string }>>;
+      const bindings = Object.values(portBindings).flat();
+      assert.deepEqual(bindings.map((b) => b.HostIp), ['127.0.0.1'], 'published on loopback only');
+      // A listener of the host's on the bridge address shows alice can reach the host there at all.
+      const { hostAddress } = await bridgeOf(network);
+      const host = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => host.listen(0, hostAddress, resolve));
+      const hostPort = (host.address() as AddressInfo).port;
+      try {
+        assert.equal((await run(published, alice.name, nc(hostAddress, hostPort))).code, 0, "alice reaches the host's listener on the bridge address");
+        assert.notEqual((await run(published, alice.name, nc(hostAddress, publishedPort))).code, 0, "alice reached bob's published port");
+        assert.notEqual((await run(published, alice.name, nc('127.0.0.1', publishedPort))).code, 0, "alice's loopback is her own");
+      } finally {
+        host.close();
+        await Promise.all([bob, alice].map((spec) => published.stop(spec.name, { remove: true, graceSeconds: GRACE })));
+        await published.close();
+      }
     });
 
     it('re-creates a container made for another reach mode', { timeout: TEST_MS }, async () => {
@@ -244,7 +293,7 @@ await withEngine('docker runtime', () => {
       const published = makeRuntime({ reach: 'published' });
       const second = await start(spec, published);
       assert.notEqual(second.id, first.id);
-      assert.equal((await published.mainEndpoint(spec.name)).host, '127.0.0.1');
+      assert.equal((await publishedMain(published, spec)).remoteAddress, '127.0.0.1');
       await published.stop(spec.name, { remove: true, graceSeconds: GRACE });
       await published.close();
     });

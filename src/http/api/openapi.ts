@@ -56,7 +56,7 @@ export const openApiDocument = {
         type: 'apiKey',
         in: 'cookie',
         name: 'berth_session',
-        description: 'A browser session: POST, PUT and DELETE also need the X-Berth-CSRF header, which the gateway pages send',
+        description: 'A browser session (named __Host-berth_session when publicUrl is https): POST, PUT and DELETE also need the X-Berth-CSRF header, which the gateway pages send',
       },
       token: { type: 'http', scheme: 'bearer', description: 'A Berth token with scope "api" (POST /me/tokens)' },
       tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Berth-Token', description: 'The same token in a header of its own' },
@@ -89,6 +89,8 @@ export const openApiDocument = {
           url: { type: 'string', nullable: true, description: 'the per-port web address; null when apps.domain is not set' },
           share: { type: 'string', enum: ['owner', 'users', 'public'] },
           listening: { type: 'boolean' },
+          loopbackOnly: { type: 'boolean', description: "the berth's server listens only on its own loopback (127.0.0.1 or ::1), as dev servers do by default; reached like any other" },
+          unreachable: { type: 'string', description: 'present when this gateway cannot reach the listener (a loopback-only one where the gateway cannot enter the berth\'s network namespace): why, and what to do' },
         },
       },
       Error: {
@@ -201,7 +203,7 @@ export const openApiDocument = {
     },
     '/me/tunnel/{port}': {
       get: {
-        summary: 'A WebSocket carrying one TCP connection to that port of the berth (berth forward); ?user=NAME for a port another user shares',
+        summary: 'A WebSocket carrying one TCP connection to that port of the berth (berth forward); ?user=NAME for a port another user shares. With the session cookie instead of a token, the handshake must carry the gateway\'s exact Origin (403 otherwise)',
         parameters: [
           { name: 'port', in: 'path', required: true, schema: { type: 'integer', minimum: 1, maximum: 65535 } },
           { name: 'user', in: 'query', required: false, schema: { type: 'string' } },

@@ -1,8 +1,12 @@
+import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
+import { signalOfExitCode } from '../../core/exit.js';
+import { cidrMatcher } from '../../core/net.js';
 import type { Logger } from '../../log/logger.js';
 import { listeningByExec } from '../procNet.js';
-import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
+import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
+import { connectTcp } from '../connectTcp.js';
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, type DockerConfig, type EngineAddress } from './engine.js';
@@ -12,8 +16,9 @@ import { logLines } from './frames.js';
 import { ensureImage } from './image.js';
 import { FALLBACK_SHELL, loginShellFrom } from './loginShell.js';
 import { containerName, homeVolumeName, LABEL } from './names.js';
+import { prepareBerthNetwork } from './network.js';
 import { absent, engineTime, observe } from './observed.js';
-import { containerEndpoint, mainEndpoint, resolveReach } from './reach.js';
+import { bridgeAddress, mainPortOf, resolveReach } from './reach.js';
 
 export interface DockerRuntimeOptions {
   docker: DockerConfig;
@@ -58,6 +63,8 @@ export class DockerRuntime implements Runtime {
   private reach: Promise<Reach> | null = null;
   private consoleSize: Promise<boolean> | null = null;
   private networkReady: Promise<void> | null = null;
+  /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
+  private inBerthNetwork: (address: string | undefined) => boolean = () => false;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.config = options.docker;
@@ -84,8 +91,29 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  async prepare(): Promise<void> {
+    try {
+      await this.ensureNetwork();
+    } catch (err) {
+      if (isUnreachable(err)) {
+        this.options.logger.warn({ engine: this.engine }, 'docker: the engine does not answer yet; the berth network is checked before the first berth starts');
+        return;
+      }
+      const failure = engineFailure(this.engine, 'prepare the berth network', err);
+      // At start the reader is the operator: give them the fix, not the user's text.
+      throw new BerthError({ code: failure.code, userMessage: failure.logMessage, cause: err });
+    }
+  }
+
+  isBerthAddress(address: string | undefined): boolean {
+    return this.inBerthNetwork(address);
+  }
+
   async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
     try {
+      // Before any berth runs, and again on every start: what prepare() could
+      // not read while the engine was away is learnt here.
+      await this.ensureNetwork();
       const reach = await this.reachMode();
       let info = await this.find(spec.name);
       if (info && !this.fits(info, spec, reach)) {
@@ -145,18 +173,21 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  async endpoint(name: string, port: number): Promise<Endpoint> {
+  async connect(name: string, port: number): Promise<Duplex> {
     const info = await this.runningContainer(name);
-    return this.reachable(name, containerEndpoint(info, this.config.network, port));
+    const address = bridgeAddress(info, this.config.network, port);
+    if (address === null) throw noAddress(name, this.config.network);
+    return connectTcp(name, address.host, address.port);
   }
 
-  async listening(name: string): Promise<number[]> {
+  async listening(name: string): Promise<ListeningPort[]> {
     return listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
   }
 
-  async mainEndpoint(name: string): Promise<Endpoint> {
-    const info = await this.runningContainer(name);
-    return this.reachable(name, mainEndpoint(info, this.config.network));
+  async mainPort(name: string): Promise<number> {
+    const port = mainPortOf(await this.runningContainer(name));
+    if (port === null) throw noAddress(name, this.config.network);
+    return port;
   }
 
   async logs(name: string, lines: number): Promise<string[]> {
@@ -232,15 +263,6 @@ export class DockerRuntime implements Runtime {
     return info;
   }
 
-  private reachable(name: string, endpoint: Endpoint | null): Endpoint {
-    if (endpoint) return endpoint;
-    throw new BerthError({
-      code: 'berth_not_ready',
-      userMessage: 'Your environment has no network address yet; try again in a few seconds.',
-      logMessage: `container of berth ${name} has no address on network ${this.config.network} nor a published port`,
-    });
-  }
-
   /** The same spec, made for the same reach mode on the same network. */
   private fits(info: Docker.ContainerInspectInfo, spec: BerthSpec, reach: Reach): boolean {
     const labels = info.Config.Labels;
@@ -253,7 +275,7 @@ export class DockerRuntime implements Runtime {
     const request = createOptions(spec, { prefix, network, reach, allowedMounts, instanceId: this.options.instanceId });
     await ensureImage(this.docker, request.Image as string, progress);
     progress('creating', `creating container ${request.name}`);
-    await Promise.all([this.ensureNetwork(), this.ensureHome(spec)]);
+    await this.ensureHome(spec);
     try {
       return (await this.docker.createContainer(request)).id;
     } catch (err) {
@@ -270,29 +292,22 @@ export class DockerRuntime implements Runtime {
   }
 
   /**
-   * Single-flight: the engine's duplicate check is best effort, and berths
-   * created at once would otherwise make several networks of one name.
+   * Checked before every start, so a network changed under a running
+   * gateway is caught too. Single-flight: the engine's duplicate check is
+   * best effort, and berths created at once would otherwise make several
+   * networks of one name.
    */
   private ensureNetwork(): Promise<void> {
-    this.networkReady ??= this.createNetworkIfMissing().finally(() => {
-      this.networkReady = null;
-    });
+    this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger)
+      .then((network) => {
+        const inSubnets = cidrMatcher(network.subnets);
+        const isHost = cidrMatcher(network.gateways);
+        this.inBerthNetwork = (address) => inSubnets(address) && !isHost(address);
+      })
+      .finally(() => {
+        this.networkReady = null;
+      });
     return this.networkReady;
-  }
-
-  private async createNetworkIfMissing(): Promise<void> {
-    const network = this.config.network;
-    try {
-      await this.docker.getNetwork(network).inspect();
-      return;
-    } catch (err) {
-      if (engineStatus(err) !== 404) throw err;
-    }
-    try {
-      await this.docker.createNetwork({ Name: network, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL.managed]: 'true' } });
-    } catch (err) {
-      if (engineStatus(err) !== 409) throw err;
-    }
   }
 
   /** Creating a volume that exists returns it, so this is safe to repeat. */
@@ -346,7 +361,10 @@ export class DockerRuntime implements Runtime {
     // A late event from a run before the one now going.
     if (known && event.at < known.startedAt) return;
     this.running.delete(event.id);
-    this.report({ name: event.name, exitCode: event.exitCode });
+    // The die event has no OOM flag; the container's state has (one inspect per death, never on a hot path).
+    void this.inspectId(event.id)
+      .catch(() => null)
+      .then((info) => this.report({ name: event.name, exitCode: event.exitCode, signal: signalOfExitCode(event.exitCode), oomKilled: info?.State.OOMKilled === true }));
   }
 
   /** After the events stream was lost: containers believed running that are not ended unseen. */
@@ -359,7 +377,8 @@ export class DockerRuntime implements Runtime {
           continue;
         }
         if (!this.running.delete(id) || this.stoppedOnRequest.has(id)) continue;
-        this.report({ name: known.name, exitCode: info ? info.State.ExitCode : null });
+        const exitCode = info ? info.State.ExitCode : null;
+        this.report({ name: known.name, exitCode, signal: signalOfExitCode(exitCode), oomKilled: info?.State.OOMKilled === true });
       } catch (err) {
         this.options.logger.warn({ err: engineMessage(err) }, 'docker: could not check berths after the engine came back');
         return;
@@ -428,5 +447,13 @@ function notRunning(name: string): BerthError {
     code: 'berth_not_ready',
     userMessage: 'Your environment is not running; start it first.',
     logMessage: `berth ${name} has no running container`,
+  });
+}
+
+function noAddress(name: string, network: string): BerthError {
+  return new BerthError({
+    code: 'berth_not_ready',
+    userMessage: 'Your environment has no network address yet; try again in a few seconds.',
+    logMessage: `container of berth ${name} has no address on network ${network} nor a published port`,
   });
 }
