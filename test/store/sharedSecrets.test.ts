@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSessionSecret } from '../../src/auth/session/secret.js';
@@ -53,6 +53,21 @@ if (cluster !== null) {
         // A second gateway, with no files of its own, gets the moved install's secrets from the store.
         assert.equal(await loadSessionSecret(other, logger, store), oldSecret);
         assert.deepEqual(hostKeyFingerprints(await gatewayHostKeys(other, store)), oldFingerprints);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('never seeds the store from a cut-short host key or session.key file: it makes new ones', async () => {
+      const config = testConfig({ BERTH_STORE_KIND: 'postgres', BERTH_STORE_URL: await cluster.freshDatabase() });
+      mkdirSync(join(config.dataDir, 'ssh'), { recursive: true });
+      writeFileSync(join(config.dataDir, 'ssh', 'ssh_host_ed25519_key'), '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA', { mode: 0o600 });
+      writeFileSync(join(config.dataDir, 'session.key'), 'abc123\n', { mode: 0o600 });
+      const store = await Store.open(config.dataDir, config.store);
+      try {
+        const keys = await gatewayHostKeys(config, store);
+        assert.deepEqual(keys.map((k) => k.public.type), ['ssh-ed25519', 'ssh-rsa']);
+        assert.equal((await loadSessionSecret(config, logger, store)).length, 64);
       } finally {
         await store.close();
       }
