@@ -164,8 +164,8 @@ export class AppHosts {
   }
 
   /** The end of the sign-in hand-off: a fresh code for this host becomes this host's cookie. */
-  private callback(res: ServerResponse, app: AppHost, url: URL): void {
-    const user = this.deps.codes.redeem(url.searchParams.get('code') ?? '', app.host);
+  private async callback(res: ServerResponse, app: AppHost, url: URL): Promise<void> {
+    const user = await this.deps.codes.redeem(url.searchParams.get('code') ?? '', app.host);
     if (user === null) {
       throw new BerthError({
         code: 'unauthenticated',

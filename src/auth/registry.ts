@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
 import { adminCheck } from './admins.js';
 import { deriveKey } from './crypto.js';
 import { createCsrf, type Csrf } from './csrf/token.js';
@@ -32,13 +33,18 @@ const noBerths = (): boolean => false;
 /**
  * Builds the configured authenticator at start-up. `isBerthAddress` comes
  * from the runtime: connections from berths are never believed as a proxy.
- * Throws a BerthError (config_invalid) for a configuration that must not
- * serve: dev mode beyond loopback, an incomplete auth.oidc, an unusable
- * session.key.
+ * `store` is needed on PostgreSQL, which keeps the session secret. Throws a
+ * BerthError (config_invalid) for a configuration that must not serve: dev
+ * mode beyond loopback, an incomplete auth.oidc, an unusable session.key.
  */
-export async function createAuth(config: Config, rootLogger: Logger, isBerthAddress: AuthContext['isBerthAddress'] = noBerths): Promise<Auth> {
+export async function createAuth(
+  config: Config,
+  rootLogger: Logger,
+  isBerthAddress: AuthContext['isBerthAddress'] = noBerths,
+  store?: Store,
+): Promise<Auth> {
   const logger = rootLogger.child({ component: 'auth' });
-  const secret = await loadSessionSecret(config, logger);
+  const secret = await loadSessionSecret(config, logger, store);
   const isAdmin = adminCheck(config);
   const sessions = new Sessions({
     key: deriveKey(secret, 'session'),

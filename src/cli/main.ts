@@ -15,6 +15,10 @@ Usage:
                                        http://127.0.0.1:8000, and $BERTH_TOKEN (scope api or apps)
   berth ssh-info [--config FILE]       print the SSH command, the host key fingerprints and known_hosts
                                        lines (making the host keys in dataDir if the gateway has not yet)
+  berth store copy --to URL [--config FILE]
+                                       copy the SQLite store in dataDir (users, SSH keys, tokens,
+                                       shares, events, the session secret and SSH host keys) into
+                                       the empty PostgreSQL database at URL (postgres://…)
   berth --version                      print the version
   berth --help                         print this text
 
@@ -43,6 +47,14 @@ function takeConfigFlag(args: string[]): { file: string | undefined; rest: strin
     }
   }
   return { file, rest };
+}
+
+/** `--to URL` or `--to=URL`, and nothing else. */
+function takeToFlag(args: string[]): string {
+  const [first, second] = args;
+  if (args.length === 2 && first === '--to' && second !== undefined) return second;
+  if (args.length === 1 && first?.startsWith('--to=')) return first.slice('--to='.length);
+  throw new UsageError('store copy needs --to postgres://… (the URL of an empty PostgreSQL database)');
 }
 
 class UsageError extends Error {}
@@ -85,6 +97,12 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'ssh-info' && rest.length === 0) {
     const { sshInfo } = await import('./sshInfo.js');
     process.stdout.write(await sshInfo(loadConfig({ file }).config));
+    return 0;
+  }
+  if (command === 'store' && rest[0] === 'copy') {
+    const to = takeToFlag(rest.slice(1));
+    const { storeCopy } = await import('./storeCopy.js');
+    process.stdout.write(await storeCopy(loadConfig({ file }).config, to));
     return 0;
   }
   if (command === 'serve' && rest.length === 0) {

@@ -16,6 +16,7 @@ import { eventRoutes } from '../http/api/events.js';
 import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
 import { berthRoutes } from '../http/api/me.js';
+import { Readiness, readinessRoutes } from '../http/api/readiness.js';
 import { portRoutes } from '../http/api/ports.js';
 import { tokenRoutes } from '../http/api/tokens.js';
 import { Gateway } from '../http/gateway.js';
@@ -60,8 +61,8 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   ensureDataDir(config.dataDir);
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
   await runtime.prepare();
-  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address));
-  const store = await Store.open(config.dataDir);
+  const store = await Store.open(config.dataDir, config.store);
+  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
@@ -70,7 +71,8 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   const directory = spawner;
   const proxy = createProxy((target) => directory.connect(target));
   const tokens = new Tokens(store, auth.isAdmin);
-  const codes = new HandOffCodes();
+  const codes = new HandOffCodes(store);
+  const readiness = new Readiness();
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });
   const gateway = new Gateway({
     config,
@@ -81,6 +83,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     metrics,
     routes: [
       ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir)),
+      ...readinessRoutes(readiness, store),
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
       ...eventRoutes(store),
@@ -131,6 +134,12 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     httpAddress: address,
     sshAddress: ssh?.address() ?? null,
     async shutdown() {
+      // Readiness fails first: a balancer probing /_berth/readyz stops sending work while this gateway still serves it.
+      readiness.drain();
+      if (config.http.drainSeconds > 0) {
+        logger.info({ drainSeconds: config.http.drainSeconds }, 'draining: /_berth/readyz answers 503; still serving');
+        await new Promise((resolve) => setTimeout(resolve, config.http.drainSeconds * 1000));
+      }
       logger.info('shutting down: no new requests or connections; finishing those in flight');
       // SSH sessions are told why before the berths they run in stop.
       await Promise.all([ssh?.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);

@@ -157,6 +157,8 @@ const http = z
     headersTimeoutSeconds: seconds(1).default(30),
     idleTimeoutSeconds: seconds(1).default(120),
     shutdownGraceSeconds: seconds(0).default(10),
+    /** On SIGTERM, how long /_berth/readyz answers 503 while requests are still served, before the listener closes. */
+    drainSeconds: seconds(0).default(0),
   })
   .prefault({});
 
@@ -224,6 +226,22 @@ const metrics = z
   })
   .prefault({});
 
+const store = z
+  .strictObject({
+    kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    /** postgres:// URL; null with kind postgres takes libpq's PG* variables (PGHOST, PGUSER, PGPASSWORD, …). */
+    url: z
+      .string()
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL')
+      .nullable()
+      .default(null),
+    /** A file holding the URL, so its password stays out of the configuration. */
+    urlFile: z.string().nullable().default(null),
+  })
+  .refine((s) => s.url === null || s.urlFile === null, 'set store.url or store.urlFile, not both')
+  .refine((s) => s.kind === 'postgres' || (s.url === null && s.urlFile === null), 'store.url and store.urlFile need store.kind: postgres')
+  .prefault({});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./.berth'),
   publicUrl: url.default('http://127.0.0.1:8000'),
@@ -246,6 +264,7 @@ export const configSchema = z.strictObject({
   http,
   ssh,
   apps,
+  store,
   metrics,
 });
 

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'berth_stopped'
   | 'upstream_failed'
   | 'runtime_unavailable'
+  | 'store_unavailable'
   | 'shutting_down'
   | 'storage_full'
   | 'storage_unavailable'
@@ -51,6 +52,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   berth_stopped: 503,
   upstream_failed: 502,
   runtime_unavailable: 503,
+  store_unavailable: 503,
   shutting_down: 503,
   storage_full: 507,
   storage_unavailable: 503,

@@ -1,8 +1,10 @@
 import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2, { type ParsedKey } from 'ssh2';
+import type { Config } from '../config/schema.js';
 import { BerthError, storageFailure } from '../core/errors.js';
 import { writeFileAtomically } from '../store/atomicFile.js';
+import type { Store } from '../store/store.js';
 import { parsePublicKey, type PublicKeyInfo } from './keys.js';
 
 export interface HostKey {
@@ -42,6 +44,35 @@ export function loadHostKeys(dataDir: string): HostKey[] {
 }
 
 const END_MARKER = /-----END [A-Z ]*PRIVATE KEY-----\s*$/;
+
+/**
+ * The host keys this gateway serves: on a PostgreSQL store the ones kept in
+ * the store, so every gateway on it shows clients the same key (made on first
+ * start, from the files in <dataDir>/ssh when an install moved from SQLite has
+ * them, so its users' known_hosts stay valid); on SQLite the files, as
+ * loadHostKeys keeps them.
+ */
+export async function gatewayHostKeys(config: Config, store: Pick<Store, 'sharedSecret'>): Promise<HostKey[]> {
+  if (config.store.kind !== 'postgres') return loadHostKeys(config.dataDir);
+  const dir = join(config.dataDir, 'ssh');
+  return Promise.all(
+    KINDS.map(async ({ file, generate }) => {
+      const path = join(dir, file);
+      const privateKey = await store.sharedSecret(file, () => readIfPresent(path) ?? generate().private);
+      return { privateKey, public: publicOf(privateKey, `the store's ${file}`), path: `store:${file}` };
+    }),
+  );
+}
+
+/** A whole key file's text, else null: a missing or cut-short file never seeds the store. */
+function readIfPresent(path: string): string | null {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return END_MARKER.test(text) ? text : null;
+  } catch {
+    return null;
+  }
+}
 
 function readOrCreate(path: string, generate: () => { private: string; public: string }): string {
   let cutShort = false;

@@ -18,7 +18,7 @@ import { StoredKeys } from './auth/storedKeys.js';
 import type { KeyAuthority } from './auth/types.js';
 import { WebhookAuthority } from './auth/webhook.js';
 import { handleConnection } from './connection.js';
-import { hostKeyFingerprints, loadHostKeys } from './hostKeys.js';
+import { gatewayHostKeys, hostKeyFingerprints } from './hostKeys.js';
 import { SessionRegistry } from './limits.js';
 
 export interface SshServerOptions {
@@ -61,7 +61,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   if (listen === null) {
     throw new BerthError({ code: 'config_invalid', userMessage: 'SSH is disabled (listen.ssh is null); set listen.ssh to serve it.' });
   }
-  const hostKeys = loadHostKeys(config.dataDir);
+  const hostKeys = await gatewayHostKeys(config, store);
   const sessions = new SessionRegistry(config.ssh.maxSessionsPerUser);
   const auth = authPolicy(config, store, logger);
   const ends = new Set<(notice: string) => void>();

@@ -20,6 +20,15 @@ const berth = {
 };
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const probe = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'ready', 'draining', 'unavailable'] },
+    runtime: { type: 'string', description: 'healthz: the runtime kind' },
+    store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind' },
+    reason: { type: 'string', description: 'why not, and what to do' },
+  },
+};
 const error = { description: 'error', ...json({ $ref: '#/components/schemas/Error' }) };
 
 /** 200 with a JSON object of these properties, or 401. */
@@ -92,6 +101,26 @@ export const openApiDocument = {
   },
   security: [{ session: [] }, { token: [] }, { tokenHeader: [] }],
   paths: {
+    // Probes live beside the API, at /_berth/healthz and /_berth/readyz, answered without signing in.
+    '/healthz': {
+      servers: [{ url: '/_berth' }],
+      get: {
+        summary: 'Liveness: the gateway answers and its runtime is usable',
+        security: [],
+        responses: { 200: { description: 'alive', ...json(probe) }, 503: { description: 'the runtime is unavailable, with the reason', ...json(probe) } },
+      },
+    },
+    '/readyz': {
+      servers: [{ url: '/_berth' }],
+      get: {
+        summary: 'Readiness: the store answers and the gateway is not draining (it fails first on SIGTERM, while requests in flight finish)',
+        security: [],
+        responses: {
+          200: { description: 'ready: send it requests', ...json(probe) },
+          503: { description: 'draining, or the store does not answer, with the reason: send requests to another gateway', ...json(probe) },
+        },
+      },
+    },
     '/me': {
       get: {
         summary: 'The signed-in user and their berth',
