@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { dockerRuntimeFromConfig } from './docker/fromConfig.js';
+import { kubernetesRuntimeFromConfig } from './kubernetes/fromConfig.js';
 import { LocalRuntime } from './local/localRuntime.js';
 import type { Runtime } from './types.js';
 
@@ -21,6 +22,7 @@ export type RuntimeFactory = (config: Config, deps: RuntimeDeps) => Runtime;
 const factories: Partial<Record<RuntimeKind, RuntimeFactory>> = {
   local: (config, deps) => new LocalRuntime({ ...deps, stopGraceSeconds: config.spawn.stopGraceSeconds }),
   docker: dockerRuntimeFromConfig,
+  kubernetes: kubernetesRuntimeFromConfig,
 };
 
 export function createRuntime(config: Config, deps: RuntimeDeps): Runtime {

@@ -29,6 +29,11 @@ export interface ConformanceSubject {
    * `["sh", "-c", "exec busybox httpd -f -p \"$PORT\""]` in a busybox image.
    */
   serverCommand: string[];
+  /**
+   * Stop removes the berth's container (kubernetes: a pod cannot be stopped,
+   * only deleted), so a stopped berth inspects as absent; its home stays.
+   */
+  stopDeletes?: boolean;
   /** Removes everything the suite left behind (berths, homes, volumes). */
   cleanup(): Promise<void>;
 }
@@ -115,7 +120,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await start(spec);
       const endpoint = await listening(spec);
       await within(stop(spec), WAIT_MS, 'stop');
-      assert.equal((await runtime.inspect(spec.name)).state, 'stopped');
+      assert.equal((await runtime.inspect(spec.name)).state, subject.stopDeletes ? 'absent' : 'stopped');
       assert.equal(await accepts(endpoint), false, 'the stopped berth no longer listens');
       await assert.rejects(runtime.exec(spec.name, execOptions(['true'])), { code: 'berth_not_ready' });
       await within(stop(spec), WAIT_MS, 'a second stop');

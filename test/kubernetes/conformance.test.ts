@@ -1,0 +1,20 @@
+import { describeRuntimeConformance } from '../conformance/runtime.js';
+import { withEngine } from '../helpers/docker.js';
+import { kubeHarness, SERVER } from './harness.js';
+
+/*
+ * The runtime conformance suite on the kubernetes runtime, through the real
+ * client-node against the fake API server whose pods are Docker containers.
+ */
+await withEngine('kubernetes runtime conformance', () => {
+  describeRuntimeConformance('kubernetes (fake API server)', async () => {
+    const harness = await kubeHarness();
+    return {
+      runtime: harness.makeRuntime(),
+      specFor: (user, command) => harness.specFor(user, command),
+      serverCommand: SERVER,
+      stopDeletes: true,
+      cleanup: () => harness.cleanup(),
+    };
+  });
+});
