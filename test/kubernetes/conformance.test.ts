@@ -7,14 +7,16 @@ import { kubeHarness, SERVER } from './harness.js';
  * client-node against the fake API server whose pods are Docker containers.
  */
 await withEngine('kubernetes runtime conformance', () => {
-  describeRuntimeConformance('kubernetes (fake API server)', async () => {
-    const harness = await kubeHarness();
-    return {
-      runtime: harness.makeRuntime(),
-      specFor: (user, command) => harness.specFor(user, command),
-      serverCommand: SERVER,
-      stopDeletes: true,
-      cleanup: () => harness.cleanup(),
-    };
-  });
+  for (const reach of ['podIP', 'portForward'] as const) {
+    describeRuntimeConformance(`kubernetes, reach ${reach} (fake API server)`, async () => {
+      const harness = await kubeHarness();
+      return {
+        runtime: harness.makeRuntime({ reach }),
+        specFor: (user, command) => harness.specFor(user, command),
+        serverCommand: SERVER,
+        stopDeletes: true,
+        cleanup: () => harness.cleanup(),
+      };
+    });
+  }
 });

@@ -1,16 +1,15 @@
-import { connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AuthorizationV1Api, CoreV1Api, NetworkingV1Api, VersionApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Gauge, type Registry } from 'prom-client';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
+import { connectTcp, notListening } from '../connectTcp.js';
 import { FALLBACK_SHELL, loginShellFrom } from '../docker/loginShell.js';
 import { listeningByExec } from '../procNet.js';
-import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
+import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { apiFailure, apiMessage, apiStatus, apiUnavailable, isUnreachable } from './apiErrors.js';
 import { startPodExec } from './exec.js';
 import { loadKubeConfig } from './kubeConfig.js';
-import { LoopbackRelays } from './loopbackRelays.js';
 import { homeClaimManifest, instanceSelector, networkPolicyManifest, networkPolicyProblem, podManifest } from './manifests.js';
 import { ANNOTATION, CONTAINER, LABEL, MANAGED_BY, networkPolicyName, podName } from './names.js';
 import { checkPermissions, type PermissionReport } from './permissions.js';
@@ -43,6 +42,7 @@ const SILENT_WATCH_MS = 10_000;
 /** A pod deleted by Berth is waited for this long past its grace. */
 const GONE_EXTRA_MS = 30_000;
 const SHELL_LOOKUP_TIMEOUT_MS = 3000;
+const LISTENING_TTL_MS = 500;
 
 /**
  * Berths as pods. A pod cannot be stopped: stop deletes it and keeps the home
@@ -63,12 +63,12 @@ export class KubernetesRuntime implements Runtime {
   private readonly versions: VersionApi;
   private readonly ctx: ManifestContext;
   private readonly watch: PodWatch;
-  private readonly relays: LoopbackRelays;
   /** Pods started or adopted while running, by uid: their end is reported to onExit listeners. */
   private readonly tracked = new Map<string, string>();
   private readonly stoppedOnRequest = new Set<string>();
   private readonly shells = new Map<string, string>();
   private readonly exitListeners = new Set<(exit: BerthExit) => void>();
+  private readonly listened = new Map<string, { at: number; ports: ListeningPort[] }>();
   private permissions: { at: number; report: Promise<PermissionReport> } | null = null;
   private policy: Promise<void> | null = null;
   private policyMissing: string | null = null;
@@ -88,7 +88,6 @@ export class KubernetesRuntime implements Runtime {
     this.watch = new PodWatch(this.kc, this.core, this.namespace, instanceSelector(options.instanceId), options.logger, { ...DEFAULT_WATCH_OPTIONS, ...options.watch });
     this.watch.onChange((change, pod) => this.changed(change, pod));
     this.watch.start();
-    this.relays = new LoopbackRelays((name, port) => this.connect(name, port));
     if (options.registry) {
       const watch = this.watch;
       new Gauge({
@@ -173,7 +172,7 @@ export class KubernetesRuntime implements Runtime {
   async stop(name: string, options: StopOptions): Promise<void> {
     await this.call('stop the berth', async () => {
       const pod = await this.readPod(name);
-      this.relays.closeFor(name);
+      this.listened.delete(name);
       if (pod) await this.deletePod(pod, options.graceSeconds);
     });
   }
@@ -189,46 +188,44 @@ export class KubernetesRuntime implements Runtime {
     });
   }
 
-  async endpoint(name: string, port: number): Promise<Endpoint> {
-    if (this.reach === 'portForward') {
-      await this.runningPod(name);
-      return this.relays.endpoint(name, port);
-    }
+  async mainPort(name: string): Promise<number> {
     const pod = await this.runningPod(name);
-    const ip = pod.status?.podIP;
-    if (!ip) {
-      throw new BerthError({
-        code: 'berth_not_ready',
-        userMessage: 'Your environment has no network address yet; try again in a few seconds.',
-        logMessage: `pod of berth ${name} has no pod IP`,
-      });
-    }
-    return { host: ip, port };
+    return Number(pod.metadata?.annotations?.[ANNOTATION.port] ?? pod.spec?.containers[0]?.ports?.[0]?.containerPort);
   }
 
-  async mainEndpoint(name: string): Promise<Endpoint> {
-    const pod = await this.runningPod(name);
-    return this.endpoint(name, Number(pod.metadata?.annotations?.[ANNOTATION.port] ?? pod.spec?.containers[0]?.ports?.[0]?.containerPort));
-  }
-
-  /** A TCP stream to `port` inside the berth: the pod IP, or the API's port-forward (which also reaches the pod's loopback). */
+  /**
+   * A TCP stream to `port` inside the berth. podIP: straight to the pod's
+   * address, and through the API's port-forward when that is refused but the
+   * berth listens on the port (on its loopback only). portForward: only
+   * through the API, after checking the berth listens there, since the
+   * protocol says nothing when the kubelet's own dial succeeds.
+   */
   async connect(name: string, port: number): Promise<Duplex> {
     const pod = await this.runningPod(name);
-    if (this.reach === 'portForward') {
-      return this.call('forward a port of the berth', () => forwardedStream(this.kc, { namespace: this.namespace, pod: pod.metadata?.name as string }, port));
+    if (this.reach === 'podIP') {
+      try {
+        return await connectTcp(name, pod.status?.podIP ?? '', port);
+      } catch (err) {
+        if ((err as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ECONNREFUSED') throw err;
+        if (!(await this.listening(name)).some((l) => l.port === port)) throw err;
+      }
+    } else if (!(await this.listeningSoon(name)).some((l) => l.port === port)) {
+      throw notListening(name, port, ' (read through exec before the port-forward)');
     }
-    const host = pod.status?.podIP as string;
-    return new Promise((resolve, reject) => {
-      const socket = tcpConnect({ host, port });
-      socket.once('connect', () => resolve(socket));
-      socket.once('error', (err) =>
-        reject(new BerthError({ code: 'upstream_failed', userMessage: `Nothing answers on port ${port} in your environment.`, logMessage: `berth ${name}: ${host}:${port}: ${err.message}`, cause: err })),
-      );
-    });
+    return this.call('forward a port of the berth', () => forwardedStream(this.kc, { namespace: this.namespace, pod: pod.metadata?.name as string }, port));
   }
 
-  async listening(name: string): Promise<number[]> {
-    return listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
+  async listening(name: string): Promise<ListeningPort[]> {
+    const ports = await listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
+    this.listened.set(name, { at: Date.now(), ports });
+    return ports;
+  }
+
+  /** listening(), at most LISTENING_TTL_MS old: connect's check before a port-forward, polled by readiness. */
+  private async listeningSoon(name: string): Promise<ListeningPort[]> {
+    const known = this.listened.get(name);
+    if (known && Date.now() - known.at < LISTENING_TTL_MS) return known.ports;
+    return this.listening(name);
   }
 
   async logs(name: string, lines: number): Promise<string[]> {
@@ -257,7 +254,6 @@ export class KubernetesRuntime implements Runtime {
 
   async close(): Promise<void> {
     this.watch.close();
-    this.relays.close();
   }
 
   /** The watch's state, for tests and the doctor. */
@@ -482,7 +478,6 @@ export class KubernetesRuntime implements Runtime {
     const exit = exitOf(pod);
     if (change !== 'DELETED' && !exit && !pod.metadata?.deletionTimestamp) return;
     this.tracked.delete(uid);
-    this.relays.closeFor(name);
     if (exit?.reason === 'OOMKilled') this.options.logger.warn({ pod: pod.metadata?.name }, 'kubernetes: the berth was killed for using more memory than its limit (OOMKilled)');
     for (const listener of this.exitListeners) listener({ name, exitCode: exit?.exitCode ?? null });
   }
