@@ -8,7 +8,8 @@ import type { PodTarget } from './exec.js';
  * (WebSocket, v4.channel.k8s.io: channel 0 data, 1 errors, the first frame
  * of each carrying the port). The kubelet dials inside the pod's network
  * namespace, so this reaches listeners on the pod's loopback too. The
- * protocol has no half-close: ending the stream closes the connection.
+ * protocol has no half-close: ending the stream's write side sends nothing,
+ * the connection closes when the far side closes or the stream is destroyed.
  */
 export async function forwardedStream(kc: KubeConfig, target: Omit<PodTarget, 'container'>, port: number): Promise<Duplex> {
   const path = `/api/v1/namespaces/${encodeURIComponent(target.namespace)}/pods/${encodeURIComponent(target.pod)}/portforward?ports=${port}`;
@@ -24,8 +25,8 @@ export async function forwardedStream(kc: KubeConfig, target: Omit<PodTarget, 'c
       if (ws.readyState !== ws.OPEN) return callback(new Error('the port-forward connection is closed'));
       ws.send(frame(0, chunk), (err) => callback(err ?? null));
     },
+    // No half-close in the protocol: the far side's reply must still come, so ending the write side sends nothing.
     final(callback) {
-      ws.close(1000);
       callback();
     },
     destroy(err, callback) {

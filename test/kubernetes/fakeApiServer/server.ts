@@ -59,6 +59,7 @@ export class ApiServer {
         socket.end(`HTTP/1.1 ${m ? 401 : 404} ${m ? 'Unauthorized' : 'Not Found'}\r\nContent-Length: 0\r\n\r\n`);
         return;
       }
+      if (this.options.denied.has(`create pods/${m[3]}`)) return void socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n`);
       this.hooks.subresource(m[3] as 'exec', m[1] as string, m[2] as string, req, socket, head);
     });
   }
@@ -127,12 +128,17 @@ export class ApiServer {
     if (resource.namespaced && namespace !== undefined && !this.store.get('namespaces', undefined, namespace) && req.method !== 'GET') {
       return status(res, 404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' });
     }
+    if (sub === 'log' && this.options.denied.has('get pods/log')) return status(res, 403, 'Forbidden', 'pods "log" is forbidden');
     if (sub === 'log' && resource.name === 'pods' && name && namespace) {
       if (!this.store.get('pods', namespace, name)) return notFound(res, resource, name);
       return this.hooks?.log(namespace, name, url.searchParams, res);
     }
     if (sub !== undefined && sub !== 'status') return status(res, 404, 'NotFound', 'the server could not find the requested resource');
     const ns = resource.namespaced ? namespace : undefined;
+    const verb = verbOf(req.method ?? 'GET', name !== undefined, isTrue(url.searchParams.get('watch')));
+    if (this.options.denied.has(`${verb} ${resource.name}${sub && sub !== 'status' ? `/${sub}` : ''}`)) {
+      return status(res, 403, 'Forbidden', `${resource.name} is forbidden: User "fake" cannot ${verb} resource "${resource.name}" in API group "${resource.group}" in the namespace "${namespace}"`);
+    }
     switch (req.method) {
       case 'GET':
         if (name) {
@@ -313,6 +319,12 @@ export class ApiServer {
     const removed = this.store.remove(resource.name, ns, name) as KubeObject;
     json(res, 200, { apiVersion: groupVersion(resource.group), kind: resource.kind, ...removed });
   }
+}
+
+/** The RBAC verb of a request, as the API server's authorizer names it. */
+function verbOf(method: string, named: boolean, watch: boolean): string {
+  if (method === 'GET') return watch ? 'watch' : named ? 'get' : 'list';
+  return ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: named ? 'delete' : 'deletecollection' } as Record<string, string>)[method] ?? method.toLowerCase();
 }
 
 function isTrue(v: string | null): boolean {
