@@ -68,7 +68,7 @@ export class KubernetesRuntime implements Runtime {
   private readonly stoppedOnRequest = new Set<string>();
   private readonly shells = new Map<string, string>();
   private readonly exitListeners = new Set<(exit: BerthExit) => void>();
-  private readonly listened = new Map<string, { at: number; ports: ListeningPort[] }>();
+  private readonly listened = new Map<string, { at: number; ports: Promise<ListeningPort[]> }>();
   private permissions: { at: number; report: Promise<PermissionReport> } | null = null;
   private policy: Promise<void> | null = null;
   private policyMissing: string | null = null;
@@ -201,7 +201,7 @@ export class KubernetesRuntime implements Runtime {
    * protocol says nothing when the kubelet's own dial succeeds.
    */
   async connect(name: string, port: number): Promise<Duplex> {
-    const pod = await this.runningPod(name);
+    const pod = this.watchedRunning(name) ?? (await this.runningPod(name));
     if (this.reach === 'podIP') {
       try {
         return await connectTcp(name, pod.status?.podIP ?? '', port);
@@ -216,13 +216,14 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async listening(name: string): Promise<ListeningPort[]> {
-    const ports = await listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
+    const ports = listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
     this.listened.set(name, { at: Date.now(), ports });
+    ports.catch(() => this.listened.delete(name));
     return ports;
   }
 
-  /** listening(), at most LISTENING_TTL_MS old: connect's check before a port-forward, polled by readiness. */
-  private async listeningSoon(name: string): Promise<ListeningPort[]> {
+  /** listening(), at most LISTENING_TTL_MS old and shared by concurrent callers: connect's check before a port-forward. */
+  private listeningSoon(name: string): Promise<ListeningPort[]> {
     const known = this.listened.get(name);
     if (known && Date.now() - known.at < LISTENING_TTL_MS) return known.ports;
     return this.listening(name);
@@ -283,6 +284,13 @@ export class KubernetesRuntime implements Runtime {
   private ours(pod: V1Pod, name: string): boolean {
     const labels = pod.metadata?.labels ?? {};
     return labels[LABEL.managedBy] === MANAGED_BY && labels[LABEL.instance] === this.options.instanceId && labels[LABEL.user] === name;
+  }
+
+  /** The running pod as the watch last saw it: connect() on the proxy's path asks the API server nothing more. */
+  private watchedRunning(name: string): V1Pod | undefined {
+    if (this.watch.health().state !== 'watching') return undefined;
+    const pod = this.watch.get(podName(this.options.kubernetes.namePrefix, name));
+    return pod && this.ours(pod, name) && isRunning(pod) ? pod : undefined;
   }
 
   private async runningPod(name: string): Promise<V1Pod> {

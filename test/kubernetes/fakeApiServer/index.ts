@@ -86,7 +86,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
     streams,
     denied,
     close: async () => {
-      streams.close();
+      streams.close(true);
       await api.close();
       await kubelet.close();
     },

@@ -103,6 +103,17 @@ export class Kubelet {
     return this.running.get(`${namespace}/${name}`);
   }
 
+  /** Runs a command in a pod's container directly, as a test's hand on the node; resolves with its exit code. */
+  async execInPod(namespace: string, name: string, command: string[]): Promise<number> {
+    const pod = this.running.get(`${namespace}/${name}`);
+    if (!pod) throw new Error(`pod ${namespace}/${name} is not running`);
+    const exec = await this.options.engine.getContainer(pod.containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({});
+    stream.resume();
+    await new Promise((resolve) => stream.on('end', resolve));
+    return (await exec.inspect()).ExitCode ?? -1;
+  }
+
   claimVolume(namespace: string, claim: string): string {
     return `${this.options.prefix}-pvc-${namespace}-${claim}`;
   }

@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
@@ -34,6 +37,8 @@ export class Streams {
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.pick(offered) });
   private readonly sockets = new Set<WebSocket>();
   private allowed: string[] = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+  private readonly relays = new Map<string, Promise<string>>();
+  private readonly children = new Set<ChildProcess>();
 
   constructor(
     private readonly kubelet: Kubelet,
@@ -50,13 +55,15 @@ export class Streams {
     return false;
   }
 
-  close(): void {
+  /** Ends every stream connection; with `all`, the pods' relays too (the fake is shutting down). */
+  close(all = false): void {
     for (const ws of this.sockets) ws.terminate();
+    if (all) for (const child of this.children) child.kill();
   }
 
   handle(kind: 'exec' | 'attach' | 'portforward', namespace: string, name: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const pod = this.kubelet.runtimeOf(namespace, name);
-    if (!pod) return refuse(socket, 400, `container not found ("berth")`);
+    if (!pod || pod.pid === 0) return refuse(socket, 400, `container not found ("berth")`);
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
     if (!offered.some((p) => this.allowed.includes(p))) return refuse(socket, 400, `none of the offered subprotocols (${offered.join(', ')}) is supported; use ${this.allowed.join(' or ')}`);
     const query = new URL(req.url ?? '/', 'http://fake').searchParams;
@@ -65,7 +72,7 @@ export class Streams {
       ws.on('close', () => this.sockets.delete(ws));
       ws.on('error', () => undefined);
       const container = this.engine.getContainer(pod.containerId);
-      const work = kind === 'portforward' ? this.portForward(ws, pod.pid, query) : kind === 'exec' ? this.exec(ws, container, query) : this.attach(ws, container, query);
+      const work = kind === 'portforward' ? this.portForward(ws, pod, query) : kind === 'exec' ? this.exec(ws, container, query) : this.attach(ws, container, query);
       work.catch((err: unknown) => {
         send(ws, kind === 'portforward' ? 1 : STATUS, JSON.stringify(statusBody(500, 'InternalError', (err as Error).message)));
         ws.close();
@@ -137,30 +144,76 @@ export class Streams {
     stream.on('end', () => ws.close(1000));
   }
 
-  private async portForward(ws: WebSocket, pid: number, query: URLSearchParams): Promise<void> {
+  private async portForward(ws: WebSocket, pod: { containerId: string; pid: number }, query: URLSearchParams): Promise<void> {
     const ports = query.getAll('ports').flatMap((p) => p.split(',')).map(Number);
-    const relays = ports.map((port, i) => {
+    // What the client sends while the relay starts is kept, in order.
+    const early: Buffer[] = [];
+    const keep = (data: Buffer) => early.push(data);
+    ws.on('message', keep);
+    const relay = await this.relayOf(pod);
+    ws.off('message', keep);
+    const streams = ports.map((port, i) => {
       const prefix = Buffer.alloc(2);
       prefix.writeUInt16LE(port);
       send(ws, 2 * i, prefix);
       send(ws, 2 * i + 1, prefix);
-      // Inside the pod's network namespace, as the kubelet dials: listeners on the pod's loopback are reached too.
-      const relay = spawn('nsenter', ['-t', String(pid), '-n', '--', process.execPath, '-e', RELAY, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const conn = connect(relay);
+      conn.write(`${port}\n`);
+      let opened = false;
       let failure = '';
-      relay.stdout.on('data', (chunk: Buffer) => send(ws, 2 * i, chunk));
-      relay.stderr.on('data', (chunk: Buffer) => (failure += chunk.toString('utf8')));
-      relay.stdin.on('error', () => undefined);
-      relay.on('close', (code) => {
-        if (code !== 0) send(ws, 2 * i + 1, Buffer.from(`error forwarding port ${port} to pod, uid : failed to connect to localhost:${port} inside namespace: ${failure.trim()}`));
-        ws.close(1000);
+      conn.on('data', (chunk: Buffer) => {
+        if (opened) return send(ws, 2 * i, chunk);
+        // The relay answers one line first: "ok", or the error of its dial inside the pod.
+        const text = chunk.toString('utf8');
+        const nl = text.indexOf('\n');
+        if (nl < 0) return void (failure += text);
+        const line = failure + text.slice(0, nl);
+        if (line === 'ok') {
+          opened = true;
+          const rest = chunk.subarray(Buffer.byteLength(text.slice(0, nl + 1)));
+          if (rest.length) send(ws, 2 * i, rest);
+        } else {
+          send(ws, 2 * i + 1, Buffer.from(`error forwarding port ${port} to pod, uid : failed to connect to localhost:${port} inside namespace: ${line}`));
+          ws.close(1000);
+        }
       });
-      return relay;
+      conn.on('error', () => ws.close(1000));
+      conn.on('close', () => ws.close(1000));
+      return conn;
     });
-    ws.on('message', (data: Buffer) => {
+    const onMessage = (data: Buffer) => {
       const channel = data[0] as number;
-      if (channel % 2 === 0) relays[channel / 2]?.stdin.write(data.subarray(1));
-    });
-    ws.on('close', () => relays.forEach((r) => r.kill()));
+      if (channel % 2 === 0) streams[channel / 2]?.write(data.subarray(1));
+    };
+    for (const data of early) onMessage(data);
+    ws.on('message', onMessage);
+    ws.on('close', () => streams.forEach((c) => c.destroy()));
+  }
+
+  /**
+   * One relay process per pod, inside the pod's network namespace (as the
+   * kubelet dials), listening on a unix socket outside it: a connection
+   * names a port on its first line and is then joined to localhost:<port>
+   * in the pod, so listeners on the pod's loopback are reached too.
+   */
+  private relayOf(pod: { containerId: string; pid: number }): Promise<string> {
+    let relay = this.relays.get(pod.containerId);
+    if (!relay) {
+      const path = join(tmpdir(), `berth-fake-relay-${pod.containerId.slice(0, 16)}.sock`);
+      relay = new Promise<string>((resolve, reject) => {
+        const child = spawn('nsenter', ['-t', String(pod.pid), '-n', '--', process.execPath, '-e', RELAY, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+        this.children.add(child);
+        child.on('exit', (code) => {
+          this.children.delete(child);
+          this.relays.delete(pod.containerId);
+          reject(new Error(`the relay into the pod's network namespace exited (${code})`));
+        });
+        child.stdout.once('data', () => resolve(path));
+        child.once('error', reject);
+      });
+      this.relays.set(pod.containerId, relay);
+    }
+    return relay;
   }
 
   async log(namespace: string, name: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
@@ -196,14 +249,30 @@ export class Streams {
   }
 }
 
-/** Runs inside the pod's network namespace: stdin/stdout to localhost:<port>, the error on stderr and exit 1 when refused. */
+/** Runs inside the pod's network namespace: a unix socket server that joins each connection to localhost:<port> there. */
 const RELAY = `
 const net = require('node:net');
-const socket = net.connect({ port: Number(process.argv[1]), host: 'localhost', autoSelectFamily: true });
-socket.on('connect', () => { process.stdin.pipe(socket); socket.pipe(process.stdout); });
-socket.on('error', (err) => { process.stderr.write(err.message); process.exit(1); });
-socket.on('close', () => process.exit(0));
-process.stdin.on('end', () => socket.end());
+const fs = require('node:fs');
+const path = process.argv[1];
+try { fs.unlinkSync(path); } catch {}
+net.createServer((client) => {
+  client.once('data', (first) => {
+    const text = first.toString('utf8');
+    const nl = text.indexOf('\\n');
+    const port = Number(text.slice(0, nl));
+    const rest = first.subarray(nl + 1);
+    const upstream = net.connect({ port, host: 'localhost', autoSelectFamily: true });
+    upstream.on('connect', () => {
+      client.write('ok\\n');
+      if (rest.length) upstream.write(rest);
+      client.pipe(upstream).pipe(client);
+    });
+    upstream.on('error', (err) => client.end(err.message + '\\n'));
+    client.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+}).listen(path, () => process.stdout.write('ready\\n'));
 `;
 
 function send(ws: WebSocket, channel: number, data: Buffer | string): void {
