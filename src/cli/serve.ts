@@ -55,9 +55,9 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);
-  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
+  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), registry: metrics.registry });
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 

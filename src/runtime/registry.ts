@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
@@ -14,6 +15,8 @@ export interface RuntimeDeps {
   logger: Logger;
   /** argv for berths when environment.command is null (the built-in demo app). */
   defaultCommand: string[];
+  /** The gateway's metrics registry, for runtimes with health of their own to export (kubernetes: the pod watch). */
+  registry?: Registry;
 }
 
 export type RuntimeFactory = (config: Config, deps: RuntimeDeps) => Runtime;

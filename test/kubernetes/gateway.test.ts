@@ -100,6 +100,13 @@ await withEngine('berth serve on kubernetes (fake API server)', () => {
       assert.equal(reply.body.trim(), 'hello ada');
     });
 
+    it('reports the pod watch in /_berth/metrics and the runtime in /_berth/healthz', async () => {
+      const metrics = await httpRequest(`${gateway.base}/_berth/metrics`);
+      assert.match(metrics.body, /^berth_kubernetes_watch_up 1$/m);
+      const health = await httpRequest(`${gateway.base}/_berth/healthz`);
+      assert.deepEqual(JSON.parse(health.body), { status: 'ok', runtime: 'kubernetes' });
+    });
+
     it('creates exactly one pod for 50 concurrent first requests of one user', async () => {
       const replies = await Promise.all(Array.from({ length: 50 }, () => httpRequest(`${gateway.base}/`, as('crowd'))));
       assert.deepEqual(new Set(replies.map((r) => `${r.status} ${r.body.trim()}`)), new Set(['200 hello crowd']));

@@ -16,5 +16,6 @@ export function kubernetesRuntimeFromConfig(config: Config, deps: RuntimeDeps): 
     stopGraceSeconds: config.spawn.stopGraceSeconds,
     spawnTimeoutSeconds: config.spawn.timeoutSeconds,
     logger: deps.logger,
+    registry: deps.registry,
   });
 }

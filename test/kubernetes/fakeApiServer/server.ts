@@ -163,8 +163,17 @@ export class ApiServer {
         return updated ? json(res, 200, updated) : notFound(res, resource, name);
       }
       case 'DELETE': {
-        if (!name) return status(res, 405, 'MethodNotAllowed', 'delete a collection is not served by the fake');
-        return this.delete(resource, ns, name, await body(req), url.searchParams, res);
+        const input = await body(req);
+        if (name) return this.delete(resource, ns, name, input, url.searchParams, res);
+        let labels;
+        try {
+          labels = labelMatcher(url.searchParams.get('labelSelector'));
+        } catch (err) {
+          return status(res, 400, 'BadRequest', (err as SelectorError).message);
+        }
+        const doomed = this.store.list(resource.name, ns).filter((o) => labels(o.metadata.labels ?? {}));
+        for (const o of doomed) this.delete(resource, o.metadata.namespace, o.metadata.name, input, url.searchParams, null);
+        return json(res, 200, { kind: `${resource.kind}List`, apiVersion: groupVersion(resource.group), metadata: {}, items: doomed });
       }
       default:
         return status(res, 405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -301,23 +310,25 @@ export class ApiServer {
     json(res, 201, { apiVersion: groupVersion(resource.group), kind: resource.kind, ...created });
   }
 
-  private delete(resource: Resource, ns: string | undefined, name: string, input: unknown, query: URLSearchParams, res: ServerResponse): void {
+  /** Deletes one object; `res` null when it is part of a collection delete that answers for all. */
+  private delete(resource: Resource, ns: string | undefined, name: string, input: unknown, query: URLSearchParams, res: ServerResponse | null): void {
+    const reply = (code: number, value: unknown) => res && json(res, code, value);
     const found = this.store.get(resource.name, ns, name);
-    if (!found) return notFound(res, resource, name);
+    if (!found) return void (res && notFound(res, resource, name));
     const options = (input ?? {}) as { gracePeriodSeconds?: number };
     if (resource.name === 'pods') {
       const spec = found.spec as { terminationGracePeriodSeconds?: number };
       const grace = Number(query.get('gracePeriodSeconds') ?? options.gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30);
-      if (found.metadata.deletionTimestamp) return json(res, 200, { apiVersion: 'v1', kind: 'Pod', ...found });
+      if (found.metadata.deletionTimestamp) return void reply(200, { apiVersion: 'v1', kind: 'Pod', ...found });
       const marked = this.store.update('pods', ns, name, (o) => {
         o.metadata.deletionTimestamp = now();
         o.metadata.deletionGracePeriodSeconds = grace;
       }) as KubeObject;
       this.hooks?.podDeleting(marked, grace);
-      return json(res, 200, { apiVersion: 'v1', kind: 'Pod', ...marked });
+      return void reply(200, { apiVersion: 'v1', kind: 'Pod', ...marked });
     }
     const removed = this.store.remove(resource.name, ns, name) as KubeObject;
-    json(res, 200, { apiVersion: groupVersion(resource.group), kind: resource.kind, ...removed });
+    reply(200, { apiVersion: groupVersion(resource.group), kind: resource.kind, ...removed });
   }
 }
 
