@@ -128,6 +128,8 @@ export class KubernetesRuntime implements Runtime {
         userMessage: `The pod watch on the Kubernetes API server at ${this.server} is failing (${watch.lastError}); it retries by itself, tell the operator if it persists.`,
       });
     }
+    // Checked here too, so a missing policy shows before anyone's berth is refused for it.
+    await this.ensureNetworkPolicy().catch(() => undefined);
     if (this.policyMissing) throw new BerthError({ code: 'runtime_unavailable', userMessage: this.policyMissing });
   }
 
