@@ -77,6 +77,11 @@ await withEngine('kubectl against the fake API server', () => {
       assert.match(got.stdout, /^kc-pod Running \d+\.\d+\.\d+\.\d+$/);
       const pvc = await kubectl(h, ['get', 'pvc', 'kc-home', '-o', 'jsonpath={.status.phase}']);
       assert.equal(pvc.stdout, 'Bound');
+      // One event a page: kubectl follows the continue tokens to the end of the list.
+      const paged = await kubectl(h, ['get', 'events', '--chunk-size=1', '-o', 'name']);
+      const whole = await kubectl(h, ['get', 'events', '-o', 'name']);
+      assert.ok(whole.stdout.trim().split('\n').length >= 4, whole.stdout);
+      assert.equal(paged.stdout, whole.stdout);
       const logs = await eventually(async () => {
         const r = await kubectl(h, ['logs', 'kc-pod']);
         return r.stdout.includes('hello from the pod') && r;
