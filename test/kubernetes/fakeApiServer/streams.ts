@@ -257,6 +257,8 @@ const path = process.argv[1];
 try { fs.unlinkSync(path); } catch {}
 net.createServer((client) => {
   client.once('data', (first) => {
+    // Held until the dial inside the pod is done: what arrives meanwhile must not be lost.
+    client.pause();
     const text = first.toString('utf8');
     const nl = text.indexOf('\\n');
     const port = Number(text.slice(0, nl));
