@@ -126,7 +126,9 @@ export class Kubelet {
     void this.terminate(pod.metadata.namespace as string, pod.metadata.name, graceSeconds);
   }
 
+  /** The pod while it should run: not being deleted, and the fake not shut down (no container may appear after clean-up). */
   private current(namespace: string, name: string): KubeObject | undefined {
+    if (this.closed) return undefined;
     const pod = this.store.get('pods', namespace, name);
     return pod && !pod.metadata.deletionTimestamp ? pod : undefined;
   }
