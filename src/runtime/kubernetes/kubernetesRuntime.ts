@@ -190,8 +190,10 @@ export class KubernetesRuntime implements Runtime {
     });
   }
 
+  /** From the pod's annotation, also for a pod that has just ended: its exit, not "not running", is then what the caller learns. */
   async mainPort(name: string): Promise<number> {
-    const pod = await this.runningPod(name);
+    const pod = this.watch.get(podName(this.options.kubernetes.namePrefix, name)) ?? (await this.call('inspect the berth', () => this.readPod(name)));
+    if (!pod || !this.ours(pod, name)) throw notRunning(name);
     return Number(pod.metadata?.annotations?.[ANNOTATION.port] ?? pod.spec?.containers[0]?.ports?.[0]?.containerPort);
   }
 
