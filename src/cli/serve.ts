@@ -59,12 +59,12 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   const logger = createLogger(config.log.level, logSink);
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
-  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
+  let spawner: Spawner | undefined;
+  const metrics = new Metrics(() => spawner?.list() ?? []);
+  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), registry: metrics.registry });
   await runtime.prepare();
   const store = await Store.open(config.dataDir, config.store);
   const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);
-  let spawner: Spawner | undefined;
-  const metrics = new Metrics(() => spawner?.list() ?? []);
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 

@@ -90,10 +90,51 @@ const dockerRuntime = z
   })
   .prefault({});
 
+const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lowercase DNS label, e.g. "berth"');
+/** Kubernetes label and annotation keys: an optional DNS-subdomain prefix and a name. */
+const kubeKey = z.string().regex(/^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/, 'expected a Kubernetes key such as "example.com/team"');
+const kubeQuantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, 'expected a Kubernetes quantity such as "10Gi"');
+
+const toleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Equal', 'Exists']).optional(),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  tolerationSeconds: z.number().int().optional(),
+});
+
+const kubernetesRuntime = z
+  .strictObject({
+    /** null: the in-cluster service account, else $KUBECONFIG, else ~/.kube/config. */
+    kubeconfig: z.string().nullable().default(null),
+    context: z.string().nullable().default(null),
+    namespace: dnsLabel.default('berth'),
+    namePrefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,14}$/, 'expected a short lowercase DNS label, e.g. "berth"')
+      .default('berth'),
+    reach: z.enum(['auto', 'podIP', 'portForward']).default('auto'),
+    storageClassName: z.string().nullable().default(null),
+    homeSize: kubeQuantity.default('10Gi'),
+    /** null: the namespace's default account, with no token mounted in berths. */
+    serviceAccountName: z.string().nullable().default(null),
+    nodeSelector: z.record(kubeKey, z.string()).default({}),
+    tolerations: z.array(toleration).default([]),
+    imagePullSecrets: z.array(z.string()).default([]),
+    labels: z.record(kubeKey, z.string()).default({}),
+    annotations: z.record(kubeKey, z.string()).default({}),
+    /** A partial pod spec merged last (src/runtime/kubernetes/podOverrides.ts says what it may not change). */
+    podOverrides: z.record(z.string(), z.unknown()).default({}),
+    /** Extra environment.mounts berths may use: "pvc/<claim>" or "configmap/<name>". */
+    allowedMounts: z.array(z.string().regex(/^(pvc|configmap)\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected "pvc/<claim>" or "configmap/<name>"')).default([]),
+  })
+  .prefault({});
+
 const runtime = z
   .strictObject({
     kind: z.enum(['local', 'docker', 'kubernetes']).default('local'),
     docker: dockerRuntime,
+    kubernetes: kubernetesRuntime,
   })
   .prefault({});
 

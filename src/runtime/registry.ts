@@ -1,7 +1,9 @@
+import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { dockerRuntimeFromConfig } from './docker/fromConfig.js';
+import { kubernetesRuntimeFromConfig } from './kubernetes/fromConfig.js';
 import { LocalRuntime } from './local/localRuntime.js';
 import type { Runtime } from './types.js';
 
@@ -13,6 +15,8 @@ export interface RuntimeDeps {
   logger: Logger;
   /** argv for berths when environment.command is null (the built-in demo app). */
   defaultCommand: string[];
+  /** The gateway's metrics registry, for runtimes with health of their own to export (kubernetes: the pod watch). */
+  registry?: Registry;
 }
 
 export type RuntimeFactory = (config: Config, deps: RuntimeDeps) => Runtime;
@@ -21,6 +25,7 @@ export type RuntimeFactory = (config: Config, deps: RuntimeDeps) => Runtime;
 const factories: Partial<Record<RuntimeKind, RuntimeFactory>> = {
   local: (config, deps) => new LocalRuntime({ ...deps, stopGraceSeconds: config.spawn.stopGraceSeconds, warnUnsandboxed: config.auth.mode !== 'dev' }),
   docker: dockerRuntimeFromConfig,
+  kubernetes: kubernetesRuntimeFromConfig,
 };
 
 export function createRuntime(config: Config, deps: RuntimeDeps): Runtime {

@@ -34,6 +34,11 @@ export interface ConformanceSubject {
    * apart, why not, said plainly (the isolation test then skips with it).
    */
   isolatesBerths: IsolationProbe | { skip: string };
+  /**
+   * Stop removes the berth's container (kubernetes: a pod cannot be stopped,
+   * only deleted), so a stopped berth inspects as absent; its home stays.
+   */
+  stopDeletes?: boolean;
   /** Removes everything the suite left behind (berths, homes, volumes). */
   cleanup(): Promise<void>;
 }
@@ -138,7 +143,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await start(spec);
       const main = await listening(spec);
       await within(stop(spec), WAIT_MS, 'stop');
-      assert.equal((await runtime.inspect(spec.name)).state, 'stopped');
+      assert.equal((await runtime.inspect(spec.name)).state, subject.stopDeletes ? 'absent' : 'stopped');
       await assert.rejects(main.open(), { code: 'berth_not_ready' }, 'connect to a stopped berth is refused');
       await assert.rejects(runtime.exec(spec.name, execOptions(['true'])), { code: 'berth_not_ready' });
       await within(stop(spec), WAIT_MS, 'a second stop');

@@ -43,10 +43,11 @@ describe('runtime registry', () => {
     });
   }
 
-  it('says a kind that is not in this release is not available', () => {
-    assert.throws(() => createRuntime(configSchema.parse({ runtime: { kind: 'kubernetes' } }), deps), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'runtime_unavailable');
-      assert.match(err.message, /kubernetes.*not available in this release/);
+  it('makes the kubernetes runtime, which says which kubeconfig it cannot use', () => {
+    const config = configSchema.parse({ runtime: { kind: 'kubernetes', kubernetes: { kubeconfig: '/nonexistent/kubeconfig' } } });
+    assert.throws(() => createRuntime(config, deps), (err: Error & { code?: string; userMessage?: string }) => {
+      assert.equal(err.code, 'config_invalid');
+      assert.match(err.userMessage ?? '', /\/nonexistent\/kubeconfig.*set runtime\.kubernetes\.kubeconfig/);
       return true;
     });
   });

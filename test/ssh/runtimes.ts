@@ -1,18 +1,25 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger } from '../../src/log/logger.js';
 import type { Config } from '../../src/config/schema.js';
 import { configSchema } from '../../src/config/schema.js';
 import { dockerRuntimeFromConfig } from '../../src/runtime/docker/fromConfig.js';
-import { DEBIAN, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { kubernetesRuntimeFromConfig } from '../../src/runtime/kubernetes/fromConfig.js';
+import { DEBIAN, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { startFakeApiServer } from '../kubernetes/fakeApiServer/index.js';
 import { localSpawner, spawnerOver, type SpawnerParts } from '../helpers/gatewayParts.js';
 
 /**
  * The runtimes the SSH behaviours run against, as test/conformance/runtime.ts
  * runs the runtime's: every describe of an SSH test file that is about what
  * reaches the berth is declared through forEachRuntime, so each behaviour is
- * checked on the local runtime and on a real Docker engine with the same test.
+ * checked on the local runtime, on a real Docker engine and on the kubernetes
+ * runtime against the fake API server (pods as Docker containers) with the
+ * same test.
  */
 export interface SshRuntime {
-  kind: 'local' | 'docker';
+  kind: 'local' | 'docker' | 'kubernetes';
   /** Points the config at this runtime and a berth serving "hello from <user>" on environment.port; the test adjusts after. */
   configure(config: Config): void;
   parts(config: Config): Promise<SpawnerParts>;
@@ -65,7 +72,34 @@ const docker: SshRuntime = {
   webPort: async ({ config }) => config.environment.port,
 };
 
-export const RUNTIMES: readonly SshRuntime[] = [local, docker];
+/** Berths as pods of the fake API server, reached at their pod IPs, exec'd through the API's exec over WebSocket. */
+const kubernetes: SshRuntime = {
+  kind: 'kubernetes',
+  configure(config) {
+    config.environment.image = DEBIAN;
+    config.environment.command = PYTHON_SERVER;
+  },
+  async parts(config) {
+    const prefix = runPrefix();
+    const dir = await mkdtemp(join(tmpdir(), 'berth-ssh-kube-'));
+    const fake = await startFakeApiServer({ engine, prefix, dir, namespaces: [prefix] });
+    config.runtime = configSchema.parse({ runtime: { kind: 'kubernetes', kubernetes: { kubeconfig: fake.kubeconfig, namespace: prefix, reach: 'podIP' } } }).runtime;
+    const runtime = kubernetesRuntimeFromConfig(config, { dataDir: config.dataDir, logger: createLogger(config.log.level), defaultCommand: [] });
+    const parts = await spawnerOver(config, runtime);
+    return {
+      ...parts,
+      async close() {
+        await parts.close();
+        await fake.close();
+        await removeByPrefix(prefix, [`${prefix}-podnet`]);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  webPort: async ({ config }) => config.environment.port,
+};
+
+export const RUNTIMES: readonly SshRuntime[] = [local, docker, kubernetes];
 
 /**
  * Declares a file's suites once per runtime (`define` names them with
@@ -74,7 +108,7 @@ export const RUNTIMES: readonly SshRuntime[] = [local, docker];
  */
 export async function forEachRuntime(define: (runtime: SshRuntime) => void): Promise<void> {
   for (const runtime of RUNTIMES) {
-    if (runtime.kind === 'docker') await withEngine('ssh into docker berths', () => define(runtime));
+    if (runtime.kind !== 'local') await withEngine(`ssh into ${runtime.kind} berths`, () => define(runtime));
     else define(runtime);
   }
 }

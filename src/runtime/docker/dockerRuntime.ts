@@ -184,8 +184,11 @@ export class DockerRuntime implements Runtime {
     return listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
   }
 
+  /** From the container's label, also for one that has just exited: its exit, not "not running", is then what the caller learns. */
   async mainPort(name: string): Promise<number> {
-    const port = mainPortOf(await this.runningContainer(name));
+    const info = await this.call('inspect the berth', () => this.find(name));
+    if (!info) throw notRunning(name);
+    const port = mainPortOf(info);
     if (port === null) throw noAddress(name, this.config.network);
     return port;
   }

@@ -17,7 +17,7 @@ export interface ExecTarget {
  * Every exec carries a random marker in this variable, so signal() can find
  * its process inside the container: the engine has no way to signal an exec.
  */
-const MARKER = 'BERTH_EXEC';
+export const MARKER = 'BERTH_EXEC';
 
 /**
  * Sends signal $1 to the top process carrying marker $2 (the exec's own
@@ -25,7 +25,7 @@ const MARKER = 'BERTH_EXEC';
  * session's process. Runs as the exec's user, which may read its processes'
  * environments; needs sh, tr, grep and sed, which any image with a shell has.
  */
-const SIGNAL_SCRIPT = `
+export const SIGNAL_SCRIPT = `
 marked() { tr '\\0' '\\n' < "/proc/$1/environ" 2>/dev/null | grep -qx "${MARKER}=$2"; }
 for dir in /proc/[0-9]*; do
   pid=\${dir#/proc/}
