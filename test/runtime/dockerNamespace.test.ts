@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -92,12 +93,16 @@ await withEngine('docker network namespace reach', () => {
       assert.deepEqual(main, { port: 8080, loopbackOnly: false });
     });
 
-    it("has the relay dial only loopback and the berth's own addresses, whatever it is asked", { timeout: TEST_MS }, async () => {
+    it("has the relay see only the berth's namespace and dial only loopback and the berth's own addresses, whatever it is asked", { timeout: TEST_MS }, async () => {
       const info = await engine.getContainer(`${prefix}-${alice.name}`).inspect();
       const own = Object.values(info.NetworkSettings.Networks)[0];
       assert.ok(own?.IPAddress && own.Gateway, 'the container has an address and a gateway on its network');
       const relay = await NamespaceRelay.start(info.State.Pid);
       try {
+        assert.ok(relay.addresses.includes(own.IPAddress), `the relay sees the container's ${own.IPAddress}: ${relay.addresses.join(', ')}`);
+        const hostAddresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address));
+        const shared = relay.addresses.filter((address) => hostAddresses.includes(address) && address !== '127.0.0.1' && address !== '::1');
+        assert.deepEqual(shared, [], "the relay sees none of the gateway host's addresses");
         for (const foreign of [own.Gateway, '8.8.8.8', '::ffff:10.0.0.1', 'localhost', 'example.com', '0.0.0.0']) {
           await assert.rejects(relay.connect(8080, [foreign]), { code: 'EACCES' }, `the relay dialled ${foreign}`);
         }

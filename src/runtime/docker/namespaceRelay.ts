@@ -37,7 +37,11 @@ export class NamespaceRelay {
   private readonly pending = new Map<number, { resolve: (socket: Socket) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   private ended: Error | null = null;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(
+    private readonly child: ChildProcess,
+    /** The addresses of the namespace's interfaces, as the relay found them on start. */
+    readonly addresses: readonly string[],
+  ) {
     child.on('message', (reply: RelayReply, handle: unknown) => this.answered(reply, handle));
     child.once('exit', (code, signal) => this.end(new Error(`the relay ended (${signal ?? `code ${code}`})`)));
   }
@@ -69,7 +73,7 @@ export class NamespaceRelay {
         child.removeAllListeners('error');
         child.on('error', () => undefined);
         child.stderr?.removeAllListeners('data').resume();
-        resolve(new NamespaceRelay(child));
+        resolve(new NamespaceRelay(child, message.addresses));
       });
     });
   }

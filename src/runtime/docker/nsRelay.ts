@@ -35,7 +35,7 @@ function ownAddresses(): string[] {
 }
 
 /** Loopback, or an address this namespace itself has. */
-export function isOwnAddress(host: string, own: readonly string[]): boolean {
+function isOwnAddress(host: string, own: readonly string[]): boolean {
   const plain = unmapV4(host);
   return isIP(plain) !== 0 && (isLoopbackHost(plain) || own.includes(plain));
 }
@@ -65,7 +65,7 @@ async function serve(request: RelayRequest): Promise<void> {
   send({ id, ok: false, code: last?.code ?? 'ECONNREFUSED', message: last?.message ?? 'refused' });
 }
 
-/** Started as a script (not imported for its types or isOwnAddress): serve the IPC channel until it closes. */
+/** Run as the relay (the gateway only imports its types): serve the IPC channel until it closes. */
 if (process.send !== undefined && process.env.BERTH_NS_RELAY === '1') {
   process.on('message', (request: RelayRequest) => void serve(request));
   process.on('disconnect', () => process.exit(0));
