@@ -168,6 +168,9 @@ export class DockerRuntime implements Runtime {
         return await this.namespace.connect(name, pid, port);
       } catch (err) {
         if (err instanceof BerthError) throw err;
+        // A container that ended or restarted meanwhile is no reason to give the namespace path up.
+        const now = await this.runningContainer(name);
+        if (now.State.Pid !== pid) return this.namespace.connect(name, now.State.Pid, port);
         this.blockNamespace(err as Error);
       }
     }
