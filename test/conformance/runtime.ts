@@ -321,15 +321,16 @@ function watch(stream: Readable): { waitFor(pattern: RegExp): Promise<void> } {
   };
 }
 
-/** Whether `open` (a runtime's connect) gives a connection within a second; it is closed at once. */
-export function accepts(open: () => Promise<Duplex>): Promise<boolean> {
-  return within(open(), 1000, 'connect').then(
-    (stream) => {
-      stream.destroy();
-      return true;
-    },
-    () => false,
-  );
+/** Whether `open` (a runtime's connect) gives a connection within two seconds; it is closed at once, as is one that comes later. */
+export async function accepts(open: () => Promise<Duplex>): Promise<boolean> {
+  const opening = open();
+  try {
+    (await within(opening, 2000, 'connect')).destroy();
+    return true;
+  } catch {
+    opening.then((late) => late.destroy(), () => undefined);
+    return false;
+  }
 }
 
 /** Polls until `probe` gives a value (not undefined or false), for at most `ms`. */
