@@ -5,7 +5,7 @@ import { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetesRuntim
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { describeRuntimeConformance } from '../conformance/runtime.js';
 import { runPrefix, withEngine } from '../helpers/docker.js';
-import { kubeHarness, SERVER } from './harness.js';
+import { kubeHarness, LOOPBACK_SERVER, SERVER } from './harness.js';
 
 /*
  * The runtime conformance suite on the kubernetes runtime, through the real
@@ -33,6 +33,7 @@ if (realCluster) {
       runtime,
       specFor: (user, command) => berthSpecFor(configSchema.parse({ environment: { image, command } }), user),
       serverCommand: SERVER,
+      loopbackServerCommand: LOOPBACK_SERVER,
       stopDeletes: true,
       isolatesBerths,
       cleanup: async () => {
@@ -55,6 +56,7 @@ if (realCluster) {
           runtime: harness.makeRuntime({ reach }),
           specFor: (user, command) => harness.specFor(user, command),
           serverCommand: SERVER,
+      loopbackServerCommand: LOOPBACK_SERVER,
           stopDeletes: true,
           isolatesBerths,
           cleanup: () => harness.cleanup(),

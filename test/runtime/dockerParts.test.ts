@@ -7,6 +7,7 @@ import { createOptions, memoryBytes } from '../../src/runtime/docker/createOptio
 import { engineAddress } from '../../src/runtime/docker/engine.js';
 import { demultiplexer, FrameParser, logLines } from '../../src/runtime/docker/frames.js';
 import { loginShellFrom } from '../../src/runtime/docker/loginShell.js';
+import { namespaceUnavailable } from '../../src/runtime/docker/namespaceReach.js';
 import { observe } from '../../src/runtime/docker/observed.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 
@@ -191,5 +192,21 @@ describe('docker observed state', () => {
     assert.deepEqual([observe('n', info('exited', 3), false).state, observe('n', info('exited', 3), false).exitCode], ['exited', 3]);
     assert.equal(observe('n', info('exited', 143), true).state, 'stopped');
     assert.equal(observe('n', info('created'), false).state, 'stopped');
+  });
+});
+
+describe("entering a berth's network namespace", () => {
+  const local = engineAddress(dockerConfig(), {});
+  const remote = engineAddress(dockerConfig({ socket: 'tcp://10.1.2.3:2376' }), {});
+
+  it('may be tried by root on Linux with a local engine', () => {
+    assert.equal(namespaceUnavailable(local, 0, 'linux'), null);
+  });
+
+  it('is out of reach, saying why, for a remote engine, a gateway that is not root, or another system', () => {
+    assert.match(namespaceUnavailable(remote, 0, 'linux') ?? '', /tcp:\/\/10\.1\.2\.3:2376\) is on another host/);
+    assert.match(namespaceUnavailable(local, 1000, 'linux') ?? '', /does not run as root/);
+    assert.match(namespaceUnavailable(local, undefined, 'linux') ?? '', /does not run as root/);
+    assert.match(namespaceUnavailable(local, 0, 'darwin') ?? '', /runs on darwin/);
   });
 });

@@ -40,6 +40,12 @@ interface LocalBerth {
   stopRequested: boolean;
   /** The sockets it listened on when last looked at. */
   owned: { listeners: Listener[]; at: number } | null;
+  /** The scan of its sockets in flight, which callers at the same moment share (one takes 100 ms on a busy host). */
+  scan: { listeners: Promise<Listener[]>; began: number } | null;
+  /** The scan queued behind the one in flight, for callers that need one begun after they asked. */
+  nextScan: Promise<Listener[]> | null;
+  /** Where its main port answered last; kept until a connection there fails, so the proxy's new connections scan nothing. */
+  mainAddress: string | null;
 }
 
 const OWNED_FRESH_MS = 1_000;
@@ -121,34 +127,68 @@ export class LocalRuntime implements Runtime {
    * the same port on another address is never reached through it.
    */
   async connect(name: string, port: number): Promise<Duplex> {
-    const address = await this.addressOf(this.running(name), port);
+    const berth = this.running(name);
+    const main = port === berth.port;
+    const address = (main ? berth.mainAddress : null) ?? (await this.addressOf(berth, port));
     if (address === null) throw notListening(name, port, '');
-    return connectTcp(name, address, port);
+    try {
+      const socket = await connectTcp(name, address, port);
+      if (main) berth.mainAddress = address;
+      return socket;
+    } catch (err) {
+      if (main) berth.mainAddress = null;
+      throw err;
+    }
   }
 
   async listening(name: string): Promise<ListeningPort[]> {
-    return summarise(await this.ownListeners(this.running(name)));
+    return summarise(await this.ownListeners(this.running(name), Date.now()));
   }
 
   async mainPort(name: string): Promise<number> {
     return this.running(name).port;
   }
 
-  private async ownListeners(berth: LocalBerth): Promise<Listener[]> {
-    const listeners = await listenersOfGroups(berth.run.groups);
-    berth.owned = { listeners, at: Date.now() };
-    return listeners;
+  /**
+   * The berth's listening sockets from a scan begun at `since` or later. One
+   * scan runs at a time and at most one waits behind it, shared by everyone
+   * who asks meanwhile, so a burst of new connections costs two scans, not one each.
+   */
+  private ownListeners(berth: LocalBerth, since: number): Promise<Listener[]> {
+    const current = berth.scan;
+    if (current !== null && current.began >= since) return current.listeners;
+    if (current === null) return this.startScan(berth).listeners;
+    berth.nextScan ??= current.listeners.catch(() => []).then(() => {
+      berth.nextScan = null;
+      return this.startScan(berth).listeners;
+    });
+    return berth.nextScan;
+  }
+
+  private startScan(berth: LocalBerth): { began: number; listeners: Promise<Listener[]> } {
+    const scan = { began: Date.now(), listeners: listenersOfGroups(berth.run.groups) };
+    berth.scan = scan;
+    const done = () => {
+      if (berth.scan === scan) berth.scan = null;
+    };
+    scan.listeners.then((listeners) => {
+      berth.owned = { listeners, at: scan.began };
+      done();
+    }, done);
+    return scan;
   }
 
   /**
    * Where to dial the berth's listener on `port`, or null when it has none.
-   * Finding out scans /proc (milliseconds per call), so a port seen in the
-   * last OWNED_FRESH_MS is taken as still the berth's; an unseen one is
-   * always looked up afresh.
+   * A port seen in a scan of the last OWNED_FRESH_MS (or one in flight) is
+   * taken as still the berth's; an unseen one is looked up afresh.
    */
   private async addressOf(berth: LocalBerth, port: number): Promise<string | null> {
-    const fresh = berth.owned !== null && Date.now() - berth.owned.at < OWNED_FRESH_MS ? dialAddress(berth.owned.listeners, port) : null;
-    return fresh ?? dialAddress(await this.ownListeners(berth), port);
+    const asked = Date.now();
+    const known = berth.owned !== null && asked - berth.owned.at < OWNED_FRESH_MS ? dialAddress(berth.owned.listeners, port) : null;
+    if (known !== null) return known;
+    const inFlight = berth.scan !== null ? dialAddress(await berth.scan.listeners, port) : null;
+    return inFlight ?? dialAddress(await this.ownListeners(berth, asked), port);
   }
 
   async logs(name: string, lines: number): Promise<string[]> {
@@ -187,6 +227,9 @@ export class LocalRuntime implements Runtime {
       port,
       stopRequested: false,
       owned: null,
+      scan: null,
+      nextScan: null,
+      mainAddress: null,
       run: new BerthProcess(argv, { cwd: home, env }, (exitCode, signal) => this.ended(berth, exitCode, signal)),
     };
     this.berths.set(spec.name, berth);
