@@ -1,4 +1,6 @@
+import { connect as netConnect } from 'node:net';
 import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 import {
@@ -13,10 +15,13 @@ import {
   type RuntimeProgress,
   type StopOptions,
 } from '../types.js';
+import { RelayError } from '../namespaceRelay.js';
 import { BerthProcess } from './berthProcess.js';
 import { freeLoopbackPort } from './freePort.js';
 import { portsOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
+import { bwrapConfinement } from './sandbox/bwrap.js';
+import type { SandboxLayout } from './sandbox/layout.js';
 
 export interface LocalRuntimeOptions {
   dataDir: string;
@@ -27,6 +32,8 @@ export interface LocalRuntimeOptions {
   stopGraceSeconds: number;
   /** Warn at start that berths are not kept apart: set when real users sign in (every auth mode but dev). */
   warnUnsandboxed?: boolean;
+  /** Run each berth in a bubblewrap sandbox laid out so (./sandbox/); absent or null: plain child processes. */
+  sandbox?: SandboxLayout | null;
 }
 
 interface LocalBerth {
@@ -42,10 +49,13 @@ interface LocalBerth {
 const OWNED_FRESH_MS = 1_000;
 
 /**
- * Berths as child processes of the gateway, sharing the host's network on
- * loopback ports. Nothing to install, no isolation beyond a private home:
- * for one machine and for trying Berth out. Local berths live and die with
- * this instance, so there is nothing to adopt after a restart.
+ * Berths as child processes of the gateway. Sandboxed (bubblewrap, see
+ * ./sandbox/), each has its own PID and network namespace and sees the host
+ * read-only with its home, and nothing of the gateway's data or other homes;
+ * unsandboxed, berths share the host's network on loopback ports and have no
+ * isolation beyond a private home. Either way each still gets a port that is
+ * free on the host, so PORT means the same in both. Local berths live and
+ * die with this instance, so there is nothing to adopt after a restart.
  */
 export class LocalRuntime implements Runtime {
   readonly kind = 'local';
@@ -115,19 +125,13 @@ export class LocalRuntime implements Runtime {
   /** Only the berth's own ports (see ./ownedPorts.ts): another user's listener on this host is not reachable through it. */
   async endpoint(name: string, port: number): Promise<Endpoint> {
     const berth = this.running(name);
-    if (port !== berth.port && !(await this.owns(berth, port))) {
-      throw new BerthError({
-        code: 'upstream_failed',
-        userMessage: `Nothing in your environment listens on port ${port}; start a server on it (on any address) and try again.`,
-        logMessage: `berth ${name} has no listener of its own on port ${port}`,
-      });
-    }
+    if (port !== berth.port && !(await this.owns(berth, port))) throw notListening(name, port, 'no listener of its own');
     return { host: '127.0.0.1', port };
   }
 
   async listening(name: string): Promise<number[]> {
     const berth = this.running(name);
-    const ports = await portsOfGroups(berth.run.groups);
+    const ports = (await berth.run.sandboxListening()) ?? (await portsOfGroups(berth.run.groups));
     berth.owned = { ports, at: Date.now() };
     return ports;
   }
@@ -140,6 +144,29 @@ export class LocalRuntime implements Runtime {
   private async owns(berth: LocalBerth, port: number): Promise<boolean> {
     if (berth.owned !== null && Date.now() - berth.owned.at < OWNED_FRESH_MS && berth.owned.ports.includes(port)) return true;
     return (await this.listening(berth.spec.name)).includes(port);
+  }
+
+  /** The port the berth was given in PORT. */
+  async mainPort(name: string): Promise<number> {
+    return this.running(name).port;
+  }
+
+  /**
+   * A stream to `port` inside the berth: through the relay in a sandbox's
+   * network namespace, or on the host's loopback to a port of the berth's own.
+   */
+  async connect(name: string, port: number): Promise<Duplex> {
+    const berth = this.running(name);
+    const relayed = berth.run.connect(port);
+    if (relayed === null) return connectTcp(await this.endpoint(name, port));
+    return relayed.catch((err: unknown) => {
+      throw err instanceof RelayError && err.code !== null ? notListening(name, port, err.message) : new BerthError({
+        code: 'upstream_failed',
+        userMessage: `Your environment could not be reached on port ${port}; try again, and tell the operator if it keeps failing.`,
+        logMessage: `berth ${name}: the sandbox relay failed for port ${port}: ${(err as Error).message}`,
+        cause: err,
+      });
+    });
   }
 
   async mainEndpoint(name: string): Promise<Endpoint> {
@@ -176,13 +203,19 @@ export class LocalRuntime implements Runtime {
       USER: spec.user,
     };
     const argv = substituteArgs(spec.command ?? this.options.defaultCommand, { PORT: port, USER: spec.user });
-    progress('starting', `starting ${argv[0] ?? 'the command'}`);
+    const sandbox = this.options.sandbox ?? null;
+    progress('starting', `starting ${argv[0] ?? 'the command'}${sandbox ? ' in its sandbox' : ''}`);
     const berth: LocalBerth = {
       spec,
       port,
       stopRequested: false,
       owned: null,
-      run: new BerthProcess(argv, { cwd: home, env }, (exitCode) => this.ended(berth, exitCode)),
+      run: new BerthProcess(
+        argv,
+        { cwd: home, env },
+        (exitCode) => this.ended(berth, exitCode),
+        sandbox ? bwrapConfinement(sandbox, spec, home) : null,
+      ),
     };
     this.berths.set(spec.name, berth);
     try {
@@ -195,7 +228,7 @@ export class LocalRuntime implements Runtime {
         cause: err,
       });
     }
-    this.logger.info({ berth: spec.name, pid: berth.run.pid, port }, 'berth process started');
+    this.logger.info({ berth: spec.name, pid: berth.run.pid, sandboxPid: berth.run.sandboxPid, port }, 'berth process started');
     return observe(berth);
   }
 
@@ -253,6 +286,25 @@ function observe(berth: LocalBerth): Observed {
     specHash: spec.hash,
     image: null,
   };
+}
+
+function notListening(name: string, port: number, detail: string): BerthError {
+  return new BerthError({
+    code: 'upstream_failed',
+    userMessage: `Nothing in your environment listens on port ${port}; start a server on it (on any address) and try again.`,
+    logMessage: `berth ${name} port ${port}: ${detail}`,
+  });
+}
+
+function connectTcp(endpoint: Endpoint): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(endpoint);
+    socket.once('connect', () => {
+      socket.removeListener('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
 }
 
 function absent(name: string): Observed {

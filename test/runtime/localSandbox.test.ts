@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { mkdtemp, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { configSchema, type ConfigInput } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log/logger.js';
+import { LocalRuntime } from '../../src/runtime/local/localRuntime.js';
+import { bwrapArgs, READY_SCRIPT, rlimitArgs } from '../../src/runtime/local/sandbox/bwrap.js';
+import { chooseSandbox, probeBwrap } from '../../src/runtime/local/sandbox/choose.js';
+import { sandboxLayout } from '../../src/runtime/local/sandbox/layout.js';
+import { berthSpecFor } from '../../src/runtime/spec.js';
+import type { BerthSpec } from '../../src/runtime/types.js';
+import { eventually, run, within } from '../conformance/runtime.js';
+
+/** A TCP server on PORT (or $1) and `host` that greets each connection with the berth's user, then closes. */
+function greeter(host = '127.0.0.1'): string[] {
+  return [
+    process.execPath,
+    '-e',
+    `require('node:net').createServer((s) => s.end('hello ' + process.env.BERTH_USER)).listen(Number(process.argv[1] || process.env.PORT), ${JSON.stringify(host)})`,
+  ];
+}
+
+/** argv that exits 0 when a TCP connection to 127.0.0.1:port opens within a second. */
+function connectCommand(port: number): string[] {
+  return [process.execPath, '-e', `require('node:net').connect(${port}, '127.0.0.1').on('connect', () => process.exit(0)).on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 1000)`];
+}
+
+function specFor(user: string, command: string[] | null, environment: ConfigInput['environment'] = {}): BerthSpec {
+  return berthSpecFor(configSchema.parse({ environment: { ...environment, command } }), user);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function read(socket: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of socket) text += String(chunk);
+  return text;
+}
+
+describe('local sandbox: choosing it', () => {
+  const logged: string[] = [];
+  const logger = createLogger('warn', { write: (line: string) => logged.push(line) && true } as unknown as NodeJS.WritableStream);
+  const config = (auth: 'dev' | 'header', local: ConfigInput['runtime'] extends infer R ? R extends { local?: infer L } ? L : never : never) =>
+    configSchema.parse({ auth: { mode: auth, ...(auth === 'header' ? { header: { trustedProxies: ['127.0.0.1/32'] } } : {}) }, runtime: { local } });
+  const missing = () => 'bwrap is not installed';
+  const works = () => null;
+
+  it('uses bubblewrap when it works, on auto and on bwrap', () => {
+    assert.equal(chooseSandbox(config('header', {}), logger, works), 'bwrap');
+    assert.equal(chooseSandbox(config('header', { sandbox: 'bwrap' }), logger, works), 'bwrap');
+  });
+
+  it('runs unsandboxed with dev sign-in when bubblewrap is missing, and warns how to install it', () => {
+    logged.length = 0;
+    assert.equal(chooseSandbox(config('dev', {}), logger, missing), 'off');
+    assert.match(logged.join(''), /without a sandbox: bwrap is not installed.*install bubblewrap/);
+  });
+
+  it('refuses to start unsandboxed with real sign-in, saying what a berth could do and how to install bubblewrap', () => {
+    for (const local of [{}, { sandbox: 'off' as const }]) {
+      assert.throws(() => chooseSandbox(config('header', local), logger, missing), (err: Error & { code?: string; userMessage?: string }) => {
+        assert.equal(err.code, 'config_invalid');
+        assert.match(err.userMessage ?? '', /read the gateway's data directory.*session key.*every other user's home.*other berth's ports/);
+        assert.match(err.userMessage ?? '', /apt-get install bubblewrap/);
+        assert.match(err.userMessage ?? '', /runtime\.local\.allowUnsandboxed: true/);
+        return true;
+      });
+    }
+  });
+
+  it('runs unsandboxed with real sign-in when the operator allows it, and never probes for sandbox: off', () => {
+    assert.equal(chooseSandbox(config('header', { allowUnsandboxed: true }), logger, missing), 'off');
+    const probeless = () => assert.fail('sandbox: off must not probe');
+    assert.equal(chooseSandbox(config('dev', { sandbox: 'off' }), logger, probeless), 'off');
+  });
+
+  it('refuses sandbox: bwrap where bubblewrap does not work, whatever the sign-in', () => {
+    assert.throws(() => chooseSandbox(config('dev', { sandbox: 'bwrap' }), logger, missing), /runtime\.local\.sandbox is "bwrap" but bwrap is not installed: install bubblewrap/);
+  });
+
+  it('finds bubblewrap working on this machine (.ci/run installs it)', () => {
+    assert.equal(probeBwrap(), null);
+  });
+});
+
+describe('local sandbox: layout and arguments', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await realpath(await mkdtemp(join(tmpdir(), 'berth-layout-')));
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('masks dataDir, /run, the gateway install directory and its config files, and nothing of the system', async () => {
+    const config = join(dataDir, '..', `berth-layout-config-${process.pid}.yaml`);
+    await writeFile(config, 'log: info\n');
+    try {
+      const layout = sandboxLayout({ dataDir, gatewayFiles: [config, '/nonexistent/secret', '/etc', '/'], defaultCommand: ['true'] });
+      const masked = layout.masks.map((m) => `${m.kind}:${m.path}`);
+      assert.ok(masked.includes(`dir:${dataDir}`));
+      assert.ok(masked.includes('dir:/run'));
+      assert.ok(masked.includes(`file:${await realpath(config)}`));
+      assert.ok(masked.includes(`dir:${await realpath(process.cwd())}`), 'the checkout the tests run from is the install directory');
+      for (const system of ['dir:/', 'dir:/etc', 'dir:/usr']) assert.ok(!masked.includes(system), `${system} masked`);
+      assert.equal(new Set(layout.masks.map((m) => m.path)).size, layout.masks.length, '/run and /var/run are one mask');
+    } finally {
+      await rm(config, { force: true });
+    }
+  });
+
+  it('shows the default command again, read-only, with its package manifest and dependencies', async () => {
+    const demo = join(process.cwd(), 'src', 'demo', 'app.ts');
+    const layout = sandboxLayout({ dataDir, gatewayFiles: [], defaultCommand: [process.execPath, demo] });
+    const root = await realpath(process.cwd());
+    assert.deepEqual(layout.reveals, [join(root, 'node_modules'), join(root, 'package.json'), join(root, 'src', 'demo')]);
+  });
+
+  it('puts the home after the masks, so it stays visible inside a masked dataDir', () => {
+    const spec = specFor('alice', ['true']);
+    const home = join(dataDir, 'homes', spec.name);
+    const args = bwrapArgs({ masks: [{ path: dataDir, kind: 'dir' }, { path: '/srv/berth.yaml', kind: 'file' }], reveals: ['/opt/node'] }, spec, home);
+    const at = (...seq: string[]) => args.findIndex((_, i) => seq.every((s, j) => args[i + j] === s));
+    assert.ok(at('--ro-bind', '/', '/') < at('--tmpfs', dataDir));
+    assert.ok(at('--tmpfs', dataDir) < at('--ro-bind', '/opt/node', '/opt/node'));
+    assert.ok(at('--ro-bind', '/dev/null', '/srv/berth.yaml') > 0);
+    assert.ok(at('--ro-bind', '/opt/node', '/opt/node') < at('--bind', home, home));
+    assert.deepEqual(args.slice(-5), ['--', 'sh', '-c', READY_SCRIPT, 'berth-sandbox'], 'the command comes last, after the readiness step');
+    for (const flag of ['--unshare-all', '--unshare-user', '--die-with-parent', '--new-session']) assert.ok(args.includes(flag), flag);
+    assert.ok(at('--cap-drop', 'ALL') >= 0);
+  });
+
+  it('turns environment.limits into rlimits, and none into no wrapper', () => {
+    assert.deepEqual(rlimitArgs({ memory: '512m', cpus: 1, pids: 64 }), ['prlimit', `--data=${512 * 1024 * 1024}`, '--nproc=64', '--']);
+    assert.deepEqual(rlimitArgs({ memory: null, cpus: 2, pids: null }), []);
+  });
+});
+
+describe('local sandbox: a berth in it', () => {
+  let dataDir: string;
+  let runtime: LocalRuntime;
+  let outside: ReturnType<typeof createServer>;
+  let outsidePort: number;
+  before(async () => {
+    dataDir = await realpath(await mkdtemp(join(tmpdir(), 'berth-sandbox-')));
+    await writeFile(join(dataDir, 'session.key'), 'not for berths');
+    runtime = new LocalRuntime({
+      dataDir,
+      logger: createLogger('silent'),
+      defaultCommand: greeter(),
+      stopGraceSeconds: 2,
+      sandbox: sandboxLayout({ dataDir, gatewayFiles: [], defaultCommand: greeter() }),
+    });
+    // Something of the gateway's on the host's loopback.
+    outside = createServer((s) => s.end('host'));
+    await new Promise<void>((resolve) => outside.listen(0, '127.0.0.1', resolve));
+    outsidePort = (outside.address() as AddressInfo).port;
+  });
+  after(async () => {
+    await runtime?.close();
+    outside?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const sh = (name: string, script: string) => run(runtime, name, ['sh', '-c', script]);
+
+  it("cannot read dataDir, list another home, signal the gateway, or reach another berth's or the host's ports", { timeout: 20_000 }, async () => {
+    const alice = specFor('sbx-alice', null);
+    const bob = specFor('sbx-bob', null);
+    await Promise.all([runtime.ensure(alice, () => undefined), runtime.ensure(bob, () => undefined)]);
+    const bobPort = await runtime.mainPort(bob.name);
+    await mkdir(join(dataDir, 'homes', bob.name, 'private'), { recursive: true });
+    assert.notEqual((await sh(alice.name, `cat ${join(dataDir, 'session.key')}`)).code, 0, 'read dataDir/session.key');
+    assert.equal((await sh(alice.name, `ls ${dataDir}`)).stdout, 'homes\n', 'dataDir shows only the mount point of the home');
+    assert.notEqual((await sh(alice.name, `ls ${join(dataDir, 'homes', bob.name)}`)).code, 0, "listed bob's home");
+    assert.equal((await sh(alice.name, `ls ${join(dataDir, 'homes')}`)).stdout, `${alice.name}\n`);
+    assert.notEqual((await sh(alice.name, `kill -0 ${process.pid}`)).code, 0, "signalled the gateway's PID");
+    assert.ok(alive(process.pid));
+    await eventually(async () => (await runtime.listening(bob.name)).includes(bobPort), "bob's server to listen");
+    assert.notEqual((await run(runtime, alice.name, connectCommand(bobPort))).code, 0, "reached bob's port");
+    assert.notEqual((await run(runtime, alice.name, connectCommand(outsidePort))).code, 0, "reached the host's loopback");
+    assert.equal((await run(runtime, bob.name, connectCommand(bobPort))).code, 0, 'bob reaches his own port: the probe works');
+    assert.equal((await sh(alice.name, 'ls -A /run')).stdout, '', '/run (the Docker socket, say) is masked');
+    await Promise.all([runtime.stop(alice.name, { remove: true, graceSeconds: 1 }), runtime.stop(bob.name, { remove: true, graceSeconds: 1 })]);
+  });
+
+  it('writes its own home at its usual path, has a private /tmp, no capabilities and no new privileges', { timeout: 20_000 }, async () => {
+    const spec = specFor('sbx-home', null);
+    await runtime.ensure(spec, () => undefined);
+    const home = join(dataDir, 'homes', spec.name);
+    const result = await sh(spec.name, 'echo "$HOME $(pwd)"; echo kept > "$HOME/file"; ls -A /tmp | grep -v "^$(basename "${HOME%/homes/*}")$"; grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${home} ${home}\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n`);
+    await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+  });
+
+  it('applies environment.limits as rlimits to the berth and its execs', { timeout: 20_000 }, async () => {
+    const limits = `grep -E "^Max (data size|processes)" /proc/self/limits | tr -s ' ' | cut -d' ' -f1-5 | tr '\\n' ,`;
+    const spec = specFor('sbx-limits', ['sh', '-c', `echo "main=$(${limits})"; exec sleep 100`], { limits: { memory: '256m', pids: 40 } });
+    await runtime.ensure(spec, () => undefined);
+    const expected = `Max data size ${256 * 1024 * 1024} ${256 * 1024 * 1024},Max processes 40 40 processes,`;
+    const line = await eventually(async () => (await runtime.logs(spec.name, 10)).find((l) => l.startsWith('main=')), 'the limits line');
+    assert.equal(line, `main=${expected}`);
+    assert.equal((await sh(spec.name, limits)).stdout, expected);
+    await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+  });
+
+  it('ends everything it started when it stops, even a daemon that left its session', { timeout: 20_000 }, async () => {
+    const spec = specFor('sbx-daemon', ['sh', '-c', 'exec sleep 100']);
+    await runtime.ensure(spec, () => undefined);
+    const started = await sh(spec.name, 'setsid sh -c "trap \\"\\" TERM; exec sleep 1000" </dev/null >/dev/null 2>&1 & echo started');
+    assert.equal(started.stdout, 'started\n');
+    const pid = await eventually(async () => {
+      const { stdout } = await import('node:child_process').then(({ execFileSync }) => ({ stdout: execFileSync('pgrep', ['-f', '^sleep 1000$'], { encoding: 'utf8' }).trim() })).catch(() => ({ stdout: '' }));
+      return stdout === '' ? undefined : Number(stdout.split('\n')[0]);
+    }, 'the daemon on the host');
+    await within(runtime.stop(spec.name, { remove: true, graceSeconds: 1 }), 5000, 'stop');
+    await eventually(async () => !alive(pid), `daemon ${pid} to be gone`);
+  });
+
+  it('hands the gateway connections to ports inside, on 127.0.0.1 or ::1, and a greeting sent at once is not lost', { timeout: 20_000 }, async () => {
+    const spec = specFor('sbx-relay', ['sh', '-c', `${greeter('::1').map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')} 4000 & exec ${greeter().map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`]);
+    await runtime.ensure(spec, () => undefined);
+    const main = await runtime.mainPort(spec.name);
+    await eventually(async () => {
+      const ports = await runtime.listening(spec.name);
+      return ports.includes(main) && ports.includes(4000);
+    }, 'both listeners');
+    for (const port of [main, 4000]) {
+      const socket = await runtime.connect(spec.name, port);
+      assert.equal(await read(socket), `hello ${spec.user}`);
+    }
+    await assert.rejects(runtime.connect(spec.name, 4001), { code: 'upstream_failed' });
+    await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+  });
+});
