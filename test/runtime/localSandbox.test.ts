@@ -9,7 +9,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { LocalRuntime } from '../../src/runtime/local/localRuntime.js';
 import { bwrapArgs, READY_SCRIPT, rlimitArgs } from '../../src/runtime/local/sandbox/bwrap.js';
 import { chooseSandbox, probeBwrap } from '../../src/runtime/local/sandbox/choose.js';
-import { sandboxLayout } from '../../src/runtime/local/sandbox/layout.js';
+import { revealsFor, sandboxLayout } from '../../src/runtime/local/sandbox/layout.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthSpec } from '../../src/runtime/types.js';
 import { eventually, run, within } from '../conformance/runtime.js';
@@ -104,7 +104,7 @@ describe('local sandbox: layout and arguments', () => {
     const config = join(dataDir, '..', `berth-layout-config-${process.pid}.yaml`);
     await writeFile(config, 'log: info\n');
     try {
-      const layout = sandboxLayout({ dataDir, gatewayFiles: [config, '/nonexistent/secret', '/etc', '/'], defaultCommand: ['true'] });
+      const layout = sandboxLayout({ dataDir, gatewayFiles: [config, '/nonexistent/secret', '/etc', '/'] });
       const masked = layout.masks.map((m) => `${m.kind}:${m.path}`);
       assert.ok(masked.includes(`dir:${dataDir}`));
       assert.ok(masked.includes('dir:/run'));
@@ -117,17 +117,20 @@ describe('local sandbox: layout and arguments', () => {
     }
   });
 
-  it('shows the default command again, read-only, with its package manifest and dependencies', async () => {
+  it("shows a command's own files again, read-only, with their package manifest and dependencies, but nothing of dataDir", async () => {
     const demo = join(process.cwd(), 'src', 'demo', 'app.ts');
-    const layout = sandboxLayout({ dataDir, gatewayFiles: [], defaultCommand: [process.execPath, demo] });
+    const layout = sandboxLayout({ dataDir, gatewayFiles: [] });
     const root = await realpath(process.cwd());
-    assert.deepEqual(layout.reveals, [join(root, 'node_modules'), join(root, 'package.json'), join(root, 'src', 'demo')]);
+    assert.deepEqual(revealsFor(layout, [process.execPath, demo]), [join(root, 'node_modules'), join(root, 'package.json'), join(root, 'src', 'demo')]);
+    assert.deepEqual(revealsFor(layout, ['sh', '-c', 'true']), []);
+    assert.deepEqual(revealsFor(layout, [join(dataDir, 'session.key'), `file://${dataDir}/`]), [], 'dataDir stays hidden whatever the command names');
   });
 
   it('puts the home after the masks, so it stays visible inside a masked dataDir', () => {
     const spec = specFor('alice', ['true']);
     const home = join(dataDir, 'homes', spec.name);
-    const args = bwrapArgs({ masks: [{ path: dataDir, kind: 'dir' }, { path: '/srv/berth.yaml', kind: 'file' }], reveals: ['/opt/node'] }, spec, home);
+    const layout = { masks: [{ path: dataDir, kind: 'dir' as const }, { path: '/srv/berth.yaml', kind: 'file' as const }], reveals: ['/opt/node'], dataDir, installDir: null };
+    const args = bwrapArgs(layout, spec, home, ['true']);
     const at = (...seq: string[]) => args.findIndex((_, i) => seq.every((s, j) => args[i + j] === s));
     assert.ok(at('--ro-bind', '/', '/') < at('--tmpfs', dataDir));
     assert.ok(at('--tmpfs', dataDir) < at('--ro-bind', '/opt/node', '/opt/node'));
@@ -157,7 +160,7 @@ describe('local sandbox: a berth in it', () => {
       logger: createLogger('silent'),
       defaultCommand: greeter(),
       stopGraceSeconds: 2,
-      sandbox: sandboxLayout({ dataDir, gatewayFiles: [], defaultCommand: greeter() }),
+      sandbox: sandboxLayout({ dataDir, gatewayFiles: [] }),
     });
     // Something of the gateway's on the host's loopback.
     outside = createServer((s) => s.end('host'));

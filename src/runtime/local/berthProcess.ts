@@ -49,7 +49,7 @@ export class BerthProcess {
     onEnd: (exitCode: number | null) => void,
     private readonly confinement: Confinement | null = null,
   ) {
-    const [file = '', ...args] = [...(confinement?.start ?? []), ...argv];
+    const [file = '', ...args] = confinement ? confinement.start(argv) : argv;
     const stdio = confinement ? (['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] as const) : (['ignore', 'pipe', 'pipe'] as const);
     this.child = spawn(file, args, { cwd: context.cwd, env: context.env, stdio: [...stdio], detached: true });
     this.pid = this.child.pid ?? null;

@@ -1,6 +1,6 @@
 import type { BerthSpec } from '../../types.js';
 import { memoryBytes } from '../../spec.js';
-import type { SandboxLayout } from './layout.js';
+import { revealsFor, type SandboxLayout } from './layout.js';
 
 /**
  * The namespaces every sandboxed berth gets: its own user (so the gateway
@@ -24,12 +24,12 @@ export const BWRAP_PROBE = [...BWRAP_ISOLATION, '--ro-bind', '/', '/', '--proc',
  * so the berth's own first step inside, once everything is in place, is to
  * say so on fd 4 (READY_SCRIPT): nothing enters the sandbox before that.
  */
-export function bwrapArgs(layout: SandboxLayout, spec: BerthSpec, home: string): string[] {
+export function bwrapArgs(layout: SandboxLayout, spec: BerthSpec, home: string, argv: readonly string[]): string[] {
   const args = [...BWRAP_ISOLATION, '--hostname', spec.name, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
   for (const mask of layout.masks) {
     args.push(...(mask.kind === 'dir' ? ['--tmpfs', mask.path] : ['--ro-bind', '/dev/null', mask.path]));
   }
-  for (const path of layout.reveals) args.push('--ro-bind', path, path);
+  for (const path of revealsFor(layout, argv)) args.push('--ro-bind', path, path);
   args.push('--bind', home, home, '--chdir', home, '--info-fd', '3', '--', 'sh', '-c', READY_SCRIPT, 'berth-sandbox');
   return args;
 }
@@ -86,8 +86,8 @@ export function rlimitArgs(limits: BerthSpec['limits']): string[] {
 
 /** How one sandboxed berth's processes are started, for BerthProcess: each an argv prefix. */
 export interface Confinement {
-  /** Starts the main command in a new sandbox that reports its first process on fd 3. */
-  readonly start: string[];
+  /** Starts `argv` as the main command in a new sandbox that reports its first process on fd 3. */
+  start(argv: readonly string[]): string[];
   /** Runs a command inside the sandbox whose first process is `pid` (as the host sees it). */
   enter(pid: number): string[];
   /** Runs the port relay in the sandbox's network namespace. */
@@ -96,7 +96,7 @@ export interface Confinement {
 
 export function bwrapConfinement(layout: SandboxLayout, spec: BerthSpec, home: string): Confinement {
   return {
-    start: ['bwrap', ...bwrapArgs(layout, spec, home), ...rlimitArgs(spec.limits)],
+    start: (argv) => ['bwrap', ...bwrapArgs(layout, spec, home, argv), ...rlimitArgs(spec.limits), ...argv],
     enter: (pid) => enterArgs(pid, spec),
     enterNetwork: enterNetworkArgs,
   };

@@ -15,50 +15,66 @@ export interface Mask {
  * sockets such as the Docker engine's live (connecting to a Unix socket needs
  * no write access to the file system, so a read-only view is not enough).
  * Then what the berth may see again, read-only, inside those masks: the node
- * binary's install prefix and the default command's files (the demo app runs
- * from the gateway's install directory).
+ * binary's install prefix, and per berth its command's own files
+ * (revealsFor: the demo app runs from the gateway's install directory).
  */
 export interface SandboxLayout {
   masks: Mask[];
   reveals: string[];
+  dataDir: string;
+  installDir: string | null;
 }
 
 export interface LayoutInput {
   dataDir: string;
   /** Files and directories of the gateway's configuration (its config file, secret files); missing ones are skipped. */
   gatewayFiles: readonly string[];
-  /** argv of the default command: absolute paths (and file: URLs) in it under a mask are shown again. */
-  defaultCommand: readonly string[];
 }
 
 /** Paths that hold the host's system: never masked whole, since the berth runs programs from them. */
 const SYSTEM = new Set(['/', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/var', '/opt', '/home', '/root', '/tmp', '/srv']);
 
 export function sandboxLayout(input: LayoutInput): SandboxLayout {
-  const candidates = [input.dataDir, ...input.gatewayFiles, installDir() ?? '/run', '/run', '/var/run'];
+  const dataDir = existingReal(input.dataDir) ?? resolve(input.dataDir);
+  const install = installDir();
   const masks: Mask[] = [];
-  for (const candidate of candidates) {
+  for (const candidate of [dataDir, ...input.gatewayFiles, ...(install === null ? [] : [install]), '/run', '/var/run']) {
     const path = existingReal(candidate);
-    if (path === null || (SYSTEM.has(path) && path !== '/run')) continue;
+    if (path === null || SYSTEM.has(path)) continue;
     masks.push({ path, kind: statSync(path).isDirectory() ? 'dir' : 'file' });
   }
   const distinct = masks.filter((m, i) => masks.findIndex((other) => other.path === m.path) === i);
   const unique = distinct.filter((m) => !distinct.some((other) => other !== m && other.kind === 'dir' && within(m.path, other.path)));
-  const needed = [dirname(dirname(process.execPath)), ...input.defaultCommand.flatMap(commandPaths)];
-  const reveals = new Set<string>();
-  for (const path of needed) {
-    const real = existingReal(path);
-    if (real !== null && unique.some((m) => m.kind === 'dir' && within(real, m.path))) reveals.add(real);
-  }
-  // The default command's own package needs its manifest (ESM "type") and dependencies.
-  const root = installDir();
-  if (root !== null && [...reveals].some((path) => within(path, root))) {
+  const layout: SandboxLayout = { masks: unique, reveals: [], dataDir, installDir: install };
+  layout.reveals = masked(layout, [dirname(dirname(process.execPath))]);
+  return layout;
+}
+
+/**
+ * What a berth's command needs to see again: every absolute path in its argv
+ * (a file: URL counts) that a mask hides, by its directory since a script
+ * imports its neighbours; under the gateway's install directory also the
+ * package manifest (ESM "type") and node_modules. Nothing in dataDir is ever
+ * shown again: the session key lives there.
+ */
+export function revealsFor(layout: SandboxLayout, argv: readonly string[]): string[] {
+  const wanted = masked(layout, argv.flatMap(commandPaths)).filter((path) => !within(path, layout.dataDir));
+  const root = layout.installDir;
+  if (root !== null && wanted.some((path) => within(path, root))) {
     for (const name of ['package.json', 'node_modules']) {
       const path = join(root, name);
-      if (existsSync(path)) reveals.add(path);
+      if (existsSync(path)) wanted.push(path);
     }
   }
-  return { masks: unique, reveals: [...reveals].sort() };
+  return [...new Set([...layout.reveals, ...wanted])].sort();
+}
+
+/** The ones of `paths` that exist and lie under a masked directory, resolved. */
+function masked(layout: SandboxLayout, paths: readonly string[]): string[] {
+  return paths.flatMap((path) => {
+    const real = existingReal(path);
+    return real !== null && layout.masks.some((m) => m.kind === 'dir' && within(real, m.path)) ? [real] : [];
+  });
 }
 
 /** `inner` is `outer` or lies under it. */
