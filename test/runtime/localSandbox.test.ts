@@ -199,9 +199,12 @@ describe('local sandbox: a berth in it', () => {
     const spec = specFor('sbx-home', null);
     await runtime.ensure(spec, () => undefined);
     const home = join(dataDir, 'homes', spec.name);
-    const result = await sh(spec.name, 'echo "$HOME $(pwd)"; echo kept > "$HOME/file"; ls -A /tmp | grep -v "^$(basename "${HOME%/homes/*}")$"; grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status');
+    // pid 2: the berth's main command, under the sandbox's init.
+    const privileges = (pid: string) => `grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/${pid}/status`;
+    const result = await sh(spec.name, `echo "$HOME $(pwd)"; echo kept > "$HOME/file"; ls -A /tmp | grep -v "^$(basename "\${HOME%/homes/*}")$"; ${privileges('self')}; ${privileges('2')}`);
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, `${home} ${home}\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n`);
+    const none = 'CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n';
+    assert.equal(result.stdout, `${home} ${home}\n${none}${none}`, 'an exec and the main command have no capability');
     await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
   });
 

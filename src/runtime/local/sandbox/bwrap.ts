@@ -8,8 +8,14 @@ import { revealsFor, type SandboxLayout } from './layout.js';
  * only), IPC, UTS and, where the kernel has it, cgroup namespace. The
  * sandbox dies with the gateway, starts a session of its own (no terminal
  * of the gateway's to inject input into), and keeps no capability.
+ *
+ * Inside, the berth is uid 0 of its user namespace (the gateway's own user
+ * outside, with no capability): any other uid makes an unprivileged bwrap
+ * nest a second user namespace to mount /dev's pseudo-terminals, and the
+ * gateway could then no longer enter the other namespaces, which belong to
+ * the first one.
  */
-export const BWRAP_ISOLATION = ['--unshare-all', '--unshare-user', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+export const BWRAP_ISOLATION = ['--unshare-all', '--unshare-user', '--uid', '0', '--gid', '0', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
 
 /** What `berth serve` probes at start: the same isolation around `true`. */
 export const BWRAP_PROBE = [...BWRAP_ISOLATION, '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'];
