@@ -125,7 +125,8 @@ export class NamespaceRelay {
     }
     this.pending.delete(id);
     clearTimeout(pending.timer);
-    if (err === null && socket) pending.resolve(socket);
+    // Latency-bound traffic (requests, interactive forwards), as every way into a berth: Nagle off.
+    if (err === null && socket) pending.resolve(socket.setNoDelay(true));
     else pending.reject(err ?? new RelayError('no socket came back', null));
   }
 }

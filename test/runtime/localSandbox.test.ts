@@ -187,7 +187,7 @@ describe('local sandbox: a berth in it', () => {
     assert.equal((await sh(alice.name, `ls ${join(dataDir, 'homes')}`)).stdout, `${alice.name}\n`);
     assert.notEqual((await sh(alice.name, `kill -0 ${process.pid}`)).code, 0, "signalled the gateway's PID");
     assert.ok(alive(process.pid));
-    await eventually(async () => (await runtime.listening(bob.name)).includes(bobPort), "bob's server to listen");
+    await eventually(async () => (await runtime.listening(bob.name)).some((l) => l.port === bobPort), "bob's server to listen");
     assert.notEqual((await run(runtime, alice.name, connectCommand(bobPort))).code, 0, "reached bob's port");
     assert.notEqual((await run(runtime, alice.name, connectCommand(outsidePort))).code, 0, "reached the host's loopback");
     assert.equal((await run(runtime, bob.name, connectCommand(bobPort))).code, 0, 'bob reaches his own port: the probe works');
@@ -237,7 +237,7 @@ describe('local sandbox: a berth in it', () => {
     await runtime.ensure(spec, () => undefined);
     const main = await runtime.mainPort(spec.name);
     await eventually(async () => {
-      const ports = await runtime.listening(spec.name);
+      const ports = (await runtime.listening(spec.name)).map((l) => l.port);
       return ports.includes(main) && ports.includes(4000);
     }, 'both listeners');
     for (const port of [main, 4000]) {

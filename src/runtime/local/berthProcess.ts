@@ -3,8 +3,9 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { CONNECT_TIMEOUT_MS } from '../connectTcp.js';
 import { NamespaceRelay } from '../namespaceRelay.js';
-import { listeningPorts } from '../procNet.js';
+import { listeners, type Listener } from '../procNet.js';
 import type { ExecOptions, ExecProcess } from '../types.js';
 import { startExec, type ExecContext } from './exec.js';
 import { LogRing } from './logRing.js';
@@ -117,15 +118,15 @@ export class BerthProcess {
    */
   connect(port: number): Promise<Socket> | null {
     if (this.confinement === null) return null;
-    this.relay ??= new NamespaceRelay(this.enter((confinement, pid) => confinement.enterNetwork(pid)));
+    this.relay ??= new NamespaceRelay(this.enter((confinement, pid) => confinement.enterNetwork(pid)), CONNECT_TIMEOUT_MS);
     return this.relay.connect(port);
   }
 
-  /** Ports listening in the sandbox's network namespace (all of them are the berth's); null unconfined. */
-  async sandboxListening(): Promise<number[] | null> {
+  /** Sockets listening in the sandbox's network namespace (all of them are the berth's); null unconfined. */
+  async sandboxListeners(): Promise<Listener[] | null> {
     if (this.sandboxPid === null) return null;
     const tables = await Promise.all(['tcp', 'tcp6'].map((t) => readFile(`/proc/${this.sandboxPid}/net/${t}`, 'utf8').catch(() => '')));
-    return listeningPorts(tables.join('\n'));
+    return listeners(tables.join('\n'));
   }
 
   /** The argv prefix into the running sandbox; empty unconfined. */

@@ -1,4 +1,3 @@
-import { connect as netConnect } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { BerthError } from '../../core/errors.js';
@@ -7,18 +6,19 @@ import {
   substituteArgs,
   type BerthExit,
   type BerthSpec,
-  type Endpoint,
   type ExecOptions,
   type ExecProcess,
   type Observed,
+  type ListeningPort,
   type Runtime,
   type RuntimeProgress,
   type StopOptions,
 } from '../types.js';
-import { RelayError } from '../namespaceRelay.js';
 import { BerthProcess } from './berthProcess.js';
 import { freeLoopbackPort } from './freePort.js';
-import { portsOfGroups } from './ownedPorts.js';
+import { connectFailure, connectTcp, notListening } from '../connectTcp.js';
+import { dialAddress, summarise, type Listener } from '../procNet.js';
+import { listenersOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
 import { bwrapConfinement } from './sandbox/bwrap.js';
 import type { SandboxLayout } from './sandbox/layout.js';
@@ -42,8 +42,8 @@ interface LocalBerth {
   run: BerthProcess;
   /** Set when the gateway asked it to stop, so its end is not reported as a crash. */
   stopRequested: boolean;
-  /** The ports it listened on when last looked at. */
-  owned: { ports: number[]; at: number } | null;
+  /** The sockets it listened on when last looked at. */
+  owned: { listeners: Listener[]; at: number } | null;
 }
 
 const OWNED_FRESH_MS = 1_000;
@@ -122,55 +122,46 @@ export class LocalRuntime implements Runtime {
     return [...this.berths.values()].map(observe);
   }
 
-  /** Only the berth's own ports (see ./ownedPorts.ts): another user's listener on this host is not reachable through it. */
-  async endpoint(name: string, port: number): Promise<Endpoint> {
-    const berth = this.running(name);
-    if (port !== berth.port && !(await this.owns(berth, port))) throw notListening(name, port, 'no listener of its own');
-    return { host: '127.0.0.1', port };
-  }
-
-  async listening(name: string): Promise<number[]> {
-    const berth = this.running(name);
-    const ports = (await berth.run.sandboxListening()) ?? (await portsOfGroups(berth.run.groups));
-    berth.owned = { ports, at: Date.now() };
-    return ports;
-  }
-
   /**
-   * Whether the berth listens on `port`. Finding out scans /proc (milliseconds
-   * per call), so a port seen in the last OWNED_FRESH_MS is taken as still
-   * the berth's; an unseen one is always looked up afresh.
-   */
-  private async owns(berth: LocalBerth, port: number): Promise<boolean> {
-    if (berth.owned !== null && Date.now() - berth.owned.at < OWNED_FRESH_MS && berth.owned.ports.includes(port)) return true;
-    return (await this.listening(berth.spec.name)).includes(port);
-  }
-
-  /** The port the berth was given in PORT. */
-  async mainPort(name: string): Promise<number> {
-    return this.running(name).port;
-  }
-
-  /**
-   * A stream to `port` inside the berth: through the relay in a sandbox's
-   * network namespace, or on the host's loopback to a port of the berth's own.
+   * Sandboxed, through the relay in the berth's network namespace, where
+   * every listener is the berth's. Unsandboxed, only the berth's own sockets
+   * (see ./ownedPorts.ts), at the address each is bound to: another user's
+   * (or the gateway's) listener on this host with the same port on another
+   * address is never reached through it.
    */
   async connect(name: string, port: number): Promise<Duplex> {
     const berth = this.running(name);
     const relayed = berth.run.connect(port);
-    if (relayed === null) return connectTcp(await this.endpoint(name, port));
-    return relayed.catch((err: unknown) => {
-      throw err instanceof RelayError && err.code !== null ? notListening(name, port, err.message) : new BerthError({
-        code: 'upstream_failed',
-        userMessage: `Your environment could not be reached on port ${port}; try again, and tell the operator if it keeps failing.`,
-        logMessage: `berth ${name}: the sandbox relay failed for port ${port}: ${(err as Error).message}`,
-        cause: err,
-      });
-    });
+    if (relayed !== null) return relayed.catch((err: Error) => Promise.reject(connectFailure(name, port, err, 'through the sandbox relay')));
+    const address = await this.addressOf(berth, port);
+    if (address === null) throw notListening(name, port, '');
+    return connectTcp(name, address, port);
   }
 
-  async mainEndpoint(name: string): Promise<Endpoint> {
-    return { host: '127.0.0.1', port: this.running(name).port };
+  async listening(name: string): Promise<ListeningPort[]> {
+    const berth = this.running(name);
+    return summarise((await berth.run.sandboxListeners()) ?? (await this.ownListeners(berth)));
+  }
+
+  async mainPort(name: string): Promise<number> {
+    return this.running(name).port;
+  }
+
+  private async ownListeners(berth: LocalBerth): Promise<Listener[]> {
+    const listeners = await listenersOfGroups(berth.run.groups);
+    berth.owned = { listeners, at: Date.now() };
+    return listeners;
+  }
+
+  /**
+   * Where to dial the berth's listener on `port`, or null when it has none.
+   * Finding out scans /proc (milliseconds per call), so a port seen in the
+   * last OWNED_FRESH_MS is taken as still the berth's; an unseen one is
+   * always looked up afresh.
+   */
+  private async addressOf(berth: LocalBerth, port: number): Promise<string | null> {
+    const fresh = berth.owned !== null && Date.now() - berth.owned.at < OWNED_FRESH_MS ? dialAddress(berth.owned.listeners, port) : null;
+    return fresh ?? dialAddress(await this.ownListeners(berth), port);
   }
 
   async logs(name: string, lines: number): Promise<string[]> {
@@ -286,25 +277,6 @@ function observe(berth: LocalBerth): Observed {
     specHash: spec.hash,
     image: null,
   };
-}
-
-function notListening(name: string, port: number, detail: string): BerthError {
-  return new BerthError({
-    code: 'upstream_failed',
-    userMessage: `Nothing in your environment listens on port ${port}; start a server on it (on any address) and try again.`,
-    logMessage: `berth ${name} port ${port}: ${detail}`,
-  });
-}
-
-function connectTcp(endpoint: Endpoint): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(endpoint);
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
 }
 
 function absent(name: string): Observed {
