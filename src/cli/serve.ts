@@ -50,10 +50,10 @@ export interface RunningGateway {
 }
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
-export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
+export async function startGateway({ config, file }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
   const logger = createLogger(config.log.level, logSink);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
+  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), configFile: file });
   await runtime.prepare();
   const auth = await createAuth(config, logger);
   const store = await Store.open(config.dataDir);

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { dockerRuntimeFromConfig } from './docker/fromConfig.js';
-import { LocalRuntime } from './local/localRuntime.js';
+import { localRuntimeFromConfig } from './local/fromConfig.js';
 import type { Runtime } from './types.js';
 
 export type RuntimeKind = Config['runtime']['kind'];
@@ -13,13 +13,15 @@ export interface RuntimeDeps {
   logger: Logger;
   /** argv for berths when environment.command is null (the built-in demo app). */
   defaultCommand: string[];
+  /** The configuration file the gateway read, if any: a sandboxed berth must not see it. */
+  configFile?: string | null;
 }
 
 export type RuntimeFactory = (config: Config, deps: RuntimeDeps) => Runtime;
 
 /** One line per runtime; a kind the config accepts but that is missing here is not in this release. */
 const factories: Partial<Record<RuntimeKind, RuntimeFactory>> = {
-  local: (config, deps) => new LocalRuntime({ ...deps, stopGraceSeconds: config.spawn.stopGraceSeconds, warnUnsandboxed: config.auth.mode !== 'dev' }),
+  local: localRuntimeFromConfig,
   docker: dockerRuntimeFromConfig,
 };
 

@@ -77,10 +77,16 @@ export class LocalRuntime implements Runtime {
   }
 
   async prepare(): Promise<void> {
+    const sandbox = this.options.sandbox ?? null;
+    if (sandbox !== null) {
+      this.logger.info({ sandbox: 'bwrap', hidden: sandbox.masks.map((m) => m.path) }, 'local berths run in a bubblewrap sandbox each');
+      return;
+    }
     if (!this.options.warnUnsandboxed) return;
     this.logger.warn(
       "unsandboxed local berths share the host's network: each can connect to every other berth's ports and to anything listening on this host, " +
-        'around sign-in and share levels, and can send identity headers from a loopback address; for several users run berths on Docker (runtime.kind: docker)',
+        'around sign-in and share levels, and can send identity headers from a loopback address; to keep them apart install bubblewrap ' +
+        '(runtime.local.sandbox), or run berths on Docker (runtime.kind: docker)',
     );
   }
 
