@@ -14,6 +14,7 @@ import {
   type RuntimeProgress,
   type StopOptions,
 } from '../types.js';
+import type { RelayError } from '../namespaceRelay.js';
 import { BerthProcess } from './berthProcess.js';
 import { freeLoopbackPort } from './freePort.js';
 import { connectFailure, connectTcp, notListening } from '../connectTcp.js';
@@ -138,7 +139,12 @@ export class LocalRuntime implements Runtime {
   async connect(name: string, port: number): Promise<Duplex> {
     const berth = this.running(name);
     const relayed = berth.run.connect(port);
-    if (relayed !== null) return relayed.catch((err: Error) => Promise.reject(connectFailure(name, port, err, 'through the sandbox relay')));
+    if (relayed !== null) {
+      // Every listener in the sandbox is the berth's, so a refusal there means what notListening says unsandboxed.
+      return relayed.catch((err: RelayError) =>
+        Promise.reject(err.code === 'ECONNREFUSED' ? notListening(name, port, ' in its sandbox') : connectFailure(name, port, err, 'through the sandbox relay')),
+      );
+    }
     const address = await this.addressOf(berth, port);
     if (address === null) throw notListening(name, port, '');
     return connectTcp(name, address, port);
