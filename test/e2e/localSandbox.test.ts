@@ -88,7 +88,15 @@ describe('sandboxed local berths through berth serve', () => {
     assert.equal(readFileSync(join(dataDir, 'session.key')).length > 0, true);
   });
 
-  it('gives ssh its own home and sftp the same files', { timeout: 90_000 }, async () => {
+  it('shows over ssh what the web app wrote, in the same home', { timeout: 90_000 }, async () => {
+    const page = await httpRequest(`http://127.0.0.1:${httpPort}/`, { headers: as('alice', { accept: 'text/html' }) });
+    assert.equal(page.status, 200, page.body);
+    const visits = await ssh('alice', 'cat ~/berth-demo-visits.txt');
+    assert.equal(visits.code, 0, visits.stderr);
+    assert.match(visits.stdout, /^\d+\n?$/);
+  });
+
+  it('gives ssh its own home and sftp and scp (both protocols) the same files', { timeout: 90_000 }, async () => {
     const home = join(dataDir, 'homes', 'alice');
     const wrote = await ssh('alice', 'cd && echo "from ssh" > note.txt && pwd');
     assert.equal(wrote.code, 0, wrote.stderr);
@@ -101,6 +109,13 @@ describe('sandboxed local berths through berth serve', () => {
     assert.equal(sftp.code, 0, sftp.stderr);
     assert.equal(readFileSync(join(scratch.dir, 'note.txt'), 'utf8'), 'from ssh\n');
     assert.equal((await ssh('alice', 'cat ~/up.txt')).stdout, 'from sftp\n', 'what sftp wrote, the shell sees');
+    for (const [name, flags] of [['scp', []], ['scp -O', ['-O']]] as const) {
+      const copied = join(scratch.dir, `${name.replace(/\W/g, '')}.txt`);
+      const scp = (from: string, to: string) => run('scp', [...flags, ...clientOptions(keys.alice), '-P', String(sshPort), from, to], { timeoutMs: 60_000 });
+      assert.equal((await scp(upload, 'alice@127.0.0.1:scp-up.txt')).code, 0, `${name} up`);
+      assert.equal((await scp('alice@127.0.0.1:scp-up.txt', copied)).code, 0, `${name} down`);
+      assert.equal(readFileSync(copied, 'utf8'), 'from sftp\n');
+    }
   });
 
   it('reaches a server bound to loopback inside the berth through ssh -L and its app host', { timeout: 90_000 }, async () => {
