@@ -65,4 +65,6 @@ export interface AuthContext {
   isAdmin: (name: string, groups?: readonly string[]) => boolean;
   /** A key for one purpose, derived from the session secret (see crypto.ts deriveKey). */
   keyFor: (purpose: string) => Buffer;
+  /** Whether a peer address is one of the runtime's berths (Runtime.isBerthAddress): never a trusted proxy. */
+  isBerthAddress: (address: string | undefined) => boolean;
 }

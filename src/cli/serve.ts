@@ -55,7 +55,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), configFile: file });
   await runtime.prepare();
-  const auth = await createAuth(config, logger);
+  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address));
   const store = await Store.open(config.dataDir);
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
@@ -15,6 +16,7 @@ import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
+import { bridgeOf } from '../helpers/bridge.js';
 import { BUSYBOX, DEBIAN, engine, engineProxy, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 
 /*
@@ -24,6 +26,8 @@ import { BUSYBOX, DEBIAN, engine, engineProxy, removeByPrefix, runPrefix, withEn
  */
 
 const SERVER = ['sh', '-c', 'exec busybox httpd -f -p "$PORT"'];
+/** busybox httpd on the berth's own 127.0.0.1 only, serving "loopback\n" at /. */
+const LOOPBACK_SERVER = ['sh', '-c', 'mkdir -p /tmp/lo && echo loopback > /tmp/lo/index.html && exec busybox httpd -f -p 127.0.0.1:"$PORT" -h /tmp/lo'];
 const SLEEPER = ['sh', '-c', 'exec sleep 1000'];
 const TEST_MS = 20_000;
 const GRACE = 2;
@@ -81,6 +85,7 @@ await withEngine('docker runtime', () => {
       specFor: (user, command) => specFor(user, command),
       serverCommand: SERVER,
       isolatesBerths: { addressesOf: (spec) => addressesOn(network, spec), connectCommand: nc },
+      loopbackServerCommand: LOOPBACK_SERVER,
       cleanup: async () => {
         await runtime.close();
         await cleanup();
@@ -248,8 +253,8 @@ await withEngine('docker runtime', () => {
       await stop(spec);
     });
 
-    it('publishes the main port on 127.0.0.1 in published mode', { timeout: TEST_MS }, async () => {
-      const published = makeRuntime({ reach: 'published' });
+    it('publishes the main port on 127.0.0.1 in published mode, dialled there when the gateway does not enter the namespace', { timeout: TEST_MS }, async () => {
+      const published = makeRuntime({ reach: 'published', enterNamespace: 'off' });
       const spec = specFor('published', SERVER);
       await start(spec, published);
       const socket = await publishedMain(published, spec);
@@ -259,11 +264,36 @@ await withEngine('docker runtime', () => {
       await published.close();
     });
 
+    it("keeps a berth from another's published port: bound on 127.0.0.1 only, closed at the host's bridge address", { timeout: TEST_MS }, async () => {
+      const published = makeRuntime({ reach: 'published' });
+      const [bob, alice] = [specFor('published-bob', SERVER), specFor('published-alice', SLEEPER)];
+      await Promise.all([start(bob, published), start(alice, published)]);
+      const { remotePort: publishedPort } = await publishedMain(published, bob);
+      assert.ok(publishedPort, 'the gateway reaches the published port');
+      const portBindings = (await dockerInspect(containerName(prefix, bob.name))).HostConfig.PortBindings as Record<string, Array<{ HostIp: string }>>;
+      const bindings = Object.values(portBindings).flat();
+      assert.deepEqual(bindings.map((b) => b.HostIp), ['127.0.0.1'], 'published on loopback only');
+      // A listener of the host's on the bridge address shows alice can reach the host there at all.
+      const { hostAddress } = await bridgeOf(network);
+      const host = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => host.listen(0, hostAddress, resolve));
+      const hostPort = (host.address() as AddressInfo).port;
+      try {
+        assert.equal((await run(published, alice.name, nc(hostAddress, hostPort))).code, 0, "alice reaches the host's listener on the bridge address");
+        assert.notEqual((await run(published, alice.name, nc(hostAddress, publishedPort))).code, 0, "alice reached bob's published port");
+        assert.notEqual((await run(published, alice.name, nc('127.0.0.1', publishedPort))).code, 0, "alice's loopback is her own");
+      } finally {
+        host.close();
+        await Promise.all([bob, alice].map((spec) => published.stop(spec.name, { remove: true, graceSeconds: GRACE })));
+        await published.close();
+      }
+    });
+
     it('re-creates a container made for another reach mode', { timeout: TEST_MS }, async () => {
       const spec = specFor('switch-reach', SERVER);
       const first = await start(spec);
       await stop(spec);
-      const published = makeRuntime({ reach: 'published' });
+      const published = makeRuntime({ reach: 'published', enterNamespace: 'off' });
       const second = await start(spec, published);
       assert.notEqual(second.id, first.id);
       assert.equal((await publishedMain(published, spec)).remoteAddress, '127.0.0.1');

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
+import Docker from 'dockerode';
 import { configSchema } from '../../src/config/schema.js';
 import { BerthError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -7,6 +14,7 @@ import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
 import { ISOLATION_OPTION } from '../../src/runtime/docker/network.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { CLI } from '../helpers/serve.js';
 
 /*
  * The berth network that keeps berths apart, against the real engine: made
@@ -64,6 +72,10 @@ const startupError = async (runtime: DockerRuntime): Promise<BerthError> => {
   return err;
 };
 
+/** The Podman service .ci/run starts for the Podman runs, if it is there. */
+const PODMAN_SOCKET = process.env.BERTH_TEST_PODMAN_SOCKET || 'unix:///run/berth-podman/podman.sock';
+const podmanMissing = existsSync(PODMAN_SOCKET.replace(/^unix:\/\//, '')) ? false : `no Podman service at ${PODMAN_SOCKET} (start one with: podman system service --time=0 ${PODMAN_SOCKET})`;
+
 await withEngine('docker berth network', () => {
   describe('docker berth network', () => {
     after(async () => {
@@ -117,6 +129,30 @@ await withEngine('docker berth network', () => {
       assert.equal((await engine.getContainer(`${prefix}-old-busy-user`).inspect()).State.Running, true, 'the berth on it still runs');
     });
 
+    it('berth serve does not start on such a network, printing the exact fix, and exits 1', { timeout: TEST_MS }, async () => {
+      const name = `${prefix}-old-serve`;
+      networks.push(name);
+      await oldBerthNetwork(name);
+      await oldBerth(name, 'old-serve-user', true);
+      const dataDir = await mkdtemp(join(tmpdir(), 'berth-network-'));
+      const env = {
+        ...process.env,
+        BERTH_DATA_DIR: dataDir,
+        BERTH_LISTEN_HTTP: '127.0.0.1:0',
+        BERTH_LISTEN_SSH: 'null',
+        BERTH_RUNTIME_KIND: 'docker',
+        BERTH_RUNTIME_DOCKER_NAME_PREFIX: prefix,
+        BERTH_RUNTIME_DOCKER_NETWORK: name,
+      };
+      const result = await promisify(execFile)(process.execPath, [...CLI, 'serve'], { env, timeout: 15_000 }).then(
+        () => assert.fail('berth serve started'),
+        (err: { code: number; stderr: string }) => err,
+      );
+      await rm(dataDir, { recursive: true, force: true });
+      assert.equal(result.code, 1);
+      assert.ok(result.stderr.includes(`docker network create -o ${ISOLATION_OPTION}=false ${name}`), result.stderr);
+    });
+
     it("refuses an operator's network that lets containers reach each other, never touching it", { timeout: TEST_MS }, async () => {
       const name = `${prefix}-theirs`;
       const { id } = await engine.createNetwork({ Name: name, Driver: 'bridge' });
@@ -127,6 +163,38 @@ await withEngine('docker berth network', () => {
       // A berth is not made on it either, whoever asks.
       const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'theirs-user');
       await assert.rejects(runtime.ensure(spec, () => undefined), (e: BerthError) => e.code === 'runtime_unavailable' && /tell the operator/.test(e.userMessage));
+    });
+
+    it('learns the berth addresses on the first start without prepare(), and refuses a start once the network stops keeping berths apart', { timeout: TEST_MS }, async () => {
+      const name = `${prefix}-later`;
+      const runtime = runtimeOn(name);
+      const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'later-user');
+      await runtime.ensure(spec, () => undefined);
+      const address = (await engine.getContainer(`${prefix}-${spec.name}`).inspect()).NetworkSettings.Networks[name]?.IPAddress;
+      assert.equal(runtime.isBerthAddress(address), true, `${address} learnt by ensure`);
+      await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+      // Someone swaps the network for one without the option while the gateway runs.
+      await engine.getNetwork(name).remove();
+      await engine.createNetwork({ Name: name, Driver: 'bridge' });
+      await assert.rejects(runtime.ensure(spec, () => undefined), (e: BerthError) => e.code === 'runtime_unavailable');
+      assert.equal((await engine.listContainers({ all: true, filters: { name: [`${prefix}-${spec.name}`] } })).length, 0, 'no container made on it');
+    });
+
+    it('refuses to run berths on Podman, whose networks drop the isolation option, saying so', { timeout: TEST_MS, skip: podmanMissing }, async () => {
+      const name = `${prefix}-podman`;
+      const docker = configSchema.parse({ runtime: { kind: 'docker', docker: { socket: PODMAN_SOCKET, namePrefix: prefix, network: name, reach: 'network' } } }).runtime.docker;
+      const runtime = new DockerRuntime({ docker, instanceId: 'test-instance', stopGraceSeconds: 1, logger: createLogger('silent') });
+      const podman = new Docker({ socketPath: PODMAN_SOCKET.replace(/^unix:\/\//, '') });
+      try {
+        for (const attempt of ['a new network', 'the network left from the first start']) {
+          const err = await startupError(runtime);
+          assert.match(err.userMessage, /the engine is Podman, whose networks cannot turn inter-container communication off/, `${attempt}: ${err.userMessage}`);
+          assert.match(err.userMessage, /run berths on a Docker engine/);
+        }
+      } finally {
+        await runtime.close();
+        await podman.getNetwork(name).remove().catch(() => undefined);
+      }
     });
 
     it("uses an operator's own isolated network (here an internal one) as it is", { timeout: TEST_MS }, async () => {

@@ -34,11 +34,13 @@ function duplicateRefusal(header: string): { refused: BerthError } {
 /**
  * auth.mode "header": an auth proxy in front (oauth2-proxy, mod_auth_openidc,
  * ForwardAuth) signs users in and names them in a header. Believed only from
- * auth.header.trustedProxies; from anyone else the same headers are an attempt
- * to impersonate and are refused. Every request carries the header, so no
- * session cookie is involved.
+ * auth.header.trustedProxies, and never from a berth even inside those ranges
+ * (a trusted Docker network range would otherwise let any berth on it name
+ * any user); from anyone else the same headers are an attempt to impersonate
+ * and are refused. Every request carries the header, so no session cookie is
+ * involved.
  */
-export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthContext): Authenticator {
+export function createHeaderAuthenticator({ config, logger, isAdmin, isBerthAddress }: AuthContext): Authenticator {
   const { userHeaders, emailHeaders, groupsHeaders, trustedProxies } = config.auth.header;
   const isTrusted = cidrMatcher(trustedProxies);
   const lower = (names: string[]): string[] => names.map((name) => name.toLowerCase());
@@ -47,7 +49,7 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
   const groups = lower(groupsHeaders);
   const identity = [...new Set([...users, ...emails, ...groups])];
 
-  function fromUntrustedPeer(req: IncomingMessage, peer: string | undefined): AuthResult {
+  function fromUntrustedPeer(req: IncomingMessage, peer: string | undefined, berth: boolean): AuthResult {
     const sent = identity.filter((name) => headerValues(req, name) !== undefined);
     if (sent.length === 0) {
       return {
@@ -61,12 +63,13 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
         },
       };
     }
-    logger.warn({ peer, headers: sent }, 'identity header from an untrusted peer refused');
+    const source = berth ? 'a berth' : 'an untrusted peer';
+    logger.warn({ peer, headers: sent }, `identity header from ${source} refused`);
     return {
       refused: new BerthError({
         code: 'untrusted_identity_header',
         userMessage: "This request names a user in a header but did not come through Berth's sign-in proxy, so it was refused.",
-        logMessage: `identity header ${sent.join(', ')} from untrusted peer ${peer}`,
+        logMessage: `identity header ${sent.join(', ')} from ${source} ${peer}`,
       }),
     };
   }
@@ -76,7 +79,8 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
     routes: new Map(),
     async authenticate(req) {
       const peer = req.socket.remoteAddress;
-      if (!isTrusted(peer)) return fromUntrustedPeer(req, peer);
+      if (isBerthAddress(peer)) return fromUntrustedPeer(req, peer, true);
+      if (!isTrusted(peer)) return fromUntrustedPeer(req, peer, false);
 
       const user = firstPresent(req, users);
       if (user === null) {

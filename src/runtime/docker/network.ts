@@ -14,7 +14,6 @@ export const ISOLATION_OPTION = 'com.docker.network.bridge.enable_icc';
 
 /** What the runtime needs to know about a berth network that keeps berths apart. */
 export interface BerthNetwork {
-  id: string;
   /** The subnets (IPv4 and IPv6) berths get their addresses from, from the engine's IPAM. */
   subnets: string[];
   /** The host's own addresses on the bridge: what the host (the gateway, a proxy on it) connects from when it dials the bridge. */
@@ -42,6 +41,7 @@ export async function prepareBerthNetwork(docker: Docker, name: string, logger: 
   const existing = await inspectNetwork(docker, name);
   if (existing === null) return create(docker, name);
   if (isolates(existing)) return described(existing);
+  if (await isPodman(docker)) throw podmanCannotIsolate(name);
   const running = Object.values(existing.Containers ?? {}).map((c) => c.Name);
   if (existing.Labels?.[LABEL.managed] !== 'true' || running.length > 0) throw notIsolated(name, existing, running);
   logger.warn({ network: name }, 'the berth network lets berths reach each other (made by an older release); re-creating it with inter-container communication off');
@@ -58,7 +58,6 @@ function isolates(network: NetworkInfo): boolean {
 function described(network: NetworkInfo): BerthNetwork {
   const config = network.IPAM?.Config ?? [];
   return {
-    id: network.Id,
     subnets: config.flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
     gateways: config.flatMap((c) => (c.Gateway ? [c.Gateway] : [])),
   };
@@ -87,8 +86,29 @@ async function create(docker: Docker, name: string): Promise<BerthNetwork> {
     if (engineStatus(err) !== 409) throw err;
   }
   const made = await inspectNetwork(docker, name);
-  if (made === null || !isolates(made)) throw notIsolated(name, made, []);
-  return described(made);
+  if (made !== null && isolates(made)) return described(made);
+  throw (await isPodman(docker)) ? podmanCannotIsolate(name) : notIsolated(name, made, []);
+}
+
+/** Asked only once a network failed to isolate, to say why in Podman's terms. */
+async function isPodman(docker: Docker): Promise<boolean> {
+  const version = (await docker.version()) as { Components?: Array<{ Name: string }> };
+  return (version.Components ?? []).some((c) => c.Name.toLowerCase().startsWith('podman'));
+}
+
+/**
+ * Podman's Docker API accepts the isolation option and drops it: its bridge
+ * networks cannot keep the containers on one network apart, so Berth will
+ * not run berths there rather than let them reach each other.
+ */
+function podmanCannotIsolate(name: string): BerthError {
+  return new BerthError({
+    code: 'runtime_unavailable',
+    userMessage: 'Berths cannot be started: their network does not keep them apart; tell the operator.',
+    logMessage:
+      `the engine is Podman, whose networks cannot turn inter-container communication off (it drops ${ISOLATION_OPTION}), ` +
+      `so berths on network ${name} could reach each other; run berths on a Docker engine (runtime.docker.socket) until Berth keeps them apart on Podman`,
+  });
 }
 
 function notIsolated(name: string, network: NetworkInfo | null, running: string[]): BerthError {
