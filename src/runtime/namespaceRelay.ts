@@ -1,132 +1,124 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONNECT_TIMEOUT_MS } from './connectTcp.js';
+import type { RelayReady, RelayReply, RelayRequest } from './nsRelay.js';
 
-/**
- * The helper's code, run by `node -e` inside the target network namespace
- * (nothing to find on disk, the same from a checkout and an install). For
- * each request it connects to the port on loopback, 127.0.0.1 then ::1, so a
- * listener bound to either or to every address is found, and sends the
- * connected socket back; the socket is paused before it connects so the
- * helper never reads a byte meant for the gateway.
- */
-const HELPER = `
-const net = require('node:net');
-function attempt(id, port, hosts) {
-  const socket = net.connect({ port, host: hosts[0] });
-  socket.pause();
-  socket.once('error', (err) => {
-    if (hosts.length > 1) attempt(id, port, hosts.slice(1));
-    else process.send({ id, error: err.code || err.message });
-  });
-  socket.once('connect', () => process.send({ id }, socket));
-}
-process.on('message', (m) => attempt(m.id, m.port, ['127.0.0.1', '::1']));
-process.on('disconnect', () => process.exit(0));
-`;
+/** How long nsenter and node may take to bring the relay up (a loaded machine, a TypeScript loader in tests). */
+const START_TIMEOUT_MS = 15_000;
+/** The relay's own connect timeout plus the IPC round trip. */
+const REPLY_TIMEOUT_MS = CONNECT_TIMEOUT_MS + 2_000;
+const STDERR_KEPT = 2_000;
 
-/** A small heap: the helper only holds a few sockets at a time. */
-const HELPER_FLAGS = ['--max-old-space-size=16', '--max-semi-space-size=1'];
+/** The relay script beside this module, as .js when compiled and .ts under a TypeScript loader. */
+const RELAY_SCRIPT = fileURLToPath(new URL(`./nsRelay${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
-export class RelayError extends Error {
-  constructor(
-    message: string,
-    /** The errno code from inside the namespace (ECONNREFUSED: nothing listens), or null when the helper failed. */
-    readonly code: string | null,
-  ) {
-    super(message);
-    this.name = 'RelayError';
+/** Node flags that load code (a TypeScript loader in tests and development), which the relay needs to run as this process does. */
+function loaderFlags(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i] as string;
+    if (/^--(import|require|loader|experimental-loader)=/.test(flag)) kept.push(flag);
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(flag) && i + 1 < execArgv.length) kept.push(flag, execArgv[++i] as string);
   }
-}
-
-interface Pending {
-  resolve(socket: Socket): void;
-  reject(err: RelayError): void;
-  timer: NodeJS.Timeout;
+  return kept;
 }
 
 /**
- * Opens TCP connections from inside another network namespace and hands the
- * connected sockets to the gateway: a helper started through `enter`, an argv
- * prefix that enters the namespace (`nsenter --target=PID --net …`), takes
- * "connect to port P" over Node's IPC channel and sends back the connected
- * socket. The file descriptor passes over the channel, so no byte of the
- * connection goes through the helper. One helper per namespace, started on
- * the first connect and ended by close() or when the gateway's end of the
- * channel goes; a helper that dies is started again on the next connect.
+ * The gateway's end of one berth's relay (./nsRelay.ts): a node process
+ * entered into the berth's network namespace by an argv prefix (util-linux's
+ * nsenter: as root for a container's; through the user namespace the gateway
+ * owns for a sandboxed local berth's), which hands back connected sockets
+ * over its IPC channel.
  */
 export class NamespaceRelay {
-  private helper: ChildProcess | null = null;
-  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private stderr = '';
-  private closed = false;
+  private readonly pending = new Map<number, { resolve: (socket: Socket) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  private ended: Error | null = null;
 
-  constructor(
-    private readonly enter: readonly string[],
-    private readonly timeoutMs = 5_000,
-  ) {}
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (reply: RelayReply, handle: unknown) => this.answered(reply, handle));
+    child.once('exit', (code, signal) => this.end(new Error(`the relay ended (${signal ?? `code ${code}`})`)));
+  }
 
-  connect(port: number): Promise<Socket> {
-    if (this.closed) return Promise.reject(new RelayError('the relay is closed', null));
-    const helper = this.helper ?? this.start();
-    const id = this.nextId++;
-    return new Promise<Socket>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(id, new RelayError(`no answer within ${this.timeoutMs} ms`, null)), this.timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      helper.send({ id, port }, (err) => {
-        if (err) this.settle(id, new RelayError(`cannot reach the relay: ${err.message}`, null));
+  /** Starts a relay through `enter` (e.g. `nsenter --target=PID --net --`); rejects with what nsenter or node said when it cannot. */
+  static start(enter: readonly string[]): Promise<NamespaceRelay> {
+    const [file = 'nsenter', ...args] = enter;
+    return new Promise((resolve, reject) => {
+      const child = spawn(file, [...args, process.execPath, ...loaderFlags(process.execArgv), RELAY_SCRIPT], {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        env: { ...process.env, BERTH_NS_RELAY: '1' },
+      });
+      let stderr = '';
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (chunk: string) => {
+        if (stderr.length < STDERR_KEPT) stderr += chunk;
+      });
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        reject(new Error(`${why}${stderr.trim() === '' ? '' : `: ${stderr.trim().slice(0, STDERR_KEPT)}`}`));
+      };
+      const timer = setTimeout(() => fail(`the relay did not start within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
+      child.once('error', (err) => fail(`cannot run nsenter (${err.message})`));
+      child.once('exit', (code, signal) => fail(`${enter.join(' ')} ended (${signal ?? `code ${code}`})`));
+      child.once('message', (message: RelayReady) => {
+        if (message.ready !== true) return fail('the relay sent something other than its ready message');
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        child.removeAllListeners('error');
+        child.on('error', () => undefined);
+        child.stderr?.removeAllListeners('data').resume();
+        resolve(new NamespaceRelay(child));
       });
     });
   }
 
+  get running(): boolean {
+    return this.ended === null;
+  }
+
+  /** A socket connected inside the namespace to the first of `hosts` that accepts on `port`; rejects with the relay's errno-style error. */
+  connect(port: number, hosts: string[]): Promise<Socket> {
+    if (this.ended) return Promise.reject(this.ended);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(Object.assign(new Error(`the relay did not answer within ${REPLY_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' }));
+      }, REPLY_TIMEOUT_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      this.child.send({ id, port, hosts } satisfies RelayRequest);
+    });
+  }
+
   close(): void {
-    this.closed = true;
-    this.helper?.kill('SIGKILL');
-    this.failAll('the relay was closed');
+    this.end(new Error('the relay was closed'));
+    this.child.kill('SIGKILL');
   }
 
-  private start(): ChildProcess {
-    const [file = 'nsenter', ...args] = this.enter;
-    const helper = spawn(file, [...args, process.execPath, ...HELPER_FLAGS, '-e', HELPER], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: {},
-    });
-    this.helper = helper;
-    this.stderr = '';
-    helper.stderr?.setEncoding('utf8');
-    helper.stderr?.on('data', (text: string) => {
-      this.stderr = (this.stderr + text).slice(-1000);
-    });
-    helper.on('message', (message: { id: number; error?: string }, handle?: Socket) => {
-      if (handle) this.settle(message.id, null, handle);
-      else this.settle(message.id, new RelayError(`connect failed: ${message.error ?? 'unknown error'}`, message.error ?? null));
-    });
-    helper.once('error', (err) => this.ended(helper, err.message));
-    helper.once('exit', (code, signal) => this.ended(helper, `exited with ${signal ?? code}`));
-    return helper;
-  }
-
-  private ended(helper: ChildProcess, how: string): void {
-    if (this.helper !== helper) return;
-    this.helper = null;
-    const said = this.stderr.trim().split('\n').at(-1);
-    this.failAll(`the relay ${how}${said ? `: ${said}` : ''}`);
-  }
-
-  private failAll(message: string): void {
-    for (const id of [...this.pending.keys()]) this.settle(id, new RelayError(message, null));
-  }
-
-  private settle(id: number, err: RelayError | null, socket?: Socket): void {
-    const pending = this.pending.get(id);
-    if (!pending) {
-      socket?.destroy(); // answered after its timeout
+  private answered(reply: RelayReply, handle: unknown): void {
+    const waiting = this.pending.get(reply.id);
+    if (!waiting) {
+      // Answered after its timeout: nobody will use the socket.
+      (handle as Socket | undefined)?.destroy();
       return;
     }
-    this.pending.delete(id);
-    clearTimeout(pending.timer);
-    // Latency-bound traffic (requests, interactive forwards), as every way into a berth: Nagle off.
-    if (err === null && socket) pending.resolve(socket.setNoDelay(true));
-    else pending.reject(err ?? new RelayError('no socket came back', null));
+    this.pending.delete(reply.id);
+    clearTimeout(waiting.timer);
+    if (reply.ok && handle) waiting.resolve(handle as Socket);
+    else if (reply.ok) waiting.reject(new Error('the relay answered without a socket'));
+    else waiting.reject(Object.assign(new Error(reply.message), { code: reply.code }));
+  }
+
+  private end(err: Error): void {
+    if (this.ended) return;
+    this.ended = err;
+    for (const waiting of this.pending.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(err);
+    }
+    this.pending.clear();
   }
 }

@@ -1,11 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { CONNECT_TIMEOUT_MS } from '../connectTcp.js';
-import { NamespaceRelay } from '../namespaceRelay.js';
-import { listeners, type Listener } from '../procNet.js';
+import { BerthError } from '../../core/errors.js';
 import type { ExecOptions, ExecProcess } from '../types.js';
 import { startExec, type ExecContext } from './exec.js';
 import { LogRing } from './logRing.js';
@@ -41,7 +37,6 @@ export class BerthProcess {
   sandboxPid: number | null = null;
   private readonly child: ChildProcess;
   private readonly execs = new Set<number>();
-  private relay: NamespaceRelay | null = null;
 
   /** `onEnd` is called when a started process ends, for any reason. */
   constructor(
@@ -104,7 +99,7 @@ export class BerthProcess {
   }
 
   async exec(options: ExecOptions): Promise<ExecProcess> {
-    const started = await startExec(this.context, options, this.enter((confinement, pid) => confinement.enter(pid)));
+    const started = await startExec(this.context, options, this.enter());
     this.execs.add(started.pid);
     void started.process.exited.then(() => this.execs.delete(started.pid));
     // The main process may have ended while the exec was starting.
@@ -112,28 +107,13 @@ export class BerthProcess {
     return started.process;
   }
 
-  /**
-   * A TCP connection to `port` inside the sandbox, through the relay in its
-   * network namespace. Unconfined berths share the host's network: null.
-   */
-  connect(port: number): Promise<Socket> | null {
-    if (this.confinement === null) return null;
-    this.relay ??= new NamespaceRelay(this.enter((confinement, pid) => confinement.enterNetwork(pid)), CONNECT_TIMEOUT_MS);
-    return this.relay.connect(port);
-  }
-
-  /** Sockets listening in the sandbox's network namespace (all of them are the berth's); null unconfined. */
-  async sandboxListeners(): Promise<Listener[] | null> {
-    if (this.sandboxPid === null) return null;
-    const tables = await Promise.all(['tcp', 'tcp6'].map((t) => readFile(`/proc/${this.sandboxPid}/net/${t}`, 'utf8').catch(() => '')));
-    return listeners(tables.join('\n'));
-  }
-
   /** The argv prefix into the running sandbox; empty unconfined. */
-  private enter(prefix: (confinement: Confinement, pid: number) => string[]): string[] {
+  private enter(): string[] {
     if (this.confinement === null) return [];
-    if (this.sandboxPid === null || !this.running) throw new Error('the sandbox is not running');
-    return prefix(this.confinement, this.sandboxPid);
+    if (this.sandboxPid === null || !this.running) {
+      throw new BerthError({ code: 'berth_not_ready', userMessage: 'Your environment is not running; start it and try again.', logMessage: 'the sandbox is not running' });
+    }
+    return this.confinement.enter(this.sandboxPid);
   }
 
   private kill(): void {
@@ -144,7 +124,6 @@ export class BerthProcess {
   /** The main process has exited: end what it leaves behind, and let its output drain, but not forever. */
   private reap(): void {
     this.kill();
-    this.relay?.close();
     for (const pid of this.execs) signalGroup(pid, 'SIGKILL');
     const cut = setTimeout(() => {
       this.child.stdout?.destroy();

@@ -14,14 +14,14 @@ import {
   type RuntimeProgress,
   type StopOptions,
 } from '../types.js';
-import type { RelayError } from '../namespaceRelay.js';
+import { NamespaceReach } from '../namespaceReach.js';
 import { BerthProcess } from './berthProcess.js';
 import { freeLoopbackPort } from './freePort.js';
-import { connectFailure, connectTcp, notListening } from '../connectTcp.js';
+import { connectTcp, notListening } from '../connectTcp.js';
 import { dialAddress, summarise, type Listener } from '../procNet.js';
 import { listenersOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
-import { bwrapConfinement } from './sandbox/bwrap.js';
+import { bwrapConfinement, enterNetworkArgs } from './sandbox/bwrap.js';
 import type { SandboxLayout } from './sandbox/layout.js';
 
 export interface LocalRuntimeOptions {
@@ -67,10 +67,13 @@ export class LocalRuntime implements Runtime {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly exitListeners: Array<(exit: BerthExit) => void> = [];
   private closed = false;
+  /** The relays into sandboxes' network namespaces (../namespaceReach.ts), one per berth once connected to. */
+  private readonly reach: NamespaceReach;
 
   constructor(private readonly options: LocalRuntimeOptions) {
     this.dataDir = resolve(options.dataDir);
     this.logger = options.logger.child({ runtime: 'local' });
+    this.reach = new NamespaceReach(this.logger, enterNetworkArgs);
   }
 
   async health(): Promise<void> {
@@ -138,13 +141,7 @@ export class LocalRuntime implements Runtime {
    */
   async connect(name: string, port: number): Promise<Duplex> {
     const berth = this.running(name);
-    const relayed = berth.run.connect(port);
-    if (relayed !== null) {
-      // Every listener in the sandbox is the berth's, so a refusal there means what notListening says unsandboxed.
-      return relayed.catch((err: RelayError) =>
-        Promise.reject(err.code === 'ECONNREFUSED' ? notListening(name, port, ' in its sandbox') : connectFailure(name, port, err, 'through the sandbox relay')),
-      );
-    }
+    if (berth.run.sandboxPid !== null) return this.reach.connect(name, berth.run.sandboxPid, port);
     const address = await this.addressOf(berth, port);
     if (address === null) throw notListening(name, port, '');
     return connectTcp(name, address, port);
@@ -152,7 +149,8 @@ export class LocalRuntime implements Runtime {
 
   async listening(name: string): Promise<ListeningPort[]> {
     const berth = this.running(name);
-    return summarise((await berth.run.sandboxListeners()) ?? (await this.ownListeners(berth)));
+    const inSandbox = berth.run.sandboxPid === null ? null : await this.reach.listeners(berth.run.sandboxPid);
+    return summarise(inSandbox ?? (await this.ownListeners(berth)));
   }
 
   async mainPort(name: string): Promise<number> {
@@ -192,6 +190,7 @@ export class LocalRuntime implements Runtime {
     this.closed = true;
     const grace = this.options.stopGraceSeconds;
     await Promise.all([...this.berths.keys()].map((name) => this.stop(name, { remove: false, graceSeconds: grace })));
+    this.reach.close();
   }
 
   private async start(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
@@ -243,6 +242,7 @@ export class LocalRuntime implements Runtime {
 
   private ended(berth: LocalBerth, exitCode: number | null): void {
     const name = berth.spec.name;
+    this.reach.forget(name);
     this.logger.info({ berth: name, pid: berth.run.pid, exitCode, asked: berth.stopRequested }, 'berth process ended');
     if (berth.stopRequested) return;
     for (const listener of this.exitListeners) {

@@ -96,14 +96,11 @@ export interface Confinement {
   start(argv: readonly string[]): string[];
   /** Runs a command inside the sandbox whose first process is `pid` (as the host sees it). */
   enter(pid: number): string[];
-  /** Runs the port relay in the sandbox's network namespace. */
-  enterNetwork(pid: number): string[];
 }
 
 export function bwrapConfinement(layout: SandboxLayout, spec: BerthSpec, home: string): Confinement {
   return {
     start: (argv) => ['bwrap', ...bwrapArgs(layout, spec, home, argv), ...rlimitArgs(spec.limits), ...argv],
     enter: (pid) => enterArgs(pid, spec),
-    enterNetwork: enterNetworkArgs,
   };
 }
