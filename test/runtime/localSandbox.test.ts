@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -246,5 +247,24 @@ describe('local sandbox: a berth in it', () => {
     }
     await assert.rejects(runtime.connect(spec.name, 4001), { code: 'upstream_failed' });
     await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+  });
+});
+
+describe('local sandbox: an unprivileged gateway', () => {
+  const root = process.getuid?.() === 0;
+  // As root, the test drops to nobody; run as anyone else, every test of this file already is unprivileged.
+  it('makes, enters and connects into a sandbox without root', { skip: root ? false : 'the tests already run unprivileged', timeout: 60_000 }, () => {
+    const result = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', join('test', 'runtime', 'fixtures', 'unprivilegedSandbox.ts')],
+      { encoding: 'utf8', timeout: 50_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() } },
+    );
+    assert.equal(result.status, 0, result.stderr);
+    const seen = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    assert.equal(seen.uid, 65534);
+    assert.equal(seen.probe, null, 'bubblewrap works unprivileged');
+    assert.deepEqual(seen.exec, { stdout: `${seen.home as string}\nCapEff:\t0000000000000000\n`, stderr: '', code: 0, signal: null });
+    assert.equal(seen.listed, true);
+    assert.equal(seen.greeting, 'hi alice', 'the relay hands over a connection inside the sandbox');
   });
 });
