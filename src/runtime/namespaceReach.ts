@@ -5,6 +5,9 @@ import { connectFailure, notListening } from './connectTcp.js';
 import { dialAddress, listeners, type Listener } from './procNet.js';
 import { NamespaceRelay } from './namespaceRelay.js';
 
+/** Tried first, in this order: where wildcard listeners and dev servers bound to "localhost" answer. */
+const LOOPBACK = ['127.0.0.1', '::1'];
+
 /** A relay nobody used for this long is ended; the next connection starts another. */
 const RELAY_IDLE_MS = 5 * 60_000;
 
@@ -56,24 +59,35 @@ export class NamespaceReach {
 
   /**
    * A socket to `port` inside the namespace of `pid` (the berth `name`'s
-   * container process), at the address its listener is bound to. Rejects
-   * with a BerthError when nothing listens there; with a plain Error when the
-   * namespace cannot be entered at all (the caller falls back to the bridge).
+   * container process). Every socket in the namespace is the berth's, so the
+   * loopback addresses are tried first (a wildcard or loopback listener, the
+   * common case: one relay round trip); only when both refuse are the
+   * namespace's listeners read, for one bound to another address. Reading
+   * /proc/<pid>/net/tcp walks the kernel's whole table, milliseconds on a
+   * busy host, so it is kept off the common path. Rejects with a BerthError
+   * when nothing listens; with a plain Error when the namespace cannot be
+   * entered at all (the caller falls back to the bridge).
    */
   async connect(name: string, pid: number, port: number): Promise<Socket> {
+    const relay = await this.relayFor(name, pid);
+    const attempt = async (hosts: string[]): Promise<Socket> => {
+      try {
+        return await relay.connect(port, hosts);
+      } catch (err) {
+        if (!relay.running) this.forget(name);
+        throw connectFailure(name, port, err as Error, `${hosts.join(' or ')} inside its network namespace`);
+      }
+    };
+    try {
+      return await attempt(LOOPBACK);
+    } catch (err) {
+      if (!refused(err)) throw err;
+    }
     const found = await this.listeners(pid);
     if (found === null) throw new Error(`/proc/${pid}/net/tcp cannot be read: the gateway does not see the container's processes (it runs in another PID namespace)`);
     const address = dialAddress(found, port);
-    if (address === null) throw notListening(name, port, ' inside its network namespace');
-    // A dual-stack wildcard (::) may face a namespace without IPv6 on loopback; every address here is the berth's own.
-    const hosts = address === '::1' ? ['::1', '127.0.0.1'] : [address];
-    const relay = await this.relayFor(name, pid);
-    try {
-      return await relay.connect(port, hosts);
-    } catch (err) {
-      if (!relay.running) this.forget(name);
-      throw connectFailure(name, port, err as Error, `${hosts.join(' or ')} inside its network namespace`);
-    }
+    if (address === null || LOOPBACK.includes(address)) throw notListening(name, port, ' inside its network namespace');
+    return attempt([address]);
   }
 
   /** Ends the berth's relay (it stopped, or its container is gone). */
@@ -119,6 +133,12 @@ export class NamespaceReach {
     timer.unref();
     return timer;
   }
+}
+
+/** The relay's connect was refused (or the address is absent, as ::1 is where IPv6 is off): nothing listens there. */
+function refused(err: unknown): boolean {
+  const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'EADDRNOTAVAIL' || code === 'ENETUNREACH';
 }
 
 async function netnsOf(pid: number): Promise<string | null> {
