@@ -196,6 +196,21 @@ describe('local sandbox: a berth in it', () => {
     await Promise.all([runtime.stop(alice.name, { remove: true, graceSeconds: 1 }), runtime.stop(bob.name, { remove: true, graceSeconds: 1 })]);
   });
 
+  it('lets nothing in while the sandbox is being set up: an exec racing the start is refused or sees the masks', { timeout: 30_000 }, async () => {
+    for (let i = 0; i < 10; i++) {
+      const spec = specFor(`sbx-race-${i}`, null);
+      const starting = runtime.ensure(spec, () => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      const early = await sh(spec.name, `cat ${join(dataDir, 'session.key')}`).then(
+        (result) => result.code,
+        (err: { code?: string }) => err.code,
+      );
+      assert.ok(early === 'berth_not_ready' || (typeof early === 'number' && early !== 0), `try ${i}: ${String(early)}`);
+      await starting;
+      await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+    }
+  });
+
   it('writes its own home at its usual path, has a private /tmp, no capabilities and no new privileges', { timeout: 20_000 }, async () => {
     const spec = specFor('sbx-home', null);
     await runtime.ensure(spec, () => undefined);

@@ -19,8 +19,9 @@ const DRAIN_MS = 2000;
  *
  * With a confinement (./sandbox/) the main process is bwrap, which reports
  * the sandbox's first process (its PID namespace's init, as the host sees
- * it): execs and the port relay enter that process's namespaces, a stop
- * signals its process group (bwrap's --new-session makes it the berth's
+ * it). Execs and the port relay (../namespaceReach.ts) enter that
+ * process's namespaces once the sandbox says it is ready; a stop signals
+ * its process group (bwrap's --new-session makes it the berth's
  * session), and killing bwrap takes the whole PID namespace with it.
  */
 export class BerthProcess {
@@ -107,13 +108,23 @@ export class BerthProcess {
     return started.process;
   }
 
+  /**
+   * The sandbox's first process, to enter; null unconfined. Throws while the
+   * sandbox is not (or no longer) ready: nothing may enter it before its
+   * masks are in place.
+   */
+  enterablePid(): number | null {
+    if (this.confinement === null) return null;
+    if (this.sandboxPid === null || !this.running) {
+      throw new BerthError({ code: 'berth_not_ready', userMessage: 'Your environment is still starting; try again in a moment.', logMessage: 'the sandbox is not ready' });
+    }
+    return this.sandboxPid;
+  }
+
   /** The argv prefix into the running sandbox; empty unconfined. */
   private enter(): string[] {
-    if (this.confinement === null) return [];
-    if (this.sandboxPid === null || !this.running) {
-      throw new BerthError({ code: 'berth_not_ready', userMessage: 'Your environment is not running; start it and try again.', logMessage: 'the sandbox is not running' });
-    }
-    return this.confinement.enter(this.sandboxPid);
+    const pid = this.enterablePid();
+    return pid === null || this.confinement === null ? [] : this.confinement.enter(pid);
   }
 
   private kill(): void {

@@ -141,7 +141,8 @@ export class LocalRuntime implements Runtime {
    */
   async connect(name: string, port: number): Promise<Duplex> {
     const berth = this.running(name);
-    if (berth.run.sandboxPid !== null) return this.reach.connect(name, berth.run.sandboxPid, port);
+    const sandboxPid = berth.run.enterablePid();
+    if (sandboxPid !== null) return this.reach.connect(name, sandboxPid, port);
     const address = await this.addressOf(berth, port);
     if (address === null) throw notListening(name, port, '');
     return connectTcp(name, address, port);
@@ -149,7 +150,8 @@ export class LocalRuntime implements Runtime {
 
   async listening(name: string): Promise<ListeningPort[]> {
     const berth = this.running(name);
-    const inSandbox = berth.run.sandboxPid === null ? null : await this.reach.listeners(berth.run.sandboxPid);
+    const sandboxPid = berth.run.enterablePid();
+    const inSandbox = sandboxPid === null ? null : await this.reach.listeners(sandboxPid);
     return summarise(inSandbox ?? (await this.ownListeners(berth)));
   }
 
