@@ -55,13 +55,13 @@ export interface RunningGateway {
 }
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
-export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
+export async function startGateway({ config, file }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
   const logger = createLogger(config.log.level, logSink);
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
-  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), registry: metrics.registry });
+  const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), registry: metrics.registry, configFile: file });
   await runtime.prepare();
   const store = await Store.open(config.dataDir, config.store);
   const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);

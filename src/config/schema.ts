@@ -131,9 +131,19 @@ const kubernetesRuntime = z
   })
   .prefault({});
 
+const localRuntime = z
+  .strictObject({
+    /** auto: bubblewrap when it is installed and works, else none (with a warning). */
+    sandbox: z.enum(['auto', 'bwrap', 'off']).default('auto'),
+    /** Without a sandbox, any berth can read dataDir and every home: only dev sign-in may run so unless this is set. */
+    allowUnsandboxed: z.boolean().default(false),
+  })
+  .prefault({});
+
 const runtime = z
   .strictObject({
     kind: z.enum(['local', 'docker', 'kubernetes']).default('local'),
+    local: localRuntime,
     docker: dockerRuntime,
     kubernetes: kubernetesRuntime,
   })

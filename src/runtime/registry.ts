@@ -4,7 +4,7 @@ import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { dockerRuntimeFromConfig } from './docker/fromConfig.js';
 import { kubernetesRuntimeFromConfig } from './kubernetes/fromConfig.js';
-import { LocalRuntime } from './local/localRuntime.js';
+import { localRuntimeFromConfig } from './local/fromConfig.js';
 import type { Runtime } from './types.js';
 
 export type RuntimeKind = Config['runtime']['kind'];
@@ -17,13 +17,15 @@ export interface RuntimeDeps {
   defaultCommand: string[];
   /** The gateway's metrics registry, for runtimes with health of their own to export (kubernetes: the pod watch). */
   registry?: Registry;
+  /** The configuration file the gateway read, if any: a sandboxed berth must not see it. */
+  configFile?: string | null;
 }
 
 export type RuntimeFactory = (config: Config, deps: RuntimeDeps) => Runtime;
 
 /** One line per runtime; a kind the config accepts but that is missing here is not in this release. */
 const factories: Partial<Record<RuntimeKind, RuntimeFactory>> = {
-  local: (config, deps) => new LocalRuntime({ ...deps, stopGraceSeconds: config.spawn.stopGraceSeconds, warnUnsandboxed: config.auth.mode !== 'dev' }),
+  local: localRuntimeFromConfig,
   docker: dockerRuntimeFromConfig,
   kubernetes: kubernetesRuntimeFromConfig,
 };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
+import { BerthError } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import type { BerthSpec } from './types.js';
 
@@ -42,4 +43,14 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** "512m", "2g", "1.5GiB", "1048576" (bytes); units are binary, as docker reads them. */
+export function memoryBytes(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(text.trim());
+  if (!match) {
+    throw new BerthError({ code: 'config_invalid', userMessage: `environment.limits.memory: cannot read ${JSON.stringify(text)} as a size` });
+  }
+  const power = ['', 'k', 'm', 'g'].indexOf((match[2] ?? '').toLowerCase());
+  return Math.round(Number(match[1]) * 1024 ** power);
 }

@@ -239,9 +239,12 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await Promise.all([listening(alice), listening(bob)]);
       const [aliceAt, bobAt] = await Promise.all([isolation.addressesOf(alice), isolation.addressesOf(bob)]);
       assert.ok(aliceAt.length >= 2 && bobAt.length >= 2, `an address and a name for each: ${aliceAt.join(', ')} / ${bobAt.join(', ')}`);
+      // The port each listens on: environment.port in a container, the one allocated on the local runtime.
+      const ports = new Map(await Promise.all([alice, bob].map(async (b) => [b.name, await runtime.mainPort(b.name)] as const)));
       const probe = async (from: BerthSpec, host: string, to: BerthSpec) => {
-        const result = await run(runtime, from.name, isolation.connectCommand(host, to.port));
-        return { route: `${from.name} -> ${host}:${to.port}`, connected: result.code === 0 };
+        const port = ports.get(to.name) as number;
+        const result = await run(runtime, from.name, isolation.connectCommand(host, port));
+        return { route: `${from.name} -> ${host}:${port}`, connected: result.code === 0 };
       };
       const probes = await Promise.all([
         // Each berth reaching its own port by the same addresses shows the probe can succeed.

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
-import { NamespaceRelay } from '../../src/runtime/docker/namespaceRelay.js';
+import { NamespaceRelay } from '../../src/runtime/namespaceRelay.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthSpec } from '../../src/runtime/types.js';
 import { eventually, run, within } from '../conformance/runtime.js';
@@ -97,7 +97,7 @@ await withEngine('docker network namespace reach', () => {
       const info = await engine.getContainer(`${prefix}-${alice.name}`).inspect();
       const own = Object.values(info.NetworkSettings.Networks)[0];
       assert.ok(own?.IPAddress && own.Gateway, 'the container has an address and a gateway on its network');
-      const relay = await NamespaceRelay.start(info.State.Pid);
+      const relay = await NamespaceRelay.start(['nsenter', `--target=${info.State.Pid}`, '--net', '--']);
       try {
         assert.ok(relay.addresses.includes(own.IPAddress), `the relay sees the container's ${own.IPAddress}: ${relay.addresses.join(', ')}`);
         const hostAddresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address));

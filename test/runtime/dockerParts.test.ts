@@ -3,11 +3,12 @@ import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
-import { createOptions, memoryBytes } from '../../src/runtime/docker/createOptions.js';
+import { createOptions } from '../../src/runtime/docker/createOptions.js';
+import { memoryBytes } from '../../src/runtime/spec.js';
 import { engineAddress } from '../../src/runtime/docker/engine.js';
 import { demultiplexer, FrameParser, logLines } from '../../src/runtime/docker/frames.js';
 import { loginShellFrom } from '../../src/runtime/docker/loginShell.js';
-import { namespaceUnavailable } from '../../src/runtime/docker/namespaceReach.js';
+import { namespaceUnavailable } from '../../src/runtime/docker/namespaceAccess.js';
 import { observe } from '../../src/runtime/docker/observed.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 

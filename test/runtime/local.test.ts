@@ -8,9 +8,10 @@ import { createLogger } from '../../src/log/logger.js';
 import { prepareHome } from '../../src/runtime/local/home.js';
 import { LocalRuntime } from '../../src/runtime/local/localRuntime.js';
 import { LogRing } from '../../src/runtime/local/logRing.js';
+import { sandboxLayout } from '../../src/runtime/local/sandbox/layout.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec } from '../../src/runtime/types.js';
-import { accepts, describeRuntimeConformance, eventually, within } from '../conformance/runtime.js';
+import { accepts, describeRuntimeConformance, eventually, within, type IsolationProbe } from '../conformance/runtime.js';
 
 /** The host has no busybox httpd; node is always there. */
 const serverCommand = [
@@ -29,15 +30,31 @@ function specFor(user: string, command: string[] | null, environment: ConfigInpu
   return berthSpecFor(configSchema.parse({ environment: { ...environment, command } }), user);
 }
 
-async function localSubject(stopGraceSeconds = 2) {
+/**
+ * Sandboxed (bubblewrap, as runtime.local.sandbox picks it where it works)
+ * or not; the suites below run on both.
+ */
+async function localSubject(stopGraceSeconds = 2, sandboxed = false) {
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-local-'));
-  const runtime = new LocalRuntime({ dataDir, logger: createLogger('silent'), defaultCommand: serverCommand, stopGraceSeconds });
+  const sandbox = sandboxed ? sandboxLayout({ dataDir, gatewayFiles: [] }) : null;
+  const runtime = new LocalRuntime({ dataDir, logger: createLogger('silent'), defaultCommand: serverCommand, stopGraceSeconds, sandbox });
+  const isolatesBerths: IsolationProbe | { skip: string } = sandboxed
+    ? {
+        // Inside its own network namespace a berth's loopback is its own; another's port is on nobody's.
+        addressesOf: async () => ['127.0.0.1', 'localhost'],
+        connectCommand: (host, port) => [
+          process.execPath,
+          '-e',
+          `require('node:net').connect(${port}, ${JSON.stringify(host)}).on('connect', () => process.exit(0)).on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 1000)`,
+        ],
+      }
+    : { skip: "unsandboxed local berths share the host's network, so nothing keeps one from another's ports" };
   return {
     runtime,
     dataDir,
     specFor,
     serverCommand,
-    isolatesBerths: { skip: "unsandboxed local berths share the host's network, so nothing keeps one from another's ports" },
+    isolatesBerths,
     loopbackServerCommand,
     cleanup: async () => {
       await runtime.close();
@@ -47,6 +64,7 @@ async function localSubject(stopGraceSeconds = 2) {
 }
 
 describeRuntimeConformance('local', () => localSubject());
+describeRuntimeConformance('local, sandboxed', () => localSubject(2, true));
 
 function alive(pid: number): boolean {
   try {

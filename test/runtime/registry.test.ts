@@ -29,7 +29,9 @@ describe('runtime registry', () => {
       const dataDir = await mkdtemp(join(tmpdir(), 'berth-registry-'));
       const { logger, text } = captureLogger();
       try {
-        const runtime = createRuntime(configSchema.parse({ auth: { mode } }), { ...deps, dataDir, logger });
+        // Unsandboxed by choice: sandboxed berths do not share the host's network (test/runtime/localSandbox.test.ts).
+        const local = { sandbox: 'off' as const, allowUnsandboxed: true };
+        const runtime = createRuntime(configSchema.parse({ auth: { mode }, runtime: { local } }), { ...deps, dataDir, logger });
         await runtime.prepare();
         const warning = text()
           .split('\n')
@@ -42,6 +44,20 @@ describe('runtime registry', () => {
       }
     });
   }
+
+  it('says at start that sandboxed local berths run in bubblewrap, and warns of nothing', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'berth-registry-'));
+    const { logger, text } = captureLogger();
+    try {
+      const runtime = createRuntime(configSchema.parse({ auth: { mode: 'header' } }), { ...deps, dataDir, logger });
+      await runtime.prepare();
+      assert.match(text(), /"sandbox":"bwrap".*local berths run in a bubblewrap sandbox each/);
+      assert.doesNotMatch(text(), /"level":40/);
+      await runtime.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 
   it('makes the kubernetes runtime, which says which kubeconfig it cannot use', () => {
     const config = configSchema.parse({ runtime: { kind: 'kubernetes', kubernetes: { kubeconfig: '/nonexistent/kubeconfig' } } });

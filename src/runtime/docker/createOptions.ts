@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import { substituteArgs, type BerthSpec } from '../types.js';
 import { containerName, homeVolumeName, LABEL } from './names.js';
+import { memoryBytes } from '../spec.js';
 
 /** How the gateway reaches berths: see ./reach.ts. */
 export type Reach = 'network' | 'published';
@@ -69,16 +70,6 @@ export function createOptions(spec: BerthSpec, ctx: CreateContext): Docker.Conta
       RestartPolicy: { Name: 'no' },
     },
   };
-}
-
-/** "512m", "2g", "1.5GiB", "1048576" (bytes); units are binary, as docker reads them. */
-export function memoryBytes(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(text.trim());
-  if (!match) {
-    throw new BerthError({ code: 'config_invalid', userMessage: `environment.limits.memory: cannot read ${JSON.stringify(text)} as a size` });
-  }
-  const power = ['', 'k', 'm', 'g'].indexOf((match[2] ?? '').toLowerCase());
-  return Math.round(Number(match[1]) * 1024 ** power);
 }
 
 /**

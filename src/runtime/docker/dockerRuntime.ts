@@ -7,7 +7,8 @@ import type { Logger } from '../../log/logger.js';
 import { listeningByExec, summarise } from '../procNet.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { connectTcp } from '../connectTcp.js';
-import { NamespaceReach, namespaceUnavailable } from './namespaceReach.js';
+import { NamespaceReach } from '../namespaceReach.js';
+import { namespaceUnavailable } from './namespaceAccess.js';
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, type DockerConfig, type EngineAddress } from './engine.js';
@@ -74,7 +75,7 @@ export class DockerRuntime implements Runtime {
     this.config = options.docker;
     this.address = engineAddress(options.docker, options.env);
     this.docker = connectEngine(this.address);
-    this.namespace = new NamespaceReach(options.logger);
+    this.namespace = new NamespaceReach(options.logger, (pid) => ['nsenter', `--target=${pid}`, '--net', '--']);
     this.namespaceBlocked =
       options.docker.enterNamespace === 'off' ? 'runtime.docker.enterNamespace is off' : namespaceUnavailable(this.address, process.getuid?.());
   }
@@ -183,7 +184,7 @@ export class DockerRuntime implements Runtime {
 
   /**
    * From inside the container's network namespace where the gateway can
-   * enter it (./namespaceReach.ts), so a server bound to the berth's own
+   * enter it (../namespaceReach.ts), so a server bound to the berth's own
    * 127.0.0.1 or ::1 is reached like one on 0.0.0.0; else at the bridge
    * address (or published port), which reaches only the latter.
    */

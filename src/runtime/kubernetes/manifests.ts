@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { V1Container, V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { BerthError } from '../../core/errors.js';
-import { memoryBytes } from '../docker/createOptions.js';
+import { memoryBytes } from '../spec.js';
 import { substituteArgs, type BerthSpec } from '../types.js';
 import { ANNOTATION, BERTH_COMPONENT, CONTAINER, GATEWAY_LABELS, HOME_VOLUME, homeClaimName, LABEL, MANAGED_BY, networkPolicyName, podName, specLabel } from './names.js';
 import { mergePodOverrides } from './podOverrides.js';

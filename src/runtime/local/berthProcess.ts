@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { BerthError } from '../../core/errors.js';
 import type { ExecOptions, ExecProcess } from '../types.js';
 import { startExec, type ExecContext } from './exec.js';
 import { LogRing } from './logRing.js';
+import type { Confinement } from './sandbox/bwrap.js';
 import { exitCodeOf, signalGroup } from './signals.js';
 
 /** How long output may keep flowing after the main process exits before its pipes are cut. */
@@ -13,6 +16,13 @@ const DRAIN_MS = 2000;
  * its output ring, and the execs started beside it. Like a container whose
  * PID 1 ends, the end of the main process ends everything else in the group
  * and every exec, so nothing of a berth outlives it.
+ *
+ * With a confinement (./sandbox/) the main process is bwrap, which reports
+ * the sandbox's first process (its PID namespace's init, as the host sees
+ * it). Execs and the port relay (../namespaceReach.ts) enter that
+ * process's namespaces once the sandbox says it is ready; a stop signals
+ * its process group (bwrap's --new-session makes it the berth's
+ * session), and killing bwrap takes the whole PID namespace with it.
  */
 export class BerthProcess {
   readonly pid: number | null;
@@ -24,6 +34,8 @@ export class BerthProcess {
   readonly spawned: Promise<void>;
   /** Resolves once the process has exited and its output is read. */
   readonly ended: Promise<void>;
+  /** The sandbox's first process, once bwrap has reported it; null unconfined. */
+  sandboxPid: number | null = null;
   private readonly child: ChildProcess;
   private readonly execs = new Set<number>();
 
@@ -32,16 +44,24 @@ export class BerthProcess {
     argv: readonly string[],
     private readonly context: ExecContext,
     onEnd: (exitCode: number | null, signal: string | null) => void,
+    private readonly confinement: Confinement | null = null,
   ) {
-    const [file = '', ...args] = argv;
-    this.child = spawn(file, args, { cwd: context.cwd, env: context.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const [file = '', ...args] = confinement ? confinement.start(argv) : argv;
+    const stdio = confinement ? (['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] as const) : (['ignore', 'pipe', 'pipe'] as const);
+    this.child = spawn(file, args, { cwd: context.cwd, env: context.env, stdio: [...stdio], detached: true });
     this.pid = this.child.pid ?? null;
     for (const stream of [this.child.stdout, this.child.stderr]) {
       stream?.setEncoding('utf8');
       stream?.on('data', (text: string) => this.log.write(text));
     }
+    const [info, ready] = confinement ? [this.child.stdio[3] as Readable, this.child.stdio[4] as Readable] : [null, null];
     this.spawned = once(this.child, 'spawn').then(
-      () => undefined,
+      async () => {
+        if (!info || !ready) return;
+        const [pid, said] = await Promise.all([sandboxPidFrom(info), readAll(ready)]);
+        if (said !== 'ready\n') throw new Error('the sandbox did not get ready (see the lines before)');
+        this.sandboxPid = pid;
+      },
       (err: Error) => {
         this.log.write(`berth: cannot start ${JSON.stringify(file)}: ${err.message}\n`);
         throw err;
@@ -73,15 +93,15 @@ export class BerthProcess {
   /** SIGTERM to the group, SIGKILL after the grace period; resolves when the process has ended. */
   async terminate(graceSeconds: number): Promise<void> {
     if (!this.running || this.pid === null) return this.ended;
-    const pid = this.pid;
-    signalGroup(pid, 'SIGTERM');
-    const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceSeconds * 1000);
+    // The berth's own processes get the TERM; bwrap itself would end the sandbox at once.
+    signalGroup(this.sandboxPid ?? this.pid, 'SIGTERM');
+    const timer = setTimeout(() => this.kill(), graceSeconds * 1000);
     await this.ended;
     clearTimeout(timer);
   }
 
   async exec(options: ExecOptions): Promise<ExecProcess> {
-    const started = await startExec(this.context, options);
+    const started = await startExec(this.context, options, this.enter());
     this.execs.add(started.pid);
     void started.process.exited.then(() => this.execs.delete(started.pid));
     // The main process may have ended while the exec was starting.
@@ -89,9 +109,33 @@ export class BerthProcess {
     return started.process;
   }
 
+  /**
+   * The sandbox's first process, to enter; null unconfined. Throws while the
+   * sandbox is not (or no longer) ready: nothing may enter it before its
+   * masks are in place.
+   */
+  enterablePid(): number | null {
+    if (this.confinement === null) return null;
+    if (this.sandboxPid === null || !this.running) {
+      throw new BerthError({ code: 'berth_not_ready', userMessage: 'Your environment is still starting; try again in a moment.', logMessage: 'the sandbox is not ready' });
+    }
+    return this.sandboxPid;
+  }
+
+  /** The argv prefix into the running sandbox; empty unconfined. */
+  private enter(): string[] {
+    const pid = this.enterablePid();
+    return pid === null || this.confinement === null ? [] : this.confinement.enter(pid);
+  }
+
+  private kill(): void {
+    if (this.pid !== null) signalGroup(this.pid, 'SIGKILL');
+    if (this.sandboxPid !== null) signalGroup(this.sandboxPid, 'SIGKILL');
+  }
+
   /** The main process has exited: end what it leaves behind, and let its output drain, but not forever. */
   private reap(): void {
-    if (this.pid !== null) signalGroup(this.pid, 'SIGKILL');
+    this.kill();
     for (const pid of this.execs) signalGroup(pid, 'SIGKILL');
     const cut = setTimeout(() => {
       this.child.stdout?.destroy();
@@ -100,4 +144,18 @@ export class BerthProcess {
     cut.unref();
     void this.ended.then(() => clearTimeout(cut));
   }
+}
+
+/** bwrap --info-fd writes JSON once the sandbox runs, then closes the descriptor; `child-pid` is its first process. */
+async function sandboxPidFrom(info: Readable): Promise<number> {
+  const text = await readAll(info);
+  const pid = (JSON.parse(text || '{}') as { 'child-pid'?: unknown })['child-pid'];
+  if (typeof pid !== 'number') throw new Error('bwrap did not start the sandbox (see the lines before)');
+  return pid;
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  return text;
 }

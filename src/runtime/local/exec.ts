@@ -23,10 +23,11 @@ export interface StartedExec {
  * process, as `docker exec` does for a container. Each exec leads its own
  * process group so a signal or the berth's end reaches everything it started.
  * The exit signal is reported by name without "SIG", as SSH's exit-signal wants.
+ * `enter` is an argv prefix that runs the command inside the berth's sandbox.
  */
-export async function startExec(context: ExecContext, options: ExecOptions): Promise<StartedExec> {
+export async function startExec(context: ExecContext, options: ExecOptions, enter: readonly string[] = []): Promise<StartedExec> {
   const shell = context.env.SHELL || '/bin/sh';
-  const [file = shell, ...args] = options.command?.length ? options.command : [shell, '-l'];
+  const [file = shell, ...args] = [...enter, ...(options.command?.length ? options.command : [shell, '-l'])];
   // Client variables come last, as OpenSSH applies AcceptEnv ones over its own.
   const env = { ...context.env, SHELL: shell, ...(options.tty ? { TERM: options.tty.term } : {}), ...options.env };
   const spawnOptions = { cwd: context.cwd, env };

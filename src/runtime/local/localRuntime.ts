@@ -14,12 +14,15 @@ import {
   type RuntimeProgress,
   type StopOptions,
 } from '../types.js';
+import { NamespaceReach } from '../namespaceReach.js';
 import { BerthProcess } from './berthProcess.js';
 import { freeLoopbackPort } from './freePort.js';
 import { connectTcp, notListening } from '../connectTcp.js';
 import { dialAddress, summarise, type Listener } from '../procNet.js';
 import { listenersOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
+import { bwrapConfinement, enterNetworkArgs } from './sandbox/bwrap.js';
+import type { SandboxLayout } from './sandbox/layout.js';
 
 export interface LocalRuntimeOptions {
   dataDir: string;
@@ -30,6 +33,8 @@ export interface LocalRuntimeOptions {
   stopGraceSeconds: number;
   /** Warn at start that berths are not kept apart: set when real users sign in (every auth mode but dev). */
   warnUnsandboxed?: boolean;
+  /** Run each berth in a bubblewrap sandbox laid out so (./sandbox/); absent or null: plain child processes. */
+  sandbox?: SandboxLayout | null;
 }
 
 interface LocalBerth {
@@ -51,10 +56,13 @@ interface LocalBerth {
 const OWNED_FRESH_MS = 1_000;
 
 /**
- * Berths as child processes of the gateway, sharing the host's network on
- * loopback ports. Nothing to install, no isolation beyond a private home:
- * for one machine and for trying Berth out. Local berths live and die with
- * this instance, so there is nothing to adopt after a restart.
+ * Berths as child processes of the gateway. Sandboxed (bubblewrap, see
+ * ./sandbox/), each has its own PID and network namespace and sees the host
+ * read-only with its home, and nothing of the gateway's data or other homes;
+ * unsandboxed, berths share the host's network on loopback ports and have no
+ * isolation beyond a private home. Either way each still gets a port that is
+ * free on the host, so PORT means the same in both. Local berths live and
+ * die with this instance, so there is nothing to adopt after a restart.
  */
 export class LocalRuntime implements Runtime {
   readonly kind = 'local';
@@ -65,10 +73,13 @@ export class LocalRuntime implements Runtime {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly exitListeners: Array<(exit: BerthExit) => void> = [];
   private closed = false;
+  /** The relays into sandboxes' network namespaces (../namespaceReach.ts), one per berth once connected to. */
+  private readonly reach: NamespaceReach;
 
   constructor(private readonly options: LocalRuntimeOptions) {
     this.dataDir = resolve(options.dataDir);
     this.logger = options.logger.child({ runtime: 'local' });
+    this.reach = new NamespaceReach(this.logger, enterNetworkArgs);
   }
 
   async health(): Promise<void> {
@@ -76,10 +87,16 @@ export class LocalRuntime implements Runtime {
   }
 
   async prepare(): Promise<void> {
+    const sandbox = this.options.sandbox ?? null;
+    if (sandbox !== null) {
+      this.logger.info({ sandbox: 'bwrap', hidden: sandbox.masks.map((m) => m.path) }, 'local berths run in a bubblewrap sandbox each');
+      return;
+    }
     if (!this.options.warnUnsandboxed) return;
     this.logger.warn(
       "unsandboxed local berths share the host's network: each can connect to every other berth's ports and to anything listening on this host, " +
-        'around sign-in and share levels, and can send identity headers from a loopback address; for several users run berths on Docker (runtime.kind: docker)',
+        'around sign-in and share levels, and can send identity headers from a loopback address; to keep them apart install bubblewrap ' +
+        '(runtime.local.sandbox), or run berths on Docker (runtime.kind: docker)',
     );
   }
 
@@ -122,12 +139,16 @@ export class LocalRuntime implements Runtime {
   }
 
   /**
-   * Only the berth's own sockets (see ./ownedPorts.ts), at the address each
-   * is bound to: another user's (or the gateway's) listener on this host with
-   * the same port on another address is never reached through it.
+   * Sandboxed, through the relay in the berth's network namespace, where
+   * every listener is the berth's. Unsandboxed, only the berth's own sockets
+   * (see ./ownedPorts.ts), at the address each is bound to: another user's
+   * (or the gateway's) listener on this host with the same port on another
+   * address is never reached through it.
    */
   async connect(name: string, port: number): Promise<Duplex> {
     const berth = this.running(name);
+    const sandboxPid = berth.run.enterablePid();
+    if (sandboxPid !== null) return this.reach.connect(name, sandboxPid, port);
     const main = port === berth.port;
     const address = (main ? berth.mainAddress : null) ?? (await this.addressOf(berth, port));
     if (address === null) throw notListening(name, port, '');
@@ -142,7 +163,10 @@ export class LocalRuntime implements Runtime {
   }
 
   async listening(name: string): Promise<ListeningPort[]> {
-    return summarise(await this.ownListeners(this.running(name), Date.now()));
+    const berth = this.running(name);
+    const sandboxPid = berth.run.enterablePid();
+    const inSandbox = sandboxPid === null ? null : await this.reach.listeners(sandboxPid);
+    return summarise(inSandbox ?? (await this.ownListeners(berth, Date.now())));
   }
 
   async mainPort(name: string): Promise<number> {
@@ -207,6 +231,7 @@ export class LocalRuntime implements Runtime {
     this.closed = true;
     const grace = this.options.stopGraceSeconds;
     await Promise.all([...this.berths.keys()].map((name) => this.stop(name, { remove: false, graceSeconds: grace })));
+    this.reach.close();
   }
 
   private async start(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
@@ -221,7 +246,8 @@ export class LocalRuntime implements Runtime {
       USER: spec.user,
     };
     const argv = substituteArgs(spec.command ?? this.options.defaultCommand, { PORT: port, USER: spec.user });
-    progress('starting', `starting ${argv[0] ?? 'the command'}`);
+    const sandbox = this.options.sandbox ?? null;
+    progress('starting', `starting ${argv[0] ?? 'the command'}${sandbox ? ' in its sandbox' : ''}`);
     const berth: LocalBerth = {
       spec,
       port,
@@ -230,7 +256,12 @@ export class LocalRuntime implements Runtime {
       scan: null,
       nextScan: null,
       mainAddress: null,
-      run: new BerthProcess(argv, { cwd: home, env }, (exitCode, signal) => this.ended(berth, exitCode, signal)),
+      run: new BerthProcess(
+        argv,
+        { cwd: home, env },
+        (exitCode, signal) => this.ended(berth, exitCode, signal),
+        sandbox ? bwrapConfinement(sandbox, spec, home) : null,
+      ),
     };
     this.berths.set(spec.name, berth);
     try {
@@ -243,7 +274,7 @@ export class LocalRuntime implements Runtime {
         cause: err,
       });
     }
-    this.logger.info({ berth: spec.name, pid: berth.run.pid, port }, 'berth process started');
+    this.logger.info({ berth: spec.name, pid: berth.run.pid, sandboxPid: berth.run.sandboxPid, port }, 'berth process started');
     return observe(berth);
   }
 
@@ -255,6 +286,7 @@ export class LocalRuntime implements Runtime {
 
   private ended(berth: LocalBerth, exitCode: number | null, signal: string | null): void {
     const name = berth.spec.name;
+    this.reach.forget(name);
     this.logger.info({ berth: name, pid: berth.run.pid, exitCode, signal, asked: berth.stopRequested }, 'berth process ended');
     if (berth.stopRequested) return;
     for (const listener of this.exitListeners) {

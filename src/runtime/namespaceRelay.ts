@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONNECT_TIMEOUT_MS } from '../connectTcp.js';
+import { CONNECT_TIMEOUT_MS } from './connectTcp.js';
 import type { RelayReady, RelayReply, RelayRequest } from './nsRelay.js';
 
 /** How long nsenter and node may take to bring the relay up (a loaded machine, a TypeScript loader in tests). */
@@ -27,10 +27,10 @@ function loaderFlags(execArgv: readonly string[]): string[] {
 
 /**
  * The gateway's end of one berth's relay (./nsRelay.ts): a node process
- * entered into the network namespace of the container's init process by
- * nsenter, which hands back connected sockets over its IPC channel. Needs
- * what entering a namespace needs: the gateway on the engine's host, as root
- * (CAP_SYS_ADMIN), seeing the host's PIDs, and util-linux's nsenter.
+ * entered into the berth's network namespace by an argv prefix (util-linux's
+ * nsenter: as root for a container's; through the user namespace the gateway
+ * owns for a sandboxed local berth's), which hands back connected sockets
+ * over its IPC channel.
  */
 export class NamespaceRelay {
   private nextId = 1;
@@ -46,10 +46,11 @@ export class NamespaceRelay {
     child.once('exit', (code, signal) => this.end(new Error(`the relay ended (${signal ?? `code ${code}`})`)));
   }
 
-  /** Starts a relay in the network namespace of `pid`; rejects with what nsenter or node said when it cannot. */
-  static start(pid: number): Promise<NamespaceRelay> {
+  /** Starts a relay through `enter` (e.g. `nsenter --target=PID --net --`); rejects with what nsenter or node said when it cannot. */
+  static start(enter: readonly string[]): Promise<NamespaceRelay> {
+    const [file = 'nsenter', ...args] = enter;
     return new Promise((resolve, reject) => {
-      const child = spawn('nsenter', [`--target=${pid}`, '--net', '--', process.execPath, ...loaderFlags(process.execArgv), RELAY_SCRIPT], {
+      const child = spawn(file, [...args, process.execPath, ...loaderFlags(process.execArgv), RELAY_SCRIPT], {
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
         env: { ...process.env, BERTH_NS_RELAY: '1' },
       });
@@ -65,7 +66,7 @@ export class NamespaceRelay {
       };
       const timer = setTimeout(() => fail(`the relay did not start within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
       child.once('error', (err) => fail(`cannot run nsenter (${err.message})`));
-      child.once('exit', (code, signal) => fail(`nsenter --target=${pid} --net ended (${signal ?? `code ${code}`})`));
+      child.once('exit', (code, signal) => fail(`${enter.join(' ')} ended (${signal ?? `code ${code}`})`));
       child.once('message', (message: RelayReady) => {
         if (message.ready !== true) return fail('the relay sent something other than its ready message');
         clearTimeout(timer);

@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import { readFile, readlink } from 'node:fs/promises';
-import type { Logger } from '../../log/logger.js';
-import { connectFailure, notListening } from '../connectTcp.js';
-import { dialAddress, listeners, type Listener } from '../procNet.js';
+import type { Logger } from '../log/logger.js';
+import { connectFailure, notListening } from './connectTcp.js';
+import { dialAddress, listeners, type Listener } from './procNet.js';
 import { NamespaceRelay } from './namespaceRelay.js';
 
 /** Tried first, in this order: where wildcard listeners and dev servers bound to "localhost" answer. */
@@ -20,19 +20,9 @@ interface BerthRelay {
 }
 
 /**
- * Why this gateway cannot enter a container's network namespace, or null when
- * it may try: it must run on the engine's Linux host, as root.
- */
-export function namespaceUnavailable(engine: { local: boolean; description: string }, uid: number | undefined, platform = process.platform): string | null {
-  if (platform !== 'linux') return `the gateway runs on ${platform}, where containers have no network namespace it can enter`;
-  if (!engine.local) return `the engine (${engine.description}) is on another host, whose network namespaces the gateway cannot enter`;
-  if (uid !== 0) return 'the gateway does not run as root, which entering a network namespace needs';
-  return null;
-}
-
-/**
- * The docker runtime's way into a berth's own loopback: one relay per berth
- * inside its network namespace (./namespaceRelay.ts), started on the first
+ * A runtime's way into a berth's own loopback (docker: a container's; local:
+ * a sandbox's): one relay per berth inside its network namespace
+ * (./namespaceRelay.ts), started on the first
  * connection and ended when idle or when the berth stops. Each connection
  * costs one IPC round trip and the relay's connect; the bytes then flow on a
  * kernel socket the gateway holds, as fast as the bridge path.
@@ -42,7 +32,11 @@ export function namespaceUnavailable(engine: { local: boolean; description: stri
 export class NamespaceReach {
   private readonly relays = new Map<string, BerthRelay>();
 
-  constructor(private readonly logger: Logger) {}
+  /** `enter`: the argv prefix that runs a program in the network namespace of `pid` (./namespaceRelay.ts). */
+  constructor(
+    private readonly logger: Logger,
+    private readonly enter: (pid: number) => string[],
+  ) {}
 
   /** The pid of the berth's container process from the last connection, while that process still runs in the same namespace. */
   async knownPid(name: string): Promise<number | null> {
@@ -121,7 +115,7 @@ export class NamespaceReach {
     if (!entry) {
       const netns = await netnsOf(pid);
       if (netns === null) throw new Error(`/proc/${pid}/ns/net cannot be read: the container's process is gone or not visible from the gateway`);
-      const relay = NamespaceRelay.start(pid);
+      const relay = NamespaceRelay.start(this.enter(pid));
       entry = { pid, netns, relay, idle: this.idleTimer(name) };
       this.relays.set(name, entry);
       relay.then(

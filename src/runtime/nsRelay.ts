@@ -1,7 +1,8 @@
 /**
- * The relay the docker runtime starts inside a berth's network namespace
- * (`nsenter --target <pid> --net -- node nsRelay.js`, see ./namespaceRelay.ts),
- * one per berth, on first use. For each request on its IPC channel it opens a
+ * The relay a runtime starts inside a berth's network namespace (docker:
+ * `nsenter --target <pid> --net -- node nsRelay.js`; a sandboxed local berth
+ * also enters its user namespace; see ./namespaceRelay.ts), one per berth,
+ * on first use. For each request on its IPC channel it opens a
  * TCP connection inside the namespace and hands the connected socket back
  * (Node's IPC passes the file descriptor), so the gateway holds a kernel
  * socket in the berth's namespace and the relay never touches a byte of it.
@@ -12,8 +13,8 @@
  */
 import { isIP, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { isLoopbackHost, unmapV4 } from '../../core/net.js';
-import { connectTcp } from '../connectTcp.js';
+import { isLoopbackHost, unmapV4 } from '../core/net.js';
+import { connectTcp } from './connectTcp.js';
 
 /** A request: dial the first of `hosts` that accepts on `port`. */
 export interface RelayRequest {
