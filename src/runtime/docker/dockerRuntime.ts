@@ -6,7 +6,7 @@ import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Observed
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, type DockerConfig, type EngineAddress } from './engine.js';
-import { engineFailure, engineMessage, engineStatus, engineUnavailable, isUnreachable } from './engineErrors.js';
+import { engineFailure, engineMessage, engineStatus, engineUnavailable, isNameInUse, isUnreachable } from './engineErrors.js';
 import { startExec } from './exec.js';
 import { logLines } from './frames.js';
 import { ensureImage } from './image.js';
@@ -241,10 +241,14 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  /** The same spec, made for the same reach mode on the same network. */
+  /**
+   * The same spec, made for the same reach mode on the same network. The
+   * network is read from the container's networks: Podman reports
+   * NetworkMode "bridge" whatever network the container was created on.
+   */
   private fits(info: Docker.ContainerInspectInfo, spec: BerthSpec, reach: Reach): boolean {
     const labels = info.Config.Labels;
-    return labels[LABEL.spec] === spec.hash && labels[LABEL.reach] === reach && info.HostConfig.NetworkMode === this.config.network;
+    return labels[LABEL.spec] === spec.hash && labels[LABEL.reach] === reach && this.config.network in (info.NetworkSettings.Networks ?? {});
   }
 
   private async create(spec: BerthSpec, reach: Reach, progress: RuntimeProgress): Promise<string> {
@@ -257,7 +261,7 @@ export class DockerRuntime implements Runtime {
     try {
       return (await this.docker.createContainer(request)).id;
     } catch (err) {
-      if (engineStatus(err) !== 409) throw err;
+      if (!isNameInUse(err)) throw err;
       // Created meanwhile by another call; use that one. The engine holds the
       // name a moment before the container can be inspected.
       for (let i = 0; i < NAME_CLASH_TRIES; i++) {

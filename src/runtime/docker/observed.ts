@@ -22,7 +22,7 @@ export function observe(name: string, info: Docker.ContainerInspectInfo, stopped
     startedAt: engineTime(info.State.StartedAt),
     finishedAt: state === 'running' ? null : engineTime(info.State.FinishedAt),
     specHash: info.Config.Labels[LABEL.spec] ?? null,
-    image: info.Config.Image,
+    image: info.Config.Labels[LABEL.image] ?? info.Config.Image,
   };
 }
 
