@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/metrics/metrics.js';
-import type { BerthSpec, ExecProcess, Observed, Runtime } from '../../src/runtime/types.js';
+import type { Duplex } from 'node:stream';
+import type { BerthSpec, ExecProcess, ListeningPort, Observed, Runtime } from '../../src/runtime/types.js';
 import { Culler } from '../../src/spawner/culler.js';
 import { Spawner } from '../../src/spawner/spawner.js';
 import { Store } from '../../src/store/store.js';
@@ -48,16 +49,16 @@ class MemoryRuntime implements Runtime {
   async list(): Promise<Observed[]> {
     return [...this.running.values()];
   }
-  async endpoint(): Promise<{ host: string; port: number }> {
-    return { host: '127.0.0.1', port: 9 };
+  async connect(): Promise<Duplex> {
+    throw new Error('no connections in the culler bench');
   }
-  async mainEndpoint(): Promise<{ host: string; port: number }> {
-    return { host: '127.0.0.1', port: 9 };
+  async mainPort(): Promise<number> {
+    return 9;
   }
   async logs(): Promise<string[]> {
     return [];
   }
-  async listening(): Promise<number[]> {
+  async listening(): Promise<ListeningPort[]> {
     return [];
   }
   async exec(): Promise<ExecProcess> {

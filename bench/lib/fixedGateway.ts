@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { configSchema } from '../../src/config/schema.js';
 import { parseHostPort } from '../../src/core/net.js';
 import { createProxy, stripRules, type UpgradeOptions } from '../../src/http/proxy/index.js';
+import { connectTcp } from '../../src/runtime/connectTcp.js';
 
 /**
  * A minimal gateway: one node:http listener sending every request and upgrade
@@ -24,9 +25,11 @@ const options: UpgradeOptions = {
     cookies: ['berth_session'],
   }),
 };
-const proxy = createProxy();
-const server = createServer((req, res) => proxy.web(req, res, target, options));
-server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head, target, options));
+const { host } = target;
+const proxy = createProxy((berth) => connectTcp(berth.name, host, berth.port));
+const berth = { name: 'bench', port: target.port };
+const server = createServer((req, res) => proxy.web(req, res, berth, options));
+server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head, berth, options));
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const address = server.address();
   console.log(`fixed gateway to ${target.host}:${target.port} listening on http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`);

@@ -9,7 +9,7 @@ import { headerValues } from '../http/headerValues.js';
 import type { Logger } from '../log/logger.js';
 import { redirect, wantsHtml } from '../http/respond.js';
 import { requestKind } from '../http/startPolicy.js';
-import type { Endpoint } from '../runtime/types.js';
+import type { BerthPort } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { Store } from '../store/store.js';
 import { ownerOf, verdict } from './access.js';
@@ -134,10 +134,10 @@ export class AppHosts {
    * The berth's port. The owner's request may start the berth (as on the
    * gateway's main route); anyone else's only uses a running one.
    */
-  private async reach(req: IncomingMessage, admitted: Admitted): Promise<Endpoint> {
+  private async reach(req: IncomingMessage, admitted: Admitted): Promise<BerthPort> {
     const { directory, config } = this.deps;
     const { owner, visitor, app } = admitted;
-    if (directory.readyEndpoint(owner) === null) {
+    if (directory.readyTarget(owner) === null) {
       if (visitor !== owner || requestKind(req) === 'background') {
         throw new BerthError({
           code: 'berth_stopped',
@@ -146,7 +146,7 @@ export class AppHosts {
       }
       await directory.ready(owner, 'http', config.spawn.holdSeconds * 1000);
     }
-    return directory.endpoint(owner, app.port);
+    return directory.target(owner, app.port);
   }
 
   /** `?berth_token=`: a browser signs in with a token, which leaves the URL at once (303 to it without the token). */

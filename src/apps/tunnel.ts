@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Authenticator } from '../auth/types.js';
@@ -7,13 +6,12 @@ import { bearerToken, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
-import type { Endpoint } from '../runtime/types.js';
+import type { BerthPort } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { Store } from '../store/store.js';
 import { verdict } from './access.js';
 
 const PATH = /^\/_berth\/api\/me\/tunnel\/([1-9][0-9]{0,4})$/;
-const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface TunnelsDeps {
   config: Config;
@@ -51,21 +49,21 @@ export class Tunnels {
     const { directory, config } = this.deps;
     const visitor = await this.identify(req);
     const owner = new URL(req.url ?? '/', 'http://gateway.invalid').searchParams.get('user') ?? visitor;
-    let target: Endpoint;
+    let target: BerthPort;
     if (owner === visitor) {
       await directory.ready(owner, 'tunnel', config.spawn.holdSeconds * 1000);
-      target = await directory.endpoint(owner, port);
+      target = directory.target(owner, port);
     } else {
       const share = await this.deps.store.share(owner, port);
       if (verdict(share, owner, visitor) !== 'allowed') {
         throw new BerthError({ code: 'forbidden', userMessage: `Port ${port} of ${owner} is not shared with you; ask them to share it with signed-in users.` });
       }
-      if (directory.readyEndpoint(owner) === null) {
+      if (directory.readyTarget(owner) === null) {
         throw new BerthError({ code: 'berth_stopped', userMessage: `The environment of ${owner} is not running; they can start it.` });
       }
-      target = await directory.endpoint(owner, port);
+      target = directory.target(owner, port);
     }
-    const upstream = await open(target);
+    const upstream = await directory.connect(target);
     if (socket.destroyed) {
       upstream.destroy();
       return;
@@ -106,27 +104,4 @@ export class Tunnels {
     if ('refused' in result) throw result.refused;
     throw new BerthError({ code: 'unauthenticated', userMessage: 'Send a Berth token: Authorization: Bearer berth_… (scope api or apps); berth forward --token does.' });
   }
-}
-
-function open(target: Endpoint): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: target.host, port: target.port });
-    const fail = (err: Error) => {
-      socket.destroy();
-      reject(
-        new BerthError({
-          code: 'upstream_failed',
-          userMessage: `Nothing answered on port ${target.port} in the environment; start the server and try again.`,
-          logMessage: `tunnel connect to ${target.host}:${target.port} failed: ${err.message}`,
-        }),
-      );
-    };
-    socket.setTimeout(CONNECT_TIMEOUT_MS, () => fail(new Error('timed out')));
-    socket.once('error', fail);
-    socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.off('error', fail);
-      resolve(socket);
-    });
-  });
 }

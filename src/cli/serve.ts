@@ -61,7 +61,8 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
-  const proxy = createProxy();
+  const directory = spawner;
+  const proxy = createProxy((target) => directory.connect(target));
   const tokens = new Tokens(store, auth.isAdmin);
   const codes = new HandOffCodes();
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });

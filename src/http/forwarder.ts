@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Endpoint } from '../runtime/types.js';
+import type { BerthPort } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { Proxy, StripRules } from './proxy/index.js';
 
@@ -23,7 +23,7 @@ export interface ForwarderDeps {
 export class Forwarder {
   constructor(private readonly deps: ForwarderDeps) {}
 
-  web(req: IncomingMessage, res: ServerResponse, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
+  web(req: IncomingMessage, res: ServerResponse, user: string, target: BerthPort, addHeaders?: Record<string, string>): void {
     const { directory, proxy, metrics, logger } = this.deps;
     directory.touch(user);
     proxy.web(req, res, target, {
@@ -35,7 +35,7 @@ export class Forwarder {
     });
   }
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string, target: Endpoint, addHeaders?: Record<string, string>): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string, target: BerthPort, addHeaders?: Record<string, string>): void {
     const { directory, proxy, metrics, logger } = this.deps;
     directory.touch(user);
     let counted = false;

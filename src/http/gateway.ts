@@ -112,7 +112,7 @@ export class Gateway {
     if (!signIn) return;
     const { user } = signIn;
     const { directory, config } = this.deps;
-    const ready = directory.readyEndpoint(user.name);
+    const ready = directory.readyTarget(user.name);
     if (ready) return this.forwarder.web(req, res, user.name, ready);
 
     const kind = requestKind(req);
@@ -146,7 +146,7 @@ export class Gateway {
     if ('refused' in result) throw result.refused;
     if ('challenge' in result) throw result.challenge.error;
     const user = result.user.name;
-    let target = directory.readyEndpoint(user);
+    let target = directory.readyTarget(user);
     if (!target) {
       const state = directory.status(user).state;
       if (requestKind(req) === 'background' && state !== 'starting') {

@@ -1,5 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
-import type { HostPort } from '../core/net.js';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 /**
  * The seam between the gateway and whatever runs berths. A new runtime is one
@@ -46,7 +45,20 @@ export interface Observed {
   image: string | null;
 }
 
-export type Endpoint = HostPort;
+/** A port inside a berth, named by the berth's safe name: what every way in (proxy, SSH, tunnels) opens through Runtime.connect. */
+export interface BerthPort {
+  readonly name: string;
+  readonly port: number;
+}
+
+/** A TCP port some process in the berth listens on. */
+export interface ListeningPort {
+  port: number;
+  /** Bound only to a loopback address (127.0.0.0/8, ::1): what dev servers do by default. */
+  loopbackOnly: boolean;
+  /** Set when this gateway cannot reach the listener (a loopback-only one on a runtime without a way into the berth's namespace): why, in words for the user. */
+  unreachable?: string;
+}
 
 export type RuntimeProgress = (step: 'pulling' | 'creating' | 'starting', message: string) => void;
 
@@ -90,15 +102,22 @@ export interface Runtime {
   inspect(name: string): Promise<Observed>;
   stop(name: string, options: StopOptions): Promise<void>;
   list(): Promise<Observed[]>;
-  /** A TCP address on which the gateway reaches `port` inside the berth. */
-  endpoint(name: string, port: number): Promise<Endpoint>;
   /**
-   * TCP ports listening inside the running berth (from /proc/net/tcp and
-   * tcp6; local runtime: only sockets held by the berth's process groups).
+   * Opens a TCP stream to `port` inside the berth, wherever its listener is
+   * bound (0.0.0.0, 127.0.0.1 or ::1): the one way into a berth's ports (HTTP
+   * proxy, app hosts, SSH -L/-D, berth forward tunnels, readiness, later the
+   * terminal). Resolves once connected (a net.Socket where the runtime has
+   * one); rejects with a BerthError saying what to do, within a bounded time.
    */
-  listening(name: string): Promise<number[]>;
-  /** The main port's address once running (local runtime: the allocated port). */
-  mainEndpoint(name: string): Promise<Endpoint>;
+  connect(name: string, port: number): Promise<Duplex>;
+  /**
+   * TCP ports listening inside the running berth, each marked loopback-only
+   * or not (from /proc/net/tcp and tcp6; local runtime: only sockets held by
+   * the berth's processes).
+   */
+  listening(name: string): Promise<ListeningPort[]>;
+  /** The main web port inside the running berth, for connect() (local runtime: the port it allocated). */
+  mainPort(name: string): Promise<number>;
   /** The last `lines` lines of the berth's output. */
   logs(name: string, lines: number): Promise<string[]>;
   exec(name: string, options: ExecOptions): Promise<ExecProcess>;

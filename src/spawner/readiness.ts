@@ -1,29 +1,46 @@
 import { request } from 'node:http';
-import { connect } from 'node:net';
-import type { Endpoint } from '../runtime/types.js';
+import type { Duplex } from 'node:stream';
 
-function tcpAccepts(endpoint: Endpoint, timeoutMs: number): Promise<boolean> {
+/** Opens a connection to the berth's main port (Runtime.connect). */
+export type OpenMain = () => Promise<Duplex>;
+
+/** Whether a connection opens within `timeoutMs`; one that opens later is closed unused. */
+function accepts(open: OpenMain, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: endpoint.host, port: endpoint.port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      resolve(false);
+    }, timeoutMs);
+    open().then(
+      (socket) => {
+        socket.destroy();
+        clearTimeout(timer);
+        if (!late) resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(false);
+      },
+    );
   });
 }
 
-function httpAnswers(endpoint: Endpoint, path: string, timeoutMs: number): Promise<boolean> {
+function httpAnswers(open: OpenMain, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: endpoint.host, port: endpoint.port, path, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      resolve((res.statusCode ?? 500) < 500);
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(false));
-    req.end();
+    open().then(
+      (socket) => {
+        const req = request({ host: 'localhost', path, method: 'GET', timeout: timeoutMs, createConnection: () => socket }, (res) => {
+          res.resume();
+          resolve((res.statusCode ?? 500) < 500);
+          req.destroy();
+        });
+        req.once('timeout', () => req.destroy());
+        req.once('error', () => resolve(false));
+        req.end();
+      },
+      () => resolve(false),
+    );
   });
 }
 
@@ -38,17 +55,18 @@ export interface ProbeOptions {
 /**
  * Polls until the berth's port accepts a connection (and readyPath answers
  * below 500). Starts at 25 ms because a local berth is often up within
- * 100 ms, backing off to 1 s so a slow container is not hammered.
+ * 100 ms, backing off to 1 s so a slow container is not hammered. Every
+ * attempt goes through the runtime's connect, so a berth whose server listens
+ * only on its own loopback is ready as soon as it accepts there.
  */
-export async function waitUntilReady(endpoint: () => Promise<Endpoint>, options: ProbeOptions): Promise<boolean> {
+export async function waitUntilReady(open: OpenMain, options: ProbeOptions): Promise<boolean> {
   let delay = 25;
   for (let attempt = 1; Date.now() < options.deadline; attempt++) {
     if (options.abandoned()) return false;
     options.onAttempt(attempt);
-    const target = await endpoint().catch(() => null);
     const remaining = Math.max(1, options.deadline - Date.now());
-    if (target && (await tcpAccepts(target, Math.min(2000, remaining)))) {
-      if (options.readyPath === null || (await httpAnswers(target, options.readyPath, Math.min(5000, remaining)))) return true;
+    if (await accepts(open, Math.min(2000, remaining))) {
+      if (options.readyPath === null || (await httpAnswers(open, options.readyPath, Math.min(5000, remaining)))) return true;
     }
     await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, options.deadline - Date.now()))));
     delay = Math.min(1000, Math.round(delay * 1.6));

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { BerthStatus, Failure, ProgressEvent, ProgressStep } from '../core/berth.js';
 import { BerthError, asBerthError } from '../core/errors.js';
@@ -5,7 +6,7 @@ import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { berthSpecFor } from '../runtime/spec.js';
-import type { BerthSpec, Endpoint, ExecOptions, ExecProcess, Runtime } from '../runtime/types.js';
+import type { BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Runtime } from '../runtime/types.js';
 import type { BerthEvent, Store } from '../store/store.js';
 import { waitUntilReady } from './readiness.js';
 import { Semaphore } from './semaphore.js';
@@ -16,7 +17,8 @@ type Listener = (event: ProgressEvent, status: BerthStatus) => void;
 interface Entry {
   status: BerthStatus;
   spec: BerthSpec;
-  endpoint: Endpoint | null;
+  /** The main port while ready, made once so the proxy's hot path allocates nothing for it. */
+  target: BerthPort | null;
   /** The newest spawn or stop in flight; new ones chain behind it, so at most one runs (single flight). */
   transition: Promise<void> | null;
   /** A spawn is queued behind a stop in flight; further starts join it. */
@@ -69,7 +71,7 @@ export class Spawner implements BerthDirectory {
     for (const berth of observed) {
       if (berth.state !== 'running' || !berth.user) continue;
       const entry = this.entry(berth.user);
-      entry.endpoint = await this.options.runtime.mainEndpoint(berth.name);
+      entry.target = { name: berth.name, port: await this.options.runtime.mainPort(berth.name) };
       entry.status.startedAt = berth.startedAt;
       entry.status.runtimeId = berth.id;
       entry.status.image = berth.image;
@@ -93,9 +95,9 @@ export class Spawner implements BerthDirectory {
     return this.byName.get(name) ?? null;
   }
 
-  readyEndpoint(user: string): Endpoint | null {
+  readyTarget(user: string): BerthPort | null {
     const entry = this.entries.get(user);
-    return entry !== undefined && entry.status.state === 'ready' ? entry.endpoint : null;
+    return entry !== undefined && entry.status.state === 'ready' ? entry.target : null;
   }
 
   start(user: string, reason: StartReason): void {
@@ -109,15 +111,15 @@ export class Spawner implements BerthDirectory {
     });
   }
 
-  async ready(user: string, reason: StartReason, waitMs?: number): Promise<Endpoint> {
+  async ready(user: string, reason: StartReason, waitMs?: number): Promise<BerthPort> {
     const entry = this.entry(user);
-    if (!(entry.status.state === 'ready' && entry.endpoint)) {
+    if (!(entry.status.state === 'ready' && entry.target)) {
       this.start(user, reason);
       const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
       // Transitions chain, so waiting for the newest one waits for all queued before it.
       while (entry.transition && (await settlesWithin(entry.transition, deadline - Date.now())));
     }
-    if (entry.status.state === 'ready' && entry.endpoint) return entry.endpoint;
+    if (entry.status.state === 'ready' && entry.target) return entry.target;
     if (entry.status.state === 'failed' && entry.status.failure) {
       throw new BerthError({
         code: 'spawn_failed',
@@ -131,15 +133,20 @@ export class Spawner implements BerthDirectory {
     });
   }
 
-  async endpoint(user: string, port: number): Promise<Endpoint> {
+  target(user: string, port: number): BerthPort {
     const entry = this.entries.get(user);
-    if (!entry || entry.status.state !== 'ready') {
-      throw new BerthError({ code: 'berth_stopped', userMessage: 'Your environment is not running; start it first.' });
-    }
-    return this.options.runtime.endpoint(entry.spec.name, port);
+    if (!entry || entry.status.state !== 'ready') throw notRunning();
+    return entry.target?.port === port ? entry.target : { name: entry.spec.name, port };
   }
 
-  async listening(user: string): Promise<number[]> {
+  connect(target: BerthPort): Promise<Duplex> {
+    const user = this.byName.get(target.name);
+    const entry = user === undefined ? undefined : this.entries.get(user);
+    if (entry?.status.state !== 'ready') return Promise.reject(notRunning());
+    return this.options.runtime.connect(target.name, target.port);
+  }
+
+  async listening(user: string): Promise<ListeningPort[]> {
     return this.options.runtime.listening(this.entry(user).spec.name);
   }
 
@@ -218,7 +225,7 @@ export class Spawner implements BerthDirectory {
       entry = {
         status: this.freshStatus(user),
         spec,
-        endpoint: null,
+        target: null,
         transition: null,
         startQueued: false,
         stopRequested: false,
@@ -298,7 +305,8 @@ export class Spawner implements BerthDirectory {
       entry.status.runtimeId = observed.id;
       entry.status.image = observed.image;
       this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
-      const answered = await waitUntilReady(() => runtime.mainEndpoint(spec.name), {
+      const mainPort = await runtime.mainPort(spec.name);
+      const answered = await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
         readyPath: config.environment.readyPath,
         deadline,
         abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
@@ -314,7 +322,7 @@ export class Spawner implements BerthDirectory {
           userMessage: `Your environment did not answer on port ${spec.port} within ${config.spawn.timeoutSeconds} s. Check that it listens on $PORT, then retry.`,
         });
       }
-      entry.endpoint = await runtime.mainEndpoint(spec.name);
+      entry.target = { name: spec.name, port: mainPort };
       const now = Date.now();
       entry.status.startedAt = now;
       entry.status.lastActivity = now;
@@ -337,7 +345,7 @@ export class Spawner implements BerthDirectory {
       error instanceof FailureError
         ? error.failure
         : { reason: error.userMessage, logTail: await this.logTail(entry), at: Date.now() };
-    entry.endpoint = null;
+    entry.target = null;
     entry.status.failure = failure;
     this.setState(entry, 'failed');
     this.emit(entry, 'failed', failure.reason, failure);
@@ -351,7 +359,7 @@ export class Spawner implements BerthDirectory {
 
   private async stopNow(entry: Entry, why: string, remove: boolean): Promise<void> {
     this.setState(entry, 'stopping');
-    entry.endpoint = null;
+    entry.target = null;
     try {
       await this.options.runtime.stop(entry.spec.name, { remove, graceSeconds: this.options.config.spawn.stopGraceSeconds });
     } finally {
@@ -419,6 +427,10 @@ export class Spawner implements BerthDirectory {
       .saveActivity(batch)
       .catch((err) => this.options.logger.warn({ err }, 'could not save activity'));
   }
+}
+
+function notRunning(): BerthError {
+  return new BerthError({ code: 'berth_stopped', userMessage: 'Your environment is not running; start it first.' });
 }
 
 /** A failure whose text and log lines are already composed for the person. */

@@ -1,5 +1,6 @@
 import type { BerthStatus, ProgressEvent } from '../core/berth.js';
-import type { Endpoint, ExecOptions, ExecProcess } from '../runtime/types.js';
+import type { Duplex } from 'node:stream';
+import type { BerthPort, ExecOptions, ExecProcess, ListeningPort } from '../runtime/types.js';
 
 /** Why a berth is being started; only some reasons may start a stopped berth (see src/http/startPolicy). */
 export type StartReason = 'http' | 'ssh' | 'api' | 'tunnel';
@@ -13,17 +14,22 @@ export interface BerthDirectory {
   list(): BerthStatus[];
   /** The user whose berth has this safe name, among the berths this gateway tracks; null for any other. */
   userOf(name: string): string | null;
-  /** The main endpoint when the berth is ready, else null; synchronous for the proxy's hot path. */
-  readyEndpoint(user: string): Endpoint | null;
+  /** The main port when the berth is ready, else null; synchronous (one object per ready berth) for the proxy's hot path. */
+  readyTarget(user: string): BerthPort | null;
   /** Starts the berth if needed (single-flight per user) without waiting. */
   start(user: string, reason: StartReason): void;
-  /** Starts if needed and resolves with the main endpoint once ready; rejects with a BerthError on failure or after waitMs. */
-  ready(user: string, reason: StartReason, waitMs?: number): Promise<Endpoint>;
-  /** The address of another port of a ready berth. */
-  endpoint(user: string, port: number): Promise<Endpoint>;
+  /** Starts if needed and resolves with the main port once ready; rejects with a BerthError on failure or after waitMs. */
+  ready(user: string, reason: StartReason, waitMs?: number): Promise<BerthPort>;
+  /** Another port of a ready berth; throws a BerthError when the berth is not ready. */
+  target(user: string, port: number): BerthPort;
+  /**
+   * The one way into a berth's port (proxy pools, app hosts, SSH forwards,
+   * tunnels): a stream to it through the runtime, for a berth that is ready.
+   */
+  connect(target: BerthPort): Promise<Duplex>;
   exec(user: string, options: ExecOptions): Promise<ExecProcess>;
   /** TCP ports listening inside a ready berth. */
-  listening(user: string): Promise<number[]>;
+  listening(user: string): Promise<ListeningPort[]>;
   stop(user: string, why: string): Promise<void>;
   /** Progress events of the current spawn, then every later one; returns the unsubscribe. */
   subscribe(user: string, listener: (event: ProgressEvent, status: BerthStatus) => void): () => void;

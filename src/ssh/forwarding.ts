@@ -1,10 +1,9 @@
-import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AcceptConnection, RejectConnection, ServerChannel, TcpipRequestInfo } from 'ssh2';
 import type { Config } from '../config/schema.js';
 import { asBerthError } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
-import type { Endpoint } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { IdleClock } from './limits.js';
 
@@ -18,8 +17,6 @@ export interface ForwardContext {
 
 /** Why a forwarding request was refused; stable, for logs and alerts. */
 export type ForwardRefusal = 'forward_destination' | 'forward_port' | 'forward_unreachable' | 'remote_forward_disabled' | 'remote_forward_unsupported';
-
-const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * `ssh -L` and `ssh -D` (direct-tcpip): only into the user's own berth, named
@@ -44,11 +41,11 @@ export function handleDirectTcpip(
   const allowed = config.ssh.forwarding.allowedPorts;
   if (allowed !== null && !allowed.includes(info.destPort)) return refuse('forward_port');
   void (async () => {
-    let socket: Socket;
+    let socket: Duplex;
     try {
       const reach = async () => {
         await directory.ready(user, 'ssh');
-        return connectTo(await directory.endpoint(user, info.destPort));
+        return directory.connect(directory.target(user, info.destPort));
       };
       socket = await context.clock.busy(reach());
     } catch (err) {
@@ -84,17 +81,4 @@ export function refuseRemoteForwarding(reject: RejectConnection | undefined, nam
 export function isOwnBerth(host: string, user: string): boolean {
   const name = host.toLowerCase();
   return name === 'localhost' || name === '127.0.0.1' || name === '::1' || name === safeName(user);
-}
-
-function connectTo(endpoint: Endpoint): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: endpoint.host, port: endpoint.port });
-    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`no answer from port ${endpoint.port} within ${CONNECT_TIMEOUT_MS / 1000} s`)));
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-  });
 }

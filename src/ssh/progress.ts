@@ -21,7 +21,7 @@ const SPAWN_FAILURES = new Set<ErrorCode>(['spawn_failed', 'spawn_timeout']);
  * BerthError is rethrown for the caller to report (see failureReport).
  */
 export async function ensureBerth(directory: BerthDirectory, user: string, write: (text: string) => void, eol: string): Promise<void> {
-  if (directory.readyEndpoint(user) !== null) return;
+  if (directory.readyTarget(user) !== null) return;
   const began = Date.now();
   const ready = directory.ready(user, 'ssh');
   write('berth: starting your environment…');

@@ -215,8 +215,8 @@ describe('per-port web addresses (local runtime)', () => {
     const extra = await freeLoopbackPort();
     assert.equal((await gw.main('alice', `/open?port=${extra}`)).status, 200);
     const listed = { ports: await gw.ports('alice') };
-    assert.deepEqual(listed.ports.find((p) => p.port === alicePort), { port: alicePort, url: `${app('alice', alicePort)}/`, share: 'users', listening: true });
-    assert.deepEqual(listed.ports.find((p) => p.port === extra), { port: extra, url: `${app('alice', extra)}/`, share: 'owner', listening: true });
+    assert.deepEqual(listed.ports.find((p) => p.port === alicePort), { port: alicePort, url: `${app('alice', alicePort)}/`, share: 'users', listening: true, loopbackOnly: true });
+    assert.deepEqual(listed.ports.find((p) => p.port === extra), { port: extra, url: `${app('alice', extra)}/`, share: 'owner', listening: true, loopbackOnly: true });
     assert.equal(listed.ports.some((p) => p.port === bobPort), false, "bob's port is not alice's");
   });
 
@@ -308,6 +308,6 @@ describe('per-port web addresses (local runtime)', () => {
 
   it('keeps share levels across a gateway restart', async () => {
     await gw.restart();
-    assert.deepEqual(await gw.ports('bob'), [{ port: bobPort, url: `${app('bob', bobPort)}/`, share: 'public', listening: false }]);
+    assert.deepEqual(await gw.ports('bob'), [{ port: bobPort, url: `${app('bob', bobPort)}/`, share: 'public', listening: false, loopbackOnly: false }]);
   });
 });

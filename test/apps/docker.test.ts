@@ -103,7 +103,7 @@ await withEngine('per-port web addresses (docker)', () => {
       await promisify(execFile)('docker', ['exec', `${prefix}-alice`, 'busybox', 'httpd', '-p', '4000', '-h', '/tmp/www']);
       const ports = await gw.ports('alice');
       const listed = new Map(ports.map((p) => [p.port, p]));
-      assert.deepEqual(listed.get(3000), { port: 3000, url: `${gw.app('alice', 3000)}/`, share: 'public', listening: true });
+      assert.deepEqual(listed.get(3000), { port: 3000, url: `${gw.app('alice', 3000)}/`, share: 'public', listening: true, loopbackOnly: false });
       assert.equal(listed.get(8080)?.listening, true, 'the main port');
       assert.equal(listed.get(4000)?.listening, true, 'the port opened just now');
       assert.deepEqual([...listed.keys()], [3000, 4000, 5000, 8080], "only the berth's own listeners, not the engine's DNS on 127.0.0.11");

@@ -150,9 +150,19 @@ export class AppsGateway {
     return JSON.parse(reply.body) as { id: string; token: string };
   }
 
-  async ports(who: string): Promise<Array<{ port: number; url: string | null; share: string; listening: boolean }>> {
+  async ports(who: string): Promise<ListedPort[]> {
     const reply = await this.api(who, 'GET', '/_berth/api/me/ports');
     assert.equal(reply.status, 200, reply.body);
-    return (JSON.parse(reply.body) as { ports: Array<{ port: number; url: string | null; share: string; listening: boolean }> }).ports;
+    return (JSON.parse(reply.body) as { ports: ListedPort[] }).ports;
   }
+}
+
+/** One entry of GET /_berth/api/me/ports. */
+export interface ListedPort {
+  port: number;
+  url: string | null;
+  share: string;
+  listening: boolean;
+  loopbackOnly: boolean;
+  unreachable?: string;
 }

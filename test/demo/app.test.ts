@@ -7,13 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { startServer } from '../../bench/lib/processes.js';
 import { createDemoServer, type DemoServer } from '../../src/demo/server.js';
-import type { Endpoint } from '../../src/runtime/types.js';
+import type { HostPort } from '../../src/core/net.js';
 import { fetchText, listen } from '../http/proxy/harness.js';
 
 describe('demo app', () => {
   let home: string;
   let demo: DemoServer;
-  let endpoint: Endpoint;
+  let endpoint: HostPort;
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'berth-demo-test-'));
     demo = createDemoServer({ user: 'alice<b>', home, port: 0 });

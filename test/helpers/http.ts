@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 export interface Reply {
   status: number;
@@ -34,4 +35,31 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** GET `path` on a connection `open` makes (a runtime's or the directory's connect), bounded in time. */
+export function httpThrough(open: () => Promise<Duplex>, path = '/', timeoutMs = 15_000): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: 'localhost',
+        path,
+        timeout: timeoutMs,
+        createConnection: (_options, created) => {
+          open().then((stream) => created(null, stream), (err: Error) => created(err, null as unknown as Duplex));
+          return undefined;
+        },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timed out: ${path}`)));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -75,8 +75,8 @@ await withEngine('docker image pull', () => {
       assert.deepEqual(steps[0], { step: 'pulling', message: `pulling image ${image}` });
       assert.ok(steps.findIndex((s) => s.step === 'creating') > 0, `pulled before creating: ${JSON.stringify(steps)}`);
       await engine.getImage(image).inspect();
-      const endpoint = await runtime.mainEndpoint(spec.name);
-      await until(() => accepts(endpoint), 'the berth from the pulled image to listen', 10_000);
+      const port = await runtime.mainPort(spec.name);
+      await until(() => accepts(() => runtime.connect(spec.name, port)), 'the berth from the pulled image to listen', 10_000);
     });
   });
 });

@@ -70,9 +70,8 @@ describe('local runtime', () => {
   it('runs the default command when the environment names none', { timeout: 10_000 }, async () => {
     const spec = specFor('default-command', null);
     await runtime.ensure(spec, () => undefined);
-    const endpoint = await runtime.mainEndpoint(spec.name);
-    assert.equal(endpoint.host, '127.0.0.1');
-    await eventually(() => accepts(endpoint), 'the default command to listen on PORT');
+    const port = await runtime.mainPort(spec.name);
+    await eventually(() => accepts(() => runtime.connect(spec.name, port)), 'the default command to listen on PORT');
     await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
   });
 

@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { get } from 'node:http';
 import { describe, it } from 'node:test';
 import { BerthError } from '../../src/core/errors.js';
-import type { Endpoint } from '../../src/runtime/types.js';
+import type { BerthPort } from '../../src/runtime/types.js';
 import { Culler } from '../../src/spawner/culler.js';
+import type { Spawner } from '../../src/spawner/spawner.js';
 import { createLogger } from '../../src/log/logger.js';
 import { localSpawner, testConfig } from '../helpers/gatewayParts.js';
+import { httpThrough } from '../helpers/http.js';
 
-function fetchText(endpoint: Endpoint): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: endpoint.host, port: endpoint.port, path: '/', agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
+async function fetchText(spawner: Spawner, target: BerthPort): Promise<string> {
+  return (await httpThrough(() => spawner.connect(target))).body;
 }
 
 describe('spawner', () => {
@@ -23,10 +17,10 @@ describe('spawner', () => {
     const parts = await localSpawner(testConfig());
     try {
       const endpoints = await Promise.all(Array.from({ length: 50 }, () => parts.spawner.ready('alice', 'http')));
-      assert.equal(new Set(endpoints.map((e) => `${e.host}:${e.port}`)).size, 1);
+      assert.equal(new Set(endpoints.map((e) => `${e.name}:${e.port}`)).size, 1);
       const berths = await parts.runtime.list();
       assert.equal(berths.length, 1);
-      assert.equal(await fetchText(endpoints[0] as Endpoint), 'hello from alice');
+      assert.equal(await fetchText(parts.spawner, endpoints[0] as BerthPort), 'hello from alice');
       const steps = parts.spawner.status('alice').progress.map((p) => p.step);
       assert.deepEqual([...new Set(steps)], ['starting', 'waiting', 'ready']);
     } finally {
@@ -39,7 +33,7 @@ describe('spawner', () => {
     try {
       const [a, b] = await Promise.all([parts.spawner.ready('alice', 'http'), parts.spawner.ready('bob', 'http')]);
       assert.notEqual(a.port, b.port);
-      assert.equal(await fetchText(b), 'hello from bob');
+      assert.equal(await fetchText(parts.spawner, b), 'hello from bob');
     } finally {
       await parts.close();
     }
@@ -97,7 +91,7 @@ describe('spawner', () => {
       assert.equal(parts.spawner.status('alice').failure?.exitCode, 137);
       assert.deepEqual(stopped, ['alice']);
       const again = await parts.spawner.ready('alice', 'http');
-      assert.equal(await fetchText(again), 'hello from alice');
+      assert.equal(await fetchText(parts.spawner, again), 'hello from alice');
     } finally {
       await parts.close();
     }

@@ -80,6 +80,8 @@ export const openApiDocument = {
           url: { type: 'string', nullable: true, description: 'the per-port web address; null when apps.domain is not set' },
           share: { type: 'string', enum: ['owner', 'users', 'public'] },
           listening: { type: 'boolean' },
+          loopbackOnly: { type: 'boolean', description: "the berth's server listens only on its own loopback (127.0.0.1 or ::1), as dev servers do by default; reached like any other" },
+          unreachable: { type: 'string', description: 'present when this gateway cannot reach the listener (a loopback-only one where the gateway cannot enter the berth\'s network namespace): why, and what to do' },
         },
       },
       Error: {

@@ -3,6 +3,7 @@ import { appHostName, appOrigin } from '../../apps/hostLabel.js';
 import type { Config } from '../../config/schema.js';
 import { BerthError } from '../../core/errors.js';
 import { safeName } from '../../core/safeName.js';
+import type { ListeningPort } from '../../runtime/types.js';
 import type { BerthDirectory } from '../../spawner/types.js';
 import type { ShareLevel, Store } from '../../store/store.js';
 import { readJsonBody, sendJson } from '../respond.js';
@@ -12,8 +13,9 @@ const PATH = '/_berth/api/me/ports';
 
 /**
  * The signed-in user's ports: GET lists the TCP ports listening in the berth
- * (read live from the berth, nothing started) and every port shared beyond
- * its owner; PUT /<port> {"share": …} sets a port's share level.
+ * (read live from the berth, nothing started; those bound only to the
+ * berth's loopback marked, and why when this gateway cannot reach them) and
+ * every port shared beyond its owner; PUT /<port> {"share": …} sets a port's share level.
  */
 export function portRoutes(config: Config, directory: BerthDirectory, store: Store): Route[] {
   const urlOf = (user: string, port: number): string | null =>
@@ -25,12 +27,23 @@ export function portRoutes(config: Config, directory: BerthDirectory, store: Sto
       access: 'user',
       handler: async ({ res, user }) => {
         const [listening, shares] = await Promise.all([
-          directory.readyEndpoint(user.name) === null ? Promise.resolve<number[]>([]) : directory.listening(user.name),
+          directory.readyTarget(user.name) === null ? Promise.resolve<ListeningPort[]>([]) : directory.listening(user.name),
           store.listShares(user.name),
         ]);
-        const ports = [...new Set([...listening, ...shares.keys()])].sort((a, b) => a - b);
+        const live = new Map(listening.map((listener) => [listener.port, listener]));
+        const ports = [...new Set([...live.keys(), ...shares.keys()])].sort((a, b) => a - b);
         sendJson(res, 200, {
-          ports: ports.map((port) => ({ port, url: urlOf(user.name, port), share: shares.get(port) ?? 'owner', listening: listening.includes(port) })),
+          ports: ports.map((port) => {
+            const listener = live.get(port);
+            return {
+              port,
+              url: urlOf(user.name, port),
+              share: shares.get(port) ?? 'owner',
+              listening: listener !== undefined,
+              loopbackOnly: listener?.loopbackOnly ?? false,
+              ...(listener?.unreachable === undefined ? {} : { unreachable: listener.unreachable }),
+            };
+          }),
         });
       },
     },

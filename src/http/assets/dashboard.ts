@@ -192,7 +192,9 @@ export const dashboardScript = `
       SHARES.map(function (s) { return el('option', { value: s[0], selected: s[0] === p.share }, [s[1]]); }));
     return el('li', {}, [
       el('div', { class: 'grow' }, [
-        el('div', { class: 'title' }, ['Port ' + p.port + ' ', el('span', { class: 'badge ' + (p.listening ? 'ready' : 'stopped'), text: p.listening ? 'listening' : 'not listening' })]),
+        el('div', { class: 'title' }, ['Port ' + p.port + ' ', el('span', { class: 'badge ' + (p.listening ? 'ready' : 'stopped'), text: p.listening ? 'listening' : 'not listening' })]
+          .concat(p.loopbackOnly ? [' ', el('span', { class: 'badge', title: 'It listens only on 127.0.0.1 or ::1 inside the berth', text: 'loopback only' })] : [])),
+        p.unreachable ? el('div', { class: 'meta unavailable', text: p.unreachable }) : null,
         p.url ? el('a', { class: 'meta', href: p.url, target: '_blank', rel: 'noopener', text: p.url }) : el('div', { class: 'meta', text: 'No address: the gateway has no apps domain.' })
       ]),
       select

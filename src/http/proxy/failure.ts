@@ -1,10 +1,12 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BerthError } from '../../core/errors.js';
-import type { Endpoint } from '../../runtime/types.js';
+import type { BerthPort } from '../../runtime/types.js';
 
 /** Why the berth did not answer, in words for the person and detail for the log. */
-export function upstreamFailure(err: unknown, target: Endpoint): BerthError {
+export function upstreamFailure(err: unknown, target: BerthPort): BerthError {
+  // The runtime's connect already said what went wrong and what to do.
+  if (err instanceof BerthError) return err;
   const code = (err as NodeJS.ErrnoException | null)?.code;
   const detail = err instanceof Error ? err.message : String(err);
   // undici refuses a head it cannot send as given (a second Host, say): the client's request is at fault, not the berth.
@@ -12,14 +14,14 @@ export function upstreamFailure(err: unknown, target: Endpoint): BerthError {
     return new BerthError({
       code: 'bad_request',
       userMessage: `This request cannot be forwarded to your berth (${detail}); send it with well-formed headers.`,
-      logMessage: `request to ${target.host}:${target.port} refused before sending: ${detail}`,
+      logMessage: `request to port ${target.port} of berth ${target.name} refused before sending: ${detail}`,
       cause: err,
     });
   }
   return new BerthError({
     code: 'upstream_failed',
     userMessage: userReason(code),
-    logMessage: `proxy to ${target.host}:${target.port} failed: ${detail}`,
+    logMessage: `proxy to port ${target.port} of berth ${target.name} failed: ${detail}`,
     cause: err,
   });
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Endpoint } from '../../runtime/types.js';
+import type { BerthPort } from '../../runtime/types.js';
 import { headerValues } from '../headerValues.js';
 import { removeCookies } from './cookies.js';
 
@@ -28,8 +28,8 @@ export interface ForwardContext {
   strip: StripRules | undefined;
   /** Set after stripping; a client-sent header of the same name is dropped, so these cannot be forged. */
   add: Readonly<Record<string, string>> | undefined;
-  /** The berth, named in Host for the rare client that sent none (HTTP/1.0): HTTP/1.1 requires one. */
-  target: Endpoint;
+  /** The berth's port, named in Host (as localhost, which is what the berth's server is to itself) for the rare client that sent none (HTTP/1.0): HTTP/1.1 requires one. */
+  target: BerthPort;
 }
 
 export interface ForwardedRequest {
@@ -144,7 +144,7 @@ export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext)
   else if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
   out.push('X-Forwarded-Proto', ctx.scheme);
   if (host !== undefined) out.push('X-Forwarded-Host', host);
-  else out.push('Host', `${ctx.target.host}:${ctx.target.port}`);
+  else out.push('Host', `localhost:${ctx.target.port}`);
   if (ctx.add !== undefined) for (const name in ctx.add) out.push(name, ctx.add[name] as string);
   return { headers: out, body: chunked || length, upgrade };
 }

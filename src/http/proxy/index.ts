@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Endpoint } from '../../runtime/types.js';
-import { createUpstreamAgent, type PoolOptions } from './agent.js';
+import type { BerthPort } from '../../runtime/types.js';
+import { createUpstreamAgent, type ConnectBerth, type PoolOptions } from './agent.js';
 import type { ForwardOptions, UpgradeOptions } from './options.js';
 import { forwardUpgrade } from './upgrade.js';
 import { UpgradeAgent } from './upgradeAgent.js';
@@ -9,14 +9,14 @@ import { forwardWeb } from './web.js';
 
 export { stripRules, type StripRules } from './headers.js';
 export type { ForwardOptions, UpgradeOptions } from './options.js';
-export type { PoolOptions } from './agent.js';
+export type { ConnectBerth, PoolOptions } from './agent.js';
 
 /** The gateway's streaming reverse proxy: one per gateway, sharing one upstream pool. */
 export interface Proxy {
   /** Forwards a request (from the server's 'request' event) to the berth at `target`. */
-  web(req: IncomingMessage, res: ServerResponse, target: Endpoint, opts: ForwardOptions): void;
+  web(req: IncomingMessage, res: ServerResponse, target: BerthPort, opts: ForwardOptions): void;
   /** Forwards an Upgrade request (from the server's 'upgrade' event), then joins the two connections. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: Endpoint, opts: UpgradeOptions): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: BerthPort, opts: UpgradeOptions): void;
   /** Upgraded connections open now. */
   readonly openTunnels: number;
   /** Closes pooled and upgraded connections; requests in flight fail. Call after the listener stopped accepting. */
@@ -28,13 +28,13 @@ const DEFAULT_POOL: PoolOptions = {
   // scripts and shared links while keeping one berth from taking every socket.
   maxSocketsPerBerth: 256,
   idleSocketMs: 4_000,
-  connectTimeoutMs: 10_000,
 };
 
-export function createProxy(options: Partial<PoolOptions> = {}): Proxy {
+/** `connect` opens every upstream connection (BerthDirectory.connect): the proxy never dials an address itself. */
+export function createProxy(connect: ConnectBerth, options: Partial<PoolOptions> = {}): Proxy {
   const pool = { ...DEFAULT_POOL, ...options };
-  const agent = createUpstreamAgent(pool);
-  const upgrades = new UpgradeAgent(pool.maxSocketsPerBerth, pool.connectTimeoutMs);
+  const agent = createUpstreamAgent(pool, connect);
+  const upgrades = new UpgradeAgent(pool.maxSocketsPerBerth, connect);
   const tunnels = new Set<Duplex>();
   return {
     web: (req, res, target, opts) => forwardWeb(agent, req, res, target, opts),

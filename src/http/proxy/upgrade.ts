@@ -1,7 +1,8 @@
 import { request, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Endpoint } from '../../runtime/types.js';
+import type { BerthPort } from '../../runtime/types.js';
+import { hostOf } from './agent.js';
 import { sendFailureRaw, upstreamFailure } from './failure.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import type { UpgradeOptions } from './options.js';
@@ -22,7 +23,7 @@ export function forwardUpgrade(
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
-  target: Endpoint,
+  target: BerthPort,
   opts: UpgradeOptions,
 ): void {
   const forwarded = forwardRequestHeaders(req, { scheme: opts.scheme, strip: opts.strip, add: opts.addHeaders, target });
@@ -44,7 +45,7 @@ export function forwardUpgrade(
 
   let handshake: ReturnType<typeof request>;
   try {
-    handshake = request({ host: target.host, port: target.port, method: req.method, path: req.url, headers, agent });
+    handshake = request({ host: hostOf(target), port: target.port, method: req.method, path: req.url, headers, agent });
   } catch (err) {
     fail(err);
     return;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Agent, Dispatcher } from 'undici';
-import type { Endpoint } from '../../runtime/types.js';
+import type { BerthPort } from '../../runtime/types.js';
 import { originOf } from './agent.js';
 import { sendFailure, upstreamFailure } from './failure.js';
 import { forwardRequestHeaders, forwardResponseHeaders, type ForwardedRequest, type ResponseHeaders } from './headers.js';
@@ -37,7 +37,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly agent: Agent,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    readonly target: Endpoint,
+    readonly target: BerthPort,
     readonly opts: ForwardOptions,
     readonly forwarded: ForwardedRequest,
   ) {}
@@ -92,7 +92,7 @@ function exchangeOf(emitter: object): Exchange {
   return (emitter as Carrier)[kExchange];
 }
 
-export function forwardWeb(agent: Agent, req: IncomingMessage, res: ServerResponse, target: Endpoint, opts: ForwardOptions): void {
+export function forwardWeb(agent: Agent, req: IncomingMessage, res: ServerResponse, target: BerthPort, opts: ForwardOptions): void {
   const forwarded = forwardRequestHeaders(req, {
     scheme: opts.scheme,
     strip: opts.strip,

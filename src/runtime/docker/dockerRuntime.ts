@@ -1,8 +1,10 @@
+import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 import { listeningByExec } from '../procNet.js';
-import type { BerthExit, BerthSpec, Endpoint, ExecOptions, ExecProcess, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
+import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
+import { connectTcp } from '../connectTcp.js';
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, type DockerConfig, type EngineAddress } from './engine.js';
@@ -13,7 +15,7 @@ import { ensureImage } from './image.js';
 import { FALLBACK_SHELL, loginShellFrom } from './loginShell.js';
 import { containerName, homeVolumeName, LABEL } from './names.js';
 import { absent, engineTime, observe } from './observed.js';
-import { containerEndpoint, mainEndpoint, resolveReach } from './reach.js';
+import { bridgeAddress, mainPortOf, resolveReach } from './reach.js';
 
 export interface DockerRuntimeOptions {
   docker: DockerConfig;
@@ -145,18 +147,21 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  async endpoint(name: string, port: number): Promise<Endpoint> {
+  async connect(name: string, port: number): Promise<Duplex> {
     const info = await this.runningContainer(name);
-    return this.reachable(name, containerEndpoint(info, this.config.network, port));
+    const address = bridgeAddress(info, this.config.network, port);
+    if (address === null) throw noAddress(name, this.config.network);
+    return connectTcp(name, address.host, address.port);
   }
 
-  async listening(name: string): Promise<number[]> {
+  async listening(name: string): Promise<ListeningPort[]> {
     return listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
   }
 
-  async mainEndpoint(name: string): Promise<Endpoint> {
-    const info = await this.runningContainer(name);
-    return this.reachable(name, mainEndpoint(info, this.config.network));
+  async mainPort(name: string): Promise<number> {
+    const port = mainPortOf(await this.runningContainer(name));
+    if (port === null) throw noAddress(name, this.config.network);
+    return port;
   }
 
   async logs(name: string, lines: number): Promise<string[]> {
@@ -230,15 +235,6 @@ export class DockerRuntime implements Runtime {
     const info = await this.call('inspect the berth', () => this.find(name));
     if (!info?.State.Running) throw notRunning(name);
     return info;
-  }
-
-  private reachable(name: string, endpoint: Endpoint | null): Endpoint {
-    if (endpoint) return endpoint;
-    throw new BerthError({
-      code: 'berth_not_ready',
-      userMessage: 'Your environment has no network address yet; try again in a few seconds.',
-      logMessage: `container of berth ${name} has no address on network ${this.config.network} nor a published port`,
-    });
   }
 
   /**
@@ -432,5 +428,13 @@ function notRunning(name: string): BerthError {
     code: 'berth_not_ready',
     userMessage: 'Your environment is not running; start it first.',
     logMessage: `berth ${name} has no running container`,
+  });
+}
+
+function noAddress(name: string, network: string): BerthError {
+  return new BerthError({
+    code: 'berth_not_ready',
+    userMessage: 'Your environment has no network address yet; try again in a few seconds.',
+    logMessage: `container of berth ${name} has no address on network ${network} nor a published port`,
   });
 }

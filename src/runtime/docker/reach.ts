@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { Endpoint } from '../types.js';
+import type { HostPort } from '../../core/net.js';
 import type { Reach } from './createOptions.js';
 import type { EngineAddress } from './engine.js';
 import { LABEL } from './names.js';
@@ -28,17 +28,27 @@ export async function resolveReach(configured: 'auto' | Reach, docker: Docker, a
 }
 
 /** The container's address on `network` (else on any network it has). */
-export function containerEndpoint(info: Docker.ContainerInspectInfo, network: string, port: number): Endpoint | null {
+function containerAddress(info: Docker.ContainerInspectInfo, network: string): string | null {
   const networks = info.NetworkSettings.Networks;
-  const address = networks[network]?.IPAddress || Object.values(networks).find((n) => n.IPAddress)?.IPAddress;
-  return address ? { host: address, port } : null;
+  return networks[network]?.IPAddress || Object.values(networks).find((n) => n.IPAddress)?.IPAddress || null;
 }
 
-/** Where the gateway reaches the berth's main port, by the mode the container was made for. */
-export function mainEndpoint(info: Docker.ContainerInspectInfo, network: string): Endpoint | null {
+/** The main web port inside the container, from its label. */
+export function mainPortOf(info: Docker.ContainerInspectInfo): number | null {
   const port = Number(info.Config.Labels[LABEL.port]);
-  if (!Number.isInteger(port) || port <= 0) return null;
-  if (info.Config.Labels[LABEL.reach] !== 'published') return containerEndpoint(info, network, port);
-  const binding = info.NetworkSettings.Ports[`${port}/tcp`]?.find((b) => b.HostIp === '127.0.0.1');
-  return binding?.HostPort ? { host: '127.0.0.1', port: Number(binding.HostPort) } : null;
+  return Number.isInteger(port) && port > 0 ? port : null;
+}
+
+/**
+ * Where the gateway dials `port` of the container from outside its network
+ * namespace, by the mode the container was made for: the published binding
+ * for the main port in 'published' mode, else the container's address.
+ */
+export function bridgeAddress(info: Docker.ContainerInspectInfo, network: string, port: number): HostPort | null {
+  if (info.Config.Labels[LABEL.reach] === 'published' && port === mainPortOf(info)) {
+    const binding = info.NetworkSettings.Ports[`${port}/tcp`]?.find((b) => b.HostIp === '127.0.0.1');
+    return binding?.HostPort ? { host: '127.0.0.1', port: Number(binding.HostPort) } : null;
+  }
+  const address = containerAddress(info, network);
+  return address === null ? null : { host: address, port };
 }

@@ -1,21 +1,24 @@
 import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 import {
   substituteArgs,
   type BerthExit,
   type BerthSpec,
-  type Endpoint,
   type ExecOptions,
   type ExecProcess,
   type Observed,
+  type ListeningPort,
   type Runtime,
   type RuntimeProgress,
   type StopOptions,
 } from '../types.js';
 import { BerthProcess } from './berthProcess.js';
 import { freeLoopbackPort } from './freePort.js';
-import { portsOfGroups } from './ownedPorts.js';
+import { connectTcp, notListening } from '../connectTcp.js';
+import { dialAddress, summarise, type Listener } from '../procNet.js';
+import { listenersOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
 
 export interface LocalRuntimeOptions {
@@ -33,8 +36,8 @@ interface LocalBerth {
   run: BerthProcess;
   /** Set when the gateway asked it to stop, so its end is not reported as a crash. */
   stopRequested: boolean;
-  /** The ports it listened on when last looked at. */
-  owned: { ports: number[]; at: number } | null;
+  /** The sockets it listened on when last looked at. */
+  owned: { listeners: Listener[]; at: number } | null;
 }
 
 const OWNED_FRESH_MS = 1_000;
@@ -97,38 +100,40 @@ export class LocalRuntime implements Runtime {
     return [...this.berths.values()].map(observe);
   }
 
-  /** Only the berth's own ports (see ./ownedPorts.ts): another user's listener on this host is not reachable through it. */
-  async endpoint(name: string, port: number): Promise<Endpoint> {
-    const berth = this.running(name);
-    if (port !== berth.port && !(await this.owns(berth, port))) {
-      throw new BerthError({
-        code: 'upstream_failed',
-        userMessage: `Nothing in your environment listens on port ${port}; start a server on it (on any address) and try again.`,
-        logMessage: `berth ${name} has no listener of its own on port ${port}`,
-      });
-    }
-    return { host: '127.0.0.1', port };
+  /**
+   * Only the berth's own sockets (see ./ownedPorts.ts), at the address each
+   * is bound to: another user's (or the gateway's) listener on this host with
+   * the same port on another address is never reached through it.
+   */
+  async connect(name: string, port: number): Promise<Duplex> {
+    const address = await this.addressOf(this.running(name), port);
+    if (address === null) throw notListening(name, port, '');
+    return connectTcp(name, address, port);
   }
 
-  async listening(name: string): Promise<number[]> {
-    const berth = this.running(name);
-    const ports = await portsOfGroups(berth.run.groups);
-    berth.owned = { ports, at: Date.now() };
-    return ports;
+  async listening(name: string): Promise<ListeningPort[]> {
+    return summarise(await this.ownListeners(this.running(name)));
+  }
+
+  async mainPort(name: string): Promise<number> {
+    return this.running(name).port;
+  }
+
+  private async ownListeners(berth: LocalBerth): Promise<Listener[]> {
+    const listeners = await listenersOfGroups(berth.run.groups);
+    berth.owned = { listeners, at: Date.now() };
+    return listeners;
   }
 
   /**
-   * Whether the berth listens on `port`. Finding out scans /proc (milliseconds
-   * per call), so a port seen in the last OWNED_FRESH_MS is taken as still
-   * the berth's; an unseen one is always looked up afresh.
+   * Where to dial the berth's listener on `port`, or null when it has none.
+   * Finding out scans /proc (milliseconds per call), so a port seen in the
+   * last OWNED_FRESH_MS is taken as still the berth's; an unseen one is
+   * always looked up afresh.
    */
-  private async owns(berth: LocalBerth, port: number): Promise<boolean> {
-    if (berth.owned !== null && Date.now() - berth.owned.at < OWNED_FRESH_MS && berth.owned.ports.includes(port)) return true;
-    return (await this.listening(berth.spec.name)).includes(port);
-  }
-
-  async mainEndpoint(name: string): Promise<Endpoint> {
-    return { host: '127.0.0.1', port: this.running(name).port };
+  private async addressOf(berth: LocalBerth, port: number): Promise<string | null> {
+    const fresh = berth.owned !== null && Date.now() - berth.owned.at < OWNED_FRESH_MS ? dialAddress(berth.owned.listeners, port) : null;
+    return fresh ?? dialAddress(await this.ownListeners(berth), port);
   }
 
   async logs(name: string, lines: number): Promise<string[]> {

@@ -1,9 +1,10 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import { listeningPorts } from '../procNet.js';
+import { listeners, type Listener } from '../procNet.js';
 
 /**
  * Local berths share the host's network, so "port 3000 of alice's berth"
- * means a port that a process of alice's berth listens on: its sockets are
+ * means a socket that a process of alice's berth listens on, at the address
+ * it is bound to: its sockets are
  * found through /proc/<pid>/fd (socket inodes) for every process in the
  * berth's process groups (the main one and one per exec) and their
  * descendants, then matched against the listening sockets in /proc/net/tcp
@@ -11,7 +12,7 @@ import { listeningPorts } from '../procNet.js';
  * leaves the berth too. Linux only: elsewhere no port but the main one is
  * reachable.
  */
-export async function portsOfGroups(groups: ReadonlySet<number>): Promise<number[]> {
+export async function listenersOfGroups(groups: ReadonlySet<number>): Promise<Listener[]> {
   const inodes = new Set<string>();
   for (const pid of await processesIn(groups)) {
     let fds: string[];
@@ -28,7 +29,7 @@ export async function portsOfGroups(groups: ReadonlySet<number>): Promise<number
   }
   if (inodes.size === 0) return [];
   const tables = await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((path) => readFile(path, 'utf8').catch(() => '')));
-  return listeningPorts(tables.join('\n'), { inodes });
+  return listeners(tables.join('\n'), { inodes });
 }
 
 /** Processes in one of `groups`, and their descendants (a job-control shell puts each job in a group of its own). */

@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDemoServer } from '../../../src/demo/server.js';
 import { createProxy, type PoolOptions, type Proxy, type UpgradeOptions } from '../../../src/http/proxy/index.js';
-import type { Endpoint } from '../../../src/runtime/types.js';
+import type { HostPort } from '../../../src/core/net.js';
+import { connectTcp } from '../../../src/runtime/connectTcp.js';
+import type { BerthPort } from '../../../src/runtime/types.js';
 
 /** Real servers on loopback for the proxy tests: a berth, a gateway in front of it, and a client. */
 
-export async function listen(server: Server): Promise<Endpoint> {
+export async function listen(server: Server): Promise<HostPort> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const address = server.address();
@@ -24,16 +26,20 @@ export async function closeServer(server: Server): Promise<void> {
 }
 
 export interface Gateway {
-  endpoint: Endpoint;
+  endpoint: HostPort;
   proxy: Proxy;
   close(): Promise<void>;
 }
 
-/** A node:http server sending everything through a fresh proxy to `target`, with `options` per request. */
-export async function startGateway(target: Endpoint, options: UpgradeOptions = { scheme: 'http' }, pool: Partial<PoolOptions> = {}): Promise<Gateway> {
-  const proxy = createProxy(pool);
-  const server = createServer((req, res) => proxy.web(req, res, target, options));
-  server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head, target, options));
+/**
+ * A node:http server sending everything through a fresh proxy to `target`, with `options` per request.
+ * The proxy's connect dials `target` the way a runtime's connect would.
+ */
+export async function startGateway(target: HostPort, options: UpgradeOptions = { scheme: 'http' }, pool: Partial<PoolOptions> = {}): Promise<Gateway> {
+  const proxy = createProxy((berth) => connectTcp(berth.name, target.host, berth.port), pool);
+  const berth: BerthPort = { name: 'test-berth', port: target.port };
+  const server = createServer((req, res) => proxy.web(req, res, berth, options));
+  server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head, berth, options));
   const endpoint = await listen(server);
   return {
     endpoint,
@@ -46,7 +52,7 @@ export async function startGateway(target: Endpoint, options: UpgradeOptions = {
 }
 
 export interface Berth {
-  endpoint: Endpoint;
+  endpoint: HostPort;
   home: string;
   close(): Promise<void>;
 }
@@ -67,7 +73,7 @@ export async function startDemoBerth(user = 'alice'): Promise<Berth> {
 }
 
 /** A berth whose behaviour the test writes itself. */
-export async function startBerth(handler: RequestListener): Promise<{ endpoint: Endpoint; server: Server; close(): Promise<void> }> {
+export async function startBerth(handler: RequestListener): Promise<{ endpoint: HostPort; server: Server; close(): Promise<void> }> {
   const server = createServer(handler);
   const endpoint = await listen(server);
   return { endpoint, server, close: () => closeServer(server) };
@@ -82,7 +88,7 @@ export interface Reply {
 
 /** One request on a connection of its own (no pooling on the client side, so tests see one exchange each). */
 export function fetchText(
-  endpoint: Endpoint,
+  endpoint: HostPort,
   path: string,
   init: { method?: string; headers?: Record<string, string | string[]>; body?: string } = {},
 ): Promise<Reply> {
@@ -100,7 +106,7 @@ export function fetchText(
 }
 
 /** Sends bytes exactly as written (for heads Node's client would not produce) and returns all that comes back until close. */
-export function rawExchange(endpoint: Endpoint, text: string, timeoutMs = 3_000): Promise<string> {
+export function rawExchange(endpoint: HostPort, text: string, timeoutMs = 3_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(endpoint.port, endpoint.host);
     let received = '';

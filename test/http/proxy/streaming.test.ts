@@ -5,7 +5,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type ServerProcess } from '../../../bench/lib/processes.js';
-import type { Endpoint } from '../../../src/runtime/types.js';
+import type { HostPort } from '../../../src/core/net.js';
 import { startBerth, startDemoBerth, startGateway, type Berth } from './harness.js';
 
 const MB = 1024 * 1024;
@@ -28,7 +28,7 @@ const GROWTH_LIMIT = 96 * MB;
 describe('streaming', { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
   let berth: Berth;
   let gateway: ServerProcess;
-  let endpoint: Endpoint;
+  let endpoint: HostPort;
 
   before(async () => {
     berth = await startDemoBerth();
@@ -92,7 +92,7 @@ describe('streaming', { skip: process.platform !== 'linux' && 'reads /proc' }, (
 });
 
 /** Sends `upload` bytes (from one reused buffer, with backpressure) and returns how many came back, without keeping them. */
-async function transfer(endpoint: Endpoint, method: string, path: string, upload: number): Promise<number> {
+async function transfer(endpoint: HostPort, method: string, path: string, upload: number): Promise<number> {
   const req = request({ ...endpoint, method, path, agent: false, headers: upload > 0 ? { 'content-type': 'application/octet-stream' } : {} });
   const responded = once(req, 'response') as Promise<[IncomingMessage]>;
   if (upload > 0) body(upload).pipe(req);
