@@ -84,8 +84,8 @@ await forEachRuntime((runtime) => {
 
     it('reports a command killed by a signal as such, where the runtime can tell', async () => {
       const result = await run('ssh', sshArgs(gateway, key, 'alice', 'kill -TERM $$', ['-o', 'LogLevel=DEBUG1']));
-      if (runtime.kind === 'docker') {
-        // The engine reports an exec's end as a code only: 128 + SIGTERM, as a shell would show it.
+      if (runtime.engine) {
+        // The engine (Docker or Podman) reports an exec's end as a code only: 128 + SIGTERM, as a shell would show it.
         assert.equal(result.code, 143);
       } else {
         assert.equal(result.code, 255);

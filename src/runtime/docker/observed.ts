@@ -34,6 +34,8 @@ function observedState(status: string, stoppedOnRequest: boolean): ObservedState
       return 'running';
     case 'exited':
     case 'dead':
+    // Podman's word for a container whose process ended, until its clean-up makes it "exited".
+    case 'stopped':
       return stoppedOnRequest ? 'stopped' : 'exited';
     default:
       // 'created' (never started) and 'removing'.
