@@ -22,6 +22,8 @@ export interface TestEngine {
   /** As runtime.docker.socket takes it, e.g. "unix:///run/berth-podman/podman.sock". */
   socket: string;
   client: Docker;
+  /** The engine's own CLI, talking to this engine: a second opinion beside the runtime's client. */
+  cli: string[];
   /** The command that brings this engine up on this machine, for the skip message. */
   startWith: string;
 }
@@ -33,12 +35,14 @@ export const DOCKER: TestEngine = {
   kind: 'docker',
   socket: process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST : 'unix:///var/run/docker.sock',
   client: new Docker(),
+  cli: ['docker'],
   startWith: 'bash .ci/run system engine images',
 };
 export const PODMAN: TestEngine = {
   kind: 'podman',
   socket: PODMAN_SOCKET,
   client: new Docker({ socketPath: PODMAN_SOCKET.replace(/^unix:\/\//, '') }),
+  cli: ['podman', '--remote', '--url', PODMAN_SOCKET],
   startWith: 'bash .ci/run system engine images podman',
 };
 /** Every engine the docker runtime's suites run against. */
