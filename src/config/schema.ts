@@ -84,6 +84,7 @@ const dockerRuntime = z
       .regex(/^[a-z][a-z0-9-]{0,14}$/, 'expected a short lowercase DNS label, e.g. "berth"')
       .default('berth'),
     reach: z.enum(['auto', 'network', 'published']).default('auto'),
+    enterNamespace: z.enum(['auto', 'off']).default('auto'),
     network: z.string().default('berth'),
     tls: z
       .strictObject({

@@ -8,11 +8,16 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  * A TCP connection to `host:port`, resolved once connected, with Nagle off
  * (proxied requests and interactive forwards are latency-bound). Failures
  * become the BerthError every way into a berth reports: refused, timed out.
- * `berth` names the berth in the log line.
+ * `berth` names the berth in the log line. `paused`: nothing is read from
+ * the connection until its user resumes it, for a socket handed to another
+ * process, where bytes read here (a server that speaks first) would be lost.
  */
-export function connectTcp(berth: string, host: string, port: number, timeoutMs = CONNECT_TIMEOUT_MS): Promise<Socket> {
+export function connectTcp(berth: string, host: string, port: number, options: { timeoutMs?: number; paused?: boolean } = {}): Promise<Socket> {
+  const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, noDelay: true });
+    // Before the connect completes, so Node never starts its first read.
+    if (options.paused) socket.pause();
     const fail = (err: Error): void => {
       socket.destroy();
       reject(connectFailure(berth, port, err, `${host}:${port}`));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { Duplex, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
+import { httpThrough } from '../helpers/http.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, Runtime } from '../../src/runtime/types.js';
 
 /**
@@ -28,6 +29,12 @@ export interface ConformanceSubject {
    * `["sh", "-c", "exec busybox httpd -f -p \"$PORT\""]` in a busybox image.
    */
   serverCommand: string[];
+  /**
+   * argv of an HTTP server listening only on 127.0.0.1 (the berth's own
+   * loopback) on PORT, answering GET / with the body "loopback\n", as dev
+   * servers bind by default.
+   */
+  loopbackServerCommand: string[];
   /** Removes everything the suite left behind (berths, homes, volumes). */
   cleanup(): Promise<void>;
 }
@@ -191,6 +198,22 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       assert.equal(await accepts(() => runtime.connect(alice.name, extra)), true);
       exec.signal('TERM');
       await Promise.all([stop(alice), stop(bob)]);
+    });
+
+    it("reaches a server bound only to the berth's own loopback through connect, and lists it as loopback-only", { timeout: TEST_MS }, async () => {
+      const spec = server('conf-loopback');
+      await start(spec);
+      await listening(spec);
+      // Local berths share the host's ports, so the port must be free on the host.
+      const port = await freeLoopbackPort();
+      const exec = await runtime.exec(spec.name, execOptions(subject.loopbackServerCommand, null, { PORT: String(port) }));
+      const listed = await eventually(async () => (await runtime.listening(spec.name)).find((l) => l.port === port), 'the loopback server to be listed');
+      assert.deepEqual(listed, { port, loopbackOnly: true });
+      const reply = await within(httpThrough(() => runtime.connect(spec.name, port)), WAIT_MS, 'GET / through connect');
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body, 'loopback\n');
+      exec.signal('TERM');
+      await stop(spec);
     });
 
     describe('exec', () => {

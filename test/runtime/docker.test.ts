@@ -22,6 +22,8 @@ import { BUSYBOX, DEBIAN, ENGINES, engineProxy, removeByPrefix, runPrefix, withE
  */
 
 const SERVER = ['sh', '-c', 'exec busybox httpd -f -p "$PORT"'];
+/** busybox httpd on the berth's own 127.0.0.1 only, serving "loopback\n" at /. */
+const LOOPBACK_SERVER = ['sh', '-c', 'mkdir -p /tmp/lo && echo loopback > /tmp/lo/index.html && exec busybox httpd -f -p 127.0.0.1:"$PORT" -h /tmp/lo'];
 const SLEEPER = ['sh', '-c', 'exec sleep 1000'];
 const TEST_MS = 20_000;
 const GRACE = 2;
@@ -65,6 +67,7 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         runtime,
         specFor: (user, command) => specFor(user, command),
         serverCommand: SERVER,
+        loopbackServerCommand: LOOPBACK_SERVER,
         cleanup: async () => {
           await runtime.close();
           await cleanup();
@@ -234,8 +237,8 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         await stop(spec);
       });
 
-      it('publishes the main port on 127.0.0.1 in published mode', { timeout: TEST_MS }, async () => {
-        const published = makeRuntime({ reach: 'published' });
+      it('publishes the main port on 127.0.0.1 in published mode, dialled there when the gateway does not enter the namespace', { timeout: TEST_MS }, async () => {
+        const published = makeRuntime({ reach: 'published', enterNamespace: 'off' });
         const spec = specFor('published', SERVER);
         await start(spec, published);
         const socket = await publishedMain(published, spec);
@@ -249,7 +252,7 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         const spec = specFor('switch-reach', SERVER);
         const first = await start(spec);
         await stop(spec);
-        const published = makeRuntime({ reach: 'published' });
+        const published = makeRuntime({ reach: 'published', enterNamespace: 'off' });
         const second = await start(spec, published);
         assert.notEqual(second.id, first.id);
         assert.equal((await publishedMain(published, spec)).remoteAddress, '127.0.0.1');

@@ -19,6 +19,12 @@ const serverCommand = [
   "require('node:net').createServer((s) => s.end()).listen(Number(process.env.PORT), '127.0.0.1')",
 ];
 
+const loopbackServerCommand = [
+  process.execPath,
+  '-e',
+  "require('node:http').createServer((q, s) => s.end('loopback\\n')).listen(Number(process.env.PORT), '127.0.0.1')",
+];
+
 function specFor(user: string, command: string[] | null, environment: ConfigInput['environment'] = {}): BerthSpec {
   return berthSpecFor(configSchema.parse({ environment: { ...environment, command } }), user);
 }
@@ -31,6 +37,7 @@ async function localSubject(stopGraceSeconds = 2) {
     dataDir,
     specFor,
     serverCommand,
+    loopbackServerCommand,
     cleanup: async () => {
       await runtime.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -47,6 +47,17 @@ async function getThroughSocks(proxyPort: number, host: string, port: number): P
   return response;
 }
 
+/** A python3 TCP server (on the host for local berths, in the Debian image for docker ones) answering one HTTP/1.0 line with where it listens. */
+function addressEcho(address: string, port: number): string[] {
+  const script = [
+    'import socket, sys',
+    's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()',
+    'while True:',
+    '    c, _ = s.accept(); c.recv(4096); c.sendall(("HTTP/1.0 200 OK\\r\\n\\r\\nberth on " + sys.argv[1]).encode()); c.close()',
+  ].join('\n');
+  return ['python3', '-c', script, address, String(port)];
+}
+
 await forEachRuntime((runtime) => {
   describe(`ssh port forwarding (${runtime.kind})`, () => {
     let gateway: Gateway;
@@ -78,6 +89,61 @@ await forEachRuntime((runtime) => {
           await client.stop();
         }
       }
+    });
+
+    it('-L lands on the socket the berth bound, never on another listener of the same port on another loopback address', async () => {
+      for (const [berthAddress, otherAddress] of [
+        ['127.0.0.2', '127.0.0.1'],
+        ['127.0.0.1', '127.0.0.2'],
+        ['127.0.0.3', '127.0.0.1'],
+      ] as const) {
+        // Stands for the gateway's own listener (or anyone else's) on the same port: it must never see a connection.
+        let touched = false;
+        const other = createServer((socket) => {
+          touched = true;
+          socket.end('HTTP/1.0 200 OK\r\n\r\nthe other listener');
+        }).listen(0, otherAddress);
+        await once(other, 'listening');
+        const port = (other.address() as AddressInfo).port;
+        const exec = await gateway.parts.spawner.exec('alice', { command: addressEcho(berthAddress, port), env: {}, tty: null });
+        try {
+          await until(async () => (await gateway.parts.spawner.listening('alice')).some((l) => l.port === port), `the berth to listen on ${berthAddress}:${port}`);
+          const { local, client } = await forward(`localhost:${port}`);
+          try {
+            assert.deepEqual(await fetchVia(local), { body: `berth on ${berthAddress}` }, `berth on ${berthAddress}, other on ${otherAddress}`);
+          } finally {
+            await client.stop();
+          }
+        } finally {
+          exec.signal('KILL');
+          await exec.exited;
+          other.close();
+        }
+        assert.equal(touched, false, `the forward reached the listener on ${otherAddress}:${port}`);
+      }
+    });
+
+    it("-L to a port only a listener outside the berth has is refused, and that listener never sees a connection", async () => {
+      let touched = false;
+      const other = createServer((socket) => {
+        touched = true;
+        socket.destroy();
+      }).listen(0, '127.0.0.1');
+      await once(other, 'listening');
+      const port = (other.address() as AddressInfo).port;
+      try {
+        const before = logged(gateway, 'forward_unreachable').length;
+        const { local, client } = await forward(`localhost:${port}`);
+        try {
+          assert.equal((await fetchVia(local)).body, undefined);
+          await until(() => logged(gateway, 'forward_unreachable').length > before, 'the refusal to be logged');
+        } finally {
+          await client.stop();
+        }
+      } finally {
+        other.close();
+      }
+      assert.equal(touched, false, 'the forward reached a listener outside the berth');
     });
 
     it('-L to another host is refused before any connection is made', async () => {

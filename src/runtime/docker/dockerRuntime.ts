@@ -2,9 +2,10 @@ import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
-import { listeningByExec } from '../procNet.js';
+import { listeningByExec, summarise } from '../procNet.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { connectTcp } from '../connectTcp.js';
+import { NamespaceReach, namespaceUnavailable } from './namespaceReach.js';
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, type DockerConfig, type EngineAddress } from './engine.js';
@@ -60,11 +61,17 @@ export class DockerRuntime implements Runtime {
   private reach: Promise<Reach> | null = null;
   private consoleSize: Promise<boolean> | null = null;
   private networkReady: Promise<void> | null = null;
+  private readonly namespace: NamespaceReach;
+  /** Why connections cannot come from inside the containers' network namespaces; null while they do. */
+  private namespaceBlocked: string | null;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.config = options.docker;
     this.address = engineAddress(options.docker, options.env);
     this.docker = connectEngine(this.address);
+    this.namespace = new NamespaceReach(options.logger);
+    this.namespaceBlocked =
+      options.docker.enterNamespace === 'off' ? 'runtime.docker.enterNamespace is off' : namespaceUnavailable(this.address, process.getuid?.());
   }
 
   /** e.g. "unix:///var/run/docker.sock", for messages. */
@@ -123,6 +130,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async stop(name: string, options: StopOptions): Promise<void> {
+    this.namespace.forget(name);
     await this.call('stop the berth', async () => {
       const info = await this.find(name);
       if (!info) return;
@@ -147,15 +155,67 @@ export class DockerRuntime implements Runtime {
     });
   }
 
+  /**
+   * From inside the container's network namespace where the gateway can
+   * enter it (./namespaceReach.ts), so a server bound to the berth's own
+   * 127.0.0.1 or ::1 is reached like one on 0.0.0.0; else at the bridge
+   * address (or published port), which reaches only the latter.
+   */
   async connect(name: string, port: number): Promise<Duplex> {
-    const info = await this.runningContainer(name);
-    const address = bridgeAddress(info, this.config.network, port);
-    if (address === null) throw noAddress(name, this.config.network);
-    return connectTcp(name, address.host, address.port);
+    if (this.namespaceBlocked === null) {
+      const pid = (await this.namespace.knownPid(name)) ?? (await this.runningContainer(name)).State.Pid;
+      try {
+        return await this.namespace.connect(name, pid, port);
+      } catch (err) {
+        if (err instanceof BerthError) throw err;
+        this.blockNamespace(err as Error);
+      }
+    }
+    return this.bridgeConnect(name, port);
   }
 
   async listening(name: string): Promise<ListeningPort[]> {
-    return listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
+    if (this.namespaceBlocked === null) {
+      const pid = (await this.namespace.knownPid(name)) ?? (await this.runningContainer(name)).State.Pid;
+      const found = await this.namespace.listeners(pid);
+      if (found !== null) return summarise(found);
+      this.blockNamespace(new Error(`/proc/${pid}/net/tcp cannot be read: the gateway does not see the container's processes (it runs in another PID namespace)`));
+    }
+    const ports = await listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
+    const why = this.namespaceBlocked;
+    return why === null ? ports : ports.map((p) => (p.loopbackOnly ? { ...p, unreachable: loopbackOnlyMessage(p.port, why) } : p));
+  }
+
+  private async bridgeConnect(name: string, port: number): Promise<Duplex> {
+    const info = await this.runningContainer(name);
+    const address = bridgeAddress(info, this.config.network, port);
+    if (address === null) throw noAddress(name, this.config.network);
+    try {
+      return await connectTcp(name, address.host, address.port);
+    } catch (err) {
+      const refused = ((err as BerthError).cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
+      const why = this.namespaceBlocked;
+      if (refused && why !== null) {
+        const listener = (await this.listening(name).catch(() => [])).find((p) => p.port === port);
+        if (listener?.loopbackOnly) {
+          throw new BerthError({ code: 'upstream_failed', userMessage: loopbackOnlyMessage(port, why), logMessage: `berth ${name}: port ${port} listens only on loopback and ${why}`, cause: err });
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** From now on, the bridge; said once, at warn, with the reason. */
+  private blockNamespace(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A relay slow to start on a loaded machine is no reason to give the namespace path up for good.
+    if (code === 'ETIMEDOUT') return;
+    this.namespaceBlocked = err.message;
+    this.namespace.close();
+    this.options.logger.warn(
+      { reason: err.message },
+      "docker: cannot enter berths' network namespaces; servers bound only to a berth's loopback are unreachable, other ports are reached at the bridge address",
+    );
   }
 
   async mainPort(name: string): Promise<number> {
@@ -205,6 +265,7 @@ export class DockerRuntime implements Runtime {
   async close(): Promise<void> {
     this.events?.close();
     this.events = null;
+    this.namespace.close();
   }
 
   /** The container of a berth, or null; a container of that name that Berth did not make is an error, never touched. */
@@ -346,6 +407,7 @@ export class DockerRuntime implements Runtime {
     // A late event from a run before the one now going.
     if (known && event.at < known.startedAt) return;
     this.running.delete(event.id);
+    this.namespace.forget(event.name);
     this.report({ name: event.name, exitCode: event.exitCode });
   }
 
@@ -437,4 +499,12 @@ function noAddress(name: string, network: string): BerthError {
     userMessage: 'Your environment has no network address yet; try again in a few seconds.',
     logMessage: `container of berth ${name} has no address on network ${network} nor a published port`,
   });
+}
+
+/** What a user is told about a server bound only to the berth's loopback where the gateway cannot enter its namespace. */
+function loopbackOnlyMessage(port: number, why: string): string {
+  return (
+    `Port ${port} in your environment listens only on its own loopback (127.0.0.1 or ::1), which this gateway cannot reach: ${why}. ` +
+    'Start the server on 0.0.0.0 (all addresses) to reach it, or ask the operator to run the gateway as root on the engine host.'
+  );
 }

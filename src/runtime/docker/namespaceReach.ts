@@ -1,0 +1,152 @@
+import type { Socket } from 'node:net';
+import { readFile, readlink } from 'node:fs/promises';
+import type { Logger } from '../../log/logger.js';
+import { connectFailure, notListening } from '../connectTcp.js';
+import { dialAddress, listeners, type Listener } from '../procNet.js';
+import { NamespaceRelay } from './namespaceRelay.js';
+
+/** Tried first, in this order: where wildcard listeners and dev servers bound to "localhost" answer. */
+const LOOPBACK = ['127.0.0.1', '::1'];
+
+/** A relay nobody used for this long is ended; the next connection starts another. */
+const RELAY_IDLE_MS = 5 * 60_000;
+
+interface BerthRelay {
+  pid: number;
+  /** The namespace the relay entered, as /proc/<pid>/ns/net reads ("net:[4026532291]"): a container that restarted has another. */
+  netns: string;
+  relay: Promise<NamespaceRelay>;
+  idle: NodeJS.Timeout;
+}
+
+/**
+ * Why this gateway cannot enter a container's network namespace, or null when
+ * it may try: it must run on the engine's Linux host, as root.
+ */
+export function namespaceUnavailable(engine: { local: boolean; description: string }, uid: number | undefined, platform = process.platform): string | null {
+  if (platform !== 'linux') return `the gateway runs on ${platform}, where containers have no network namespace it can enter`;
+  if (!engine.local) return `the engine (${engine.description}) is on another host, whose network namespaces the gateway cannot enter`;
+  if (uid !== 0) return 'the gateway does not run as root, which entering a network namespace needs';
+  return null;
+}
+
+/**
+ * The docker runtime's way into a berth's own loopback: one relay per berth
+ * inside its network namespace (./namespaceRelay.ts), started on the first
+ * connection and ended when idle or when the berth stops. Each connection
+ * costs one IPC round trip and the relay's connect; the bytes then flow on a
+ * kernel socket the gateway holds, as fast as the bridge path.
+ * Listeners are read from /proc/<pid>/net/tcp{,6} on the host, which show the
+ * container's namespace, so neither discovery nor connect needs an exec.
+ */
+export class NamespaceReach {
+  private readonly relays = new Map<string, BerthRelay>();
+
+  constructor(private readonly logger: Logger) {}
+
+  /** The pid of the berth's container process from the last connection, while that process still runs in the same namespace. */
+  async knownPid(name: string): Promise<number | null> {
+    const entry = this.relays.get(name);
+    if (!entry) return null;
+    if ((await netnsOf(entry.pid)) === entry.netns) return entry.pid;
+    this.forget(name);
+    return null;
+  }
+
+  /** The container's listening sockets as its namespace sees them, or null when /proc of `pid` cannot be read here. */
+  async listeners(pid: number): Promise<Listener[] | null> {
+    try {
+      const [tcp, tcp6] = await Promise.all([readFile(`/proc/${pid}/net/tcp`, 'utf8'), readFile(`/proc/${pid}/net/tcp6`, 'utf8').catch(() => '')]);
+      return listeners(tcp + tcp6, { skipContainerDns: true });
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A socket to `port` inside the namespace of `pid` (the berth `name`'s
+   * container process). Every socket in the namespace is the berth's, so the
+   * loopback addresses are tried first (a wildcard or loopback listener, the
+   * common case: one relay round trip); only when both refuse are the
+   * namespace's listeners read, for one bound to another address. Reading
+   * /proc/<pid>/net/tcp walks the kernel's whole table, milliseconds on a
+   * busy host, so it is kept off the common path. Rejects with a BerthError
+   * when nothing listens; with a plain Error when the namespace cannot be
+   * entered at all (the caller falls back to the bridge).
+   */
+  async connect(name: string, pid: number, port: number): Promise<Socket> {
+    const relay = await this.relayFor(name, pid);
+    const attempt = async (hosts: string[]): Promise<Socket> => {
+      try {
+        return await relay.connect(port, hosts);
+      } catch (err) {
+        if (!relay.running) this.forget(name);
+        throw connectFailure(name, port, err as Error, `${hosts.join(' or ')} inside its network namespace`);
+      }
+    };
+    try {
+      return await attempt(LOOPBACK);
+    } catch (err) {
+      if (!refused(err)) throw err;
+    }
+    const found = await this.listeners(pid);
+    if (found === null) throw new Error(`/proc/${pid}/net/tcp cannot be read: the gateway does not see the container's processes (it runs in another PID namespace)`);
+    const address = dialAddress(found, port);
+    if (address === null || LOOPBACK.includes(address)) throw notListening(name, port, ' inside its network namespace');
+    return attempt([address]);
+  }
+
+  /** Ends the berth's relay (it stopped, or its container is gone). */
+  forget(name: string): void {
+    const entry = this.relays.get(name);
+    if (!entry) return;
+    this.relays.delete(name);
+    clearTimeout(entry.idle);
+    entry.relay.then(
+      (relay) => relay.close(),
+      () => undefined,
+    );
+  }
+
+  close(): void {
+    for (const name of [...this.relays.keys()]) this.forget(name);
+  }
+
+  private async relayFor(name: string, pid: number): Promise<NamespaceRelay> {
+    let entry = this.relays.get(name);
+    if (entry && entry.pid !== pid) {
+      this.forget(name);
+      entry = undefined;
+    }
+    if (!entry) {
+      const netns = await netnsOf(pid);
+      if (netns === null) throw new Error(`/proc/${pid}/ns/net cannot be read: the container's process is gone or not visible from the gateway`);
+      const relay = NamespaceRelay.start(pid);
+      entry = { pid, netns, relay, idle: this.idleTimer(name) };
+      this.relays.set(name, entry);
+      relay.then(
+        () => this.logger.debug({ berth: name, pid }, 'network namespace relay started'),
+        () => this.relays.get(name) === entry && this.forget(name),
+      );
+    } else {
+      entry.idle.refresh();
+    }
+    return entry.relay;
+  }
+
+  private idleTimer(name: string): NodeJS.Timeout {
+    const timer = setTimeout(() => this.forget(name), RELAY_IDLE_MS);
+    timer.unref();
+    return timer;
+  }
+}
+
+/** The relay's connect was refused (or the address is absent, as ::1 is where IPv6 is off): nothing listens there. */
+function refused(err: unknown): boolean {
+  const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'EADDRNOTAVAIL' || code === 'ENETUNREACH';
+}
+
+async function netnsOf(pid: number): Promise<string | null> {
+  return readlink(`/proc/${pid}/ns/net`).catch(() => null);
+}
