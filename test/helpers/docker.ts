@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
@@ -18,7 +19,7 @@ export const BUSYBOX = 'berth-test/busybox:latest';
 export const DEBIAN = 'berth-test/debian:latest';
 
 export interface TestEngine {
-  kind: 'docker' | 'podman';
+  kind: 'docker' | 'podman' | 'podman-rootless';
   /** As runtime.docker.socket takes it, e.g. "unix:///run/berth-podman/podman.sock". */
   socket: string;
   client: Docker;
@@ -45,7 +46,30 @@ export const PODMAN: TestEngine = {
   cli: ['podman', '--remote', '--url', PODMAN_SOCKET],
   startWith: 'bash .ci/run system engine images podman',
 };
-/** Every engine the docker runtime's suites run against. */
+/**
+ * Rootless Podman, as .ci/run starts it: as the user BERTH_TEST_PODMAN_ROOTLESS_USER
+ * (berth-rootless) on /run/user/<uid>/podman/podman.sock, unless
+ * BERTH_TEST_PODMAN_ROOTLESS_SOCKET names another socket.
+ */
+function rootlessSocket(): string {
+  const given = process.env.BERTH_TEST_PODMAN_ROOTLESS_SOCKET;
+  if (given) return given;
+  const user = process.env.BERTH_TEST_PODMAN_ROOTLESS_USER || 'berth-rootless';
+  try {
+    return `unix:///run/user/${execFileSync('id', ['-u', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}/podman/podman.sock`;
+  } catch {
+    return `unix:///run/user/<uid of ${user}>/podman/podman.sock`;
+  }
+}
+const PODMAN_ROOTLESS_SOCKET = rootlessSocket();
+export const PODMAN_ROOTLESS: TestEngine = {
+  kind: 'podman-rootless',
+  socket: PODMAN_ROOTLESS_SOCKET,
+  client: new Docker({ socketPath: PODMAN_ROOTLESS_SOCKET.replace(/^unix:\/\//, '') }),
+  cli: ['podman', '--remote', '--url', PODMAN_ROOTLESS_SOCKET],
+  startWith: 'bash .ci/run system engine images podman',
+};
+/** The engines every suite that reaches into berths runs against. */
 export const ENGINES: readonly TestEngine[] = [DOCKER, PODMAN];
 
 export const engine = DOCKER.client;

@@ -12,11 +12,11 @@ import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
-import { BUSYBOX, DEBIAN, ENGINES, engineProxy, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
+import { BUSYBOX, DEBIAN, ENGINES, PODMAN_ROOTLESS, engineProxy, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 
 /*
  * The docker runtime against each real engine that serves the Docker API
- * (Docker, and Podman's API service) with the images built by
+ * (Docker, and Podman's API service rootful and rootless) with the images built by
  * scripts/build-test-images.sh. Without an engine the tests skip locally and
  * fail in CI (CI=true), where .ci/run has started both.
  */
@@ -107,9 +107,14 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         await made.close();
       });
 
+      /** Rootless Podman on a cgroup v1 host cannot set resource limits (Berth then refuses them, see below). */
+      const dropsLimits = async () => on.kind === 'podman-rootless' && ((await on.client.info()) as { CgroupVersion?: string }).CgroupVersion === '1';
+      const LIMITS = { memory: '64m', cpus: 0.5, pids: 100 };
+
       it("names, labels, limits and hardens the container, with the home on a volume, as the engine's inspect shows", { timeout: TEST_MS }, async () => {
+        const limited = !(await dropsLimits());
         const spec = specFor('inspect-me', SERVER, {
-          limits: { memory: '64m', cpus: 0.5, pids: 100 },
+          ...(limited ? { limits: LIMITS } : {}),
           env: { GREETING: 'hello' },
           capabilities: ['CHOWN', 'KILL'],
         });
@@ -118,7 +123,7 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         assert.equal(info.Id, observed.id);
         assert.equal(info.Name, `/${prefix}-inspect-me`);
         // Podman names a locally stored image localhost/<name>; the berth still reports the image as configured.
-        assert.equal(info.Config.Image, on.kind === 'podman' ? `localhost/${BUSYBOX}` : BUSYBOX);
+        assert.equal(info.Config.Image, on.kind === 'docker' ? BUSYBOX : `localhost/${BUSYBOX}`);
         assert.equal(observed.image, BUSYBOX);
         assert.deepEqual(info.Config.Cmd, SERVER);
         assert.ok(info.Config.Env.includes('GREETING=hello'));
@@ -128,9 +133,11 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         assert.equal(info.Config.Labels['berth.user'], 'inspect-me');
         assert.equal(info.Config.Labels['berth.instance'], 'test-instance');
         assert.equal(info.Config.Labels['berth.spec'], spec.hash);
-        assert.equal(info.HostConfig.Memory, 64 * 1024 * 1024);
-        assert.equal(info.HostConfig.NanoCpus, 500_000_000);
-        assert.equal(info.HostConfig.PidsLimit, 100);
+        if (limited) {
+          assert.equal(info.HostConfig.Memory, 64 * 1024 * 1024);
+          assert.equal(info.HostConfig.NanoCpus, 500_000_000);
+          assert.equal(info.HostConfig.PidsLimit, 100);
+        }
         // Docker reports CapDrop ["ALL"] and CapAdd as asked, Podman the defaults it dropped and no CapAdd; what counts is what the berth holds: CHOWN (bit 0) and KILL (bit 5).
         assert.match((await shell(spec, 'grep -E "^Cap(Eff|Bnd)" /proc/1/status')).stdout, /^CapEff:\s+0+21\nCapBnd:\s+0+21\n$/m);
         assert.ok(info.HostConfig.SecurityOpt?.includes('no-new-privileges'));
@@ -140,6 +147,20 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         assert.equal(home?.Name, `${prefix}-inspect-me-home`);
         assert.ok(info.NetworkSettings.Networks[network]?.IPAddress, 'attached to the berth network');
         await stop(spec, true);
+      });
+
+      it('refuses a berth whose limits the engine drops, leaving no container behind', { timeout: TEST_MS }, async (t) => {
+        if (!(await dropsLimits())) {
+          t.skip(`${on.kind} keeps resource limits (the test above checks them)`);
+          return;
+        }
+        const spec = specFor('unlimited', SERVER, { limits: LIMITS });
+        await assert.rejects(runtime.ensure(spec, noProgress), (err: Error & { code?: string; logMessage?: string }) => {
+          assert.equal(err.code, 'config_invalid');
+          assert.match(err.logMessage ?? '', /without environment\.limits\.memory, cpus, pids .*rootless Podman.*remove environment\.limits$/);
+          return true;
+        });
+        assert.equal((await runtime.inspect(spec.name)).state, 'absent');
       });
 
       it('keeps the home across stop and start, and across removal and re-creation', { timeout: TEST_MS }, async () => {
@@ -350,4 +371,5 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
   });
 }
 
-for (const on of ENGINES) await dockerRuntimeSuites(on);
+// Rootless Podman runs the runtime's own suites only: above the runtime it is the same gateway again.
+for (const on of [...ENGINES, PODMAN_ROOTLESS]) await dockerRuntimeSuites(on);

@@ -315,8 +315,9 @@ export class DockerRuntime implements Runtime {
     await ensureImage(this.docker, request.Image as string, progress);
     progress('creating', `creating container ${request.name}`);
     await Promise.all([this.ensureNetwork(), this.ensureHome(spec)]);
+    let id: string;
     try {
-      return (await this.docker.createContainer(request)).id;
+      id = (await this.docker.createContainer(request)).id;
     } catch (err) {
       if (!isNameInUse(err)) throw err;
       // Created meanwhile by another call; use that one. The engine holds the
@@ -328,6 +329,33 @@ export class DockerRuntime implements Runtime {
       }
       throw err;
     }
+    await this.refuseDroppedLimits(id, request);
+    return id;
+  }
+
+  /**
+   * Rootless Podman on a cgroup v1 host accepts resource limits and drops
+   * them (with only a warning in the create answer); a berth never runs
+   * without the limits the operator set.
+   */
+  private async refuseDroppedLimits(id: string, request: Docker.ContainerCreateOptions): Promise<void> {
+    const asked = request.HostConfig ?? {};
+    if (!asked.Memory && !asked.NanoCpus && !asked.PidsLimit) return;
+    const made = (await this.docker.getContainer(id).inspect()).HostConfig;
+    const dropped = [
+      asked.Memory && !made.Memory ? 'memory' : null,
+      asked.NanoCpus && !made.NanoCpus ? 'cpus' : null,
+      asked.PidsLimit && !made.PidsLimit ? 'pids' : null,
+    ].filter((key) => key !== null);
+    if (dropped.length === 0) return;
+    await this.remove(id);
+    throw new BerthError({
+      code: 'config_invalid',
+      userMessage: 'Your environment cannot be started: the container engine ignores its resource limits; tell the operator.',
+      logMessage:
+        `the engine at ${this.engine} made the container without environment.limits.${dropped.join(', ')} (rootless Podman cannot set limits on a cgroup v1 host): ` +
+        'run Podman rootful, or rootless on cgroup v2 with the controllers delegated to the user, or remove environment.limits',
+    });
   }
 
   /**
