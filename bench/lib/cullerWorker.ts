@@ -37,6 +37,10 @@ class MemoryRuntime implements Runtime {
   }
 
   async health(): Promise<void> {}
+  async prepare(): Promise<void> {}
+  isBerthAddress(): boolean {
+    return false;
+  }
   async ensure(spec: BerthSpec): Promise<Observed> {
     return this.inspect(spec.name);
   }

@@ -11,7 +11,7 @@ import { startCommand, type ServerProcess } from './processes.js';
 const run = promisify(execFile);
 
 /** The header a gateway in header mode reads the user from, trusted from loopback by default. */
-export const USER_HEADER = 'X-Forwarded-User';
+export const USER_HEADER = 'X-Forwarded-Preferred-Username';
 
 /** Builds the gateway as `npm run build` does (into dist/, git-ignored) and returns its CLI entry. */
 export async function buildGateway(): Promise<string> {

@@ -4,8 +4,6 @@ import { hmac } from '../auth/crypto.js';
 import { decodeSession, encodeSession } from '../auth/session/codec.js';
 import type { StoredToken } from '../store/store.js';
 
-/** The app hosts' own sign-in cookie: a name distinct from the gateway's, so neither is mistaken for the other. */
-export const APP_COOKIE = 'berth_app';
 const TOKEN_MARK = '#';
 
 export interface AppVisitor {
@@ -47,13 +45,15 @@ export class AppCookies {
     // The session id field names the host, and after TOKEN_MARK the token: neither a host name nor a token id has that character.
     const id = token === null ? host : `${host}${TOKEN_MARK}${token.id}`;
     const value = encodeSession(this.keyFor(host), { id, name: user, groups: [], issuedAt, expiresAt: issuedAt + lifetime });
-    setCookie(res, { name: APP_COOKIE, value, maxAgeSeconds: lifetime, secure: this.options.secure });
+    setCookie(res, { kind: 'app', value, maxAgeSeconds: lifetime, secure: this.options.secure });
   }
 
   /** The visitor this host's cookie names and the token it came from, or null (absent, forged, expired, or made for another host). */
   read(req: IncomingMessage, host: string): AppVisitor | null {
-    const value = readCookie(req, APP_COOKIE);
-    if (value === undefined) return null;
+    return readCookie(req, 'app', this.options.secure, (value) => this.decode(value, host)).value;
+  }
+
+  private decode(value: string, host: string): AppVisitor | null {
     const decoded = decodeSession(this.keyFor(host), value, Math.floor(this.now() / 1000));
     if (!('claims' in decoded)) return null;
     const { id, name } = decoded.claims;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
 import { safeNext } from '../auth/next.js';
 import { headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
@@ -7,8 +8,9 @@ import { BerthError } from '../core/errors.js';
 import type { Forwarder } from '../http/forwarder.js';
 import { headerValues } from '../http/headerValues.js';
 import type { Logger } from '../log/logger.js';
-import { redirect, wantsHtml } from '../http/respond.js';
+import { redirect, redirectDroppingSecret, wantsHtml } from '../http/respond.js';
 import { requestKind } from '../http/startPolicy.js';
+import { withoutQueryParameter } from '../core/query.js';
 import type { BerthPort } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { Store } from '../store/store.js';
@@ -84,6 +86,11 @@ export class AppHosts {
 
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const app = this.parse(req);
+    // Before anything else is looked up: a page on a sibling host must learn nothing, and the berth sees no connection.
+    if (headerToken(req) === null) {
+      const crossOrigin = checkUpgradeOrigin(req, appOrigin(this.deps.config.publicUrl, app.host));
+      if (crossOrigin) throw crossOrigin;
+    }
     const owner = await this.owner(app);
     const admitted = await this.admit(req, app, owner);
     if (admitted === 'sign_in') throw signInError(app);
@@ -153,12 +160,12 @@ export class AppHosts {
   private async tokenLanding(req: IncomingMessage, res: ServerResponse, app: AppHost, url: URL): Promise<void> {
     const { user, token } = await this.deps.tokens.check(url.searchParams.get(TOKEN_QUERY) ?? '', ['apps']);
     this.deps.cookies.issue(res, app.host, user.name, token);
-    redirect(res, withoutQueryParameter(req.url ?? '/', TOKEN_QUERY), 303);
+    redirectDroppingSecret(res, withoutQueryParameter(req.url ?? '/', TOKEN_QUERY));
   }
 
   /** The end of the sign-in hand-off: a fresh code for this host becomes this host's cookie. */
-  private callback(res: ServerResponse, app: AppHost, url: URL): void {
-    const user = this.deps.codes.redeem(url.searchParams.get('code') ?? '', app.host);
+  private async callback(res: ServerResponse, app: AppHost, url: URL): Promise<void> {
+    const user = await this.deps.codes.redeem(url.searchParams.get('code') ?? '', app.host);
     if (user === null) {
       throw new BerthError({
         code: 'unauthenticated',
@@ -199,24 +206,3 @@ function visitorHeader(visitor: string | null): Record<string, string> | undefin
   if (visitor === null) return undefined;
   return { [VISITOR_HEADER]: /^[\x20-\x7e]+$/.test(visitor) && !visitor.includes('%') ? visitor : encodeURIComponent(visitor) };
 }
-
-/** The request target without one query parameter, every other byte of it kept as sent. */
-export function withoutQueryParameter(target: string, name: string): string {
-  const q = target.indexOf('?');
-  if (q === -1) return target;
-  const kept = target
-    .slice(q + 1)
-    .split('&')
-    .filter((part) => {
-      const key = part.split('=', 1)[0] as string;
-      let decoded: string;
-      try {
-        decoded = decodeURIComponent(key.replace(/\+/g, ' '));
-      } catch {
-        decoded = key;
-      }
-      return part !== '' && decoded !== name;
-    });
-  return kept.length === 0 ? target.slice(0, q) : `${target.slice(0, q)}?${kept.join('&')}`;
-}
-

@@ -45,7 +45,7 @@ export function authorizeRoute(deps: { config: Config; directory: BerthDirectory
           logMessage: `${user.name} may not visit ${app.host} (share ${share})`,
         });
       }
-      const code = codes.issue(user.name, app.host);
+      const code = await codes.issue(user.name, app.host);
       const next = encodeURIComponent(target.url.pathname + target.url.search);
       redirect(res, `${appOrigin(config.publicUrl, app.host)}${CALLBACK_PATH}?code=${code}&next=${next}`, 303);
     },

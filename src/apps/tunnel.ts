@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
 import type { Authenticator } from '../auth/types.js';
 import { bearerToken, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
@@ -94,11 +95,9 @@ export class Tunnels {
   private async identify(req: IncomingMessage): Promise<string> {
     const token = bearerToken(req);
     if (token !== null) return (await this.deps.tokens.check(token, ['api', 'apps'])).user.name;
-    const origin = req.headers.origin;
     // A page on another site could open a WebSocket with the visitor's cookies: only the gateway's own pages may.
-    if (origin !== undefined && origin !== this.origin) {
-      throw new BerthError({ code: 'csrf', userMessage: `Tunnels open only from ${this.origin} or with a Berth token.`, logMessage: 'cross-origin tunnel refused' });
-    }
+    const crossOrigin = checkUpgradeOrigin(req, this.origin);
+    if (crossOrigin) throw crossOrigin;
     const result = await this.deps.authenticator.authenticate(req);
     if ('user' in result) return result.user.name;
     if ('refused' in result) throw result.refused;

@@ -1,15 +1,31 @@
-import { APP_COOKIE } from '../apps/appCookie.js';
 import type { Config } from '../config/schema.js';
-import { FLOW_COOKIE } from './oidc/flowCookie.js';
-import { SESSION_COOKIE } from './session/sessions.js';
-
-/** Cookies that belong to the gateway (its session, the sign-in flow, the app hosts' sign-in): the proxy removes them from the Cookie header it forwards. */
-export const GATEWAY_COOKIE_NAMES: readonly string[] = [SESSION_COOKIE, FLOW_COOKIE, APP_COOKIE];
 
 // The gateway's own token header and the visitor header it sets itself (after
 // removing the client's), and the access tokens common auth proxies forward:
 // a berth holding one could act as its user elsewhere.
 const ALWAYS_STRIPPED = ['x-berth-token', 'x-berth-visitor', 'x-forwarded-access-token', 'x-auth-request-access-token'];
+
+// The identity headers common auth proxies set (oauth2-proxy upstream and
+// auth_request modes, Authelia/Caddy/Traefik set-ups, Apache's REMOTE_USER
+// passed on): removed whichever of them auth.header lists, since a berth's app
+// may read any of them.
+const KNOWN_IDENTITY = [
+  'x-forwarded-preferred-username',
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-groups',
+  'x-auth-request-preferred-username',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-groups',
+  'remote-user',
+  'remote-email',
+  'remote-groups',
+  'remote-name',
+  'x-remote-user',
+  'x-user',
+  'x-email',
+];
 
 /**
  * Every header (lowercased) that carries identity and must never reach a
@@ -19,5 +35,5 @@ const ALWAYS_STRIPPED = ['x-berth-token', 'x-berth-visitor', 'x-forwarded-access
 export function identityHeaderNames(config: Config): string[] {
   const { userHeaders, emailHeaders, groupsHeaders } = config.auth.header;
   const configured = [...userHeaders, ...emailHeaders, ...groupsHeaders].map((name) => name.toLowerCase());
-  return [...new Set([...configured, ...ALWAYS_STRIPPED])];
+  return [...new Set([...configured, ...KNOWN_IDENTITY, ...ALWAYS_STRIPPED])];
 }

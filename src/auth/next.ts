@@ -1,4 +1,6 @@
+import { withoutQueryParameter } from '../core/query.js';
 import { LOGIN_PATH, LOGOUT_PATH } from './paths.js';
+import { TOKEN_QUERY } from './token/tokens.js';
 
 const FALLBACK = '/';
 const MAX_LENGTH = 2048;
@@ -19,7 +21,8 @@ export function safeNext(raw: string | null | undefined): string {
   if (resolved.origin !== PROBE_ORIGIN) return FALLBACK;
   // Landing on the login or logout page again after signing in would only confuse.
   if (resolved.pathname === LOGIN_PATH || resolved.pathname === LOGOUT_PATH) return FALLBACK;
-  return raw;
+  // A token in the URL would ride along to the login page, its form and the page after it.
+  return withoutQueryParameter(raw, TOKEN_QUERY);
 }
 
 /** The login page's address with the page the user asked for to come back to. */

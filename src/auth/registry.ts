@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
 import { adminCheck } from './admins.js';
 import { deriveKey } from './crypto.js';
 import { createCsrf, type Csrf } from './csrf/token.js';
@@ -26,14 +27,24 @@ export interface Auth {
   isAdmin: (name: string) => boolean;
 }
 
+/** Without a runtime (tests of auth alone) no address is a berth's. */
+const noBerths = (): boolean => false;
+
 /**
- * Builds the configured authenticator at start-up. Throws a BerthError
- * (config_invalid) for a configuration that must not serve: dev mode beyond
- * loopback, an incomplete auth.oidc, an unusable session.key.
+ * Builds the configured authenticator at start-up. `isBerthAddress` comes
+ * from the runtime: connections from berths are never believed as a proxy.
+ * `store` is needed on PostgreSQL, which keeps the session secret. Throws a
+ * BerthError (config_invalid) for a configuration that must not serve: dev
+ * mode beyond loopback, an incomplete auth.oidc, an unusable session.key.
  */
-export async function createAuth(config: Config, rootLogger: Logger): Promise<Auth> {
+export async function createAuth(
+  config: Config,
+  rootLogger: Logger,
+  isBerthAddress: AuthContext['isBerthAddress'] = noBerths,
+  store?: Store,
+): Promise<Auth> {
   const logger = rootLogger.child({ component: 'auth' });
-  const secret = await loadSessionSecret(config, logger);
+  const secret = await loadSessionSecret(config, logger, store);
   const isAdmin = adminCheck(config);
   const sessions = new Sessions({
     key: deriveKey(secret, 'session'),
@@ -42,6 +53,7 @@ export async function createAuth(config: Config, rootLogger: Logger): Promise<Au
     isAdmin,
     logger,
   });
-  const authenticator = modes[config.auth.mode]({ config, logger, sessions, isAdmin, keyFor: (purpose) => deriveKey(secret, purpose) });
+  const keyFor = (purpose: string) => deriveKey(secret, purpose);
+  const authenticator = modes[config.auth.mode]({ config, logger, sessions, isAdmin, keyFor, isBerthAddress });
   return { authenticator, csrf: createCsrf(deriveKey(secret, 'csrf'), config.publicUrl), appKey: deriveKey(secret, 'apps'), isAdmin };
 }

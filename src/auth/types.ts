@@ -33,6 +33,12 @@ export interface Challenge {
   /** Null when sign-in happens elsewhere (header mode: the auth proxy in front). */
   loginPath: string | null;
   error: BerthError;
+  /**
+   * Present when the request carried this mode's cookie but none of its
+   * values is valid any more: the router calls it on the response it answers
+   * with, so the browser stops sending the stale cookie.
+   */
+  clearStale?: (res: ServerResponse) => void;
 }
 
 /**
@@ -65,4 +71,6 @@ export interface AuthContext {
   isAdmin: (name: string, groups?: readonly string[]) => boolean;
   /** A key for one purpose, derived from the session secret (see crypto.ts deriveKey). */
   keyFor: (purpose: string) => Buffer;
+  /** Whether a peer address is one of the runtime's berths (Runtime.isBerthAddress): never a trusted proxy. */
+  isBerthAddress: (address: string | undefined) => boolean;
 }

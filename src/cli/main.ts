@@ -6,7 +6,8 @@ const HELP = `berth: a gateway that gives every signed-in user their own contain
 
 Usage:
   berth serve [--config FILE]          run the gateway (HTTP, SSH, spawner, culler)
-  berth config check [--config FILE]   print the effective configuration, or every error with its key
+  berth config check [--config FILE]   print the effective configuration (in header mode, first the header
+                                       believed), or every error with its key
   berth forward [--gateway URL] [--token T] LOCALPORT [USER/]PORT
                                        listen on 127.0.0.1:LOCALPORT and carry each connection
                                        through the gateway to PORT of your berth (or of USER's,
@@ -14,6 +15,10 @@ Usage:
                                        http://127.0.0.1:8000, and $BERTH_TOKEN (scope api or apps)
   berth ssh-info [--config FILE]       print the SSH command, the host key fingerprints and known_hosts
                                        lines (making the host keys in dataDir if the gateway has not yet)
+  berth store copy --to URL [--config FILE]
+                                       copy the SQLite store in dataDir (users, SSH keys, tokens,
+                                       shares, events, the session secret and SSH host keys) into
+                                       the empty PostgreSQL database at URL (postgres://…)
   berth --version                      print the version
   berth --help                         print this text
 
@@ -42,6 +47,14 @@ function takeConfigFlag(args: string[]): { file: string | undefined; rest: strin
     }
   }
   return { file, rest };
+}
+
+/** `--to URL` or `--to=URL`, and nothing else. */
+function takeToFlag(args: string[]): string {
+  const [first, second] = args;
+  if (args.length === 2 && first === '--to' && second !== undefined) return second;
+  if (args.length === 1 && first?.startsWith('--to=')) return first.slice('--to='.length);
+  throw new UsageError('store copy needs --to postgres://… (the URL of an empty PostgreSQL database)');
 }
 
 class UsageError extends Error {}
@@ -76,12 +89,20 @@ async function run(argv: string[]): Promise<number> {
   const { file, rest } = takeConfigFlag(args);
   if (command === 'config' && rest[0] === 'check' && rest.length === 1) {
     const { config, file: source } = loadConfig({ file });
-    process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${describeConfig(config)}`);
+    const { believedIdentity } = await import('../auth/header/believed.js');
+    const believed = believedIdentity(config);
+    process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${believed === null ? '' : `# ${believed}\n`}${describeConfig(config)}`);
     return 0;
   }
   if (command === 'ssh-info' && rest.length === 0) {
     const { sshInfo } = await import('./sshInfo.js');
     process.stdout.write(await sshInfo(loadConfig({ file }).config));
+    return 0;
+  }
+  if (command === 'store' && rest[0] === 'copy') {
+    const to = takeToFlag(rest.slice(1));
+    const { storeCopy } = await import('./storeCopy.js');
+    process.stdout.write(await storeCopy(loadConfig({ file }).config, to));
     return 0;
   }
   if (command === 'serve' && rest.length === 0) {

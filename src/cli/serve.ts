@@ -1,11 +1,13 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AppCookies } from '../apps/appCookie.js';
 import { AppHosts } from '../apps/appHosts.js';
 import { authorizeRoute } from '../apps/authorize.js';
 import { HandOffCodes } from '../apps/codes.js';
 import { Tunnels } from '../apps/tunnel.js';
-import { GATEWAY_COOKIE_NAMES, identityHeaderNames } from '../auth/identityHeaders.js';
+import { GATEWAY_COOKIE_NAMES, isGatewayCookieName } from '../auth/cookies.js';
+import { believedIdentity } from '../auth/header/believed.js';
+import { identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
 import { Tokens } from '../auth/token/tokens.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -14,6 +16,7 @@ import { eventRoutes } from '../http/api/events.js';
 import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
 import { berthRoutes } from '../http/api/me.js';
+import { Readiness, readinessRoutes } from '../http/api/readiness.js';
 import { portRoutes } from '../http/api/ports.js';
 import { tokenRoutes } from '../http/api/tokens.js';
 import { Gateway } from '../http/gateway.js';
@@ -26,8 +29,10 @@ import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
+import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
+import { raiseFileLimit } from './fileLimit.js';
 
 /**
  * The built-in demo app, the default berth of the local runtime: compiled
@@ -52,10 +57,12 @@ export interface RunningGateway {
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
   const logger = createLogger(config.log.level, logSink);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const auth = await createAuth(config, logger);
-  const store = await Store.open(config.dataDir);
+  await raiseFileLimit(logger);
+  ensureDataDir(config.dataDir);
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand() });
+  await runtime.prepare();
+  const store = await Store.open(config.dataDir, config.store);
+  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
@@ -64,7 +71,8 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
   const directory = spawner;
   const proxy = createProxy((target) => directory.connect(target));
   const tokens = new Tokens(store, auth.isAdmin);
-  const codes = new HandOffCodes();
+  const codes = new HandOffCodes(store);
+  const readiness = new Readiness();
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });
   const gateway = new Gateway({
     config,
@@ -74,7 +82,8 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     proxy,
     metrics,
     routes: [
-      ...operationsRoutes(runtime, metrics),
+      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir)),
+      ...readinessRoutes(readiness, store),
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
       ...eventRoutes(store),
@@ -85,6 +94,7 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
       ...(config.apps.domain === null ? [] : [authorizeRoute({ config, directory: spawner, store, codes })]),
     ],
     strip: stripRules({ headers: identityHeaderNames(config), cookies: GATEWAY_COOKIE_NAMES }),
+    cookies: { reserved: isGatewayCookieName, allowDomain: config.apps.allowDomainCookies },
     tokens,
     ...(config.apps.domain === null
       ? {}
@@ -117,11 +127,19 @@ export async function startGateway({ config }: LoadedConfig, version: string, lo
     },
     `Berth ${version} is serving ${config.publicUrl}`,
   );
+  const believed = believedIdentity(config);
+  if (believed !== null) logger.info({ userHeaders: config.auth.header.userHeaders, trustedProxies: config.auth.header.trustedProxies }, believed);
 
   return {
     httpAddress: address,
     sshAddress: ssh?.address() ?? null,
     async shutdown() {
+      // Readiness fails first: a balancer probing /_berth/readyz stops sending work while this gateway still serves it.
+      readiness.drain();
+      if (config.http.drainSeconds > 0) {
+        logger.info({ drainSeconds: config.http.drainSeconds }, 'draining: /_berth/readyz answers 503; still serving');
+        await new Promise((resolve) => setTimeout(resolve, config.http.drainSeconds * 1000));
+      }
       logger.info('shutting down: no new requests or connections; finishing those in flight');
       // SSH sessions are told why before the berths they run in stop.
       await Promise.all([ssh?.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { parseHostPort } from '../core/net.js';
-import { hostKeyFingerprints, loadHostKeys, type HostKey } from '../ssh/hostKeys.js';
+import { gatewayHostKeys, hostKeyFingerprints, loadHostKeys, type HostKey } from '../ssh/hostKeys.js';
+import { Store } from '../store/store.js';
 import { authorizedKeyLine } from '../ssh/keys.js';
 
 /** How users reach the SSH gateway: the commands to type and what to check the host key against. */
@@ -13,7 +14,7 @@ export interface SshAccess {
   knownHosts: string[];
 }
 
-/** Null when SSH is off (listen.ssh is null). `keys` are the gateway's host keys (loadHostKeys). */
+/** Null when SSH is off (listen.ssh is null). `keys` are the gateway's host keys (gatewayHostKeys). */
 export function sshAccess(config: Config, keys: readonly HostKey[], user = '<username>'): SshAccess | null {
   const listen = config.listen.ssh === null ? null : parseHostPort(config.listen.ssh);
   if (listen === null || config.listen.ssh === null) return null;
@@ -37,7 +38,7 @@ export function sshAccess(config: Config, keys: readonly HostKey[], user = '<use
  * operator can publish them before anyone connects).
  */
 export async function sshInfo(config: Config): Promise<string> {
-  const access = config.listen.ssh === null ? null : sshAccess(config, loadHostKeys(config.dataDir));
+  const access = config.listen.ssh === null ? null : sshAccess(config, await hostKeysOf(config));
   if (access === null) return 'SSH is off (listen.ssh is null). Set listen.ssh, e.g. "0.0.0.0:2222", to turn it on.\n';
   const keySources = [
     `the dashboard's "SSH keys" section (${new URL('/_berth/#keys', config.publicUrl).href}), or POST /_berth/api/me/keys with {"key": "<contents of ~/.ssh/id_ed25519.pub>"}`,
@@ -61,6 +62,17 @@ export async function sshInfo(config: Config): Promise<string> {
     ...keySources.map((s) => `  ${s}`),
     '',
   ].join('\n');
+}
+
+/** On PostgreSQL the host keys are in the store, which ssh-info then opens (and migrates, on a new one); on SQLite, files. */
+async function hostKeysOf(config: Config): Promise<HostKey[]> {
+  if (config.store.kind !== 'postgres') return loadHostKeys(config.dataDir);
+  const store = await Store.open(config.dataDir, config.store);
+  try {
+    return await gatewayHostKeys(config, store);
+  } finally {
+    await store.close();
+  }
 }
 
 /** The name users reach the gateway by: the listen address unless it is a wildcard, else publicUrl's host. */

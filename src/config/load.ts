@@ -121,9 +121,23 @@ const SECRET_KEY = /secret|password|token/i;
 export function describeConfig(config: Config): string {
   const mask = (value: unknown, key = ''): unknown => {
     if (SECRET_KEY.test(key) && typeof value === 'string' && value.length > 0) return '********';
+    if (typeof value === 'string') return maskUrlPassword(value);
     if (Array.isArray(value)) return value.map((v) => mask(v));
     if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v, k)]));
     return value;
   };
   return stringifyYaml(mask(config));
+}
+
+/** A URL with its password (postgres://user:pw@host/db) replaced; any other text unchanged. */
+export function maskUrlPassword(text: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+  try {
+    const url = new URL(text);
+    if (url.password === '') return text;
+    url.password = '********';
+    return url.toString();
+  } catch {
+    return text;
+  }
 }

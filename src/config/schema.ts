@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseCidr, parseHostPort } from '../core/net.js';
+import { MAX_STARTUPS_FORMAT, parseMaxStartups } from './maxStartups.js';
 
 /*
  * The one configuration schema. Every section is strict (unknown keys are
@@ -33,17 +34,10 @@ const devAuth = z
 
 const headerAuth = z
   .strictObject({
-    userHeaders: z
-      .array(headerName)
-      .min(1)
-      .default([
-        'X-Forwarded-Preferred-Username',
-        'X-Forwarded-User',
-        'X-Auth-Request-Preferred-Username',
-        'X-Auth-Request-User',
-      ]),
-    emailHeaders: z.array(headerName).default(['X-Forwarded-Email', 'X-Auth-Request-Email']),
-    groupsHeaders: z.array(headerName).default(['X-Forwarded-Groups', 'X-Auth-Request-Groups']),
+    // What oauth2-proxy sets (and removes from clients) in front of an upstream; list only headers your proxy overwrites.
+    userHeaders: z.array(headerName).min(1).default(['X-Forwarded-Preferred-Username']),
+    emailHeaders: z.array(headerName).default(['X-Forwarded-Email']),
+    groupsHeaders: z.array(headerName).default(['X-Forwarded-Groups']),
     trustedProxies: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
   })
   .prefault({});
@@ -164,8 +158,16 @@ const http = z
     headersTimeoutSeconds: seconds(1).default(30),
     idleTimeoutSeconds: seconds(1).default(120),
     shutdownGraceSeconds: seconds(0).default(10),
+    /** On SIGTERM, how long /_berth/readyz answers 503 while requests are still served, before the listener closes. */
+    drainSeconds: seconds(0).default(0),
   })
   .prefault({});
+
+// "10" arrives from YAML (or BERTH_SSH_MAX_STARTUPS=10) as a number; OpenSSH takes it, so does Berth.
+const maxStartups = z
+  .union([z.string(), z.number()], { error: MAX_STARTUPS_FORMAT })
+  .transform(String)
+  .refine((v) => parseMaxStartups(v) !== null, MAX_STARTUPS_FORMAT);
 
 const algorithmList = z.array(z.string().min(1)).min(1).nullable().default(null);
 
@@ -179,6 +181,9 @@ const ssh = z
       })
       .prefault({}),
     banner: z.string().nullable().default(null),
+    loginGraceSeconds: seconds(0).default(60),
+    maxStartups: maxStartups.default('10:30:100'),
+    perSourceMaxStartups: z.number().int().min(0).default(8),
     idleTimeoutSeconds: seconds(0).default(0),
     maxSessionSeconds: seconds(0).default(0),
     maxSessionsPerUser: z.number().int().min(0).default(0),
@@ -210,7 +215,32 @@ const apps = z
       .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$/i, 'expected a DNS name such as "apps.example.com"')
       .nullable()
       .default(null),
+    // Off: a berth's Domain= cookie becomes host-only, so one app host cannot plant cookies on another's (cookie tossing).
+    allowDomainCookies: z.boolean().default(false),
   })
+  .prefault({});
+
+const metrics = z
+  .strictObject({
+    // Loopback and the private ranges (RFC 1918, IPv6 unique local): where scrapers run, not the internet.
+    allowFrom: z.array(cidr).default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+  })
+  .prefault({});
+
+const store = z
+  .strictObject({
+    kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    /** postgres:// URL; null with kind postgres takes libpq's PG* variables (PGHOST, PGUSER, PGPASSWORD, …). */
+    url: z
+      .string()
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL')
+      .nullable()
+      .default(null),
+    /** A file holding the URL, so its password stays out of the configuration. */
+    urlFile: z.string().nullable().default(null),
+  })
+  .refine((s) => s.url === null || s.urlFile === null, 'set store.url or store.urlFile, not both')
+  .refine((s) => s.kind === 'postgres' || (s.url === null && s.urlFile === null), 'store.url and store.urlFile need store.kind: postgres')
   .prefault({});
 
 export const configSchema = z.strictObject({
@@ -235,6 +265,8 @@ export const configSchema = z.strictObject({
   http,
   ssh,
   apps,
+  store,
+  metrics,
 });
 
 export type Config = z.output<typeof configSchema>;

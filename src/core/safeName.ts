@@ -62,6 +62,20 @@ export function usernameProblem(username: string): string | null {
   if (username.length === 0) return 'the username is empty';
   if (username.length > USERNAME_MAX) return `the username is longer than ${USERNAME_MAX} characters`;
   if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(username)) return 'the username contains control characters';
+  // A lone surrogate has no UTF-8 form; U+FFFD is what a decoder puts where bytes were not UTF-8 (SSH's does).
+  if (/[\p{Cs}\uFFFD]/u.test(username)) return 'the username is not valid UTF-8 text';
   if (username.trim() !== username) return 'the username starts or ends with white space';
   return null;
+}
+
+/**
+ * The one form of a username, whichever way it arrived (header, OpenID claim,
+ * SSH, dev login): Unicode NFC, so "ålice" typed composed or decomposed is one
+ * user with one berth, safe name and SSH login. NFC, not NFKC: compatibility
+ * forms such as the "ﬁ" ligature stay what the user's directory calls them.
+ */
+export function parseUsername(raw: string): { name: string } | { problem: string } {
+  const name = raw.normalize('NFC');
+  const problem = usernameProblem(name);
+  return problem === null ? { name } : { problem };
 }

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
+import { throttledLog, type ThrottledLog } from '../log/throttled.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthPort } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
-import type { Proxy, StripRules } from './proxy/index.js';
+import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 
 export interface ForwarderDeps {
   directory: BerthDirectory;
@@ -13,6 +14,7 @@ export interface ForwarderDeps {
   logger: Logger;
   scheme: 'http' | 'https';
   strip: StripRules;
+  cookies: BerthCookieRules;
 }
 
 /**
@@ -21,28 +23,39 @@ export interface ForwarderDeps {
  * and the log line on failure. `user` is the berth's owner.
  */
 export class Forwarder {
-  constructor(private readonly deps: ForwarderDeps) {}
+  /** Berths already logged for setting a gateway cookie: once each is enough to tell the operator, and a berth cannot flood the log. */
+  private readonly cookieWarned = new Set<string>();
+  /** A berth that refuses or drops connections is something any visitor can repeat at will. */
+  private readonly failures: ThrottledLog;
+
+  constructor(private readonly deps: ForwarderDeps) {
+    this.failures = throttledLog(deps.logger);
+  }
 
   web(req: IncomingMessage, res: ServerResponse, user: string, target: BerthPort, addHeaders?: Record<string, string>): void {
-    const { directory, proxy, metrics, logger } = this.deps;
+    const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
     proxy.web(req, res, target, {
       scheme: this.deps.scheme,
       strip: this.deps.strip,
+      cookies: this.deps.cookies,
       ...(addHeaders === undefined ? {} : { addHeaders }),
+      onDroppedCookie: (name) => this.droppedCookie(user, name),
       onStatus: (status) => metrics.countProxied(status),
-      onError: (error) => logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error'),
+      onError: (error) => this.failures.write('warn', `${error.code}:${user}`, { user, code: error.code, detail: error.logMessage }, 'proxy error'),
     });
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string, target: BerthPort, addHeaders?: Record<string, string>): void {
-    const { directory, proxy, metrics, logger } = this.deps;
+    const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
     let counted = false;
     proxy.upgrade(req, socket, head, target, {
       scheme: this.deps.scheme,
       strip: this.deps.strip,
+      cookies: this.deps.cookies,
       ...(addHeaders === undefined ? {} : { addHeaders }),
+      onDroppedCookie: (name) => this.droppedCookie(user, name),
       onStatus: (status) => {
         metrics.countProxied(status);
         if (status === 101) {
@@ -54,7 +67,16 @@ export class Forwarder {
       onClose: () => {
         if (counted) metrics.openWebSockets.dec();
       },
-      onError: (error) => logger.warn({ user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
+      onError: (error) => this.failures.write('warn', `${error.code}:${user}`, { user, code: error.code, detail: error.logMessage }, 'proxy error on upgrade'),
     });
+  }
+
+  private droppedCookie(user: string, name: string): void {
+    if (this.cookieWarned.has(user)) return;
+    this.cookieWarned.add(user);
+    this.deps.logger.warn(
+      { user, cookie: name },
+      "a berth's response tried to set one of the gateway's cookies; dropped, the app must use a name of its own (logged once per berth until the gateway restarts)",
+    );
   }
 }

@@ -3,21 +3,24 @@ import type { Duplex } from 'node:stream';
 import type { AppHosts } from '../apps/appHosts.js';
 import type { Tunnels } from '../apps/tunnel.js';
 import type { Auth } from '../auth/registry.js';
+import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
 import { checkRequestCsrf } from '../auth/csrf/request.js';
-import { bearerToken, headerToken, type Tokens } from '../auth/token/tokens.js';
+import { bearerToken, headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
+import { hasQueryParameter, withoutQueryParameter } from '../core/query.js';
 import type { TokenScope } from '../store/store.js';
 import { loginLocation } from '../auth/next.js';
 import type { Authenticated, AuthResult } from '../auth/types.js';
 import type { Config } from '../config/schema.js';
 import { BerthError, asBerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
+import { throttledLog, type ThrottledLog, type ThrottledLevel } from '../log/throttled.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { Forwarder } from './forwarder.js';
 import { loadingPage } from './pages/loading.js';
-import type { Proxy, StripRules } from './proxy/index.js';
+import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 import { writeRawJson } from './rawResponse.js';
-import { redirect, sendError, sendHtml, sendJson, wantsHtml } from './respond.js';
+import { redirect, redirectDroppingSecret, sendError, sendHtml, sendJson, wantsHtml } from './respond.js';
 import { RouteTable, type Route } from './routes.js';
 import { requestKind } from './startPolicy.js';
 import { servesHttps } from '../config/publicUrl.js';
@@ -31,6 +34,7 @@ export interface GatewayDeps {
   metrics: Metrics;
   routes: Route[];
   strip: StripRules;
+  cookies: BerthCookieRules;
   tokens: Tokens;
   /** Per-port web addresses, when apps.domain is set. */
   apps?: (forwarder: Forwarder) => AppHosts;
@@ -50,9 +54,14 @@ export class Gateway {
   private readonly routes: RouteTable;
   private readonly forwarder: Forwarder;
   private readonly apps: AppHosts | undefined;
+  /** The gateway's own origin, which every cookie-authenticated upgrade on its main route must come from. */
+  private readonly origin: string;
+  private readonly refusals: ThrottledLog;
 
   constructor(private readonly deps: GatewayDeps) {
+    this.origin = new URL(deps.config.publicUrl).origin;
     this.routes = new RouteTable(deps.routes);
+    this.refusals = throttledLog(deps.logger);
     const scheme = servesHttps(deps.config) ? 'https' : 'http';
     this.forwarder = new Forwarder({ ...deps, scheme });
     this.apps = deps.apps?.(this.forwarder);
@@ -62,14 +71,34 @@ export class Gateway {
     const path = pathOf(req.url);
     const work = this.apps?.claims(req)
       ? this.apps.handleRequest(req, res)
-      : path.startsWith(GATEWAY_PREFIX) || path === '/_berth'
-        ? this.serveGateway(req, res, path)
-        : this.serveBerth(req, res);
+      : hasQueryParameter(req.url, TOKEN_QUERY)
+        ? this.dropTokenFromUrl(req, res)
+        : path.startsWith(GATEWAY_PREFIX) || path === '/_berth'
+          ? this.serveGateway(req, res, path)
+          : this.serveBerth(req, res);
     work.catch((err) => this.refuse(req, res, asBerthError(err)));
   };
 
+  /**
+   * ?berth_token= signs a browser in on an app host only; anywhere else the
+   * token leaves the URL before anything reads it (the berth, a login `next`,
+   * a Referer), and signs nothing in.
+   */
+  private async dropTokenFromUrl(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new BerthError({
+        code: 'bad_request',
+        userMessage: `A Berth token does not belong in the URL here: send it in the X-Berth-Token header (or Authorization: Bearer for the API) and leave ${TOKEN_QUERY} out.`,
+        logMessage: `${TOKEN_QUERY} in the query of a ${req.method} refused`,
+      });
+    }
+    redirectDroppingSecret(res, withoutQueryParameter(req.url ?? '/', TOKEN_QUERY));
+  }
+
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
+    // A token in a handshake's URL signs nothing in; cut here, it reaches neither a berth nor a log.
+    if (hasQueryParameter(req.url, TOKEN_QUERY)) req.url = withoutQueryParameter(req.url as string, TOKEN_QUERY);
     const tunnelPort = this.deps.tunnels?.portOf(pathOf(req.url)) ?? null;
     const work = this.apps?.claims(req)
       ? this.apps.handleUpgrade(req, socket, head)
@@ -142,6 +171,11 @@ export class Gateway {
     if (pathOf(req.url).startsWith(GATEWAY_PREFIX)) {
       throw new BerthError({ code: 'not_found', userMessage: 'The gateway accepts no upgrades on its own paths but its tunnels (/_berth/api/me/tunnel/<port>).' });
     }
+    // Checked first, so a page on another origin neither learns who is signed in nor starts the berth.
+    if (headerToken(req) === null) {
+      const crossOrigin = checkUpgradeOrigin(req, this.origin);
+      if (crossOrigin) throw crossOrigin;
+    }
     const result = await this.authenticate(req);
     if ('refused' in result) throw result.refused;
     if ('challenge' in result) throw result.challenge.error;
@@ -163,7 +197,8 @@ export class Gateway {
     const result = await this.authenticate(req);
     if ('user' in result) return result;
     if ('refused' in result) throw result.refused;
-    const { loginPath, error } = result.challenge;
+    const { loginPath, error, clearStale } = result.challenge;
+    clearStale?.(res);
     if (loginPath !== null && wantsHtml(req) && req.method === 'GET') {
       redirect(res, loginLocation(loginPath, req.url), 303);
       return null;
@@ -190,8 +225,9 @@ export class Gateway {
 
   private logRefusal(req: IncomingMessage, error: BerthError): void {
     this.deps.metrics.refusedRequests.inc({ code: error.code });
-    const level = error.status >= 500 && error.code !== 'berth_not_ready' ? 'error' : 'warn';
-    this.deps.logger[level](
+    this.refusals.write(
+      refusalLevel(error),
+      error.code,
       { code: error.code, status: error.status, method: req.method, path: pathOf(req.url), peer: req.socket.remoteAddress, detail: error.logMessage },
       'request refused',
     );
@@ -199,6 +235,27 @@ export class Gateway {
 }
 
 const ANONYMOUS = { name: '', groups: [], admin: false };
+
+/**
+ * Only the gateway's own failures are errors. Anything a client can cause at
+ * will (a port nobody listens on, a berth that is stopped, a refused upgrade,
+ * a bad header) is a warning, rate-limited like every refusal, so it can never
+ * page an operator or drown a real error.
+ */
+function refusalLevel(error: BerthError): ThrottledLevel {
+  switch (error.code) {
+    case 'internal':
+    case 'config_invalid':
+    case 'runtime_unavailable':
+    case 'spawn_failed':
+    case 'spawn_timeout':
+    case 'storage_full':
+    case 'storage_unavailable':
+      return 'error';
+    default:
+      return 'warn';
+  }
+}
 
 /** The path without the query: the query may carry tokens and never reaches a log. */
 function pathOf(url: string | undefined): string {

@@ -50,9 +50,18 @@ export function sendHtml(res: ServerResponse, status: number, html: string, head
   res.end(html);
 }
 
-export function redirect(res: ServerResponse, location: string, status = 303): void {
-  res.writeHead(status, { location, 'content-length': 0, 'cache-control': 'no-store' });
+export function redirect(res: ServerResponse, location: string, status = 303, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { location, 'content-length': 0, 'cache-control': 'no-store', ...headers });
   res.end();
+}
+
+/**
+ * The answer to a URL carrying a secret (?berth_token=): to the same URL
+ * without it, and no Referer from this page, so the secret goes nowhere the
+ * first request did not already take it.
+ */
+export function redirectDroppingSecret(res: ServerResponse, location: string): void {
+  redirect(res, location, 303, { 'referrer-policy': 'no-referrer' });
 }
 
 /** The error as a page for browsers and as `{"error": {code, message}}` for everyone else. */

@@ -11,6 +11,7 @@ export class Metrics {
   readonly openWebSockets: Gauge;
   readonly refusedRequests: Counter<'code'>;
   readonly sshSessions: Gauge;
+  readonly sshDroppedConnections: Counter<'code'>;
   /** Pre-bound children: label look-ups per request would cost on the hot path. */
   private readonly proxiedByClass: Array<{ inc(): void }>;
 
@@ -55,6 +56,12 @@ export class Metrics {
     this.sshSessions = new Gauge({
       name: 'berth_ssh_sessions_open',
       help: 'SSH sessions currently open',
+      registers: [this.registry],
+    });
+    this.sshDroppedConnections = new Counter({
+      name: 'berth_ssh_dropped_connections_total',
+      help: 'SSH connections dropped before authentication, by code (ssh.maxStartups, ssh.perSourceMaxStartups, ssh.loginGraceSeconds)',
+      labelNames: ['code'],
       registers: [this.registry],
     });
   }

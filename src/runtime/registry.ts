@@ -19,7 +19,7 @@ export type RuntimeFactory = (config: Config, deps: RuntimeDeps) => Runtime;
 
 /** One line per runtime; a kind the config accepts but that is missing here is not in this release. */
 const factories: Partial<Record<RuntimeKind, RuntimeFactory>> = {
-  local: (config, deps) => new LocalRuntime({ ...deps, stopGraceSeconds: config.spawn.stopGraceSeconds }),
+  local: (config, deps) => new LocalRuntime({ ...deps, stopGraceSeconds: config.spawn.stopGraceSeconds, warnUnsandboxed: config.auth.mode !== 'dev' }),
   docker: dockerRuntimeFromConfig,
 };
 

@@ -1,4 +1,6 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { ExitFacts } from '../core/exit.js';
+import type { HostPort } from '../core/net.js';
 
 /**
  * The seam between the gateway and whatever runs berths. A new runtime is one
@@ -88,15 +90,29 @@ export interface ExecProcess {
   exited: Promise<{ code: number | null; signal: string | null }>;
 }
 
-export interface BerthExit {
+/** A berth that ended without being asked to; `signal` and `oomKilled` as the runtime knows them (src/core/exit.ts). */
+export interface BerthExit extends ExitFacts {
   name: string;
-  exitCode: number | null;
 }
 
 export interface Runtime {
   readonly kind: string;
   /** Throws BerthError('runtime_unavailable') naming what is wrong when berths cannot be run. */
   health(): Promise<void>;
+  /**
+   * Called once at start, before the gateway serves: readies what keeps berths
+   * apart (docker: the berth network, isolated) and learns the addresses
+   * berths connect from. Throws a BerthError whose userMessage tells the
+   * operator the exact fix when berths could reach each other; an engine that
+   * is not there yet is no error (checked again before each berth is made).
+   */
+  prepare(): Promise<void>;
+  /**
+   * Whether a connection from `address` may come from one of this runtime's
+   * berths, so is never believed as a proxy. Called per request: answers from
+   * what prepare() (and making berths) learnt, with no engine call.
+   */
+  isBerthAddress(address: string | undefined): boolean;
   /** Create (or start, or re-create on a spec change) and run the berth; resolves once it runs, not once it listens. */
   ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed>;
   inspect(name: string): Promise<Observed>;

@@ -2,11 +2,12 @@ import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { BerthStatus, Failure, ProgressEvent, ProgressStep } from '../core/berth.js';
 import { BerthError, asBerthError } from '../core/errors.js';
+import { describeExit } from '../core/exit.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { berthSpecFor } from '../runtime/spec.js';
-import type { BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Runtime } from '../runtime/types.js';
+import type { BerthExit, BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Runtime } from '../runtime/types.js';
 import type { BerthEvent, Store } from '../store/store.js';
 import { waitUntilReady } from './readiness.js';
 import { Semaphore } from './semaphore.js';
@@ -59,7 +60,7 @@ export class Spawner implements BerthDirectory {
 
   constructor(private readonly options: SpawnerOptions) {
     this.semaphore = new Semaphore(options.config.spawn.concurrency);
-    options.runtime.onExit((exit) => this.handleExit(exit.name, exit.exitCode));
+    options.runtime.onExit((exit) => this.handleExit(exit));
     this.flushTimer = setInterval(() => void this.flushActivity(), ACTIVITY_FLUSH_MS);
     this.flushTimer.unref();
   }
@@ -378,7 +379,8 @@ export class Spawner implements BerthDirectory {
     }
   }
 
-  private handleExit(name: string, exitCode: number | null): void {
+  private handleExit(exit: BerthExit): void {
+    const { name, exitCode } = exit;
     const user = this.byName.get(name);
     const entry = user === undefined ? undefined : this.entries.get(user);
     if (!entry) return;
@@ -389,7 +391,7 @@ export class Spawner implements BerthDirectory {
     if (entry.status.state !== 'ready') return;
     this.runTransition(entry, async () => {
       await this.fail(entry, await this.exitFailure(entry, exitCode, 'while running'));
-      this.notifyStopped(entry.spec.user, `it exited with code ${exitCode ?? 'unknown'}`);
+      this.notifyStopped(entry.spec.user, `it died: ${describeExit(exit)}`);
     });
   }
 

@@ -6,10 +6,11 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { tooWeak, type OfferedAlgorithms } from './algorithms.js';
-import { ConnectionAuth, type AuthPolicy } from './auth/connectionAuth.js';
+import { ConnectionAuth, type AuthPolicy, type AuthRefusal } from './auth/connectionAuth.js';
 import { handleDirectTcpip, refuseRemoteForwarding } from './forwarding.js';
 import { connectionTimers, type SessionHandle, type SessionRegistry } from './limits.js';
 import { handleSession } from './session.js';
+import { channelRefuser, DISCONNECT, disconnectWithReason } from './wire.js';
 
 /** How long a client told to go may take to close its sessions and leave before the connection is cut. */
 const SESSION_END_GRACE_MS = 3000;
@@ -52,7 +53,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     const weak = tooWeak(negotiated, deps.algorithms);
     if (weak === null) return;
     logger.warn({ code: 'weak_algorithm', algorithm: weak }, 'ssh client chose an algorithm the gateway does not allow; disconnecting');
-    client.end();
+    disconnectWithReason(client, DISCONNECT.keyExchangeFailed, `the gateway does not allow ${weak}; use a current OpenSSH client`);
   });
 
   const auth = new ConnectionAuth(
@@ -60,7 +61,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     { remoteAddress: `${address}:${info.port}`, connectionId, clientVersion: info.header.identRaw },
     address,
     logger,
-    () => client.end(),
+    (last) => disconnectWithReason(client, DISCONNECT.noMoreAuthMethods, exhaustedReason(last, deps.auth.maxAttempts)),
   );
   client.on('authentication', (ctx) => auth.handle(ctx));
 
@@ -94,8 +95,9 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     client.on('session', (accept) =>
       handleSession(accept(), { user, config, directory, logger: userLogger, metrics: deps.metrics, track, clock: timers }),
     );
+    const refuseChannel = channelRefuser(client);
     client.on('tcpip', (accept, reject, request) =>
-      handleDirectTcpip(accept, reject, request, { user, config, directory, logger: userLogger, clock: timers }),
+      handleDirectTcpip(accept, reject, request, { user, config, directory, logger: userLogger, clock: timers, refuseChannel }),
     );
     client.on('request', (_accept, reject, name) => refuseRemoteForwarding(reject, name, config, userLogger));
   });
@@ -105,4 +107,10 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     logger.debug('ssh connection closed');
   });
   return end;
+}
+
+/** The description of the disconnect after the last allowed failure: what went wrong, and what to do. */
+function exhaustedReason(last: AuthRefusal, attempts: number): string {
+  if (last === 'auth_rate_limited') return 'Too many failed authentication attempts from your address; wait a minute and retry';
+  return `Too many authentication failures (${attempts}); offer only the key registered for your berth (ssh -o IdentitiesOnly=yes -i <key>)`;
 }

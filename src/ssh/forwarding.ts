@@ -1,11 +1,12 @@
 import type { Duplex } from 'node:stream';
 import type { AcceptConnection, RejectConnection, ServerChannel, TcpipRequestInfo } from 'ssh2';
 import type { Config } from '../config/schema.js';
-import { asBerthError } from '../core/errors.js';
+import { asBerthError, BerthError } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { IdleClock } from './limits.js';
+import { OPEN_FAILURE, type RefuseChannel } from './wire.js';
 
 export interface ForwardContext {
   user: string;
@@ -13,6 +14,8 @@ export interface ForwardContext {
   directory: BerthDirectory;
   logger: Logger;
   clock: IdleClock;
+  /** Refuses the channel with a reason the client shows ("open failed: administratively prohibited: …"). */
+  refuseChannel: RefuseChannel;
 }
 
 /** Why a forwarding request was refused; stable, for logs and alerts. */
@@ -33,13 +36,18 @@ export function handleDirectTcpip(
 ): void {
   const { user, config, directory } = context;
   const logger = context.logger.child({ destination: info.destIP, port: info.destPort });
-  const refuse = (code: ForwardRefusal, detail?: string) => {
+  const refuse = (code: ForwardRefusal, reason: string, detail?: string) => {
     logger.warn({ code, detail }, 'ssh port forwarding refused');
-    reject();
+    const failure = code === 'forward_unreachable' ? OPEN_FAILURE.connectFailed : OPEN_FAILURE.administrativelyProhibited;
+    context.refuseChannel(reject, failure, `berth: ${reason}`);
   };
-  if (!isOwnBerth(info.destIP, user)) return refuse('forward_destination');
+  if (!isOwnBerth(info.destIP, user)) {
+    return refuse('forward_destination', `forwarding reaches only your own environment (localhost, 127.0.0.1, ::1 or ${safeName(user)}), not ${info.destIP}.`);
+  }
   const allowed = config.ssh.forwarding.allowedPorts;
-  if (allowed !== null && !allowed.includes(info.destPort)) return refuse('forward_port');
+  if (allowed !== null && !allowed.includes(info.destPort)) {
+    return refuse('forward_port', `forwarding to port ${info.destPort} is not allowed; the ports allowed are ${allowed.join(', ') || 'none'}.`);
+  }
   void (async () => {
     let socket: Duplex;
     try {
@@ -49,7 +57,9 @@ export function handleDirectTcpip(
       };
       socket = await context.clock.busy(reach());
     } catch (err) {
-      return refuse('forward_unreachable', asBerthError(err).logMessage);
+      // A socket error names internal addresses: the client is told only what it asked for.
+      const reason = err instanceof BerthError ? err.userMessage : `nothing in your environment answers on port ${info.destPort}; start a server on it and try again.`;
+      return refuse('forward_unreachable', reason, asBerthError(err).logMessage);
     }
     const channel = accept();
     const release = directory.hold(user);

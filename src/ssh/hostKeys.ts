@@ -1,7 +1,10 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2, { type ParsedKey } from 'ssh2';
-import { BerthError } from '../core/errors.js';
+import type { Config } from '../config/schema.js';
+import { BerthError, storageFailure } from '../core/errors.js';
+import { writeFileAtomically } from '../store/atomicFile.js';
+import type { Store } from '../store/store.js';
 import { parsePublicKey, type PublicKeyInfo } from './keys.js';
 
 export interface HostKey {
@@ -21,11 +24,18 @@ const KINDS = [
  * The gateway's host keys, kept in <dataDir>/ssh and created on first use:
  * a changed host key makes every client warn of an attack, so once made they
  * are never replaced. Private keys are 0600 in a 0700 directory, and the .pub
- * beside each is for operators (ssh-keygen -lf, known_hosts lines).
+ * beside each is for operators (ssh-keygen -lf, known_hosts lines). Both are
+ * written atomically, so a crash or a full disk leaves no key, never half of
+ * one; an empty or cut-short key an older version left that way (one no client
+ * can have seen) is made anew.
  */
 export function loadHostKeys(dataDir: string): HostKey[] {
   const dir = join(dataDir, 'ssh');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw storageFailure(err, dir) ?? err;
+  }
   return KINDS.map(({ file, generate }) => {
     const path = join(dir, file);
     const privateKey = readOrCreate(path, generate);
@@ -33,24 +43,58 @@ export function loadHostKeys(dataDir: string): HostKey[] {
   });
 }
 
+const END_MARKER = /-----END [A-Z ]*PRIVATE KEY-----\s*$/;
+
+/**
+ * The host keys this gateway serves: on a PostgreSQL store the ones kept in
+ * the store, so every gateway on it shows clients the same key (made on first
+ * start, from the files in <dataDir>/ssh when an install moved from SQLite has
+ * them, so its users' known_hosts stay valid); on SQLite the files, as
+ * loadHostKeys keeps them.
+ */
+export async function gatewayHostKeys(config: Config, store: Pick<Store, 'sharedSecret'>): Promise<HostKey[]> {
+  if (config.store.kind !== 'postgres') return loadHostKeys(config.dataDir);
+  const dir = join(config.dataDir, 'ssh');
+  return Promise.all(
+    KINDS.map(async ({ file, generate }) => {
+      const path = join(dir, file);
+      const privateKey = await store.sharedSecret(file, () => readIfPresent(path) ?? generate().private);
+      return { privateKey, public: publicOf(privateKey, `the store's ${file}`), path: `store:${file}` };
+    }),
+  );
+}
+
+/** A whole key file's text, else null: a missing or cut-short file never seeds the store. */
+function readIfPresent(path: string): string | null {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return END_MARKER.test(text) ? text : null;
+  } catch {
+    return null;
+  }
+}
+
 function readOrCreate(path: string, generate: () => { private: string; public: string }): string {
+  let cutShort = false;
   try {
     const text = readFileSync(path, 'utf8');
     // Earlier copies or restores may have widened it; a readable host key lets anyone impersonate the gateway.
     if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
-    return text;
+    if (END_MARKER.test(text)) return text;
+    // Without its last line the key never loaded, so no client knows it: making a new one warns nobody.
+    cutShort = text.trim() === '' || text.startsWith('-----BEGIN ');
+    if (!cutShort) return text;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unusable(path, err);
   }
   const pair = generate();
   try {
-    // 'wx': two gateways starting on one data directory at once must not overwrite each other's key.
-    writeFileSync(path, pair.private, { mode: 0o600, flag: 'wx' });
-    writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
+    // Two gateways starting on one data directory at once must not overwrite each other's key.
+    if (!writeFileAtomically(path, pair.private, { mode: 0o600, replace: cutShort })) return readFileSync(path, 'utf8');
+    writeFileAtomically(`${path}.pub`, `${pair.public}\n`, { mode: 0o644, replace: true });
     return pair.private;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8');
-    throw unusable(path, err);
+    throw storageFailure(err, path) ?? unusable(path, err);
   }
 }
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
+import { parseMaxStartups } from '../config/maxStartups.js';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import { parseHostPort, type HostPort } from '../core/net.js';
@@ -8,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { Store } from '../store/store.js';
+import { admission } from './admission.js';
 import { offeredAlgorithms, type OfferedAlgorithms } from './algorithms.js';
 import { AuthorizedKeysDir } from './auth/authorizedKeysDir.js';
 import type { AuthPolicy } from './auth/connectionAuth.js';
@@ -16,7 +18,7 @@ import { StoredKeys } from './auth/storedKeys.js';
 import type { KeyAuthority } from './auth/types.js';
 import { WebhookAuthority } from './auth/webhook.js';
 import { handleConnection } from './connection.js';
-import { hostKeyFingerprints, loadHostKeys } from './hostKeys.js';
+import { gatewayHostKeys, hostKeyFingerprints } from './hostKeys.js';
 import { SessionRegistry } from './limits.js';
 
 export interface SshServerOptions {
@@ -59,7 +61,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   if (listen === null) {
     throw new BerthError({ code: 'config_invalid', userMessage: 'SSH is disabled (listen.ssh is null); set listen.ssh to serve it.' });
   }
-  const hostKeys = loadHostKeys(config.dataDir);
+  const hostKeys = await gatewayHostKeys(config, store);
   const sessions = new SessionRegistry(config.ssh.maxSessionsPerUser);
   const auth = authPolicy(config, store, logger);
   const ends = new Set<(notice: string) => void>();
@@ -75,17 +77,27 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     },
     (client, info) => {
+      admitted.attach(client, info);
       const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions, algorithms });
       ends.add(end);
       client.once('close', () => ends.delete(end));
     },
   );
+  const admitted = admission(server, {
+    loginGraceSeconds: config.ssh.loginGraceSeconds,
+    // Validated by the config schema.
+    maxStartups: parseMaxStartups(config.ssh.maxStartups)!,
+    perSourceMaxStartups: config.ssh.perSourceMaxStartups,
+    logger,
+    metrics,
+  });
+  const { listener } = admitted;
   const unsubscribe = directory.onStopped((user, why) => sessions.berthStopped(user, why));
-  server.listen(listen.port, listen.host);
+  listener.listen(listen.port, listen.host);
   // once() rejects with the 'error' event, e.g. EADDRINUSE.
-  await once(server, 'listening').catch((err: unknown) => Promise.reject(listenError(config.listen.ssh, err)));
-  server.on('error', (err: Error) => logger.error({ err }, 'ssh listener error'));
-  const bound = server.address() as AddressInfo;
+  await once(listener, 'listening').catch((err: unknown) => Promise.reject(listenError(config.listen.ssh, err)));
+  listener.on('error', (err: Error) => logger.error({ err }, 'ssh listener error'));
+  const bound = listener.address() as AddressInfo;
   const fingerprints = hostKeyFingerprints(hostKeys);
   logger.info({ address: `${bound.address}:${bound.port}`, fingerprints }, 'ssh gateway listening');
 
@@ -94,7 +106,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     fingerprints: () => [...fingerprints],
     close: async () => {
       unsubscribe();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      admitted.close();
       for (const end of ends) end('the gateway is shutting down.');
       // A client that never answers the disconnect must not hold the shutdown.
       let timer: NodeJS.Timeout | undefined;

@@ -8,6 +8,7 @@ import type { BerthDirectory } from '../spawner/types.js';
 import { bridge, type Exit } from './bridge.js';
 import type { IdleClock, SessionHandle } from './limits.js';
 import { ensureBerth, failureReport } from './progress.js';
+import { withScpCheck } from './scp.js';
 import { sftpServerCommand } from './sftp.js';
 
 export interface SessionContext {
@@ -28,6 +29,8 @@ const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PI
 const STOP_REASON_WAIT_MS = 3000;
 /** What ssh itself exits with when the command could not run. */
 const COULD_NOT_RUN = 255;
+/** The status of a session whose berth stopped or died under it, as ssh's when the far end goes away (README, "Commands"). */
+const BERTH_WENT_AWAY = 255;
 
 /**
  * One session channel: gathers env and pty requests, then runs the shell,
@@ -74,8 +77,17 @@ class BerthSession implements SessionHandle {
       this.sendSignal(name);
       accept?.();
     });
+    // The gateway holds no agent or X server to forward to; refused, as sshd with AllowAgentForwarding/X11Forwarding no.
+    session.on('auth-agent', (_accept, reject) => {
+      context.logger.info({ code: 'agent_forwarding_refused' }, 'ssh agent forwarding refused: the gateway does not forward agents');
+      reject?.();
+    });
+    session.on('x11', (_accept, reject) => {
+      context.logger.info({ code: 'x11_forwarding_refused' }, 'ssh X11 forwarding refused: the gateway does not forward X11');
+      reject?.();
+    });
     session.on('shell', (accept) => void this.run(accept(), 'shell', config.environment.shell));
-    session.on('exec', (accept, _reject, { command }) => void this.run(accept(), 'exec', [shellOf(config), '-c', command]));
+    session.on('exec', (accept, _reject, { command }) => void this.run(accept(), 'exec', [shellOf(config), '-c', withScpCheck(command)]));
     session.on('subsystem', (accept, reject, { name }) => {
       if (name !== 'sftp') return reject?.();
       // SFTP is a binary protocol: a terminal would mangle it.
@@ -131,14 +143,24 @@ class BerthSession implements SessionHandle {
     }
   }
 
-  /** Passes the exit on; when the berth went away under the process, says so first. */
+  /**
+   * Passes the exit on; when the berth went away under the process, says
+   * why (the spawner's reason: who stopped it, or how it died) and exits
+   * BERTH_WENT_AWAY instead. A berth that dies takes its processes with it
+   * by SIGKILL, often before the runtime has reported the death, so such an
+   * exit waits a moment for the reason even while the berth still looks ready.
+   */
   private async finish(channel: ServerChannel, exit: Exit, closed: Promise<void>): Promise<void> {
-    if (this.context.directory.status(this.context.user).state !== 'ready') {
-      const why = await this.whyStopped();
-      if (why !== null) await written(channel.stderr, `${this.eol()}berth: your environment stopped (${why}); connect again to start it.${this.eol()}`, closed);
+    const ready = this.context.directory.status(this.context.user).state === 'ready';
+    const why = ready && !killed(exit) ? null : await this.whyStopped();
+    if (why !== null) {
+      await written(channel.stderr, `${this.eol()}berth: your environment stopped (${why}); connect again to start it.${this.eol()}`, closed);
+      channel.exit(BERTH_WENT_AWAY);
+    } else if (exit.signal !== null) {
+      channel.exit(exit.signal, false, '');
+    } else {
+      channel.exit(exit.code ?? COULD_NOT_RUN);
     }
-    if (exit.signal !== null) channel.exit(exit.signal, false, '');
-    else channel.exit(exit.code ?? COULD_NOT_RUN);
   }
 
   /** The process usually ends before the spawner has finished stopping the berth; its reason follows shortly. */
@@ -159,6 +181,11 @@ class BerthSession implements SessionHandle {
   private eol(): string {
     return this.tty ? '\r\n' : '\n';
   }
+}
+
+/** Ended as everything in a dying berth is: by SIGKILL (137 where only codes are reported), or with no status at all. */
+function killed(exit: Exit): boolean {
+  return exit.signal === 'KILL' || exit.code === 137 || (exit.code === null && exit.signal === null);
 }
 
 /** Exec commands run as sshd runs them: `<shell> -c <command>`. */

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely } from 'kysely';
 import { safeName } from '../core/safeName.js';
 
 /** Tables as Kysely sees them. Times are milliseconds since the epoch. */
@@ -31,38 +31,54 @@ export interface Database {
   shares: { user: string; port: number; share: string };
   /** Every username the gateway has seen, by safe name, so app hosts can name their owner without the runtime. */
   users: { safe_name: string; user: string };
+  /** Secrets every gateway on the store must share (session secret, SSH host keys), made once by whichever starts first. */
+  shared_secrets: { name: string; value: string; created_at: number };
+  /** One-time codes of the app-host sign-in hand-off, by SHA-256 of the code; a row is deleted when redeemed. */
+  hand_off_codes: { hash: string; user: string; host: string; expires_at: number };
 }
 
+export type Dialect = 'sqlite' | 'postgres';
+
+/** A generated integer key: SQLite's rowid alias must be spelled "integer primary key"; PostgreSQL has bigserial. */
+function addId<T extends string>(table: CreateTableBuilder<T, never>, dialect: Dialect): CreateTableBuilder<T, 'id'> {
+  return dialect === 'postgres'
+    ? table.addColumn('id', 'bigserial', (c) => c.primaryKey())
+    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
+/** Milliseconds since the epoch outgrow PostgreSQL's 32-bit integer; SQLite's integer is 64-bit whatever it is called. */
+const TIME = 'bigint';
+const notNull = (c: ColumnDefinitionBuilder) => c.notNull();
+
 /**
- * Migrations, applied in order once each; append, never edit a released one,
- * since gateways in the field have already run it.
+ * Migrations, applied in order once each; append, never change what a
+ * released one makes, since gateways in the field have already run it. (The
+ * first three were written for SQLite alone; they now quote "user", a reserved
+ * word in PostgreSQL, and say bigint for times, which on SQLite is the same
+ * integer column as before.)
  */
-export const migrations: Array<(db: Kysely<Database>) => Promise<void>> = [
-  async (db) => {
+export const migrations: Array<(db: Kysely<Database>, dialect: Dialect) => Promise<void>> = [
+  async (db, dialect) => {
     await db.schema
       .createTable('activity')
       .addColumn('user', 'text', (c) => c.primaryKey())
-      .addColumn('last_activity', 'integer', (c) => c.notNull())
+      .addColumn('last_activity', TIME, notNull)
       .execute();
-    await db.schema
-      .createTable('events')
-      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    await addId(db.schema.createTable('events'), dialect)
       .addColumn('user', 'text', (c) => c.notNull())
-      .addColumn('at', 'integer', (c) => c.notNull())
+      .addColumn('at', TIME, notNull)
       .addColumn('kind', 'text', (c) => c.notNull())
       .addColumn('message', 'text', (c) => c.notNull())
       .execute();
-    await sql`create index events_user_at on events (user, at)`.execute(db);
+    await sql`create index events_user_at on events ("user", at)`.execute(db);
   },
-  async (db) => {
-    await db.schema
-      .createTable('ssh_keys')
-      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  async (db, dialect) => {
+    await addId(db.schema.createTable('ssh_keys'), dialect)
       .addColumn('user', 'text', (c) => c.notNull())
       .addColumn('public_key', 'text', (c) => c.notNull())
       .addColumn('fingerprint', 'text', (c) => c.notNull())
       .addColumn('comment', 'text', (c) => c.notNull())
-      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('created_at', TIME, notNull)
       .addUniqueConstraint('ssh_keys_user_fingerprint', ['user', 'fingerprint'])
       .execute();
     // Authentication looks keys up by fingerprint on every SSH login.
@@ -76,11 +92,11 @@ export const migrations: Array<(db: Kysely<Database>) => Promise<void>> = [
       .addColumn('name', 'text')
       .addColumn('hash', 'text', (c) => c.notNull().unique())
       .addColumn('scopes', 'text', (c) => c.notNull())
-      .addColumn('created_at', 'integer', (c) => c.notNull())
-      .addColumn('expires_at', 'integer')
-      .addColumn('last_used_at', 'integer')
+      .addColumn('created_at', TIME, notNull)
+      .addColumn('expires_at', TIME)
+      .addColumn('last_used_at', TIME)
       .execute();
-    await sql`create index tokens_user on tokens (user)`.execute(db);
+    await sql`create index tokens_user on tokens ("user")`.execute(db);
     await db.schema
       .createTable('shares')
       .addColumn('user', 'text', (c) => c.notNull())
@@ -94,9 +110,26 @@ export const migrations: Array<(db: Kysely<Database>) => Promise<void>> = [
       .addColumn('user', 'text', (c) => c.notNull())
       .execute();
     // Users known before this table existed.
-    const known = await sql<{ user: string }>`select user from activity union select user from ssh_keys`.execute(db);
+    const known = await sql<{ user: string }>`select "user" from activity union select "user" from ssh_keys`.execute(db);
     for (const { user } of known.rows) {
       await db.insertInto('users').values({ safe_name: safeName(user), user }).onConflict((oc) => oc.doNothing()).execute();
     }
+  },
+  async (db) => {
+    await db.schema
+      .createTable('shared_secrets')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', notNull)
+      .addColumn('created_at', TIME, notNull)
+      .execute();
+    await db.schema
+      .createTable('hand_off_codes')
+      .addColumn('hash', 'text', (c) => c.primaryKey())
+      .addColumn('user', 'text', notNull)
+      .addColumn('host', 'text', notNull)
+      .addColumn('expires_at', TIME, notNull)
+      .execute();
+    // Issuing a code prunes expired ones.
+    await sql`create index hand_off_codes_expires_at on hand_off_codes (expires_at)`.execute(db);
   },
 ];

@@ -1,9 +1,28 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type Selectable } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Selectable } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config/schema.js';
+import { BerthError, storageFailure } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
-import { migrations, type Database } from './schema.js';
+import { migrations, type Database, type Dialect } from './schema.js';
+import { StoreSqliteDialect } from './sqliteDialect.js';
+
+export type StoreOptions = Config['store'];
+
+const DB_FILE = 'berth.db';
+
+/** SQLite files being migrated by this process, each the end of its queue of opens. */
+const sqliteMigrations = new Map<string, Promise<void>>();
+
+const SQLITE: StoreOptions = { kind: 'sqlite', url: null, urlFile: null };
+
+/** Any number the gateways agree on: the advisory lock that lets one of them migrate at a time. */
+const MIGRATION_LOCK = 0x62657274; // "bert"
+
+/** PostgreSQL's int8 (bigint, count(*)) as a JS number: times in milliseconds stay far below 2^53. */
+const INT8_OID = 20;
 
 export interface BerthEvent {
   user: string;
@@ -40,36 +59,133 @@ export interface StoredToken {
 /** How many events per user are kept; older ones are pruned as new ones arrive. */
 const EVENTS_KEPT = 200;
 
-/**
- * The gateway's persistent state behind one small class, so a Postgres
- * implementation for several gateways is one more file with the same methods.
- */
 /** Rows or users per statement: SQLite bounds the parameters of one. */
 const EVENTS_PER_INSERT = 500;
 
+/**
+ * The gateway's persistent state behind one class and one Kysely query
+ * builder: SQLite in <dataDir>/berth.db for one gateway, PostgreSQL for
+ * several. The SQL is written once for both (quoted "user", upserts through
+ * ON CONFLICT, bigint times read back as numbers).
+ */
 export class Store {
-  private constructor(readonly db: Kysely<Database>) {}
+  private constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: Dialect,
+  ) {}
 
-  static async open(dataDir: string): Promise<Store> {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const sqlite = new SqliteDatabase(join(dataDir, 'berth.db'));
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
-    const store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
-    await store.migrate();
-    return store;
+  /** SQLite's own journal makes every write atomic; a first start on a full disk leaves a database the next start completes. */
+  static async open(dataDir: string, options: StoreOptions = SQLITE): Promise<Store> {
+    const path = join(dataDir, DB_FILE);
+    let store: Store | undefined;
+    try {
+      store = options.kind === 'postgres' ? Store.postgres(options) : Store.sqlite(dataDir);
+      await store.migrate(options.kind === 'sqlite' ? resolve(path) : null);
+      return store;
+    } catch (err) {
+      await store?.close().catch(() => undefined);
+      throw options.kind === 'sqlite' ? (storageFailure(err, path) ?? err) : unreachable(err);
+    }
   }
 
-  private async migrate(): Promise<void> {
-    await sql`create table if not exists schema_version (version integer not null)`.execute(this.db);
-    const row = await sql<{ version: number }>`select max(version) as version from schema_version`.execute(this.db);
-    const current = row.rows[0]?.version ?? 0;
-    for (let i = current; i < migrations.length; i++) {
-      await this.db.transaction().execute(async (trx) => {
-        await (migrations[i] as (db: Kysely<Database>) => Promise<void>)(trx);
-        await sql`insert into schema_version (version) values (${i + 1})`.execute(trx);
-      });
+  private static sqlite(dataDir: string): Store {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const sqlite = new SqliteDatabase(join(dataDir, DB_FILE));
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('busy_timeout = 5000');
+    } catch (err) {
+      sqlite.close();
+      throw err;
     }
+    return new Store(new Kysely<Database>({ dialect: new StoreSqliteDialect(sqlite) }), 'sqlite');
+  }
+
+  /** With neither store.url nor store.urlFile, pg reads libpq's PG* variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). */
+  private static postgres(options: StoreOptions): Store {
+    const connectionString = options.urlFile !== null ? readUrlFile(options.urlFile) : (options.url ?? undefined);
+    const pool = new pg.Pool({
+      connectionString,
+      // A store that does not answer is an error within seconds (readyz, start-up), not a hang.
+      connectionTimeoutMillis: 5_000,
+      types: { getTypeParser: (oid, format) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) },
+    });
+    // An idle client losing its server is reported here; the next query gets a fresh connection.
+    pool.on('error', () => undefined);
+    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  }
+
+  /**
+   * Applies the migrations not yet applied, all in one transaction that
+   * gateways starting at once take in turn: the first migrates, the others
+   * then find nothing to do. PostgreSQL: an advisory lock held to the end of
+   * the transaction. SQLite: BEGIN IMMEDIATE takes the write lock up front
+   * (a plain BEGIN that reads and then writes fails at once with "database is
+   * locked" instead of waiting), and opens in this process wait for each other,
+   * since better-sqlite3 would wait for the lock with the event loop blocked.
+   */
+  private async migrate(file: string | null): Promise<void> {
+    const run = () =>
+      this.db.connection().execute(async (conn) => {
+        await sql.raw(this.dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(conn);
+        try {
+          if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(conn);
+          await sql`create table if not exists schema_version (version integer not null)`.execute(conn);
+          const row = await sql<{ version: number | null }>`select max(version) as version from schema_version`.execute(conn);
+          const current = row.rows[0]?.version ?? 0;
+          for (let i = current; i < migrations.length; i++) {
+            await (migrations[i] as (typeof migrations)[number])(conn, this.dialect);
+            await sql`insert into schema_version (version) values (${i + 1})`.execute(conn);
+          }
+          await sql`commit`.execute(conn);
+        } catch (err) {
+          await sql`rollback`.execute(conn).catch(() => undefined);
+          throw err;
+        }
+      });
+    if (file === null) return run();
+    const turn = (sqliteMigrations.get(file) ?? Promise.resolve()).then(run);
+    const settled = turn.catch(() => undefined);
+    sqliteMigrations.set(file, settled);
+    try {
+      return await turn;
+    } finally {
+      if (sqliteMigrations.get(file) === settled) sqliteMigrations.delete(file);
+    }
+  }
+
+  /** Whether the store answers a query: what /_berth/readyz asks. */
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  /**
+   * The secret stored under `name`, made by `make` and stored first if no
+   * gateway has yet: of gateways starting at once, the first insert wins and
+   * every one reads back that one.
+   */
+  async sharedSecret(name: string, make: () => string): Promise<string> {
+    const existing = await this.db.selectFrom('shared_secrets').select('value').where('name', '=', name).executeTakeFirst();
+    if (existing !== undefined) return existing.value;
+    await this.db
+      .insertInto('shared_secrets')
+      .values({ name, value: make(), created_at: Date.now() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const row = await this.db.selectFrom('shared_secrets').select('value').where('name', '=', name).executeTakeFirstOrThrow();
+    return row.value;
+  }
+
+  /** Keeps a one-time code (by its hash) and drops those that have expired. */
+  async addHandOffCode(code: { hash: string; user: string; host: string; expiresAt: number }, now: number): Promise<void> {
+    await this.db.deleteFrom('hand_off_codes').where('expires_at', '<=', now).execute();
+    await this.db.insertInto('hand_off_codes').values({ hash: code.hash, user: code.user, host: code.host, expires_at: code.expiresAt }).execute();
+  }
+
+  /** Removes the code and returns what it was for: a single statement, so of two gateways redeeming at once one gets it. */
+  async takeHandOffCode(hash: string): Promise<{ user: string; host: string; expiresAt: number } | null> {
+    const row = await this.db.deleteFrom('hand_off_codes').where('hash', '=', hash).returning(['user', 'host', 'expires_at']).executeTakeFirst();
+    return row === undefined ? null : { user: row.user, host: row.host, expiresAt: row.expires_at };
   }
 
   async saveActivity(entries: ReadonlyMap<string, number>): Promise<void> {
@@ -189,9 +305,9 @@ export class Store {
       for (let i = 0; i < users.length; i += EVENTS_PER_INSERT) {
         await sql`delete from events where id in (
           select id from (
-            select id, row_number() over (partition by user order by id desc) as newer
-            from events where user in (${sql.join(users.slice(i, i + EVENTS_PER_INSERT))})
-          ) where newer > ${EVENTS_KEPT}
+            select id, row_number() over (partition by "user" order by id desc) as newer
+            from events where "user" in (${sql.join(users.slice(i, i + EVENTS_PER_INSERT))})
+          ) as ranked where newer > ${EVENTS_KEPT}
         )`.execute(trx);
       }
     });
@@ -245,6 +361,34 @@ export class Store {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+function readUrlFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new BerthError({
+      code: 'config_invalid',
+      userMessage: `store.urlFile ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): check the path and that the gateway's user may read it.`,
+      cause: err,
+    });
+  }
+  if (!/^postgres(ql)?:\/\//.test(text)) {
+    throw new BerthError({ code: 'config_invalid', userMessage: `store.urlFile ${path} does not hold a postgres:// URL: put the store's URL in it, on one line.` });
+  }
+  return text;
+}
+
+/** The PostgreSQL store cannot be opened: say how to fix it, never with the URL's password (pg's messages hold none). */
+function unreachable(cause: unknown): BerthError {
+  if (cause instanceof BerthError) return cause;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new BerthError({
+    code: 'store_unavailable',
+    userMessage: `Cannot open the PostgreSQL store (store.url, store.urlFile or the PG* variables): ${reason}. Check that it is reachable with these credentials and that the gateway may create tables in it.`,
+    cause,
+  });
 }
 
 function tokenOf(row: Selectable<Database['tokens']>): StoredToken {

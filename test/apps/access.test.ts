@@ -41,7 +41,7 @@ describe('app hosts refuse before any runtime call', () => {
       store,
       tokens: new Tokens(store, () => false),
       cookies: new AppCookies({ key: Buffer.alloc(32), lifetimeSeconds: 60, secure: false }),
-      codes: new HandOffCodes(),
+      codes: new HandOffCodes(store),
       forwarder: {} as Forwarder,
       logger: createLogger(config.log.level),
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { withoutQueryParameter } from '../../src/apps/appHosts.js';
+import { withoutQueryParameter } from '../../src/core/query.js';
 import { appHostName, appLabel, hostNameOf, LABEL_MAX, parseAppHost } from '../../src/apps/hostLabel.js';
 import { checkRedirectTarget } from '../../src/apps/redirectTarget.js';
 import { safeName } from '../../src/core/safeName.js';

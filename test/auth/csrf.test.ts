@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { deriveKey } from '../../src/auth/crypto.js';
-import { checkSameOrigin } from '../../src/auth/csrf/origin.js';
+import { checkSameOrigin, checkUpgradeOrigin } from '../../src/auth/csrf/origin.js';
 import { createCsrf } from '../../src/auth/csrf/token.js';
 import { captureLogger, fakeRequest, flipLast, send, startGateway } from './helpers.js';
 
@@ -48,10 +48,46 @@ describe('same-origin check for state-changing requests', () => {
 
   it('refuses a cross-origin POST and passes a same-origin one through a real listener', async () => {
     const { url } = await startGateway({ auth: { mode: 'header' } }, captureLogger().logger);
-    const post = (origin: string) => send(`${url}/_berth/api/me/stop`, { method: 'POST', headers: { origin, 'x-forwarded-user': 'alice' } });
+    const post = (origin: string) => send(`${url}/_berth/api/me/stop`, { method: 'POST', headers: { origin, 'x-forwarded-preferred-username': 'alice' } });
     assert.equal((await post('https://evil.test')).status, 403);
     assert.equal((await post(url)).status, 200);
   });
+});
+
+describe('same-origin check for WebSocket handshakes (cross-site WebSocket hijacking)', () => {
+  const APP = 'https://alice-3000.apps.example.test';
+  const cases: Array<[string, string, Array<[string, string]>, 'pass' | 'refuse']> = [
+    ['its own origin, with a cookie', PUBLIC_URL, [['Origin', PUBLIC_URL], ['Cookie', 'berth_session=x']], 'pass'],
+    ["an app host's own origin, with its cookie", APP, [['Origin', APP], ['Cookie', 'berth_app=x']], 'pass'],
+    ['its own origin with the default port spelled out (the same origin)', PUBLIC_URL, [['Origin', 'https://berth.example.test:443'], ['Cookie', 'c=1']], 'pass'],
+    ['its own origin in upper case (the same origin)', PUBLIC_URL, [['Origin', 'HTTPS://BERTH.EXAMPLE.TEST'], ['Cookie', 'c=1']], 'pass'],
+    ['its own origin with a trailing slash (the same origin)', PUBLIC_URL, [['Origin', 'https://berth.example.test/'], ['Cookie', 'c=1']], 'pass'],
+    ['no Origin and no cookie (a script: nothing ambient to abuse)', PUBLIC_URL, [], 'pass'],
+    ['a sibling app host to the gateway', PUBLIC_URL, [['Origin', APP], ['Cookie', 'berth_session=x']], 'refuse'],
+    ["the gateway's origin to an app host", APP, [['Origin', PUBLIC_URL], ['Cookie', 'berth_app=x']], 'refuse'],
+    ["another user's app host", APP, [['Origin', 'https://bob-3000.apps.example.test'], ['Cookie', 'berth_app=x']], 'refuse'],
+    ['another port of the same app', APP, [['Origin', 'https://alice-3001.apps.example.test'], ['Cookie', 'berth_app=x']], 'refuse'],
+    ['plain http to an https gateway', PUBLIC_URL, [['Origin', 'http://berth.example.test'], ['Cookie', 'c=1']], 'refuse'],
+    ['another port', PUBLIC_URL, [['Origin', 'https://berth.example.test:8443']], 'refuse'],
+    ['Origin: null (sandboxed frame, file: page)', PUBLIC_URL, [['Origin', 'null'], ['Cookie', 'c=1']], 'refuse'],
+    ['an unparsable Origin', PUBLIC_URL, [['Origin', 'berth.example.test'], ['Cookie', 'c=1']], 'refuse'],
+    ['an empty Origin', PUBLIC_URL, [['Origin', ''], ['Cookie', 'c=1']], 'refuse'],
+    ['a foreign Origin even without a cookie', PUBLIC_URL, [['Origin', 'https://evil.test']], 'refuse'],
+    ['a cookie and no Origin', PUBLIC_URL, [['Cookie', 'berth_session=x']], 'refuse'],
+    ['a cookie, no Origin, and a same-origin Sec-Fetch-Site (no fall-backs for handshakes)', PUBLIC_URL, [['Cookie', 'c=1'], ['Sec-Fetch-Site', 'same-origin']], 'refuse'],
+    ['a cookie, no Origin, and a same-origin Referer', PUBLIC_URL, [['Cookie', 'c=1'], ['Referer', `${PUBLIC_URL}/`]], 'refuse'],
+  ];
+  for (const [what, expectedOrigin, headers, expected] of cases) {
+    it(`${expected === 'pass' ? 'lets through' : 'refuses'} ${what}`, () => {
+      const refusal = checkUpgradeOrigin(fakeRequest({ method: 'GET', headers: [['Upgrade', 'websocket'], ...headers] }), new URL(expectedOrigin).origin);
+      assert.equal(refusal === null ? 'pass' : 'refuse', expected, refusal?.logMessage);
+      if (refusal) {
+        assert.equal(refusal.code, 'csrf');
+        assert.equal(refusal.status, 403);
+        assert.match(refusal.userMessage, /Berth token/, 'says what a script does instead');
+      }
+    });
+  }
 });
 
 describe('CSRF tokens for gateway forms', () => {

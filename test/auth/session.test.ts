@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { deriveKey } from '../../src/auth/crypto.js';
 import { loadSessionSecret } from '../../src/auth/session/secret.js';
-import { SESSION_COOKIE, Sessions } from '../../src/auth/session/sessions.js';
+import { GATEWAY_COOKIES } from '../../src/auth/cookies.js';
+import { Sessions } from '../../src/auth/session/sessions.js';
 import { BerthError } from '../../src/core/errors.js';
 import { captureLogger, fakeRequest, flipLast, testConfig } from './helpers.js';
 
 const HOUR = 3600;
+const SESSION_COOKIE = GATEWAY_COOKIES.session;
 
 function sessions(options: { secret?: string; now?: () => number; secure?: boolean; admins?: string[] } = {}) {
   const { logger, text } = captureLogger();
@@ -59,6 +61,46 @@ describe('session cookies', () => {
     assert.match(plain ?? '', /; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600$/);
     const [secure] = issue(sessions({ secure: true }).store);
     assert.match(secure ?? '', /; Max-Age=3600; Secure$/);
+  });
+
+  it('is named __Host-berth_session behind https, so no sibling host can set or shadow it, and reads only that name there', () => {
+    const { store } = sessions({ secure: true });
+    const [line] = issue(store);
+    assert.match(line ?? '', /^__Host-berth_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600; Secure$/);
+    assert.doesNotMatch(line ?? '', /Domain/i);
+    const value = (line ?? '').split(';')[0]!.slice('__Host-berth_session='.length);
+    assert.equal(store.read(fakeRequest({ headers: [['Cookie', `__Host-berth_session=${value}`]] }))?.user.name, 'alice');
+    assert.equal(store.read(fakeRequest({ headers: [['Cookie', `berth_session=${value}`]] })), null, 'the unprefixed name is not believed behind https');
+  });
+
+  it('does not loop the sign-in when a stale or planted cookie of the same name comes first: a valid one wins, in either order', () => {
+    const { store } = sessions();
+    const valid = cookieValue(issue(store));
+    const planted = cookieValue(issue(sessions({ secret: 'p'.repeat(32) }).store));
+    for (const cookie of [
+      `berth_session=${planted}; berth_session=${valid}`,
+      `berth_session=${valid}; berth_session=${planted}`,
+      `berth_session=; berth_session=${valid}`,
+      `berth_session=garbage;berth_session = ${valid}`,
+    ]) {
+      const read = store.authenticate(fakeRequest({ headers: [['Cookie', cookie]] }));
+      assert.equal('user' in read ? read.user.name : 'challenged', 'alice', cookie);
+    }
+    const twoHeaders = fakeRequest({ headers: [['Cookie', `berth_session=${planted}`], ['Cookie', `berth_session=${valid}`]] });
+    assert.equal(store.read(twoHeaders)?.user.name, 'alice', 'two Cookie headers are both read');
+  });
+
+  it('treats the request as signed out when no cookie of that name is valid, and clears the stale one with the challenge', () => {
+    const { store } = sessions();
+    const stale = store.authenticate(fakeRequest({ headers: [['Cookie', 'berth_session=one; theme=dark; berth_session=two']] }));
+    assert.ok('challenge' in stale);
+    const res = new ServerResponse(new IncomingMessage({} as Socket));
+    assert.ok(stale.challenge.clearStale, 'a present but useless cookie is to be cleared');
+    stale.challenge.clearStale(res);
+    assert.deepEqual(res.getHeader('set-cookie'), [`${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`]);
+    const absent = store.authenticate(fakeRequest({ headers: [['Cookie', 'theme=dark']] }));
+    assert.ok('challenge' in absent);
+    assert.equal(absent.challenge.clearStale, undefined, 'nothing to clear when the browser sent none');
   });
 
   it('clears the cookie with Max-Age=0', () => {

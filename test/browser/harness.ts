@@ -35,8 +35,8 @@ export const PHONE = { width: 390, height: 844 };
 /**
  * A fresh Chromium. playwright-core gives every launch a new, throw-away
  * user-data-dir of its own (it refuses one in args), and each context below
- * is a separate cookie jar: one per signed-in person. `extraArgs`, e.g.
- * --host-resolver-rules to send app host names to a loopback gateway.
+ * is a separate cookie jar: one per signed-in person. `extraArgs` such as
+ * --host-resolver-rules give made-up host names to loopback.
  */
 export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, ...extraArgs], timeout: WAIT_MS });

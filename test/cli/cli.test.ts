@@ -70,7 +70,7 @@ describe('berth command', () => {
       BERTH_ENVIRONMENT_COMMAND: `[${JSON.stringify(process.execPath)}, -e, "require('http').createServer((q,s)=>s.end(String(process.pid))).listen(+process.env.PORT,'127.0.0.1')"]`,
     }, 20_000);
     try {
-      const reply = await httpRequest(`${served.base}/`, { headers: { 'X-Forwarded-User': 'alice' } });
+      const reply = await httpRequest(`${served.base}/`, { headers: { 'X-Forwarded-Preferred-Username': 'alice' } });
       assert.equal(reply.status, 200);
       const berthPid = Number(reply.body);
       assert.equal(await stopServe(served, 'SIGTERM'), 0, served.output());

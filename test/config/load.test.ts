@@ -44,6 +44,9 @@ describe('configuration', () => {
     ['an unknown mode', 'auth:\n  mode: magic\n', /^auth\.mode: /],
     ['a list where a mapping belongs', '- 1\n- 2\n', /^\(top level\)/],
     ['broken YAML', 'listen: [\n', /not valid YAML/],
+    ['a store URL that is not PostgreSQL', 'store:\n  kind: postgres\n  url: "mysql://db/berth"\n', /^store\.url: expected a postgres:\/\/ or postgresql:\/\/ URL/],
+    ['a store URL on SQLite', 'store:\n  url: "postgres://db/berth"\n', /^store: store\.url and store\.urlFile need store\.kind: postgres/],
+    ['both store.url and store.urlFile', 'store:\n  kind: postgres\n  url: "postgres://db/berth"\n  urlFile: /run/secrets/db\n', /^store: set store\.url or store\.urlFile, not both/],
   ];
   for (const [what, yaml, expected] of refused) {
     it(`refuses ${what}, naming the key`, () => {
@@ -79,6 +82,17 @@ describe('configuration', () => {
     const text = describeConfig(config);
     assert.ok(!text.includes(secret) && !text.includes('hunter2'));
     assert.match(text, /sessionSecret: "?\*{8}"?/);
+  });
+
+  it('takes the store from BERTH_STORE_* and never shows the password of its URL', () => {
+    const { config } = loadConfig({ env: { BERTH_STORE_KIND: 'postgres', BERTH_STORE_URL: 'postgres://berth:s3cr%40t-pw@db.example.org:5432/berth?sslmode=require' }, cwd: tmpdir() });
+    assert.equal(config.store.kind, 'postgres');
+    const text = describeConfig(config);
+    assert.ok(!text.includes('s3cr'), text);
+    assert.match(text, /url: postgres:\/\/berth:\*{8}@db\.example\.org:5432\/berth\?sslmode=require/);
+    const byFile = loadConfig({ env: { BERTH_STORE_KIND: 'postgres', BERTH_STORE_URL_FILE: '/run/secrets/berth-db' }, cwd: tmpdir() }).config;
+    assert.deepEqual(byFile.store, { kind: 'postgres', url: null, urlFile: '/run/secrets/berth-db' });
+    assert.deepEqual(loadConfig({ env: {}, cwd: tmpdir() }).config.store, { kind: 'sqlite', url: null, urlFile: null });
   });
 
   it('uses $BERTH_CONFIG when no --config is given', () => {

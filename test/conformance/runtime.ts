@@ -35,8 +35,30 @@ export interface ConformanceSubject {
    * servers bind by default.
    */
   loopbackServerCommand: string[];
+  /**
+   * Whether the runtime keeps one berth from connecting to another's ports,
+   * and how the suite checks it; or, for a runtime that cannot keep berths
+   * apart, why not, said plainly (the isolation test then skips with it).
+   */
+  isolatesBerths: IsolationProbe | { skip: string };
   /** Removes everything the suite left behind (berths, homes, volumes). */
   cleanup(): Promise<void>;
+}
+
+export interface IsolationProbe {
+  /**
+   * Every address another berth could try to reach this running berth by
+   * (docker: its addresses on the berth network, IPv4 and IPv6, and its
+   * container name), each also usable from inside the berth itself. The
+   * suite probes the berth's main port there as the berth sees it (spec.port).
+   */
+  addressesOf(spec: BerthSpec): Promise<string[]>;
+  /**
+   * argv, run inside a berth, that exits 0 when a TCP connection to
+   * host:port opens within a second and non-zero otherwise, e.g.
+   * `["sh", "-c", "exec nc -w 1 \"$0\" \"$1\" </dev/null", host, String(port)]` with busybox.
+   */
+  connectCommand(host: string, port: number): string[];
 }
 
 /** Every wait is bounded by WAIT_MS so a hang fails with what it waited for, well inside the test's own limit. */
@@ -214,6 +236,37 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       assert.equal(reply.body, 'loopback\n');
       exec.signal('TERM');
       await stop(spec);
+    });
+
+    it("keeps berths from connecting to each other's ports, by address and by name, while the gateway reaches both", { timeout: TEST_MS }, async (t) => {
+      const isolation = subject.isolatesBerths;
+      if ('skip' in isolation) {
+        t.skip(isolation.skip);
+        return;
+      }
+      const alice = server('conf-apart-alice');
+      const bob = server('conf-apart-bob');
+      await Promise.all([start(alice), start(bob)]);
+      await Promise.all([listening(alice), listening(bob)]);
+      const [aliceAt, bobAt] = await Promise.all([isolation.addressesOf(alice), isolation.addressesOf(bob)]);
+      assert.ok(aliceAt.length >= 2 && bobAt.length >= 2, `an address and a name for each: ${aliceAt.join(', ')} / ${bobAt.join(', ')}`);
+      const probe = async (from: BerthSpec, host: string, to: BerthSpec) => {
+        const result = await run(runtime, from.name, isolation.connectCommand(host, to.port));
+        return { route: `${from.name} -> ${host}:${to.port}`, connected: result.code === 0 };
+      };
+      const probes = await Promise.all([
+        // Each berth reaching its own port by the same addresses shows the probe can succeed.
+        ...aliceAt.map((host) => probe(alice, host, alice)),
+        ...bobAt.map((host) => probe(bob, host, bob)),
+        ...bobAt.map((host) => probe(alice, host, bob)),
+        ...aliceAt.map((host) => probe(bob, host, alice)),
+      ]);
+      const own = probes.slice(0, aliceAt.length + bobAt.length);
+      const across = probes.slice(own.length);
+      assert.deepEqual(own.filter((p) => !p.connected), [], 'a berth reaches its own port by its own address and name');
+      assert.deepEqual(across.filter((p) => p.connected), [], "a berth reached another berth's port");
+      await Promise.all([listening(alice), listening(bob)]);
+      await Promise.all([stop(alice), stop(bob)]);
     });
 
     describe('exec', () => {

@@ -22,7 +22,7 @@ function serveSuites(on: TestEngine): Promise<void> {
   const USERS = Array.from({ length: 20 }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
   const GREETER = 'mkdir -p /tmp/www && echo "hello $BERTH_USER" > /tmp/www/index.html && exec httpd -f -p "$PORT" -h /tmp/www';
 
-  const as = (user: string) => ({ headers: { 'X-Forwarded-User': user }, timeoutMs: 60_000 });
+  const as = (user: string) => ({ headers: { 'X-Forwarded-Preferred-Username': user }, timeoutMs: 60_000 });
 
   async function containerOf(user: string) {
     const info = await on.client.getContainer(`${prefix}-${user}`).inspect();

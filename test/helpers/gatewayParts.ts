@@ -34,10 +34,10 @@ export function localSpawner(config: Config) {
   return spawnerOver(config, runtime);
 }
 
-/** A real spawner over `runtime` and a real SQLite store; close() stops the berths and removes the data directory. */
+/** A real spawner over `runtime` and a real store (SQLite unless config.store says otherwise); close() stops the berths and removes the data directory. */
 export async function spawnerOver<R extends Runtime>(config: Config, runtime: R) {
   const logger = createLogger(config.log.level);
-  const store = await Store.open(config.dataDir);
+  const store = await Store.open(config.dataDir, config.store);
   let spawner: Spawner | undefined;
   const metrics = new Metrics(() => spawner?.list() ?? []);
   spawner = new Spawner({ config, runtime, store, logger, metrics });

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -35,6 +36,28 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Writes `bytes` on a fresh TCP connection exactly as given (header bytes a
+ * client library would refuse to send, repeated headers, a slow head) and
+ * resolves with everything the server sent before closing, or after `timeoutMs`.
+ */
+export function rawExchange(base: string, bytes: Buffer | string, timeoutMs = 15_000): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
+    });
+    socket.write(bytes);
+  });
 }
 
 /** GET `path` on a connection `open` makes (a runtime's or the directory's connect), bounded in time. */

@@ -5,6 +5,9 @@ import { eventually, httpRequest } from './http.js';
 /** The `berth` command from the sources, as `npx berth` runs it in a checkout. */
 export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 
+/** environment.command of a berth that answers with whom it runs for (BERTH_USER), its pid and the headers it was sent, as JSON. */
+export const ECHO_BERTH = `[${JSON.stringify(process.execPath)}, -e, "require('http').createServer((q,s)=>s.end(JSON.stringify({user:process.env.BERTH_USER,pid:process.pid,headers:q.headers}))).listen(+process.env.PORT,'127.0.0.1')"]`;
+
 export interface Served {
   child: ChildProcess;
   /** http://127.0.0.1:<port> of its HTTP listener. */
@@ -19,11 +22,13 @@ export interface Served {
 /**
  * `berth serve` as an operator runs it: a child process on the composition
  * root, resolved once /_berth/healthz answers 200. Listens on a free loopback
- * port unless `env` sets BERTH_LISTEN_HTTP.
+ * port unless `env` sets BERTH_LISTEN_HTTP. `launcher` is a command that
+ * execs the rest (e.g. `prlimit --nofile=…`), so the child is still the gateway.
  */
-export async function berthServe(args: readonly string[], env: Record<string, string>, waitMs = 30_000): Promise<Served> {
+export async function berthServe(args: readonly string[], env: Record<string, string>, waitMs = 30_000, launcher: readonly string[] = []): Promise<Served> {
   const listen = env.BERTH_LISTEN_HTTP ?? `127.0.0.1:${await freeLoopbackPort()}`;
-  const child = spawn(process.execPath, [...CLI, 'serve', ...args], {
+  const [file = process.execPath, ...launcherArgs] = [...launcher, process.execPath];
+  const child = spawn(file, [...launcherArgs, ...CLI, 'serve', ...args], {
     env: { ...process.env, ...env, BERTH_LISTEN_HTTP: listen },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

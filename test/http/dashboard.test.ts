@@ -102,13 +102,13 @@ describe('admin API, header sign-in', () => {
     gw = await gatewayWith({ BERTH_AUTH_MODE: 'header', BERTH_AUTH_ADMINS: '[root]' });
   });
   after(() => gw?.close());
-  const as = (user: string) => ({ 'x-forwarded-user': user, origin: gw.base, 'content-type': 'application/json' });
+  const as = (user: string) => ({ 'x-forwarded-preferred-username': user, origin: gw.base, 'content-type': 'application/json' });
 
   it('stops and restarts another user\'s berth, and refuses non-admins and unknown users', async () => {
-    assert.equal((await httpRequest(`${gw.base}/env`, { headers: { 'x-forwarded-user': 'bob' } })).status, 200);
+    assert.equal((await httpRequest(`${gw.base}/env`, { headers: { 'x-forwarded-preferred-username': 'bob' } })).status, 200);
     const byBob = await httpRequest(`${gw.base}/_berth/api/berths/stop`, { method: 'POST', headers: as('bob'), body: '{"user":"bob"}' });
     assert.equal(byBob.status, 403);
-    const page = await httpRequest(`${gw.base}/_berth/admin`, { headers: { 'x-forwarded-user': 'root', accept: 'text/html' } });
+    const page = await httpRequest(`${gw.base}/_berth/admin`, { headers: { 'x-forwarded-preferred-username': 'root', accept: 'text/html' } });
     assert.equal(page.status, 200);
     assert.match(page.body, /All berths/);
     const stop = await httpRequest(`${gw.base}/_berth/api/berths/stop`, { method: 'POST', headers: as('root'), body: '{"user":"bob"}' });

@@ -150,12 +150,14 @@ describe('gateway, header mode', () => {
     }
   });
 
-  it('answers health and serves its OpenAPI document', async () => {
+  it('answers health and readiness and serves its OpenAPI document', async () => {
     const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header' });
     try {
       assert.deepEqual(JSON.parse((await httpRequest(`${gw.base}/_berth/healthz`)).body), { status: 'ok', runtime: 'local' });
+      assert.deepEqual(JSON.parse((await httpRequest(`${gw.base}/_berth/readyz`)).body), { status: 'ready', store: 'sqlite' });
       const doc = JSON.parse((await httpRequest(`${gw.base}/_berth/api/openapi.json`)).body);
       assert.ok(doc.paths['/me']);
+      assert.deepEqual(doc.paths['/readyz'].servers, [{ url: '/_berth' }]);
       assert.equal((await httpRequest(`${gw.base}/_berth/api/berths`, { headers: asAlice })).status, 403);
     } finally {
       await gw.close();

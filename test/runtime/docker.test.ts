@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,10 +8,12 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { safeName } from '../../src/core/safeName.js';
 import { createLogger } from '../../src/log/logger.js';
 import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
+import { containerName } from '../../src/runtime/docker/names.js';
 import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
+import { bridgeOf } from '../helpers/bridge.js';
 import { BUSYBOX, DEBIAN, ENGINES, PODMAN_ROOTLESS, engineProxy, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 
 /*
@@ -28,6 +30,11 @@ const SLEEPER = ['sh', '-c', 'exec sleep 1000'];
 const TEST_MS = 20_000;
 const GRACE = 2;
 const noProgress = () => undefined;
+
+/** busybox nc: exits 0 once connected (stdin is empty), 1 when refused, dropped or not resolved within a second. */
+function nc(host: string, port: number): string[] {
+  return ['sh', '-c', 'exec nc -w 1 "$0" "$1" </dev/null', host, String(port)];
+}
 
 /** Every suite of this file, against one engine. */
 function dockerRuntimeSuites(on: TestEngine): Promise<void> {
@@ -60,6 +67,13 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
 
   const engineInspect = (name: string): Promise<Docker.ContainerInspectInfo> => on.client.getContainer(name).inspect();
 
+  /** A berth's addresses on `attachedTo` (IPv4, and IPv6 where the network has it) and its container name. */
+  async function addressesOn(attachedTo: string, spec: BerthSpec): Promise<string[]> {
+    const name = containerName(prefix, spec.name);
+    const attached = (await engineInspect(name)).NetworkSettings.Networks[attachedTo];
+    return [attached?.IPAddress, attached?.GlobalIPv6Address, name].filter((a): a is string => Boolean(a));
+  }
+
   return withEngine(`${on.kind} runtime`, () => {
     describeRuntimeConformance(on.kind, async () => {
       const runtime = makeRuntime();
@@ -68,6 +82,7 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         specFor: (user, command) => specFor(user, command),
         serverCommand: SERVER,
         loopbackServerCommand: LOOPBACK_SERVER,
+        isolatesBerths: { addressesOf: (spec) => addressesOn(network, spec), connectCommand: nc },
         cleanup: async () => {
           await runtime.close();
           await cleanup();
@@ -267,6 +282,32 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         assert.notEqual(socket.remotePort, 8080, 'the engine picked the host port');
         await published.stop(spec.name, { remove: true, graceSeconds: GRACE });
         await published.close();
+      });
+
+      it("keeps a berth from another's published port: bound on 127.0.0.1 only, closed at the host's bridge address", { timeout: TEST_MS }, async () => {
+        // Dialled at the published port, not from inside the namespace, so the test learns which port the engine picked.
+        const published = makeRuntime({ reach: 'published', enterNamespace: 'off' });
+        const [bob, alice] = [specFor('published-bob', SERVER), specFor('published-alice', SLEEPER)];
+        await Promise.all([start(bob, published), start(alice, published)]);
+        const { remotePort: publishedPort } = await publishedMain(published, bob);
+        assert.ok(publishedPort, 'the gateway reaches the published port');
+        const portBindings = (await engineInspect(containerName(prefix, bob.name))).HostConfig.PortBindings as Record<string, Array<{ HostIp: string }>>;
+        const bindings = Object.values(portBindings).flat();
+        assert.deepEqual(bindings.map((b) => b.HostIp), ['127.0.0.1'], 'published on loopback only');
+        // A listener of the host's on the bridge address shows alice can reach the host there at all.
+        const { hostAddress } = await bridgeOf(network, on.client);
+        const host = createServer((socket) => socket.destroy());
+        await new Promise<void>((resolve) => host.listen(0, hostAddress, resolve));
+        const hostPort = (host.address() as AddressInfo).port;
+        try {
+          assert.equal((await run(published, alice.name, nc(hostAddress, hostPort))).code, 0, "alice reaches the host's listener on the bridge address");
+          assert.notEqual((await run(published, alice.name, nc(hostAddress, publishedPort))).code, 0, "alice reached bob's published port");
+          assert.notEqual((await run(published, alice.name, nc('127.0.0.1', publishedPort))).code, 0, "alice's loopback is her own");
+        } finally {
+          host.close();
+          await Promise.all([bob, alice].map((spec) => published.stop(spec.name, { remove: true, graceSeconds: GRACE })));
+          await published.close();
+        }
       });
 
       it('re-creates a container made for another reach mode', { timeout: TEST_MS }, async () => {

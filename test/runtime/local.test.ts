@@ -38,6 +38,7 @@ async function localSubject(stopGraceSeconds = 2) {
     specFor,
     serverCommand,
     loopbackServerCommand,
+    isolatesBerths: { skip: "unsandboxed local berths share the host's network, so nothing keeps one from another's ports" },
     cleanup: async () => {
       await runtime.close();
       await rm(dataDir, { recursive: true, force: true });

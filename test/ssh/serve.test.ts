@@ -67,7 +67,7 @@ await withEngine('berth serve with SSH (docker)', () => describe('berth serve wi
       assert.equal((await run(...ssh('true'))).code, 255, 'no key registered yet');
       const added = await httpRequest(`${base}/_berth/api/me/keys`, {
         method: 'POST',
-        headers: { 'X-Forwarded-User': 'alice', 'content-type': 'application/json' },
+        headers: { 'X-Forwarded-Preferred-Username': 'alice', 'content-type': 'application/json' },
         body: JSON.stringify({ key: key.publicKey }),
       });
       assert.equal(added.status, 201, added.body);

@@ -23,34 +23,66 @@ function single(req: IncomingMessage, name: string): string | undefined {
 }
 
 /**
- * Refuses a state-changing request that a page on another origin made the
- * browser send. Browsers send Origin on every cross-origin and every POST
- * request; Sec-Fetch-Site and Referer are the fall-backs. A request with none
- * of them and no cookie at all comes from a script, whose credentials (an API
- * token) no other site can make a browser attach, so it passes. Sibling hosts
- * (the apps domain) are "same-site" but not same-origin and are refused.
+ * The one Origin rule behind every request a browser could be made to send
+ * with an ambient credential: it must come from `expected`, the origin of the
+ * host it is sent to. Browsers send Origin on every cross-origin request,
+ * every POST and every WebSocket handshake; Sec-Fetch-Site and Referer are the
+ * fall-backs where `fallbacks` allows them. A request with none of them and
+ * no cookie at all comes from a script, whose credentials (an API token) no
+ * other site can make a browser attach, so it passes. Sibling hosts (the apps
+ * domain) are "same-site" but not same-origin and are refused. Returns the
+ * evidence for the log, or null when the request passes.
  */
+function crossOriginEvidence(req: IncomingMessage, expected: string, fallbacks: boolean): string | null {
+  const origin = single(req, 'origin');
+  // Parsed rather than compared as text, so a default port or upper case spelled out still match;
+  // "null" (sandboxed frames, file: pages) and anything unparsable never do.
+  if (origin !== undefined) return originOf(origin) === expected ? null : `Origin ${JSON.stringify(origin)}`;
+  if (fallbacks) {
+    const site = single(req, 'sec-fetch-site');
+    if (site !== undefined) return site === 'same-origin' || site === 'none' ? null : `Sec-Fetch-Site ${JSON.stringify(site)}`;
+    const referer = single(req, 'referer');
+    // Only the Referer's origin is named: its path and query may carry secrets.
+    if (referer !== undefined) {
+      const refererOrigin = originOf(referer);
+      return refererOrigin === expected ? null : `Referer from ${refererOrigin ?? 'an unparsable URL'}`;
+    }
+  }
+  if (req.headers.cookie !== undefined) return fallbacks ? 'cookies but no Origin, Sec-Fetch-Site or Referer' : 'cookies but no Origin';
+  return null;
+}
+
+/** Refuses a state-changing request that a page on another origin made the browser send. */
 export function checkSameOrigin(req: IncomingMessage, publicUrl: string): BerthError | null {
   const method = req.method ?? 'GET';
   if (isSafeMethod(method)) return null;
   const expected = new URL(publicUrl).origin;
-  const refuse = (evidence: string): BerthError =>
-    new BerthError({
-      code: 'csrf',
-      userMessage: `This ${method} did not come from Berth's own pages, so the gateway refused it. Open Berth at ${expected} and try again; scripts send "Origin: ${expected}" or use an API token.`,
-      logMessage: `cross-origin ${method} refused: ${evidence}, expected ${expected}`,
-    });
+  const evidence = crossOriginEvidence(req, expected, true);
+  if (evidence === null) return null;
+  return new BerthError({
+    code: 'csrf',
+    userMessage: `This ${method} did not come from Berth's own pages, so the gateway refused it. Open Berth at ${expected} and try again; scripts send "Origin: ${expected}" or use an API token.`,
+    logMessage: `cross-origin ${method} refused: ${evidence}, expected ${expected}`,
+  });
+}
 
-  const origin = single(req, 'origin');
-  if (origin !== undefined) return originOf(origin) === expected ? null : refuse(`Origin ${JSON.stringify(origin)}`);
-  const site = single(req, 'sec-fetch-site');
-  if (site !== undefined) return site === 'same-origin' || site === 'none' ? null : refuse(`Sec-Fetch-Site ${JSON.stringify(site)}`);
-  const referer = single(req, 'referer');
-  // Only the Referer's origin is named: its path and query may carry secrets.
-  if (referer !== undefined) {
-    const refererOrigin = originOf(referer);
-    return refererOrigin === expected ? null : refuse(`Referer from ${refererOrigin ?? 'an unparsable URL'}`);
-  }
-  if (req.headers.cookie !== undefined) return refuse('cookies but no Origin, Sec-Fetch-Site or Referer');
-  return null;
+/**
+ * Refuses a WebSocket (or any Upgrade) handshake that a page on another
+ * origin opened with the browser's cookies (cross-site WebSocket hijacking):
+ * SameSite=Lax does not stop a sibling app host, which is same-site.
+ * `expected` is the origin of the host the handshake is sent to: the
+ * gateway's for its main route and tunnels, the app host's own for an app
+ * host. Browsers always send Origin on a handshake, so there are no
+ * fall-backs: a cookie without an Origin is refused. Callers skip this for a
+ * handshake that signs in with a Berth token, which no page can make a
+ * browser attach.
+ */
+export function checkUpgradeOrigin(req: IncomingMessage, expected: string): BerthError | null {
+  const evidence = crossOriginEvidence(req, expected, false);
+  if (evidence === null) return null;
+  return new BerthError({
+    code: 'csrf',
+    userMessage: `This WebSocket was not opened by a page of ${expected}, so the gateway refused it. Open it from a page of ${expected}; a script signs in with a Berth token instead of a cookie.`,
+    logMessage: `cross-origin upgrade refused: ${evidence}, expected ${expected}`,
+  });
 }

@@ -1,4 +1,3 @@
-import { BerthError } from '../../core/errors.js';
 import { LOGIN_PATH, LOGOUT_PATH } from '../paths.js';
 import type { AuthContext, Authenticator } from '../types.js';
 import { assertDevModeAllowed } from './guard.js';
@@ -15,14 +14,7 @@ export function createDevAuthenticator({ config, logger, sessions }: AuthContext
       [LOGOUT_PATH, devLogout(routes)],
     ]),
     async authenticate(req) {
-      return (
-        sessions.read(req) ?? {
-          challenge: {
-            loginPath: LOGIN_PATH,
-            error: new BerthError({ code: 'unauthenticated', userMessage: `Sign in first at ${LOGIN_PATH}.` }),
-          },
-        }
-      );
+      return sessions.authenticate(req);
     },
   };
 }

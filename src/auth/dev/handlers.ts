@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../../config/schema.js';
 import { BerthError } from '../../core/errors.js';
-import { usernameProblem } from '../../core/safeName.js';
+import { parseUsername } from '../../core/safeName.js';
 import type { Logger } from '../../log/logger.js';
 import { checkSameOrigin } from '../csrf/origin.js';
 import { readForm } from '../form.js';
@@ -49,13 +49,13 @@ export function devLogin({ config, sessions, logger }: DevRoutesOptions): RouteH
     const form = await readForm(req);
     const next = safeNext(form.get('next'));
     const username = form.get('username') ?? '';
-    const problem = usernameProblem(username);
-    if (problem !== null) {
-      sendLoginPage(res, 400, { next, username, error: `That username cannot be used: ${problem}.` });
+    const parsed = parseUsername(username);
+    if ('problem' in parsed) {
+      sendLoginPage(res, 400, { next, username, error: `That username cannot be used: ${parsed.problem}.` });
       return;
     }
-    sessions.issue(res, { name: username, groups: [] });
-    logger.info({ user: username }, 'signed in');
+    sessions.issue(res, { name: parsed.name, groups: [] });
+    logger.info({ user: parsed.name }, 'signed in');
     seeOther(res, next);
   };
 }

@@ -1,32 +1,30 @@
 import type { IncomingMessage } from 'node:http';
 import { BerthError } from '../../core/errors.js';
 import { cidrMatcher } from '../../core/net.js';
-import { usernameProblem } from '../../core/safeName.js';
+import { parseUsername } from '../../core/safeName.js';
 import { headerValues } from '../../http/headerValues.js';
+import { throttledLog, type ThrottledLog } from '../../log/throttled.js';
 import type { AuthContext, AuthResult, Authenticator } from '../types.js';
+import { readIdentity, type IdentityRead } from './readIdentity.js';
 
-type Lookup = { value: string } | { duplicate: string } | null;
-
-/**
- * The first of `names` the request carries with a non-empty value. A header
- * sent twice is reported rather than read: that is a proxy appending to a
- * header the client already sent, and either copy could be the client's.
- */
-function firstPresent(req: IncomingMessage, names: readonly string[]): Lookup {
-  for (const name of names) {
-    const values = headerValues(req, name);
-    if (values === undefined) continue;
-    if (values.length > 1) return { duplicate: name };
-    if (values[0]) return { value: values[0] };
+/** The refusal of a request whose identity headers cannot be believed as they are; the log names headers, never values. */
+function unbelievable(read: Exclude<IdentityRead, { kind: 'absent' } | { kind: 'value' }>, log: ThrottledLog, peer: string | undefined): { refused: BerthError } {
+  if (read.kind === 'invalid') {
+    log.write('warn', 'not_utf8', { peer, header: read.header }, 'identity header is not UTF-8; refused');
+    return {
+      refused: new BerthError({
+        code: 'bad_request',
+        userMessage: `The sign-in proxy sent ${read.header} with bytes that are not UTF-8; ask the operator to have it send names as UTF-8.`,
+        logMessage: `${read.header} from ${peer} is not valid UTF-8`,
+      }),
+    };
   }
-  return null;
-}
-
-function duplicateRefusal(header: string): { refused: BerthError } {
+  log.write('warn', 'disagree', { peer, headers: read.headers }, 'identity headers disagree; refused');
   return {
     refused: new BerthError({
       code: 'bad_request',
-      userMessage: `The sign-in proxy sent ${header} more than once; the operator must make it replace, not add to, identity headers from clients.`,
+      userMessage: `This request names more than one identity (${read.headers.join(', ')} disagree), so none is believed; the operator should list in auth.header only the headers the sign-in proxy sets and overwrites.`,
+      logMessage: `identity headers ${read.headers.join(', ')} from ${peer} disagree`,
     }),
   };
 }
@@ -34,11 +32,13 @@ function duplicateRefusal(header: string): { refused: BerthError } {
 /**
  * auth.mode "header": an auth proxy in front (oauth2-proxy, mod_auth_openidc,
  * ForwardAuth) signs users in and names them in a header. Believed only from
- * auth.header.trustedProxies; from anyone else the same headers are an attempt
- * to impersonate and are refused. Every request carries the header, so no
- * session cookie is involved.
+ * auth.header.trustedProxies, and never from a berth even inside those ranges
+ * (a trusted Docker network range would otherwise let any berth on it name
+ * any user); from anyone else the same headers are an attempt to impersonate
+ * and are refused. Every request carries the header, so no session cookie is
+ * involved.
  */
-export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthContext): Authenticator {
+export function createHeaderAuthenticator({ config, logger, isAdmin, isBerthAddress }: AuthContext): Authenticator {
   const { userHeaders, emailHeaders, groupsHeaders, trustedProxies } = config.auth.header;
   const isTrusted = cidrMatcher(trustedProxies);
   const lower = (names: string[]): string[] => names.map((name) => name.toLowerCase());
@@ -46,8 +46,10 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
   const emails = lower(emailHeaders);
   const groups = lower(groupsHeaders);
   const identity = [...new Set([...users, ...emails, ...groups])];
+  // Clients choose these headers, so the lines they cause are rate-limited.
+  const noisy = throttledLog(logger);
 
-  function fromUntrustedPeer(req: IncomingMessage, peer: string | undefined): AuthResult {
+  function fromUntrustedPeer(req: IncomingMessage, peer: string | undefined, berth: boolean): AuthResult {
     const sent = identity.filter((name) => headerValues(req, name) !== undefined);
     if (sent.length === 0) {
       return {
@@ -61,12 +63,13 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
         },
       };
     }
-    logger.warn({ peer, headers: sent }, 'identity header from an untrusted peer refused');
+    const source = berth ? 'a berth' : 'an untrusted peer';
+    noisy.write('warn', berth ? 'berth' : 'untrusted', { peer, headers: sent }, `identity header from ${source} refused`);
     return {
       refused: new BerthError({
         code: 'untrusted_identity_header',
         userMessage: "This request names a user in a header but did not come through Berth's sign-in proxy, so it was refused.",
-        logMessage: `identity header ${sent.join(', ')} from untrusted peer ${peer}`,
+        logMessage: `identity header ${sent.join(', ')} from ${source} ${peer}`,
       }),
     };
   }
@@ -76,46 +79,47 @@ export function createHeaderAuthenticator({ config, logger, isAdmin }: AuthConte
     routes: new Map(),
     async authenticate(req) {
       const peer = req.socket.remoteAddress;
-      if (!isTrusted(peer)) return fromUntrustedPeer(req, peer);
+      if (isBerthAddress(peer)) return fromUntrustedPeer(req, peer, true);
+      if (!isTrusted(peer)) return fromUntrustedPeer(req, peer, false);
 
-      const user = firstPresent(req, users);
-      if (user === null) {
+      const user = readIdentity(req, users);
+      if (user.kind === 'absent') {
         return {
           challenge: {
             loginPath: null,
             error: new BerthError({
               code: 'unauthenticated',
-              userMessage: `no user header from the auth proxy: check that it sets one of ${userHeaders.join(', ')}`,
+              userMessage: `no user header from the auth proxy: check that it sets ${userHeaders.join(' or ')} (auth.header.userHeaders)`,
             }),
           },
         };
       }
-      if ('duplicate' in user) return duplicateRefusal(user.duplicate);
-      const problem = usernameProblem(user.value);
-      if (problem !== null) {
+      if (user.kind !== 'value') return unbelievable(user, noisy, peer);
+      const username = parseUsername(user.value);
+      if ('problem' in username) {
         // The value itself stays out of the log: it is whatever the proxy was given.
-        logger.warn({ peer, problem }, 'unusable username from the auth proxy');
+        noisy.write('warn', 'bad_username', { peer, header: user.header, problem: username.problem }, 'unusable username from the auth proxy');
         return {
           refused: new BerthError({
             code: 'bad_username',
-            userMessage: `The sign-in proxy sent a username Berth cannot use (${problem}); ask the operator to map users to plain names.`,
+            userMessage: `The sign-in proxy sent a username Berth cannot use (${username.problem}); ask the operator to map users to plain names.`,
           }),
         };
       }
+      const email = readIdentity(req, emails);
+      if (email.kind === 'conflict' || email.kind === 'invalid') return unbelievable(email, noisy, peer);
+      const groupList = readIdentity(req, groups);
+      if (groupList.kind === 'conflict' || groupList.kind === 'invalid') return unbelievable(groupList, noisy, peer);
 
-      const email = firstPresent(req, emails);
-      if (email !== null && 'duplicate' in email) return duplicateRefusal(email.duplicate);
-      const groupList = firstPresent(req, groups);
-      if (groupList !== null && 'duplicate' in groupList) return duplicateRefusal(groupList.duplicate);
-
+      const { name } = username;
       return {
         user: {
-          name: user.value,
-          ...(email === null ? {} : { email: email.value }),
-          groups: groupList === null ? [] : groupList.value.split(',').map((g) => g.trim()).filter(Boolean),
-          admin: isAdmin(user.value),
+          name,
+          ...(email.kind === 'value' ? { email: email.value } : {}),
+          groups: groupList.kind === 'value' ? groupList.value.split(',').map((g) => g.trim()).filter(Boolean) : [],
+          admin: isAdmin(name),
         },
-        sessionId: `header:${user.value}`,
+        sessionId: `header:${name}`,
       };
     },
   };

@@ -30,15 +30,8 @@ export function createOidcAuthenticator({ config, logger, sessions, keyFor }: Au
       [LOGOUT_PATH, oidcLogout(options)],
     ]),
     async authenticate(req) {
-      const session = sessions.read(req);
-      if (session === null) {
-        return {
-          challenge: {
-            loginPath: LOGIN_PATH,
-            error: new BerthError({ code: 'unauthenticated', userMessage: `Sign in first at ${LOGIN_PATH}.` }),
-          },
-        };
-      }
+      const session = sessions.authenticate(req);
+      if ('challenge' in session) return session;
       // The allowlist is checked on every request too, so narrowing it takes effect without waiting for cookies to expire.
       if (!allowed(session.user)) {
         return {

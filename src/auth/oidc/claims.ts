@@ -1,5 +1,5 @@
 import type { Config } from '../../config/schema.js';
-import { usernameProblem } from '../../core/safeName.js';
+import { parseUsername } from '../../core/safeName.js';
 import type { Identity } from '../session/sessions.js';
 
 export type Claims = Record<string, unknown>;
@@ -18,10 +18,10 @@ export function identityFromClaims(claims: Claims, oidc: Config['auth']['oidc'])
   if (name === undefined) {
     return { problem: `your account at the sign-in provider has no ${candidates.map((c) => `"${c}"`).join(' or ')} claim to name you by` };
   }
-  const problem = usernameProblem(name);
-  if (problem !== null) return { problem };
+  const username = parseUsername(name);
+  if ('problem' in username) return username;
   const email = typeof claims.email === 'string' ? claims.email : undefined;
-  return { identity: { name, ...(email === undefined ? {} : { email }), groups: groupsOf(claims[oidc.groupsClaim]) } };
+  return { identity: { name: username.name, ...(email === undefined ? {} : { email }), groups: groupsOf(claims[oidc.groupsClaim]) } };
 }
 
 function groupsOf(value: unknown): string[] {

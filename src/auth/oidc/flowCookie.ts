@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { readCookie, setCookie } from '../cookies.js';
 import { equalText, hmac } from '../crypto.js';
 
-export const FLOW_COOKIE = 'berth_oidc';
 /** Long enough to type a password and answer a second factor, short enough that a stale one is useless. */
 export const FLOW_SECONDS = 600;
 
@@ -34,14 +33,17 @@ export class FlowCookies {
     const body = { s: flow.state, n: flow.nonce, v: flow.codeVerifier, x: flow.next, exp: this.nowSeconds() + FLOW_SECONDS };
     const payload = Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
     const value = `${payload}.${hmac(this.key, payload).toString('base64url')}`;
-    setCookie(res, { name: FLOW_COOKIE, value, maxAgeSeconds: FLOW_SECONDS, secure: this.secure });
+    setCookie(res, { kind: 'oidcFlow', value, maxAgeSeconds: FLOW_SECONDS, secure: this.secure });
   }
 
   /** The flow this browser started, or null when absent, forged or expired. */
   read(req: IncomingMessage): Flow | null {
-    const value = readCookie(req, FLOW_COOKIE);
-    const dot = value?.indexOf('.') ?? -1;
-    if (value === undefined || dot <= 0) return null;
+    return readCookie(req, 'oidcFlow', this.secure, (value) => this.decode(value)).value;
+  }
+
+  private decode(value: string): Flow | null {
+    const dot = value.indexOf('.');
+    if (dot <= 0) return null;
     const payload = value.slice(0, dot);
     if (!equalText(hmac(this.key, payload).toString('base64url'), value.slice(dot + 1))) return null;
     try {
@@ -55,7 +57,7 @@ export class FlowCookies {
 
   /** A flow is good for one callback: cleared before the code is even tried. */
   clear(res: ServerResponse): void {
-    setCookie(res, { name: FLOW_COOKIE, value: '', maxAgeSeconds: 0, secure: this.secure });
+    setCookie(res, { kind: 'oidcFlow', value: '', maxAgeSeconds: 0, secure: this.secure });
   }
 
   private nowSeconds(): number {

@@ -3,10 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 import { readCookie, setCookie } from '../cookies.js';
-import type { Authenticated } from '../types.js';
-import { decodeSession, encodeSession } from './codec.js';
-
-export const SESSION_COOKIE = 'berth_session';
+import { LOGIN_PATH } from '../paths.js';
+import type { Authenticated, Challenge } from '../types.js';
+import { decodeSession, encodeSession, type SessionClaims } from './codec.js';
 
 // Browsers silently drop larger cookies, which would look like a sign-in loop.
 const MAX_COOKIE_BYTES = 4000;
@@ -35,16 +34,41 @@ export class Sessions {
     this.now = options.now ?? Date.now;
   }
 
-  /** The signed-in user, or null when the cookie is absent, tampered with, expired or malformed. */
+  /** The signed-in user, or null when no session cookie is present and valid (absent, tampered with, expired or malformed). */
   read(req: IncomingMessage): Authenticated | null {
-    const value = readCookie(req, SESSION_COOKIE);
-    if (value === undefined) return null;
+    return this.lookup(req).value;
+  }
+
+  /**
+   * The sign-in, or the challenge to sign in (dev and oidc modes). A session
+   * cookie that is present but no good is cleared with the challenge's
+   * answer, so the browser stops sending it.
+   */
+  authenticate(req: IncomingMessage): Authenticated | { challenge: Challenge } {
+    const { value, present } = this.lookup(req);
+    if (value !== null) return value;
+    return {
+      challenge: {
+        loginPath: LOGIN_PATH,
+        error: new BerthError({ code: 'unauthenticated', userMessage: `Sign in first at ${LOGIN_PATH}.` }),
+        ...(present ? { clearStale: (res: ServerResponse) => this.clear(res) } : {}),
+      },
+    };
+  }
+
+  private lookup(req: IncomingMessage): ReturnType<typeof readCookie<Authenticated>> {
+    return readCookie(req, 'session', this.options.secure, this.accept);
+  }
+
+  /** Made once: every signed-in request asks. */
+  private readonly accept = (value: string): Authenticated | null => {
     const decoded = decodeSession(this.options.key, value, this.nowSeconds());
-    if ('problem' in decoded) {
-      this.options.logger.debug({ problem: decoded.problem }, 'session cookie ignored');
-      return null;
-    }
-    const { claims } = decoded;
+    if ('claims' in decoded) return this.signedIn(decoded.claims);
+    this.options.logger.debug({ problem: decoded.problem }, 'session cookie ignored');
+    return null;
+  };
+
+  private signedIn(claims: SessionClaims): Authenticated {
     return {
       user: {
         name: claims.name,
@@ -72,11 +96,11 @@ export class Sessions {
         logMessage: `session cookie for ${identity.name} would be ${value.length} bytes with ${identity.groups.length} groups`,
       });
     }
-    setCookie(res, { name: SESSION_COOKIE, value, maxAgeSeconds: this.options.lifetimeSeconds, secure: this.options.secure });
+    setCookie(res, { kind: 'session', value, maxAgeSeconds: this.options.lifetimeSeconds, secure: this.options.secure });
   }
 
   clear(res: ServerResponse): void {
-    setCookie(res, { name: SESSION_COOKIE, value: '', maxAgeSeconds: 0, secure: this.options.secure });
+    setCookie(res, { kind: 'session', value: '', maxAgeSeconds: 0, secure: this.options.secure });
   }
 
   private nowSeconds(): number {

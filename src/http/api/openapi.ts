@@ -20,6 +20,15 @@ const berth = {
 };
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const probe = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'ready', 'draining', 'unavailable'] },
+    runtime: { type: 'string', description: 'healthz: the runtime kind' },
+    store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind' },
+    reason: { type: 'string', description: 'why not, and what to do' },
+  },
+};
 const error = { description: 'error', ...json({ $ref: '#/components/schemas/Error' }) };
 
 /** 200 with a JSON object of these properties, or 401. */
@@ -47,7 +56,7 @@ export const openApiDocument = {
         type: 'apiKey',
         in: 'cookie',
         name: 'berth_session',
-        description: 'A browser session: POST, PUT and DELETE also need the X-Berth-CSRF header, which the gateway pages send',
+        description: 'A browser session (named __Host-berth_session when publicUrl is https): POST, PUT and DELETE also need the X-Berth-CSRF header, which the gateway pages send',
       },
       token: { type: 'http', scheme: 'bearer', description: 'A Berth token with scope "api" (POST /me/tokens)' },
       tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Berth-Token', description: 'The same token in a header of its own' },
@@ -92,6 +101,26 @@ export const openApiDocument = {
   },
   security: [{ session: [] }, { token: [] }, { tokenHeader: [] }],
   paths: {
+    // Probes live beside the API, at /_berth/healthz and /_berth/readyz, answered without signing in.
+    '/healthz': {
+      servers: [{ url: '/_berth' }],
+      get: {
+        summary: 'Liveness: the gateway answers and its runtime is usable',
+        security: [],
+        responses: { 200: { description: 'alive', ...json(probe) }, 503: { description: 'the runtime is unavailable, with the reason', ...json(probe) } },
+      },
+    },
+    '/readyz': {
+      servers: [{ url: '/_berth' }],
+      get: {
+        summary: 'Readiness: the store answers and the gateway is not draining (it fails first on SIGTERM, while requests in flight finish)',
+        security: [],
+        responses: {
+          200: { description: 'ready: send it requests', ...json(probe) },
+          503: { description: 'draining, or the store does not answer, with the reason: send requests to another gateway', ...json(probe) },
+        },
+      },
+    },
     '/me': {
       get: {
         summary: 'The signed-in user and their berth',
@@ -174,7 +203,7 @@ export const openApiDocument = {
     },
     '/me/tunnel/{port}': {
       get: {
-        summary: 'A WebSocket carrying one TCP connection to that port of the berth (berth forward); ?user=NAME for a port another user shares',
+        summary: 'A WebSocket carrying one TCP connection to that port of the berth (berth forward); ?user=NAME for a port another user shares. With the session cookie instead of a token, the handshake must carry the gateway\'s exact Origin (403 otherwise)',
         parameters: [
           { name: 'port', in: 'path', required: true, schema: { type: 'integer', minimum: 1, maximum: 65535 } },
           { name: 'user', in: 'query', required: false, schema: { type: 'string' } },

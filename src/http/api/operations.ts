@@ -1,4 +1,6 @@
+import type { Config } from '../../config/schema.js';
 import { asBerthError } from '../../core/errors.js';
+import type { DataDirHealth } from '../../store/dataDir.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Runtime } from '../../runtime/types.js';
 import { adminScript } from '../assets/admin.js';
@@ -7,29 +9,50 @@ import { dashboardScript } from '../assets/dashboard.js';
 import { loadingScript } from '../assets/loading.js';
 import { stylesheet } from '../assets/style.js';
 import { sendJson } from '../respond.js';
+import { metricsAccess } from './metricsAccess.js';
 import type { Route } from '../routes.js';
 
-/** Health, metrics and static assets: public, answered without signing in. */
-export function operationsRoutes(runtime: Runtime, metrics: Metrics): Route[] {
+/**
+ * Health, metrics and static assets: answered without signing in (metrics
+ * only to metrics.allowFrom). Health is 503 "unavailable" when the runtime
+ * does not answer, 503 "degraded" when only the data directory cannot be
+ * written (ready berths are still served; sign-ins and changes that save fail).
+ */
+export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metrics, dataDir: DataDirHealth): Route[] {
+  const metricsRefusal = metricsAccess(config.metrics.allowFrom);
   return [
     {
       method: 'GET',
       path: '/_berth/healthz',
       access: 'public',
       handler: async ({ res }) => {
-        try {
-          await runtime.health();
+        const [runtimeProblem, disk] = await Promise.all([
+          runtime.health().then(
+            () => null,
+            (err: unknown) => asBerthError(err, 'runtime_unavailable').userMessage,
+          ),
+          dataDir.check(),
+        ]);
+        if (runtimeProblem === null && disk === null) {
           sendJson(res, 200, { status: 'ok', runtime: runtime.kind });
-        } catch (err) {
-          sendJson(res, 503, { status: 'unavailable', runtime: runtime.kind, reason: asBerthError(err, 'runtime_unavailable').userMessage });
+          return;
         }
+        const diskReason = disk === null ? null : `The data directory ${disk.path} cannot be written (${disk.error}); free space there or fix its permissions.`;
+        sendJson(res, 503, {
+          status: runtimeProblem === null ? 'degraded' : 'unavailable',
+          runtime: runtime.kind,
+          reason: [runtimeProblem, diskReason].filter((r) => r !== null).join(' '),
+          ...(disk === null ? {} : { dataDir: disk }),
+        });
       },
     },
     {
       method: 'GET',
       path: '/_berth/metrics',
       access: 'public',
-      handler: async ({ res }) => {
+      handler: async ({ req, res }) => {
+        const refused = metricsRefusal(req);
+        if (refused) throw refused;
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
         res.end(text);

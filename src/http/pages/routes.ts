@@ -1,6 +1,6 @@
 import { sshAccess } from '../../cli/sshInfo.js';
 import type { Config } from '../../config/schema.js';
-import { loadHostKeys, type HostKey } from '../../ssh/hostKeys.js';
+import { gatewayHostKeys, type HostKey } from '../../ssh/hostKeys.js';
 import type { Store } from '../../store/store.js';
 import { sendHtml } from '../respond.js';
 import type { Route } from '../routes.js';
@@ -17,9 +17,9 @@ export function pageRoutes(config: Config, store: Store): Route[] {
   let hostKeys: HostKey[] | null = null;
   // Header mode signs in and out at the auth proxy in front; the other modes have /_berth/logout.
   const signOut = config.auth.mode !== 'header';
-  const ssh = (user: string) => {
+  const ssh = async (user: string) => {
     if (config.listen.ssh === null) return null;
-    hostKeys ??= loadHostKeys(config.dataDir);
+    hostKeys ??= await gatewayHostKeys(config, store);
     return sshAccess(config, hostKeys, user);
   };
   return [
@@ -27,8 +27,8 @@ export function pageRoutes(config: Config, store: Store): Route[] {
       method: 'GET',
       path: '/_berth/',
       access: 'user',
-      handler: ({ res, user, csrfToken = '' }) =>
-        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: ssh(user.name), signOut })),
+      handler: async ({ res, user, csrfToken = '' }) =>
+        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut })),
     },
     {
       method: 'GET',

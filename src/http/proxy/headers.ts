@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { BerthPort } from '../../runtime/types.js';
 import { headerValues } from '../headerValues.js';
-import { removeCookies } from './cookies.js';
+import { removeCookies, rewriteSetCookie, setCookieName, type BerthCookieRules } from './cookies.js';
+import type { ForwardOptions } from './options.js';
 
 /**
  * What of the client's request never reaches a berth: the gateway's identity
@@ -64,15 +65,37 @@ function isHopByHop(key: string): boolean {
 }
 
 /**
+ * End-to-end headers a sender's Connection header cannot declare hop-by-hop:
+ * the berth must get the Host the client asked for and the body's framing,
+ * and a client must not strip what a trusted proxy in front or the gateway
+ * itself says about the request (X-Forwarded-*, Forwarded, X-Real-IP,
+ * X-Berth-*). "Connection: close, Host" is thus only "Connection: close".
+ */
+function mayBeNamedHopByHop(key: string): boolean {
+  switch (key) {
+    case 'host':
+    case 'content-length':
+    case 'transfer-encoding':
+    case 'forwarded':
+    case 'x-real-ip':
+      return false;
+    default:
+      return !key.startsWith('x-forwarded-') && !key.startsWith('x-berth-');
+  }
+}
+
+/**
  * Header names Connection values declare hop-by-hop ("Connection: close, X-Foo"),
- * or undefined in the usual case of only keep-alive/close/upgrade.
+ * or undefined in the usual case of only keep-alive/close/upgrade. Names that
+ * must travel end to end (mayBeNamedHopByHop) are ignored, so a Connection
+ * header only ever removes headers that describe one connection.
  */
 function connectionNamed(values: readonly string[]): Set<string> | undefined {
   let named: Set<string> | undefined;
   for (const value of values) {
     for (const token of value.split(',')) {
       const key = token.trim().toLowerCase();
-      if (key === '' || key === 'close' || key === 'keep-alive' || key === 'upgrade') continue;
+      if (key === '' || key === 'close' || key === 'keep-alive' || key === 'upgrade' || !mayBeNamedHopByHop(key)) continue;
       (named ??= new Set()).add(key);
     }
   }
@@ -151,18 +174,30 @@ export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext)
 
 /**
  * The response head as the client receives it: the berth's headers less the
- * hop-by-hop ones (Node frames the body for the client itself). With `upgrade`,
- * Upgrade is kept and the caller adds Connection: Upgrade.
+ * hop-by-hop ones (Node frames the body for the client itself), its
+ * Set-Cookie lines put through `opts.cookies` (each stays a line of its own).
+ * With `upgrade`, Upgrade is kept and the caller adds Connection: Upgrade.
  */
-export function forwardResponseHeaders(headers: ResponseHeaders, upgrade: boolean): string[] {
+export function forwardResponseHeaders(headers: ResponseHeaders, upgrade: boolean, opts: Pick<ForwardOptions, 'cookies' | 'onDroppedCookie'>): string[] {
   const connection = headers.connection;
   const named = connection === undefined ? undefined : connectionNamed(typeof connection === 'string' ? [connection] : connection);
   const out: string[] = [];
   for (const key in headers) {
     if ((isHopByHop(key) && !(upgrade && key === 'upgrade')) || named?.has(key)) continue;
     const value = headers[key];
-    if (typeof value === 'string') out.push(key, value);
-    else if (value !== undefined) for (const each of value) out.push(key, each);
+    if (value === undefined) continue;
+    // Only responses that set cookies pay for the cookie rules.
+    if (key === 'set-cookie' && opts.cookies !== undefined) {
+      if (typeof value === 'string') pushSetCookie(out, value, opts);
+      else for (const line of value) pushSetCookie(out, line, opts);
+    } else if (typeof value === 'string') out.push(key, value);
+    else for (const each of value) out.push(key, each);
   }
   return out;
+}
+
+function pushSetCookie(out: string[], line: string, opts: Pick<ForwardOptions, 'cookies' | 'onDroppedCookie'>): void {
+  const kept = rewriteSetCookie(line, opts.cookies as BerthCookieRules);
+  if (kept !== null) out.push('set-cookie', kept);
+  else opts.onDroppedCookie?.(setCookieName(line));
 }

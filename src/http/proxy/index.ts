@@ -8,6 +8,7 @@ import { UpgradeAgent } from './upgradeAgent.js';
 import { forwardWeb } from './web.js';
 
 export { stripRules, type StripRules } from './headers.js';
+export type { BerthCookieRules } from './cookies.js';
 export type { ForwardOptions, UpgradeOptions } from './options.js';
 export type { ConnectBerth, PoolOptions } from './agent.js';
 

@@ -1,4 +1,5 @@
 import type { BerthError } from '../../core/errors.js';
+import type { BerthCookieRules } from './cookies.js';
 import type { StripRules } from './headers.js';
 
 /** What the router says about one request it hands to the proxy. */
@@ -7,6 +8,10 @@ export interface ForwardOptions {
   scheme: 'http' | 'https';
   /** Identity headers, tokens and gateway cookies to remove; build once with stripRules(). */
   strip?: StripRules;
+  /** What the berth's Set-Cookie lines may do; build once at start-up. Without it they pass unchanged. */
+  cookies?: BerthCookieRules;
+  /** Called with the name of each Set-Cookie dropped because it names a gateway cookie. */
+  onDroppedCookie?: (name: string) => void;
   /** Headers to add, e.g. { 'X-Berth-Visitor': 'alice' }; any the client sent under these names are dropped. */
   addHeaders?: Readonly<Record<string, string>>;
   /** Called once with the status the client is sent: the berth's, 101 for an upgrade, or 502 from the proxy. */

@@ -62,7 +62,7 @@ export function forwardUpgrade(
   handshake.on('response', (res: IncomingMessage) => {
     answered = true;
     opts.onStatus?.(res.statusCode as number);
-    client.write(statusLine(res) + headerLines(forwardResponseHeaders(res.headersDistinct, false)) + 'connection: close\r\n\r\n');
+    client.write(statusLine(res) + headerLines(forwardResponseHeaders(res.headersDistinct, false, opts)) + 'connection: close\r\n\r\n');
     res.on('close', () => {
       if (!res.complete) client.destroy();
     });
@@ -77,7 +77,7 @@ export function forwardUpgrade(
       return;
     }
     opts.onStatus?.(101);
-    client.write(statusLine(res) + headerLines(forwardResponseHeaders(res.headersDistinct, true)) + 'Connection: Upgrade\r\n\r\n');
+    client.write(statusLine(res) + headerLines(forwardResponseHeaders(res.headersDistinct, true, opts)) + 'Connection: Upgrade\r\n\r\n');
     if (upstreamHead.length > 0) client.write(upstreamHead);
     if (head.length > 0) upstream.write(head);
     joinTunnel(tunnels, client, upstream, opts);

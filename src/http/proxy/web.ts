@@ -51,7 +51,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // An interim answer (103 Early Hints); the final one follows.
     if (status < 200) return;
     this.opts.onStatus?.(status);
-    this.res.writeHead(status, statusMessage, forwardResponseHeaders(headers, false));
+    this.res.writeHead(status, statusMessage, forwardResponseHeaders(headers, false, this.opts));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -1,6 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
+import { signalOfExitCode } from '../../core/exit.js';
+import { cidrMatcher } from '../../core/net.js';
 import type { Logger } from '../../log/logger.js';
 import { listeningByExec, summarise } from '../procNet.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
@@ -15,6 +17,7 @@ import { logLines } from './frames.js';
 import { ensureImage } from './image.js';
 import { FALLBACK_SHELL, loginShellFrom } from './loginShell.js';
 import { containerName, homeVolumeName, LABEL } from './names.js';
+import { prepareBerthNetwork } from './network.js';
 import { absent, engineTime, observe } from './observed.js';
 import { bridgeAddress, mainPortOf, resolveReach } from './reach.js';
 
@@ -64,6 +67,8 @@ export class DockerRuntime implements Runtime {
   private readonly namespace: NamespaceReach;
   /** Why connections cannot come from inside the containers' network namespaces; null while they do. */
   private namespaceBlocked: string | null;
+  /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
+  private inBerthNetwork: (address: string | undefined) => boolean = () => false;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.config = options.docker;
@@ -93,8 +98,29 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  async prepare(): Promise<void> {
+    try {
+      await this.ensureNetwork();
+    } catch (err) {
+      if (isUnreachable(err)) {
+        this.options.logger.warn({ engine: this.engine }, 'docker: the engine does not answer yet; the berth network is checked before the first berth starts');
+        return;
+      }
+      const failure = engineFailure(this.engine, 'prepare the berth network', err);
+      // At start the reader is the operator: give them the fix, not the user's text.
+      throw new BerthError({ code: failure.code, userMessage: failure.logMessage, cause: err });
+    }
+  }
+
+  isBerthAddress(address: string | undefined): boolean {
+    return this.inBerthNetwork(address);
+  }
+
   async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
     try {
+      // Before any berth runs, and again on every start: what prepare() could
+      // not read while the engine was away is learnt here.
+      await this.ensureNetwork();
       const reach = await this.reachMode();
       let info = await this.find(spec.name);
       if (info && !this.fits(info, spec, reach)) {
@@ -314,7 +340,7 @@ export class DockerRuntime implements Runtime {
     const request = createOptions(spec, { prefix, network, reach, allowedMounts, instanceId: this.options.instanceId });
     await ensureImage(this.docker, request.Image as string, progress);
     progress('creating', `creating container ${request.name}`);
-    await Promise.all([this.ensureNetwork(), this.ensureHome(spec)]);
+    await this.ensureHome(spec);
     let id: string;
     try {
       id = (await this.docker.createContainer(request)).id;
@@ -359,29 +385,22 @@ export class DockerRuntime implements Runtime {
   }
 
   /**
-   * Single-flight: the engine's duplicate check is best effort, and berths
-   * created at once would otherwise make several networks of one name.
+   * Checked before every start, so a network changed under a running
+   * gateway is caught too. Single-flight: the engine's duplicate check is
+   * best effort, and berths created at once would otherwise make several
+   * networks of one name.
    */
   private ensureNetwork(): Promise<void> {
-    this.networkReady ??= this.createNetworkIfMissing().finally(() => {
-      this.networkReady = null;
-    });
+    this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger)
+      .then((network) => {
+        const inSubnets = cidrMatcher(network.subnets);
+        const isHost = cidrMatcher(network.gateways);
+        this.inBerthNetwork = (address) => inSubnets(address) && !isHost(address);
+      })
+      .finally(() => {
+        this.networkReady = null;
+      });
     return this.networkReady;
-  }
-
-  private async createNetworkIfMissing(): Promise<void> {
-    const network = this.config.network;
-    try {
-      await this.docker.getNetwork(network).inspect();
-      return;
-    } catch (err) {
-      if (engineStatus(err) !== 404) throw err;
-    }
-    try {
-      await this.docker.createNetwork({ Name: network, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL.managed]: 'true' } });
-    } catch (err) {
-      if (engineStatus(err) !== 409) throw err;
-    }
   }
 
   /** Creating a volume that exists returns it, so this is safe to repeat. */
@@ -436,7 +455,10 @@ export class DockerRuntime implements Runtime {
     if (known && event.at < known.startedAt) return;
     this.running.delete(event.id);
     this.namespace.forget(event.name);
-    this.report({ name: event.name, exitCode: event.exitCode });
+    // The die event has no OOM flag; the container's state has (one inspect per death, never on a hot path).
+    void this.inspectId(event.id)
+      .catch(() => null)
+      .then((info) => this.report({ name: event.name, exitCode: event.exitCode, signal: signalOfExitCode(event.exitCode), oomKilled: info?.State.OOMKilled === true }));
   }
 
   /** After the events stream was lost: containers believed running that are not ended unseen. */
@@ -449,7 +471,8 @@ export class DockerRuntime implements Runtime {
           continue;
         }
         if (!this.running.delete(id) || this.stoppedOnRequest.has(id)) continue;
-        this.report({ name: known.name, exitCode: info ? info.State.ExitCode : null });
+        const exitCode = info ? info.State.ExitCode : null;
+        this.report({ name: known.name, exitCode, signal: signalOfExitCode(exitCode), oomKilled: info?.State.OOMKilled === true });
       } catch (err) {
         this.options.logger.warn({ err: engineMessage(err) }, 'docker: could not check berths after the engine came back');
         return;

@@ -8,17 +8,18 @@ import { LABEL } from './names.js';
  * How the gateway reaches a berth's ports.
  *
  * - 'network': at the container's address on runtime.docker.network. Works
- *   when the gateway can route to that bridge: on the engine's Linux host, or
- *   in a container attached to the same network (the container-director
- *   layout).
+ *   when the gateway can route to that bridge from the host: on the engine's
+ *   Linux host, or in a container with the host's network. Not from a
+ *   container attached to the berth network: inter-container communication
+ *   is off there (./network.ts), for the gateway as for berths.
  * - 'published': the main port is published on the engine host's 127.0.0.1
  *   with a port the engine picks. Works wherever the bridge is not routable
  *   (Docker Desktop, rootless Docker or Podman) as long as the gateway runs on
  *   the engine's host. Other ports are still reached at the container address.
  *
  * 'auto' picks 'network' for a local engine socket on Linux that is not
- * rootless (the bridge is then routable from the host and from containers
- * on it), else 'published'. A remote tcp:// engine needs one set explicitly.
+ * rootless (the bridge is then routable from the host), else 'published'.
+ * A remote tcp:// engine needs one set explicitly.
  */
 export async function resolveReach(configured: 'auto' | Reach, docker: Docker, address: EngineAddress): Promise<Reach> {
   if (configured !== 'auto') return configured;

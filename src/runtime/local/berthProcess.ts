@@ -31,7 +31,7 @@ export class BerthProcess {
   constructor(
     argv: readonly string[],
     private readonly context: ExecContext,
-    onEnd: (exitCode: number | null) => void,
+    onEnd: (exitCode: number | null, signal: string | null) => void,
   ) {
     const [file = '', ...args] = argv;
     this.child = spawn(file, args, { cwd: context.cwd, env: context.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -53,7 +53,8 @@ export class BerthProcess {
         this.finishedAt = Date.now();
         this.exitCode = this.pid === null ? null : exitCodeOf(code, signal);
         resolve();
-        if (this.pid !== null) onEnd(this.exitCode);
+        // The signal's name without SIG, as ExecProcess and BerthExit name them.
+        if (this.pid !== null) onEnd(this.exitCode, signal === null ? null : signal.slice(3));
       });
     });
     // Settled here so a failed spawn is never an unhandled rejection; callers await `spawned` themselves.

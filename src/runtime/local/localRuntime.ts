@@ -28,6 +28,8 @@ export interface LocalRuntimeOptions {
   defaultCommand: string[];
   /** Grace given to a berth replaced because its spec changed, and to every berth on close(). */
   stopGraceSeconds: number;
+  /** Warn at start that berths are not kept apart: set when real users sign in (every auth mode but dev). */
+  warnUnsandboxed?: boolean;
 }
 
 interface LocalBerth {
@@ -65,6 +67,19 @@ export class LocalRuntime implements Runtime {
 
   async health(): Promise<void> {
     // Child processes of the gateway need nothing that could be missing.
+  }
+
+  async prepare(): Promise<void> {
+    if (!this.options.warnUnsandboxed) return;
+    this.logger.warn(
+      "unsandboxed local berths share the host's network: each can connect to every other berth's ports and to anything listening on this host, " +
+        'around sign-in and share levels, and can send identity headers from a loopback address; for several users run berths on Docker (runtime.kind: docker)',
+    );
+  }
+
+  /** Local berths connect from the host's own addresses, which they share with the gateway and any proxy on it: nothing tells them apart. */
+  isBerthAddress(): boolean {
+    return false;
   }
 
   ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
@@ -172,7 +187,7 @@ export class LocalRuntime implements Runtime {
       port,
       stopRequested: false,
       owned: null,
-      run: new BerthProcess(argv, { cwd: home, env }, (exitCode) => this.ended(berth, exitCode)),
+      run: new BerthProcess(argv, { cwd: home, env }, (exitCode, signal) => this.ended(berth, exitCode, signal)),
     };
     this.berths.set(spec.name, berth);
     try {
@@ -195,13 +210,13 @@ export class LocalRuntime implements Runtime {
     await berth.run.terminate(graceSeconds);
   }
 
-  private ended(berth: LocalBerth, exitCode: number | null): void {
+  private ended(berth: LocalBerth, exitCode: number | null, signal: string | null): void {
     const name = berth.spec.name;
-    this.logger.info({ berth: name, pid: berth.run.pid, exitCode, asked: berth.stopRequested }, 'berth process ended');
+    this.logger.info({ berth: name, pid: berth.run.pid, exitCode, signal, asked: berth.stopRequested }, 'berth process ended');
     if (berth.stopRequested) return;
     for (const listener of this.exitListeners) {
       try {
-        listener({ name, exitCode });
+        listener({ name, exitCode, signal });
       } catch (err) {
         this.logger.error({ berth: name, err }, 'an exit listener failed');
       }

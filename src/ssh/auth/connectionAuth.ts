@@ -1,5 +1,5 @@
 import type { AuthContext, AuthenticationType, PasswordAuthContext, PublicKeyAuthContext } from 'ssh2';
-import { usernameProblem } from '../../core/safeName.js';
+import { parseUsername } from '../../core/safeName.js';
 import type { Logger } from '../../log/logger.js';
 import { parsePublicKey, type PublicKeyInfo } from '../keys.js';
 import type { FailureLimiter } from './limiter.js';
@@ -42,6 +42,7 @@ export class ConnectionAuth {
   /** The berth user once authenticated. */
   user: string | null = null;
   private failures = 0;
+  private exhausted = false;
   private readonly decisions = new Map<string, Promise<Decision>>();
 
   constructor(
@@ -49,13 +50,13 @@ export class ConnectionAuth {
     private readonly connection: Omit<AttemptInfo, 'username'>,
     private readonly address: string,
     private readonly logger: Logger,
-    /** Called once the connection has used up its attempts; it should disconnect. */
-    private readonly onExhausted: () => void,
+    /** Called once the connection has used up its attempts, with why the last was refused; it should disconnect. */
+    private readonly onExhausted: (last: AuthRefusal) => void,
   ) {}
 
   handle(ctx: AuthContext): void {
     // Requests the client sent before its last allowed failure was answered: the connection is ending anyway.
-    if (this.failures >= this.policy.maxAttempts) return ctx.reject();
+    if (this.exhausted) return ctx.reject();
     this.decide(ctx).catch((err: unknown) => {
       this.logger.error({ err, user: ctx.username, method: ctx.method }, 'ssh authentication failed unexpectedly');
       ctx.reject(this.methods());
@@ -67,8 +68,9 @@ export class ConnectionAuth {
     if (ctx.method === 'none') return ctx.reject(this.methods());
     const fields = { user: ctx.username, method: ctx.method };
     if (this.policy.limiter.blocked(this.address)) return this.refuse(ctx, fields, 'auth_rate_limited');
-    if (usernameProblem(ctx.username) !== null) return this.refuse(ctx, fields, 'auth_bad_username');
-    const attempt: AttemptInfo = { ...this.connection, username: ctx.username };
+    const username = parseUsername(ctx.username);
+    if ('problem' in username) return this.refuse(ctx, fields, 'auth_bad_username');
+    const attempt: AttemptInfo = { ...this.connection, username: username.name };
     if (ctx.method === 'publickey') return this.publicKey(ctx, attempt);
     if (ctx.method === 'password' && this.policy.password) return this.password(ctx, attempt, this.policy.password);
     return this.refuse(ctx, fields, 'auth_method_not_offered');
@@ -123,10 +125,13 @@ export class ConnectionAuth {
     this.failures++;
     this.policy.limiter.recordFailure(this.address);
     this.logger.info({ ...fields, code, outcome: 'refused', failures: this.failures }, 'ssh authentication refused');
-    if (this.failures < this.policy.maxAttempts) return ctx.reject(this.methods());
-    this.logger.warn({ user: ctx.username, failures: this.failures }, 'too many failed ssh authentication attempts; disconnecting');
-    ctx.reject();
-    this.onExhausted();
+    // A blocked address gets nothing from trying on, so it is told why and disconnected at once.
+    const blocked = code === 'auth_rate_limited';
+    if (this.failures < this.policy.maxAttempts && !blocked) return ctx.reject(this.methods());
+    if (!blocked) this.logger.warn({ user: ctx.username, failures: this.failures }, 'too many failed ssh authentication attempts; disconnecting');
+    // As sshd: the disconnect is the answer. A failure reply first would make ssh give up and exit before reading why.
+    this.exhausted = true;
+    this.onExhausted(code);
   }
 
   private methods(): AuthenticationType[] {

@@ -2,7 +2,7 @@ import type { PublicKeyInfo } from '../keys.js';
 
 /** What every authority is told about an attempt; the fields of ContainerSSH's webhook requests. */
 export interface AttemptInfo {
-  /** The SSH username as the client sent it. */
+  /** The SSH username the client sent, in NFC (parseUsername). */
   username: string;
   /** "ip:port" of the client. */
   remoteAddress: string;

@@ -1,4 +1,4 @@
-import { usernameProblem } from '../../core/safeName.js';
+import { parseUsername } from '../../core/safeName.js';
 import type { Logger } from '../../log/logger.js';
 import { authorizedKeyLine, type PublicKeyInfo } from '../keys.js';
 import { DENIED, type AttemptInfo, type KeyAuthority, type PasswordAuthority, type Verdict } from './types.js';
@@ -64,10 +64,11 @@ export class WebhookAuthority implements KeyAuthority, PasswordAuthority {
     if (authenticatedUsername === undefined || authenticatedUsername === null || authenticatedUsername === '') {
       return { allowed: true, user: username };
     }
-    if (typeof authenticatedUsername !== 'string' || usernameProblem(authenticatedUsername) !== null) {
+    const granted = typeof authenticatedUsername === 'string' ? parseUsername(authenticatedUsername) : null;
+    if (granted === null || 'problem' in granted) {
       this.logger.warn({ url }, 'ssh auth webhook granted an unusable authenticatedUsername; denying');
       return DENIED;
     }
-    return { allowed: true, user: authenticatedUsername };
+    return { allowed: true, user: granted.name };
   }
 }

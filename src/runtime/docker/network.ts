@@ -1,0 +1,131 @@
+import type Docker from 'dockerode';
+import { BerthError } from '../../core/errors.js';
+import type { Logger } from '../../log/logger.js';
+import { engineStatus } from './engineErrors.js';
+import { LABEL } from './names.js';
+
+/**
+ * The bridge option that turns inter-container communication off: the engine
+ * then drops traffic from one container on the bridge to another, while the
+ * host (the gateway) still reaches every container, and each container still
+ * reaches the host and, unless the network is `internal`, the outside.
+ */
+export const ISOLATION_OPTION = 'com.docker.network.bridge.enable_icc';
+
+/** What the runtime needs to know about a berth network that keeps berths apart. */
+export interface BerthNetwork {
+  /** The subnets (IPv4 and IPv6) berths get their addresses from, from the engine's IPAM. */
+  subnets: string[];
+  /** The host's own addresses on the bridge: what the host (the gateway, a proxy on it) connects from when it dials the bridge. */
+  gateways: string[];
+}
+
+type NetworkInfo = {
+  Id: string;
+  Driver: string;
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+  Containers?: Record<string, { Name: string }> | null;
+  IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> | null } | null;
+};
+
+/**
+ * Makes sure `name` exists as a bridge network with inter-container
+ * communication off, and returns it. A network Berth made before it set the
+ * option is re-created when nothing runs on it (its stopped berths are
+ * removed with it: their homes are volumes and stay, the containers are made
+ * again on the next start); anything else is reported with the exact fix and
+ * never touched.
+ */
+export async function prepareBerthNetwork(docker: Docker, name: string, logger: Logger): Promise<BerthNetwork> {
+  const existing = await inspectNetwork(docker, name);
+  if (existing === null) return create(docker, name);
+  if (isolates(existing)) return described(existing);
+  if (await isPodman(docker)) throw podmanCannotIsolate(name);
+  const running = Object.values(existing.Containers ?? {}).map((c) => c.Name);
+  if (existing.Labels?.[LABEL.managed] !== 'true' || running.length > 0) throw notIsolated(name, existing, running);
+  logger.warn({ network: name }, 'the berth network lets berths reach each other (made by an older release); re-creating it with inter-container communication off');
+  const stale = await docker.listContainers({ all: true, filters: { network: [name], label: [`${LABEL.managed}=true`] } });
+  await Promise.all(stale.map((c) => docker.getContainer(c.Id).remove({ force: true, v: false })));
+  await docker.getNetwork(existing.Id).remove();
+  return create(docker, name);
+}
+
+function isolates(network: NetworkInfo): boolean {
+  return network.Driver === 'bridge' && network.Options?.[ISOLATION_OPTION] === 'false';
+}
+
+function described(network: NetworkInfo): BerthNetwork {
+  const config = network.IPAM?.Config ?? [];
+  return {
+    subnets: config.flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
+    gateways: config.flatMap((c) => (c.Gateway ? [c.Gateway] : [])),
+  };
+}
+
+async function inspectNetwork(docker: Docker, name: string): Promise<NetworkInfo | null> {
+  try {
+    return (await docker.getNetwork(name).inspect()) as NetworkInfo;
+  } catch (err) {
+    if (engineStatus(err) === 404) return null;
+    throw err;
+  }
+}
+
+async function create(docker: Docker, name: string): Promise<BerthNetwork> {
+  try {
+    await docker.createNetwork({
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Options: { [ISOLATION_OPTION]: 'false' },
+      Labels: { [LABEL.managed]: 'true' },
+    });
+  } catch (err) {
+    // Made meanwhile by another gateway or call: checked below like any other.
+    if (engineStatus(err) !== 409) throw err;
+  }
+  const made = await inspectNetwork(docker, name);
+  if (made !== null && isolates(made)) return described(made);
+  throw (await isPodman(docker)) ? podmanCannotIsolate(name) : notIsolated(name, made, []);
+}
+
+/** Asked only once a network failed to isolate, to say why in Podman's terms. */
+async function isPodman(docker: Docker): Promise<boolean> {
+  const version = (await docker.version()) as { Components?: Array<{ Name: string }> };
+  return (version.Components ?? []).some((c) => c.Name.toLowerCase().startsWith('podman'));
+}
+
+/**
+ * Podman's Docker API accepts the isolation option and drops it: its bridge
+ * networks cannot keep the containers on one network apart, so Berth will
+ * not run berths there rather than let them reach each other.
+ */
+function podmanCannotIsolate(name: string): BerthError {
+  return new BerthError({
+    code: 'runtime_unavailable',
+    userMessage: 'Berths cannot be started: their network does not keep them apart; tell the operator.',
+    logMessage:
+      `the engine is Podman, whose networks cannot turn inter-container communication off (it drops ${ISOLATION_OPTION}), ` +
+      `so berths on network ${name} could reach each other; run berths on a Docker engine (runtime.docker.socket) until Berth keeps them apart on Podman`,
+  });
+}
+
+function notIsolated(name: string, network: NetworkInfo | null, running: string[]): BerthError {
+  const remake = `docker network rm ${name} && docker network create -o ${ISOLATION_OPTION}=false ${name}`;
+  const why =
+    network === null
+      ? `the engine did not keep network ${name} it was asked to create`
+      : network.Driver !== 'bridge'
+        ? `runtime.docker.network ${name} is a ${network.Driver} network, not a bridge with ${ISOLATION_OPTION}=false, so berths on it can reach each other`
+        : `runtime.docker.network ${name} lets containers on it reach each other (it lacks the option ${ISOLATION_OPTION}=false)`;
+  const fix =
+    running.length > 0
+      ? `stop what runs on it (${running.join(', ')}; berths keep their homes), then either start Berth again (it re-creates a network it made) or run: ${remake}`
+      : `run: ${remake} (add --internal to let berths reach only the gateway), or set runtime.docker.network to a network made that way`;
+  return new BerthError({
+    code: 'runtime_unavailable',
+    userMessage: 'Berths cannot be started: their network does not keep them apart; tell the operator.',
+    logMessage: `${why}; to fix, ${fix}`,
+  });
+}

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { serveWithApps, type ServedApps } from '../helpers/servedApps.js';
+import { launchBrowser, newPage, WAIT_MS } from './harness.js';
+
+/*
+ * A real `berth serve` child process with app hosts, for Chromium: the
+ * gateway at berth.example.com and apps under apps.example.com share the
+ * registrable domain example.com, so app hosts and the gateway are
+ * same-site (SameSite=Lax cookies travel between them) as in the README's
+ * DNS example; .com, a listed public suffix, leaves no doubt what the site
+ * is. Chromium resolves every *.example.com name to loopback, so
+ * nothing leaves the machine (test/helpers/servedApps.ts has the rest).
+ */
+
+export const APPS_DOMAIN = 'apps.example.com';
+
+export interface AppsServe extends ServedApps {
+  browser: Browser;
+}
+
+export async function serveApps(env: Record<string, string> = {}): Promise<AppsServe> {
+  const apps = await serveWithApps({ gatewayHost: 'berth.example.com', appsDomain: APPS_DOMAIN }, { BERTH_LOG_LEVEL: 'info', ...env });
+  const browser = await launchBrowser(['--host-resolver-rules=MAP *.example.com 127.0.0.1']);
+  return {
+    ...apps,
+    browser,
+    async close() {
+      await browser.close();
+      await apps.close();
+    },
+  };
+}
+
+/** A browser of its own for `who`, signed in on the gateway with the dev login form. */
+export async function personSignedIn(apps: AppsServe, who: string): Promise<Page> {
+  const { page } = await newPage(apps.browser);
+  await page.goto(`${apps.gatewayUrl}/_berth/login?next=${encodeURIComponent('/_berth/')}`);
+  await page.locator('#username').fill(who);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${apps.gatewayUrl}/_berth/`);
+  return page;
+}
+
+/** What the page's own script gets from fetch(url) (same-origin or CORS-less reads are the test's business). */
+export async function pageFetch(page: Page, url: string): Promise<{ status: number; body: string }> {
+  return page.evaluate(async (target) => {
+    const reply = await fetch(target, { credentials: 'include' });
+    return { status: reply.status, body: await reply.text() };
+  }, url);
+}
+
+/** A call of the gateway's API as its own dashboard makes it: from the gateway's origin, with the session's CSRF token. */
+export async function dashboardApi(page: Page, apps: AppsServe, method: string, path: string, body?: unknown): Promise<number> {
+  if (!page.url().startsWith(`${apps.gatewayUrl}/_berth/`)) await page.goto(`${apps.gatewayUrl}/_berth/`);
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const csrf = document.querySelector('meta[name="berth-csrf"]')?.getAttribute('content') ?? '';
+      const reply = await fetch(path, {
+        method,
+        headers: { 'content-type': 'application/json', 'x-berth-csrf': csrf },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return reply.status;
+    },
+    { method, path, body },
+  );
+}
+
+/**
+ * Opens a WebSocket from the page's own origin, as any script on it could,
+ * sends one message and reports what came back, or how it failed.
+ */
+export async function pageWebSocket(page: Page, url: string): Promise<{ opened: boolean; reply: string | null }> {
+  return page.evaluate(
+    ({ target, waitMs }) =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(target);
+        let opened = false;
+        let reply: string | null = null;
+        const timer = setTimeout(() => ws.close(), waitMs);
+        ws.onopen = () => {
+          opened = true;
+          ws.send('hello');
+        };
+        ws.onmessage = (event) => {
+          reply = String(event.data);
+          ws.close();
+        };
+        ws.onclose = () => {
+          clearTimeout(timer);
+          resolve({ opened, reply });
+        };
+      }),
+    { target: url, waitMs: WAIT_MS / 2 },
+  );
+}
+
+export interface Seen {
+  port: number;
+  url: string;
+  headers: Record<string, string>;
+  upgrade?: boolean;
+}
+
+/** The request and handshake heads the berth of the page's person received (the fixture's GET /seen on the main route). */
+export async function seenBy(page: Page, apps: AppsServe): Promise<Seen[]> {
+  const reply = await page.goto(`${apps.gatewayUrl}/seen`);
+  assert.equal(reply?.status(), 200);
+  return JSON.parse((await reply?.text()) ?? '[]') as Seen[];
+}
+
+/** Starts the berth of the page's person and has it listen on `port` as well (the fixture's GET /open). */
+export async function startBerthListening(page: Page, apps: AppsServe, port: number): Promise<void> {
+  assert.equal(await dashboardApi(page, apps, 'POST', '/_berth/api/me/start'), 202);
+  // A fetch from an open tab is held while the berth starts, then proxied.
+  const opened = await pageFetch(page, `${apps.gatewayUrl}/open?port=${port}`);
+  assert.equal(opened.status, 200, opened.body);
+}
