@@ -69,6 +69,8 @@ export class DockerRuntime implements Runtime {
   private namespaceBlocked: string | null;
   /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
   private inBerthNetwork: (address: string | undefined) => boolean = () => false;
+  /** Whether the operator was told that berths can reach each other here: once, at the first check (at start when the engine answers). */
+  private warnedUnisolated = false;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.config = options.docker;
@@ -391,11 +393,18 @@ export class DockerRuntime implements Runtime {
    * networks of one name.
    */
   private ensureNetwork(): Promise<void> {
-    this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger)
+    this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger, this.config.allowUnisolatedBerths)
       .then((network) => {
         const inSubnets = cidrMatcher(network.subnets);
         const isHost = cidrMatcher(network.gateways);
         this.inBerthNetwork = (address) => inSubnets(address) && !isHost(address);
+        if (network.unisolated !== null && !this.warnedUnisolated) {
+          this.warnedUnisolated = true;
+          this.options.logger.warn(
+            { engine: this.engine, network: this.config.network, reason: network.unisolated },
+            "docker: berths can reach each other's ports, around sign-in and share levels (runtime.docker.allowUnisolatedBerths is true); run berths on a Docker engine to keep them apart",
+          );
+        }
       })
       .finally(() => {
         this.networkReady = null;
