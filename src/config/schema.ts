@@ -80,6 +80,8 @@ const dockerRuntime = z
     reach: z.enum(['auto', 'network', 'published']).default('auto'),
     enterNamespace: z.enum(['auto', 'off']).default('auto'),
     network: z.string().default('berth'),
+    /** Run berths where the engine cannot keep them apart (Podman), accepting that they can reach each other's ports. */
+    allowUnisolatedBerths: z.boolean().default(false),
     tls: z
       .strictObject({
         ca: z.string().nullable().default(null),

@@ -306,7 +306,13 @@ export class Spawner implements BerthDirectory {
       entry.status.runtimeId = observed.id;
       entry.status.image = observed.image;
       this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
-      const mainPort = await runtime.mainPort(spec.name);
+      // A command that fails at once can be gone before its exit event arrives (on Podman, before the
+      // engine even answers the start); its exit code and output then say more than "not running".
+      const mainPort = await runtime.mainPort(spec.name).catch(async (err: unknown) => {
+        const now = await runtime.inspect(spec.name).catch(() => null);
+        if (now?.state === 'exited') throw await this.exitFailure(entry, now.exitCode, 'before it was ready');
+        throw err;
+      });
       const answered = await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
         readyPath: config.environment.readyPath,
         deadline,

@@ -9,6 +9,9 @@
 const FIND_AND_RUN = [
   'for p in "$@"; do [ -x "$p" ] && exec "$p"; done',
   'echo "berth: no sftp-server in your environment (looked for: $*); install openssh-sftp-server (Debian, Ubuntu) or openssh (Alpine, Fedora), or set ssh.sftpServerPath" >&2',
+  // The client's first packet is on its way; on Podman (conmon) input that
+  // arrives after the process ended resets the exec stream and loses this line.
+  'sleep 1',
   'exit 127',
 ].join('; ');
 

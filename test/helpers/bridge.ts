@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { promisify } from 'node:util';
+import type Docker from 'dockerode';
 import { engine } from './docker.js';
 
 /*
@@ -8,9 +9,9 @@ import { engine } from './docker.js';
  * addresses, a port there for the gateway, and a probe run inside a container.
  */
 
-/** The first subnet of a network and the host's own address on its bridge. */
-export async function bridgeOf(network: string): Promise<{ subnet: string; hostAddress: string }> {
-  const info = (await engine.getNetwork(network).inspect()) as { IPAM: { Config: Array<{ Subnet: string; Gateway: string }> } };
+/** The first subnet of a network on `client`'s engine (Docker unless named) and the host's own address on its bridge. */
+export async function bridgeOf(network: string, client: Docker = engine): Promise<{ subnet: string; hostAddress: string }> {
+  const info = (await client.getNetwork(network).inspect()) as { IPAM: { Config: Array<{ Subnet: string; Gateway: string }> } };
   const [ipam] = info.IPAM.Config;
   if (!ipam) throw new Error(`network ${network} has no subnet`);
   return { subnet: ipam.Subnet, hostAddress: ipam.Gateway };

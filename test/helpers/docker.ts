@@ -1,21 +1,90 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import Docker from 'dockerode';
 
 /*
- * What every test against the real Docker engine shares: the locally built
+ * What every test against a real container engine shares: the locally built
  * test images, a per-run name prefix, clean-up by that prefix, and the rule
  * that without an engine tests skip on a laptop and fail in CI (CI=true),
- * where .ci/run has started one.
+ * where .ci/run has started one. Two engines serve the same API: Docker
+ * (DOCKER_HOST, else its default socket) and Podman's API service
+ * (BERTH_TEST_PODMAN_SOCKET, else the socket .ci/run starts it on).
  */
 
 export const BUSYBOX = 'berth-test/busybox:latest';
 export const DEBIAN = 'berth-test/debian:latest';
 
-export const engine = new Docker();
+export interface TestEngine {
+  kind: 'docker' | 'podman' | 'podman-rootless';
+  /** As runtime.docker.socket takes it, e.g. "unix:///run/berth-podman/podman.sock". */
+  socket: string;
+  client: Docker;
+  /** The engine's own CLI, talking to this engine: a second opinion beside the runtime's client. */
+  cli: string[];
+  /** The command that brings this engine up on this machine, for the skip message. */
+  startWith: string;
+  /**
+   * Why berths on this engine can reach each other's ports (Podman's networks
+   * cannot keep them apart, README "Run on Podman"), null where the engine
+   * keeps them apart. Test targets on such an engine set
+   * runtime.docker.allowUnisolatedBerths, as an operator accepting it would.
+   */
+  unisolated: string | null;
+}
+
+/** Where .ci/run's engine step starts Podman's API service. */
+export const PODMAN_SOCKET = process.env.BERTH_TEST_PODMAN_SOCKET || 'unix:///run/berth-podman/podman.sock';
+
+export const DOCKER: TestEngine = {
+  kind: 'docker',
+  socket: process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST : 'unix:///var/run/docker.sock',
+  client: new Docker(),
+  cli: ['docker'],
+  startWith: 'bash .ci/run system engine images',
+  unisolated: null,
+};
+/** Podman 4.3's Docker API drops the isolation option, so the gateway runs berths there only with allowUnisolatedBerths. */
+const PODMAN_UNISOLATED = "Podman's networks cannot keep berths apart (its Docker API drops com.docker.network.bridge.enable_icc), so berths there can reach each other";
+export const PODMAN: TestEngine = {
+  kind: 'podman',
+  socket: PODMAN_SOCKET,
+  client: new Docker({ socketPath: PODMAN_SOCKET.replace(/^unix:\/\//, '') }),
+  cli: ['podman', '--remote', '--url', PODMAN_SOCKET],
+  startWith: 'bash .ci/run system engine images podman',
+  unisolated: PODMAN_UNISOLATED,
+};
+/**
+ * Rootless Podman, as .ci/run starts it: as the user BERTH_TEST_PODMAN_ROOTLESS_USER
+ * (berth-rootless) on /run/user/<uid>/podman/podman.sock, unless
+ * BERTH_TEST_PODMAN_ROOTLESS_SOCKET names another socket.
+ */
+function rootlessSocket(): string {
+  const given = process.env.BERTH_TEST_PODMAN_ROOTLESS_SOCKET;
+  if (given) return given;
+  const user = process.env.BERTH_TEST_PODMAN_ROOTLESS_USER || 'berth-rootless';
+  try {
+    return `unix:///run/user/${execFileSync('id', ['-u', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}/podman/podman.sock`;
+  } catch {
+    return `unix:///run/user/<uid of ${user}>/podman/podman.sock`;
+  }
+}
+const PODMAN_ROOTLESS_SOCKET = rootlessSocket();
+export const PODMAN_ROOTLESS: TestEngine = {
+  kind: 'podman-rootless',
+  socket: PODMAN_ROOTLESS_SOCKET,
+  client: new Docker({ socketPath: PODMAN_ROOTLESS_SOCKET.replace(/^unix:\/\//, '') }),
+  cli: ['podman', '--remote', '--url', PODMAN_ROOTLESS_SOCKET],
+  startWith: 'bash .ci/run system engine images podman',
+  unisolated: PODMAN_UNISOLATED,
+};
+/** The engines every suite that reaches into berths runs against. */
+export const ENGINES: readonly TestEngine[] = [DOCKER, PODMAN];
+
+export const engine = DOCKER.client;
 
 /** A prefix for everything one test file creates, so parallel runs never meet and clean-up finds it all. */
 export function runPrefix(): string {
@@ -23,7 +92,8 @@ export function runPrefix(): string {
 }
 
 /** Removes every container and volume named `<prefix>-…` and the networks given. */
-export async function removeByPrefix(prefix: string, networks: string[] = []): Promise<void> {
+export async function removeByPrefix(prefix: string, networks: string[] = [], on: TestEngine = DOCKER): Promise<void> {
+  const engine = on.client;
   const containers = await engine.listContainers({ all: true, filters: { name: [`${prefix}-`] } });
   await Promise.all(containers.map((c) => engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   const { Volumes: volumes } = await engine.listVolumes({ filters: { name: [`${prefix}-`] } });
@@ -35,15 +105,15 @@ export async function removeByPrefix(prefix: string, networks: string[] = []): P
 }
 
 /** Why the engine tests cannot run here, or null when they can. */
-async function missingEngine(): Promise<string | null> {
+async function missingEngine(on: TestEngine): Promise<string | null> {
   try {
-    await engine.ping();
+    await on.client.ping();
   } catch (err) {
-    return `no docker engine answers (${(err as Error).message}); start one with: bash .ci/run system engine images`;
+    return `no ${on.kind} engine answers at ${on.socket} (${(err as Error).message}); start one with: ${on.startWith}`;
   }
   for (const image of [BUSYBOX, DEBIAN]) {
-    const present = await engine.getImage(image).inspect().then(() => true, () => false);
-    if (!present) return `the test image ${image} is missing; build it with: bash scripts/build-test-images.sh`;
+    const present = await on.client.getImage(image).inspect().then(() => true, () => false);
+    if (!present) return `the test image ${image} is missing on ${on.kind}; build it with: ${on.startWith}`;
   }
   return null;
 }
@@ -52,10 +122,10 @@ async function missingEngine(): Promise<string | null> {
  * Runs `define` (which declares the file's suites) when an engine and the test
  * images are there; otherwise declares one test that skips, or fails in CI.
  */
-export async function withEngine(what: string, define: () => void): Promise<void> {
-  const missing = await missingEngine();
+export async function withEngine(what: string, define: () => void, on: TestEngine = DOCKER): Promise<void> {
+  const missing = await missingEngine(on);
   if (missing && process.env.CI === 'true') {
-    test(`${what}: docker engine and test images are there (CI)`, () => assert.fail(missing));
+    test(`${what}: ${on.kind} engine and test images are there (CI)`, () => assert.fail(missing));
   } else if (missing) {
     test(what, { skip: missing }, () => undefined);
   } else {
@@ -68,8 +138,8 @@ export async function withEngine(what: string, define: () => void): Promise<void
  * back: the engine "going away" for one gateway or runtime without
  * disturbing the engine every other test uses.
  */
-export function engineProxy(path: string) {
-  const target = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock';
+export function engineProxy(path: string, on: TestEngine = DOCKER) {
+  const target = on.socket.slice('unix://'.length);
   const open = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target);

@@ -14,6 +14,7 @@ import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
 import { ISOLATION_OPTION } from '../../src/runtime/docker/network.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { captureLogger } from '../auth/helpers.js';
 import { CLI } from '../helpers/serve.js';
 
 /*
@@ -180,19 +181,59 @@ await withEngine('docker berth network', () => {
       assert.equal((await engine.listContainers({ all: true, filters: { name: [`${prefix}-${spec.name}`] } })).length, 0, 'no container made on it');
     });
 
-    it('refuses to run berths on Podman, whose networks drop the isolation option, saying so', { timeout: TEST_MS, skip: podmanMissing }, async () => {
+    const onPodman = (network: string, allowUnisolatedBerths: boolean, logger = createLogger('silent')) => {
+      const docker = configSchema.parse({ runtime: { kind: 'docker', docker: { socket: PODMAN_SOCKET, namePrefix: prefix, network, reach: 'network', allowUnisolatedBerths } } }).runtime.docker;
+      return new DockerRuntime({ docker, instanceId: 'test-instance', stopGraceSeconds: 1, logger });
+    };
+    const podman = new Docker({ socketPath: PODMAN_SOCKET.replace(/^unix:\/\//, '') });
+    const podmanNetworkExists = (name: string) => podman.getNetwork(name).inspect().then(() => true, () => false);
+
+    it("refuses to run berths on Podman, whose networks drop the isolation option, saying berths could reach each other's ports and what to do", { timeout: TEST_MS, skip: podmanMissing }, async () => {
       const name = `${prefix}-podman`;
-      const docker = configSchema.parse({ runtime: { kind: 'docker', docker: { socket: PODMAN_SOCKET, namePrefix: prefix, network: name, reach: 'network' } } }).runtime.docker;
-      const runtime = new DockerRuntime({ docker, instanceId: 'test-instance', stopGraceSeconds: 1, logger: createLogger('silent') });
-      const podman = new Docker({ socketPath: PODMAN_SOCKET.replace(/^unix:\/\//, '') });
+      const runtime = onPodman(name, false);
+      const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'podman-refused');
       try {
-        for (const attempt of ['a new network', 'the network left from the first start']) {
+        for (const attempt of ['at start', 'again at start']) {
           const err = await startupError(runtime);
           assert.match(err.userMessage, /the engine is Podman, whose networks cannot turn inter-container communication off/, `${attempt}: ${err.userMessage}`);
-          assert.match(err.userMessage, /run berths on a Docker engine/);
+          assert.match(err.userMessage, /could reach each other's ports/);
+          assert.match(err.userMessage, /run berths on a Docker engine \(runtime\.docker\.socket\), or set runtime\.docker\.allowUnisolatedBerths: true/);
         }
+        await assert.rejects(runtime.ensure(spec, () => undefined), (e: BerthError) => e.code === 'runtime_unavailable' && /allowUnisolatedBerths/.test(e.logMessage));
+        assert.equal(await podmanNetworkExists(name), false, 'a refusal makes no network');
+        assert.equal((await podman.listContainers({ all: true, filters: { name: [`${prefix}-${spec.name}`] } })).length, 0, 'nor a container');
       } finally {
         await runtime.close();
+        await podman.getNetwork(name).remove().catch(() => undefined);
+      }
+    });
+
+    it('runs berths on Podman when runtime.docker.allowUnisolatedBerths accepts that they can reach each other, warning once at start', { timeout: TEST_MS, skip: podmanMissing }, async () => {
+      const name = `${prefix}-podman-accepted`;
+      const log = captureLogger();
+      const runtime = onPodman(name, true, log.logger);
+      const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'podman-accepted');
+      try {
+        await runtime.prepare();
+        const warned = () =>
+          log
+            .text()
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as { level: number; msg: string; reason?: string })
+            .filter((line) => line.msg.includes("berths can reach each other's ports"));
+        assert.equal(warned().length, 1, `one warning at start: ${log.text()}`);
+        assert.equal(warned()[0]?.level, 40, 'at warn');
+        assert.match(warned()[0]?.msg ?? '', /allowUnisolatedBerths is true.*run berths on a Docker engine/);
+        assert.match(String(warned()[0]?.reason), /the engine is Podman/);
+        assert.equal((await runtime.ensure(spec, () => undefined)).state, 'running');
+        const address = (await podman.getContainer(`${prefix}-${spec.name}`).inspect()).NetworkSettings.Networks[name]?.IPAddress;
+        assert.equal(runtime.isBerthAddress(address), true, `${address} is a berth address`);
+        assert.equal(warned().length, 1, 'not again for each berth');
+        await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+      } finally {
+        await runtime.close();
+        await podman.getContainer(`${prefix}-${spec.name}`).remove({ force: true }).catch(() => undefined);
         await podman.getNetwork(name).remove().catch(() => undefined);
       }
     });

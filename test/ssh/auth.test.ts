@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { authorize, logged, makeKey, run, scratchDir, sshArgs, startGateway, type ClientKey, type Gateway } from './harness.js';
-import { forEachRuntime } from './runtimes.js';
+import { forEachRuntime, WITHOUT_PODMAN } from './runtimes.js';
 
 interface HookCall {
   path: string;
@@ -198,4 +198,4 @@ await forEachRuntime((runtime) => {
       }
     });
   });
-});
+}, WITHOUT_PODMAN);

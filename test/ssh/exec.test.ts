@@ -84,8 +84,8 @@ await forEachRuntime((runtime) => {
 
     it('reports a command killed by a signal as such, where the runtime can tell', async () => {
       const result = await run('ssh', sshArgs(gateway, key, 'alice', 'kill -TERM $$', ['-o', 'LogLevel=DEBUG1']));
-      if (runtime.kind === 'docker' || runtime.kind === 'kubernetes') {
-        // The engine (and the API's exec status) reports an exec's end as a code only: 128 + SIGTERM, as a shell would show it.
+      if (runtime.engine || runtime.kind === 'kubernetes') {
+        // The engine (Docker or Podman, and the Kubernetes API's exec status) reports an exec's end as a code only: 128 + SIGTERM, as a shell would show it.
         assert.equal(result.code, 143);
       } else {
         assert.equal(result.code, 255);

@@ -6,7 +6,7 @@ import type { Config } from '../../src/config/schema.js';
 import { configSchema } from '../../src/config/schema.js';
 import { dockerRuntimeFromConfig } from '../../src/runtime/docker/fromConfig.js';
 import { kubernetesRuntimeFromConfig } from '../../src/runtime/kubernetes/fromConfig.js';
-import { DEBIAN, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { DEBIAN, DOCKER, engine, PODMAN, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 import { startFakeApiServer } from '../kubernetes/fakeApiServer/index.js';
 import { localSpawner, spawnerOver, type SpawnerParts } from '../helpers/gatewayParts.js';
 
@@ -14,12 +14,14 @@ import { localSpawner, spawnerOver, type SpawnerParts } from '../helpers/gateway
  * The runtimes the SSH behaviours run against, as test/conformance/runtime.ts
  * runs the runtime's: every describe of an SSH test file that is about what
  * reaches the berth is declared through forEachRuntime, so each behaviour is
- * checked on the local runtime, on a real Docker engine and on the kubernetes
- * runtime against the fake API server (pods as Docker containers) with the
- * same test.
+ * checked on the local runtime, on real Docker and Podman engines and on the
+ * kubernetes runtime against the fake API server (pods as Docker containers)
+ * with the same test.
  */
 export interface SshRuntime {
-  kind: 'local' | 'docker' | 'kubernetes';
+  kind: 'local' | TestEngine['kind'] | 'kubernetes';
+  /** The engine the berths run on as containers; null for local berths and for pods. */
+  engine: TestEngine | null;
   /** Points the config at this runtime and a berth serving "hello from <user>" on environment.port; the test adjusts after. */
   configure(config: Config): void;
   parts(config: Config): Promise<SpawnerParts>;
@@ -29,6 +31,7 @@ export interface SshRuntime {
 
 const local: SshRuntime = {
   kind: 'local',
+  engine: null,
   configure: () => undefined,
   parts: (config) => localSpawner(config),
   // A local berth listens on the host, on the port the runtime allocated.
@@ -49,11 +52,15 @@ const PYTHON_SERVER = [
   ].join('\n'),
 ];
 
-const docker: SshRuntime = {
-  kind: 'docker',
+/** The docker runtime on one engine (Docker, or Podman's API service). */
+const onEngine = (engine: TestEngine): SshRuntime => ({
+  kind: engine.kind,
+  engine,
   configure(config) {
     const prefix = runPrefix();
-    config.runtime = configSchema.parse({ runtime: { kind: 'docker', docker: { namePrefix: prefix, network: `${prefix}-net`, reach: 'network' } } }).runtime;
+    config.runtime = configSchema.parse({
+      runtime: { kind: 'docker', docker: { socket: engine.socket, namePrefix: prefix, network: `${prefix}-net`, reach: 'network', allowUnisolatedBerths: engine.unisolated !== null } },
+    }).runtime;
     config.environment.image = DEBIAN;
     config.environment.command = PYTHON_SERVER;
   },
@@ -65,16 +72,17 @@ const docker: SshRuntime = {
       ...parts,
       async close() {
         await parts.close();
-        await removeByPrefix(namePrefix, [network]);
+        await removeByPrefix(namePrefix, [network], engine);
       },
     };
   },
   webPort: async ({ config }) => config.environment.port,
-};
+});
 
 /** Berths as pods of the fake API server, reached at their pod IPs, exec'd through the API's exec over WebSocket. */
 const kubernetes: SshRuntime = {
   kind: 'kubernetes',
+  engine: null,
   configure(config) {
     config.environment.image = DEBIAN;
     config.environment.command = PYTHON_SERVER;
@@ -99,16 +107,25 @@ const kubernetes: SshRuntime = {
   webPort: async ({ config }) => config.environment.port,
 };
 
-export const RUNTIMES: readonly SshRuntime[] = [local, docker, kubernetes];
+export const RUNTIMES: readonly SshRuntime[] = [local, onEngine(DOCKER), onEngine(PODMAN), kubernetes];
+/**
+ * For what the SSH front decides by itself (authentication, limits): Podman
+ * would run the same docker runtime code again, so only exec, pty, sftp and
+ * forwarding, which reach into the berth, also run there.
+ */
+export const WITHOUT_PODMAN: readonly SshRuntime[] = RUNTIMES.filter((runtime) => runtime.kind !== 'podman');
 
 /**
  * Declares a file's suites once per runtime (`define` names them with
- * runtime.kind); the docker ones only with an engine and the test images,
- * else they skip, or fail in CI where .ci/run starts an engine.
+ * runtime.kind); those on an engine only with the engine and the test
+ * images, else they skip, or fail in CI where .ci/run starts both engines.
  */
-export async function forEachRuntime(define: (runtime: SshRuntime) => void): Promise<void> {
-  for (const runtime of RUNTIMES) {
-    if (runtime.kind !== 'local') await withEngine(`ssh into ${runtime.kind} berths`, () => define(runtime));
+export async function forEachRuntime(define: (runtime: SshRuntime) => void, runtimes: readonly SshRuntime[] = RUNTIMES): Promise<void> {
+  for (const runtime of runtimes) {
+    const { engine } = runtime;
+    if (engine) await withEngine(`ssh into ${engine.kind} berths`, () => define(runtime), engine);
+    // The fake API server's pods are Docker containers.
+    else if (runtime.kind === 'kubernetes') await withEngine('ssh into kubernetes berths', () => define(runtime), DOCKER);
     else define(runtime);
   }
 }

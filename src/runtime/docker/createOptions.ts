@@ -48,6 +48,7 @@ export function createOptions(spec: BerthSpec, ctx: CreateContext): Docker.Conta
       [LABEL.instance]: ctx.instanceId,
       [LABEL.spec]: spec.hash,
       [LABEL.port]: String(spec.port),
+      [LABEL.image]: spec.image,
       [LABEL.reach]: ctx.reach,
     },
     HostConfig: {

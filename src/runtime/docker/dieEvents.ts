@@ -54,7 +54,8 @@ export class DieEvents {
       let error: string | undefined;
       try {
         const stream = (await this.docker.getEvents({
-          filters: { type: ['container'], event: ['die'], label: [`${LABEL.managed}=true`] },
+          // Podman (4.x) filters by its own name for the event, "died", while it reports it as "die".
+          filters: { type: ['container'], event: ['die', 'died'], label: [`${LABEL.managed}=true`] },
         })) as Readable;
         if (this.closed) {
           stream.destroy();

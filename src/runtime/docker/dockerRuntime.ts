@@ -12,7 +12,7 @@ import { namespaceUnavailable } from './namespaceAccess.js';
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, type DockerConfig, type EngineAddress } from './engine.js';
-import { engineFailure, engineMessage, engineStatus, engineUnavailable, isUnreachable } from './engineErrors.js';
+import { engineFailure, engineMessage, engineStatus, engineUnavailable, isNameInUse, isUnreachable } from './engineErrors.js';
 import { startExec } from './exec.js';
 import { logLines } from './frames.js';
 import { ensureImage } from './image.js';
@@ -65,11 +65,13 @@ export class DockerRuntime implements Runtime {
   private reach: Promise<Reach> | null = null;
   private consoleSize: Promise<boolean> | null = null;
   private networkReady: Promise<void> | null = null;
-  /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
-  private inBerthNetwork: (address: string | undefined) => boolean = () => false;
   private readonly namespace: NamespaceReach;
   /** Why connections cannot come from inside the containers' network namespaces; null while they do. */
   private namespaceBlocked: string | null;
+  /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
+  private inBerthNetwork: (address: string | undefined) => boolean = () => false;
+  /** Whether the operator was told that berths can reach each other here: once, at the first check (at start when the engine answers). */
+  private warnedUnisolated = false;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.config = options.docker;
@@ -331,10 +333,14 @@ export class DockerRuntime implements Runtime {
     return info;
   }
 
-  /** The same spec, made for the same reach mode on the same network. */
+  /**
+   * The same spec, made for the same reach mode on the same network. The
+   * network is read from the container's networks: Podman reports
+   * NetworkMode "bridge" whatever network the container was created on.
+   */
   private fits(info: Docker.ContainerInspectInfo, spec: BerthSpec, reach: Reach): boolean {
     const labels = info.Config.Labels;
-    return labels[LABEL.spec] === spec.hash && labels[LABEL.reach] === reach && info.HostConfig.NetworkMode === this.config.network;
+    return labels[LABEL.spec] === spec.hash && labels[LABEL.reach] === reach && this.config.network in (info.NetworkSettings.Networks ?? {});
   }
 
   private async create(spec: BerthSpec, reach: Reach, progress: RuntimeProgress): Promise<string> {
@@ -344,10 +350,11 @@ export class DockerRuntime implements Runtime {
     await ensureImage(this.docker, request.Image as string, progress);
     progress('creating', `creating container ${request.name}`);
     await this.ensureHome(spec);
+    let id: string;
     try {
-      return (await this.docker.createContainer(request)).id;
+      id = (await this.docker.createContainer(request)).id;
     } catch (err) {
-      if (engineStatus(err) !== 409) throw err;
+      if (!isNameInUse(err)) throw err;
       // Created meanwhile by another call; use that one. The engine holds the
       // name a moment before the container can be inspected.
       for (let i = 0; i < NAME_CLASH_TRIES; i++) {
@@ -357,6 +364,33 @@ export class DockerRuntime implements Runtime {
       }
       throw err;
     }
+    await this.refuseDroppedLimits(id, request);
+    return id;
+  }
+
+  /**
+   * Rootless Podman on a cgroup v1 host accepts resource limits and drops
+   * them (with only a warning in the create answer); a berth never runs
+   * without the limits the operator set.
+   */
+  private async refuseDroppedLimits(id: string, request: Docker.ContainerCreateOptions): Promise<void> {
+    const asked = request.HostConfig ?? {};
+    if (!asked.Memory && !asked.NanoCpus && !asked.PidsLimit) return;
+    const made = (await this.docker.getContainer(id).inspect()).HostConfig;
+    const dropped = [
+      asked.Memory && !made.Memory ? 'memory' : null,
+      asked.NanoCpus && !made.NanoCpus ? 'cpus' : null,
+      asked.PidsLimit && !made.PidsLimit ? 'pids' : null,
+    ].filter((key) => key !== null);
+    if (dropped.length === 0) return;
+    await this.remove(id);
+    throw new BerthError({
+      code: 'config_invalid',
+      userMessage: 'Your environment cannot be started: the container engine ignores its resource limits; tell the operator.',
+      logMessage:
+        `the engine at ${this.engine} made the container without environment.limits.${dropped.join(', ')} (rootless Podman cannot set limits on a cgroup v1 host): ` +
+        'run Podman rootful, or rootless on cgroup v2 with the controllers delegated to the user, or remove environment.limits',
+    });
   }
 
   /**
@@ -366,11 +400,18 @@ export class DockerRuntime implements Runtime {
    * networks of one name.
    */
   private ensureNetwork(): Promise<void> {
-    this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger)
+    this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger, this.config.allowUnisolatedBerths)
       .then((network) => {
         const inSubnets = cidrMatcher(network.subnets);
         const isHost = cidrMatcher(network.gateways);
         this.inBerthNetwork = (address) => inSubnets(address) && !isHost(address);
+        if (network.unisolated !== null && !this.warnedUnisolated) {
+          this.warnedUnisolated = true;
+          this.options.logger.warn(
+            { engine: this.engine, network: this.config.network, reason: network.unisolated },
+            "docker: berths can reach each other's ports, around sign-in and share levels (runtime.docker.allowUnisolatedBerths is true); run berths on a Docker engine to keep them apart",
+          );
+        }
       })
       .finally(() => {
         this.networkReady = null;

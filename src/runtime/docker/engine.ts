@@ -40,7 +40,8 @@ const NO_DEFAULTS: Docker.DockerOptions = {
  *
  * Podman serves the same API: run `podman system service` and point
  * runtime.docker.socket at unix:///run/podman/podman.sock (rootful) or
- * unix://$XDG_RUNTIME_DIR/podman/podman.sock (rootless; use reach: published).
+ * unix://$XDG_RUNTIME_DIR/podman/podman.sock (rootless; reach: auto picks
+ * published there). The README's "Run on Podman" says what else it needs.
  */
 export function engineAddress(config: DockerConfig, env: NodeJS.ProcessEnv = process.env): EngineAddress {
   const fromConfig = config.socket !== null;

@@ -11,6 +11,15 @@ export function engineStatus(err: unknown): number | null {
   return typeof status === 'number' ? status : null;
 }
 
+/**
+ * The engine refused to create a container because its name is taken:
+ * Docker answers 409, Podman (4.x) 500 with "is already in use".
+ */
+export function isNameInUse(err: unknown): boolean {
+  const status = engineStatus(err);
+  return status === 409 || (status === 500 && /already in use/.test(engineMessage(err)));
+}
+
 /** A failure to talk to the engine at all, as opposed to an answer from it. */
 export function isUnreachable(err: unknown): boolean {
   if (engineStatus(err) !== null || !(err instanceof Error)) return false;

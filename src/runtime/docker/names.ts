@@ -16,6 +16,11 @@ export const LABEL = {
   spec: 'berth.spec',
   /** The main port inside the container. */
   port: 'berth.port',
+  /**
+   * The image as configured: Podman reports a locally stored image as
+   * "localhost/<name>", which is not what the operator wrote.
+   */
+  image: 'berth.image',
   /** How the gateway reaches it; a container made for another mode is re-created. */
   reach: 'berth.reach',
 } as const;

@@ -18,6 +18,12 @@ export interface BerthNetwork {
   subnets: string[];
   /** The host's own addresses on the bridge: what the host (the gateway, a proxy on it) connects from when it dials the bridge. */
   gateways: string[];
+  /**
+   * Why berths on it can reach each other's ports, when the engine cannot
+   * keep them apart and the operator accepted that
+   * (runtime.docker.allowUnisolatedBerths); null when the engine does.
+   */
+  unisolated: string | null;
 }
 
 type NetworkInfo = {
@@ -35,13 +41,20 @@ type NetworkInfo = {
  * option is re-created when nothing runs on it (its stopped berths are
  * removed with it: their homes are volumes and stay, the containers are made
  * again on the next start); anything else is reported with the exact fix and
- * never touched.
+ * never touched. On Podman, whose networks cannot keep berths apart, berths
+ * run only when the operator accepts that (`allowUnisolated`), and nothing is
+ * made on the engine otherwise.
  */
-export async function prepareBerthNetwork(docker: Docker, name: string, logger: Logger): Promise<BerthNetwork> {
+export async function prepareBerthNetwork(docker: Docker, name: string, logger: Logger, allowUnisolated: boolean): Promise<BerthNetwork> {
+  // Asked first: Podman ignores the option whatever its networks report, so nothing it says can be trusted to isolate.
+  if (await isPodman(docker)) {
+    if (!allowUnisolated) throw podmanCannotIsolate(name);
+    const network = (await inspectNetwork(docker, name)) ?? (await make(docker, name));
+    return { ...described(network), unisolated: PODMAN_UNISOLATED };
+  }
   const existing = await inspectNetwork(docker, name);
   if (existing === null) return create(docker, name);
   if (isolates(existing)) return described(existing);
-  if (await isPodman(docker)) throw podmanCannotIsolate(name);
   const running = Object.values(existing.Containers ?? {}).map((c) => c.Name);
   if (existing.Labels?.[LABEL.managed] !== 'true' || running.length > 0) throw notIsolated(name, existing, running);
   logger.warn({ network: name }, 'the berth network lets berths reach each other (made by an older release); re-creating it with inter-container communication off');
@@ -60,6 +73,7 @@ function described(network: NetworkInfo): BerthNetwork {
   return {
     subnets: config.flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
     gateways: config.flatMap((c) => (c.Gateway ? [c.Gateway] : [])),
+    unisolated: null,
   };
 }
 
@@ -73,6 +87,13 @@ async function inspectNetwork(docker: Docker, name: string): Promise<NetworkInfo
 }
 
 async function create(docker: Docker, name: string): Promise<BerthNetwork> {
+  const made = await make(docker, name);
+  if (isolates(made)) return described(made);
+  throw notIsolated(name, made, []);
+}
+
+/** Creates the network with the isolation option, and returns what the engine made. */
+async function make(docker: Docker, name: string): Promise<NetworkInfo> {
   try {
     await docker.createNetwork({
       Name: name,
@@ -86,28 +107,30 @@ async function create(docker: Docker, name: string): Promise<BerthNetwork> {
     if (engineStatus(err) !== 409) throw err;
   }
   const made = await inspectNetwork(docker, name);
-  if (made !== null && isolates(made)) return described(made);
-  throw (await isPodman(docker)) ? podmanCannotIsolate(name) : notIsolated(name, made, []);
+  if (made === null) throw notIsolated(name, null, []);
+  return made;
 }
 
-/** Asked only once a network failed to isolate, to say why in Podman's terms. */
 async function isPodman(docker: Docker): Promise<boolean> {
   const version = (await docker.version()) as { Components?: Array<{ Name: string }> };
   return (version.Components ?? []).some((c) => c.Name.toLowerCase().startsWith('podman'));
 }
 
+/** Why berths on a Podman network can reach each other (README, "Run on Podman"). */
+const PODMAN_UNISOLATED = `the engine is Podman, whose networks cannot turn inter-container communication off (it drops ${ISOLATION_OPTION})`;
+
 /**
  * Podman's Docker API accepts the isolation option and drops it: its bridge
- * networks cannot keep the containers on one network apart, so Berth will
- * not run berths there rather than let them reach each other.
+ * networks cannot keep the containers on one network apart, so Berth runs
+ * no berths there unless the operator accepts that.
  */
 function podmanCannotIsolate(name: string): BerthError {
   return new BerthError({
     code: 'runtime_unavailable',
     userMessage: 'Berths cannot be started: their network does not keep them apart; tell the operator.',
     logMessage:
-      `the engine is Podman, whose networks cannot turn inter-container communication off (it drops ${ISOLATION_OPTION}), ` +
-      `so berths on network ${name} could reach each other; run berths on a Docker engine (runtime.docker.socket) until Berth keeps them apart on Podman`,
+      `${PODMAN_UNISOLATED}, so berths on network ${name} could reach each other's ports, around sign-in and share levels; ` +
+      'run berths on a Docker engine (runtime.docker.socket), or set runtime.docker.allowUnisolatedBerths: true to run them on Podman accepting that',
   });
 }
 

@@ -22,7 +22,7 @@ export function observe(name: string, info: Docker.ContainerInspectInfo, stopped
     startedAt: engineTime(info.State.StartedAt),
     finishedAt: state === 'running' ? null : engineTime(info.State.FinishedAt),
     specHash: info.Config.Labels[LABEL.spec] ?? null,
-    image: info.Config.Image,
+    image: info.Config.Labels[LABEL.image] ?? info.Config.Image,
   };
 }
 
@@ -34,6 +34,8 @@ function observedState(status: string, stoppedOnRequest: boolean): ObservedState
       return 'running';
     case 'exited':
     case 'dead':
+    // Podman's word for a container whose process ended, until its clean-up makes it "exited".
+    case 'stopped':
       return stoppedOnRequest ? 'stopped' : 'exited';
     default:
       // 'created' (never started) and 'removing'.

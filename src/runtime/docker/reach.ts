@@ -24,8 +24,10 @@ import { LABEL } from './names.js';
 export async function resolveReach(configured: 'auto' | Reach, docker: Docker, address: EngineAddress): Promise<Reach> {
   if (configured !== 'auto') return configured;
   if (process.platform !== 'linux' || !address.local) return 'published';
-  const info = (await docker.info()) as { SecurityOptions?: string[] };
-  return (info.SecurityOptions ?? []).some((option) => option.includes('rootless')) ? 'published' : 'network';
+  // Rootless Docker says so in SecurityOptions, rootless Podman (4.x) in a field of its own.
+  const info = (await docker.info()) as { SecurityOptions?: string[]; Rootless?: boolean };
+  const rootless = info.Rootless === true || (info.SecurityOptions ?? []).some((option) => option.includes('rootless'));
+  return rootless ? 'published' : 'network';
 }
 
 /** The container's address on `network` (else on any network it has). */
