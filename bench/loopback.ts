@@ -109,7 +109,7 @@ try {
       BERTH_LISTEN_SSH: `127.0.0.1:${sshPort}`,
       BERTH_LOG_LEVEL: 'warn',
       BERTH_AUTH_MODE: 'header',
-      BERTH_AUTH_HEADER_USER_HEADERS: '[X-Forwarded-User]',
+      BERTH_AUTH_HEADER_USER_HEADERS: '[X-Forwarded-Preferred-Username]',
       BERTH_APPS_DOMAIN: APPS_DOMAIN,
       BERTH_SSH_AUTHORIZED_KEYS_DIR: keysDir,
       BERTH_RUNTIME_KIND: 'docker',
@@ -122,7 +122,7 @@ try {
       BERTH_ENVIRONMENT_COMMAND: JSON.stringify(['sh', '-c', 'python3 -c "$BULK_SERVER" & exec python3 -m http.server "$PORT"']),
     });
     started.push(server);
-    const headers = { 'X-Forwarded-User': USER, Origin: url, 'Content-Type': 'application/json' };
+    const headers = { 'X-Forwarded-Preferred-Username': USER, Origin: url, 'Content-Type': 'application/json' };
     // Started through the API (the second gateway finds it running), then ready once the main route answers.
     const start = await fetch(`${url}/_berth/api/me/start`, { method: 'POST', headers, body: '{}' });
     if (start.status >= 300) throw new Error(`the ${path} gateway did not start the berth (${start.status}): ${await start.text()}`);

@@ -25,7 +25,7 @@ describe('sandboxed local berths through berth serve', () => {
   let sshPort: number;
   let httpPort: number;
 
-  const as = (user: string, headers: Record<string, string> = {}) => ({ 'X-Forwarded-User': user, ...headers });
+  const as = (user: string, headers: Record<string, string> = {}) => ({ 'X-Forwarded-Preferred-Username': user, ...headers });
   const ssh = (user: 'alice' | 'bob', command: string, options: string[] = []) =>
     run('ssh', [...options, ...clientOptions(keys[user]), '-p', String(sshPort), `${user}@127.0.0.1`, '--', command], { timeoutMs: 60_000 });
   /** A TCP connect from inside a berth: exit 0 when it opens within a second. */
@@ -220,7 +220,7 @@ describe('berth serve on the local runtime with no configuration, and with the s
     const allowed = await berthServe([], { ...env, BERTH_RUNTIME_LOCAL_ALLOW_UNSANDBOXED: 'true' });
     try {
       assert.ok(!allowed.lines.some((l) => l.sandbox === 'bwrap'));
-      const reply = await httpRequest(`${allowed.base}/hello`, { headers: { 'X-Forwarded-User': 'dave' } });
+      const reply = await httpRequest(`${allowed.base}/hello`, { headers: { 'X-Forwarded-Preferred-Username': 'dave' } });
       assert.equal(reply.status, 200, reply.body);
       assert.equal(reply.body, "Hello from dave's berth.\n");
     } finally {

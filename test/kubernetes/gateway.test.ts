@@ -16,13 +16,13 @@ import { kubeHarness, type KubeHarness } from './harness.js';
  */
 
 const GREETER = 'mkdir -p /tmp/www && echo "hello $BERTH_USER $(cat $HOME/mark 2>/dev/null)" > /tmp/www/index.html && exec httpd -f -p "$PORT" -h /tmp/www';
-const as = (user: string, extra: Record<string, string> = {}) => ({ headers: { 'X-Forwarded-User': user, ...extra }, timeoutMs: 60_000 });
+const as = (user: string, extra: Record<string, string> = {}) => ({ headers: { 'X-Forwarded-Preferred-Username': user, ...extra }, timeoutMs: 60_000 });
 
 /** The progress events of the user's berth until it is ready (or `ms` pass). */
 function progressUntilReady(base: string, user: string, ms: number): Promise<Array<{ step: string; message: string }>> {
   return new Promise((resolve, reject) => {
     const events: Array<{ step: string; message: string }> = [];
-    const req = request(`${base}/_berth/api/me/progress`, { headers: { 'X-Forwarded-User': user }, agent: false }, (res) => {
+    const req = request(`${base}/_berth/api/me/progress`, { headers: { 'X-Forwarded-Preferred-Username': user }, agent: false }, (res) => {
       let buffer = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { background, closeSetup, gatewayForAlice, run, sshArgs, until, type AliceSetup } from './harness.js';
-import { forEachRuntime, type SshRuntime } from './runtimes.js';
+import { forEachRuntime, RUNTIMES, type SshRuntime } from './runtimes.js';
 
 /**
  * Guards the failure where a berth that died under an open session (its
@@ -12,17 +12,21 @@ import { forEachRuntime, type SshRuntime } from './runtimes.js';
  */
 const DIED = 255;
 
-/** Kills the berth's main process (local) or container (docker) with `signal`, as a crash or an operator would. */
-async function killBerth(setup: AliceSetup, signal: 'KILL' | 'SEGV'): Promise<void> {
+/** Kills the berth's main process (local) or container (docker, podman) with `signal`, as a crash or an operator would, with the engine's own CLI. */
+async function killBerth(setup: AliceSetup, runtime: SshRuntime, signal: 'KILL' | 'SEGV'): Promise<void> {
   const id = setup.gateway.parts.spawner.status('alice').runtimeId;
   assert.ok(id, 'the berth has a runtime id');
-  if (setup.gateway.runtime.kind === 'local') {
+  if (runtime.engine === null) {
     process.kill(Number(id), `SIG${signal}`);
     return;
   }
-  const killed = await run('docker', ['kill', '--signal', signal, id]);
+  const [cli, ...args] = runtime.engine.cli;
+  const killed = await run(cli as string, [...args, 'kill', '--signal', signal, id]);
   assert.equal(killed.code, 0, killed.stderr);
 }
+
+/** A pod's death is the kubernetes runtime's to report, through its watch; this file kills processes and containers. */
+const KILLABLE = RUNTIMES.filter((runtime) => runtime.kind !== 'kubernetes');
 
 await forEachRuntime((runtime: SshRuntime) => {
   describe(`a berth that dies under an ssh session (${runtime.kind})`, () => {
@@ -38,7 +42,7 @@ await forEachRuntime((runtime: SshRuntime) => {
     it('ends an exec session with a line saying it died, with the exit code and signal, and exit status 255', { timeout: 120_000 }, async () => {
       const session = background('ssh', sshArgs(setup.gateway, setup.key, 'alice', 'echo started; sleep 60'));
       await started(session);
-      await killBerth(setup, 'KILL');
+      await killBerth(setup, runtime, 'KILL');
       const ended = await session.ended;
       assert.equal(ended.signal, null, 'ssh ended by itself');
       assert.equal(ended.code, DIED, ended.stderr);
@@ -49,7 +53,7 @@ await forEachRuntime((runtime: SshRuntime) => {
       const session = background('ssh', sshArgs(setup.gateway, setup.key, 'alice', undefined, ['-tt']));
       session.child.stdin.write('echo started; sleep 60\n');
       await started(session);
-      await killBerth(setup, 'KILL');
+      await killBerth(setup, runtime, 'KILL');
       const ended = await session.ended;
       assert.equal(ended.code, DIED, ended.stdout + ended.stderr);
       assert.match(ended.stdout + ended.stderr, /berth: your environment stopped \(it died: exit code 137, killed by SIGKILL\); connect again to start it\.\r\n/);
@@ -60,7 +64,7 @@ await forEachRuntime((runtime: SshRuntime) => {
       it('says so when the berth crashed', { timeout: 120_000 }, async () => {
         const session = background('ssh', sshArgs(setup.gateway, setup.key, 'alice', 'echo started; sleep 60'));
         await started(session);
-        await killBerth(setup, 'SEGV');
+        await killBerth(setup, runtime, 'SEGV');
         const ended = await session.ended;
         assert.equal(ended.code, DIED, ended.stderr);
         assert.match(ended.stderr, /berth: your environment stopped \(it died: exit code 139, killed by SIGSEGV\); connect again to start it\.\n$/);
@@ -74,7 +78,7 @@ await forEachRuntime((runtime: SshRuntime) => {
       assert.equal(setup.gateway.parts.spawner.status('alice').state, 'ready');
     });
   });
-});
+}, KILLABLE);
 
 /**
  * A berth whose main process fails on request: on SIGUSR1 it takes more
