@@ -14,10 +14,27 @@ export interface HostKey {
   path: string;
 }
 
+/** How many fresh pairs to try before giving up on one ssh2 can read back. */
+const KEYGEN_TRIES = 8;
+
+/**
+ * A new pair that ssh2 itself can parse again. Its ed25519 generator drops the
+ * leading zero bytes of a public key that starts with one (about 1 in 256
+ * pairs, mscdex/ssh2#1513), leaving a key that no later start can load; such a
+ * pair is thrown away before it is ever written.
+ */
+export function parsablePair(generate: () => { private: string; public: string }): { private: string; public: string } {
+  for (let i = 0; i < KEYGEN_TRIES; i++) {
+    const pair = generate();
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error)) return pair;
+  }
+  throw new Error(`ssh2 made ${KEYGEN_TRIES} host keys in a row that it cannot read back`);
+}
+
 /** The kinds of host key the gateway holds; ed25519 first, since clients take the first they accept. */
 const KINDS = [
-  { file: 'ssh_host_ed25519_key', generate: () => ssh2.utils.generateKeyPairSync('ed25519', { comment: 'berth' }) },
-  { file: 'ssh_host_rsa_key', generate: () => ssh2.utils.generateKeyPairSync('rsa', { bits: 3072, comment: 'berth' }) },
+  { file: 'ssh_host_ed25519_key', generate: () => parsablePair(() => ssh2.utils.generateKeyPairSync('ed25519', { comment: 'berth' })) },
+  { file: 'ssh_host_rsa_key', generate: () => parsablePair(() => ssh2.utils.generateKeyPairSync('rsa', { bits: 3072, comment: 'berth' })) },
 ];
 
 /**
