@@ -18,6 +18,9 @@ import Docker from 'dockerode';
 export const BUSYBOX = 'berth-test/busybox:latest';
 export const DEBIAN = 'berth-test/debian:latest';
 
+/** The conformance suite's loopback-only server in the busybox image: on the berth's own 127.0.0.1, answering GET / with "loopback\n". */
+export const LOOPBACK_SERVER = ['sh', '-c', 'mkdir -p /tmp/lo && echo loopback > /tmp/lo/index.html && exec busybox httpd -f -p 127.0.0.1:"$PORT" -h /tmp/lo'];
+
 export interface TestEngine {
   kind: 'docker' | 'podman' | 'podman-rootless';
   /** As runtime.docker.socket takes it, e.g. "unix:///run/berth-podman/podman.sock". */

@@ -4,8 +4,8 @@ import { createLogger } from '../../src/log/logger.js';
 import { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetesRuntime.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { describeRuntimeConformance } from '../conformance/runtime.js';
-import { runPrefix, withEngine } from '../helpers/docker.js';
-import { kubeHarness, LOOPBACK_SERVER, SERVER } from './harness.js';
+import { LOOPBACK_SERVER, runPrefix, withEngine } from '../helpers/docker.js';
+import { kubeHarness, SERVER } from './harness.js';
 
 /*
  * The runtime conformance suite on the kubernetes runtime, through the real

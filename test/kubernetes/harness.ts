@@ -16,8 +16,6 @@ import { startFakeApiServer, type FakeApiServer } from './fakeApiServer/index.js
  */
 
 export const SERVER = ['sh', '-c', 'exec busybox httpd -f -p "$PORT"'];
-/** An HTTP server on the pod's own loopback only, answering GET / with "loopback\\n". */
-export const LOOPBACK_SERVER = ['sh', '-c', 'mkdir -p /tmp/lo && echo loopback > /tmp/lo/index.html && exec busybox httpd -f -p 127.0.0.1:"$PORT" -h /tmp/lo'];
 
 export interface KubeHarness {
   prefix: string;

@@ -14,7 +14,7 @@ import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, run, within } from '../conformance/runtime.js';
 import { bridgeOf } from '../helpers/bridge.js';
-import { BUSYBOX, DEBIAN, ENGINES, PODMAN_ROOTLESS, engineProxy, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
+import { BUSYBOX, DEBIAN, ENGINES, LOOPBACK_SERVER, PODMAN_ROOTLESS, engineProxy, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 
 /*
  * The docker runtime against each real engine that serves the Docker API
@@ -25,7 +25,6 @@ import { BUSYBOX, DEBIAN, ENGINES, PODMAN_ROOTLESS, engineProxy, removeByPrefix,
 
 const SERVER = ['sh', '-c', 'exec busybox httpd -f -p "$PORT"'];
 /** busybox httpd on the berth's own 127.0.0.1 only, serving "loopback\n" at /. */
-const LOOPBACK_SERVER = ['sh', '-c', 'mkdir -p /tmp/lo && echo loopback > /tmp/lo/index.html && exec busybox httpd -f -p 127.0.0.1:"$PORT" -h /tmp/lo'];
 const SLEEPER = ['sh', '-c', 'exec sleep 1000'];
 const TEST_MS = 20_000;
 const GRACE = 2;
