@@ -35,6 +35,22 @@ export interface Database {
   shared_secrets: { name: string; value: string; created_at: number };
   /** One-time codes of the app-host sign-in hand-off, by SHA-256 of the code; a row is deleted when redeemed. */
   hand_off_codes: { hash: string; user: string; host: string; expires_at: number };
+  /**
+   * Who may spawn a user's berth (../spawner/coordinator.ts): the holding
+   * gateway, the lease's generation (the fencing token the runtime's labels
+   * carry), when it lapses unless renewed (0 once the spawn ended), and what
+   * gateways following the spawn show: its state, progress (JSON array of
+   * events) and failure (JSON, when it failed).
+   */
+  spawn_leases: {
+    user: string;
+    holder: string;
+    generation: number;
+    expires_at: number;
+    state: string;
+    progress: string;
+    failure: string | null;
+  };
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -131,5 +147,17 @@ export const migrations: Array<(db: Kysely<Database>, dialect: Dialect) => Promi
       .execute();
     // Issuing a code prunes expired ones.
     await sql`create index hand_off_codes_expires_at on hand_off_codes (expires_at)`.execute(db);
+  },
+  async (db) => {
+    await db.schema
+      .createTable('spawn_leases')
+      .addColumn('user', 'text', (c) => c.primaryKey())
+      .addColumn('holder', 'text', notNull)
+      .addColumn('generation', 'bigint', notNull)
+      .addColumn('expires_at', TIME, notNull)
+      .addColumn('state', 'text', notNull)
+      .addColumn('progress', 'text', notNull)
+      .addColumn('failure', 'text')
+      .execute();
   },
 ];
