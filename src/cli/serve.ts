@@ -6,6 +6,7 @@ import { authorizeRoute } from '../apps/authorize.js';
 import { HandOffCodes } from '../apps/codes.js';
 import { Tunnels } from '../apps/tunnel.js';
 import { GATEWAY_COOKIE_NAMES, isGatewayCookieName } from '../auth/cookies.js';
+import { createAuditLog } from '../audit/fromConfig.js';
 import { believedIdentity } from '../auth/header/believed.js';
 import { identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
@@ -64,6 +65,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), registry: metrics.registry, configFile: file });
   await runtime.prepare();
   const store = await Store.open(config.dataDir, config.store);
+  const audit = createAuditLog(config, store, logger.child({ component: 'audit' }), logSink);
+  audit.start();
   const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
@@ -110,6 +113,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     await http.close(0, () => proxy.close());
     await spawner.close({ stopBerths: false });
     await runtime.close();
+    await audit.close();
     await store.close();
     throw err;
   }
@@ -147,6 +151,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();
       proxy.close();
+      await audit.close();
       await store.close();
       logger.info('stopped');
     },
