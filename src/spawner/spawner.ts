@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { BerthStatus, Failure, ProgressEvent, ProgressStep } from '../core/berth.js';
 import { BerthError, asBerthError } from '../core/errors.js';
-import { describeExit } from '../core/exit.js';
+import { describeExit, type ExitFacts } from '../core/exit.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -31,7 +31,7 @@ interface Entry {
   stopRequested: boolean;
   spawnBegan: number;
   /** Set when the runtime reports an exit while a spawn waits for the port. */
-  exitedDuringSpawn: { exitCode: number | null } | null;
+  exitedDuringSpawn: ExitFacts | null;
   listeners: Set<Listener>;
   holds: number;
   /** The spawn lease while this gateway spawns the berth under one, so its progress reaches gateways following it. */
@@ -441,7 +441,7 @@ export class Spawner implements BerthDirectory {
       // engine even answers the start); its exit code and output then say more than "not running".
       const mainPort = await runtime.mainPort(spec.name).catch(async (err: unknown) => {
         const now = await runtime.inspect(spec.name).catch(() => null);
-        if (now?.state === 'exited') throw await this.exitFailure(entry, now.exitCode, 'before it was ready');
+        if (now?.state === 'exited') throw await this.exitFailure(entry, { exitCode: now.exitCode }, 'before it was ready');
         throw err;
       });
       const answered = await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
@@ -452,8 +452,8 @@ export class Spawner implements BerthDirectory {
       });
       if (!answered && entry.stopRequested) return 'done';
       if (!answered) {
-        const exited = entry.exitedDuringSpawn as { exitCode: number | null } | null;
-        if (exited) throw await this.exitFailure(entry, exited.exitCode, 'before it was ready');
+        const exited = entry.exitedDuringSpawn as ExitFacts | null;
+        if (exited) throw await this.exitFailure(entry, exited, 'before it was ready');
         await runtime.stop(spec.name, { remove: false, graceSeconds: config.spawn.stopGraceSeconds }).catch(() => undefined);
         throw new BerthError({
           code: 'spawn_timeout',
@@ -531,25 +531,26 @@ export class Spawner implements BerthDirectory {
   }
 
   private handleExit(exit: BerthExit): void {
-    const { name, exitCode } = exit;
+    const { name } = exit;
     const user = this.byName.get(name);
     const entry = user === undefined ? undefined : this.entries.get(user);
     if (!entry) return;
     if (entry.status.state === 'starting') {
-      entry.exitedDuringSpawn = { exitCode };
+      entry.exitedDuringSpawn = exit;
       return;
     }
     if (entry.status.state !== 'ready') return;
     this.runTransition(entry, async () => {
-      await this.fail(entry, await this.exitFailure(entry, exitCode, 'while running'));
+      await this.fail(entry, await this.exitFailure(entry, exit, 'while running'));
       this.notifyStopped(entry.spec.user, `it died: ${describeExit(exit)}`);
     });
   }
 
-  private async exitFailure(entry: Entry, exitCode: number | null, when: string): Promise<FailureError> {
+  /** How the berth ended, in the runtime's words where it has them (OOMKilled), with its last output. */
+  private async exitFailure(entry: Entry, exit: ExitFacts, when: string): Promise<FailureError> {
     return new FailureError({
-      reason: `Your environment exited ${when} with code ${exitCode ?? 'unknown'}. Its last output is below; open the page or connect again to restart it.`,
-      exitCode,
+      reason: `Your environment exited ${when} (${describeExit(exit)}). Its last output is below; open the page or connect again to restart it.`,
+      exitCode: exit.exitCode,
       logTail: await this.logTail(entry),
       at: Date.now(),
     });

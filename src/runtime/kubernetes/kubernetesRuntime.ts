@@ -13,7 +13,7 @@ import { loadKubeConfig } from './kubeConfig.js';
 import { homeClaimManifest, instanceSelector, networkPolicyManifest, networkPolicyProblem, podManifest } from './manifests.js';
 import { ANNOTATION, CONTAINER, LABEL, MANAGED_BY, networkPolicyName, podName } from './names.js';
 import { checkPermissions, type PermissionReport } from './permissions.js';
-import { absent, berthNameOf, exitOf, isRunning, mainStatus, observe, pendingReason, reportEvent, startFailure } from './podState.js';
+import { absent, berthNameOf, exitFactsOf, exitOf, isRunning, mainStatus, observe, pendingReason, reportEvent, startFailure } from './podState.js';
 import { DEFAULT_WATCH_OPTIONS, PodWatch, type PodWatchOptions } from './podWatch.js';
 import { podListeningPorts, type KubernetesReach } from './podReach.js';
 import { forwardedStream } from './portForward.js';
@@ -511,11 +511,13 @@ export class KubernetesRuntime implements Runtime {
       this.tracked.delete(uid);
       return;
     }
-    const exit = exitOf(pod);
+    const exit = exitFactsOf(pod);
     if (change !== 'DELETED' && !exit && !pod.metadata?.deletionTimestamp) return;
     this.tracked.delete(uid);
-    if (exit?.reason === 'OOMKilled') this.options.logger.warn({ pod: pod.metadata?.name }, 'kubernetes: the berth was killed for using more memory than its limit (OOMKilled)');
-    for (const listener of this.exitListeners) listener({ name, exitCode: exit?.exitCode ?? null });
+    if (exit?.oomKilled) this.options.logger.warn({ pod: pod.metadata?.name }, 'kubernetes: the berth was killed for using more memory than its limit (OOMKilled)');
+    // Deleted by someone else (kubectl delete, an eviction) before its process ended: that, not a code, is what is known.
+    const facts = exit ?? { exitCode: null, reason: 'its pod was deleted' };
+    for (const listener of this.exitListeners) listener({ name, ...facts });
   }
 
   private async permissionReport(): Promise<PermissionReport> {
