@@ -25,7 +25,7 @@ import { Gateway } from '../http/gateway.js';
 import { createProxy, stripRules } from '../http/proxy/index.js';
 import { pageRoutes } from '../http/pages/routes.js';
 import { listenHttp } from '../http/server.js';
-import { createLogger } from '../log/logger.js';
+import { chooseLogFormat, createLogger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
@@ -58,7 +58,7 @@ export interface RunningGateway {
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config, file }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
-  const logger = createLogger(config.log.level, logSink);
+  const logger = createLogger(config.log.level, logSink, chooseLogFormat(config.log.format, logSink ?? process.stdout));
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
   let spawner: Spawner | undefined;
@@ -163,10 +163,12 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
 
 /** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0. */
 export async function serve(loaded: LoadedConfig, version: string): Promise<void> {
-  const gateway = await startGateway(loaded, version);
-  await new Promise<void>((resolve) => {
+  // Listening before starting: a signal during start-up (an init forwarding a quick `docker stop`) shuts down once started, rather than killing the process half-way.
+  const stopAsked = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  const gateway = await startGateway(loaded, version);
+  await stopAsked;
   await gateway.shutdown();
 }

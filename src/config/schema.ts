@@ -319,6 +319,8 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** null: pretty when stdout is a terminal, else JSON lines. */
+      format: z.enum(['json', 'pretty']).nullable().default(null),
     })
     .prefault({}),
   auth,

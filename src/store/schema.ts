@@ -47,6 +47,22 @@ export interface Database {
     outcome: string;
     detail: string;
   };
+  /**
+   * Who may spawn a user's berth (../spawner/coordinator.ts): the holding
+   * gateway, the lease's generation (the fencing token the runtime's labels
+   * carry), when it lapses unless renewed (0 once the spawn ended), and what
+   * gateways following the spawn show: its state, progress (JSON array of
+   * events) and failure (JSON, when it failed).
+   */
+  spawn_leases: {
+    user: string;
+    holder: string;
+    generation: number;
+    expires_at: number;
+    state: string;
+    progress: string;
+    failure: string | null;
+  };
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -159,5 +175,17 @@ export const migrations: Array<(db: Kysely<Database>, dialect: Dialect) => Promi
     await sql`create index audit_at on audit (at)`.execute(db);
     await sql`create index audit_actor_id on audit (actor, id)`.execute(db);
     await sql`create index audit_target_id on audit (target, id)`.execute(db);
+  },
+  async (db) => {
+    await db.schema
+      .createTable('spawn_leases')
+      .addColumn('user', 'text', (c) => c.primaryKey())
+      .addColumn('holder', 'text', notNull)
+      .addColumn('generation', 'bigint', notNull)
+      .addColumn('expires_at', TIME, notNull)
+      .addColumn('state', 'text', notNull)
+      .addColumn('progress', 'text', notNull)
+      .addColumn('failure', 'text')
+      .execute();
   },
 ];
