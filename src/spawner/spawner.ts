@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { BerthStatus, Failure, ProgressEvent, ProgressStep } from '../core/berth.js';
@@ -7,7 +8,8 @@ import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { berthSpecFor } from '../runtime/spec.js';
-import type { BerthExit, BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Runtime } from '../runtime/types.js';
+import type { BerthExit, BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime } from '../runtime/types.js';
+import { notificationsFor, type BerthNotice, type Notifications } from '../store/notifications.js';
 import type { BerthEvent, Store } from '../store/store.js';
 import { coordinatorFor, type SpawnCoordinator, type SpawnLease } from './coordinator.js';
 import { waitUntilReady } from './readiness.js';
@@ -44,6 +46,8 @@ export interface SpawnerOptions {
   metrics: Metrics;
   /** Single flight across gateways; by default chosen by the store (./coordinator.ts). */
   coordinator?: SpawnCoordinator;
+  /** Berth state changes to and from other gateways on the store; by default chosen by the store. */
+  notifications?: Notifications;
 }
 
 const LOG_TAIL_LINES = 40;
@@ -63,10 +67,15 @@ export class Spawner implements BerthDirectory {
   private pendingEvents: BerthEvent[] = [];
   private readonly flushTimer: NodeJS.Timeout;
   private readonly coordinator: SpawnCoordinator;
+  private readonly notifications: Notifications;
+  /** This gateway among those sharing the store. */
+  readonly gatewayId = randomUUID();
 
   constructor(private readonly options: SpawnerOptions) {
     this.semaphore = new Semaphore(options.config.spawn.concurrency);
-    this.coordinator = options.coordinator ?? coordinatorFor(options.store, options.logger);
+    this.coordinator = options.coordinator ?? coordinatorFor(options.store, this.gatewayId, options.logger);
+    this.notifications = options.notifications ?? notificationsFor(options.store, this.gatewayId, options.logger);
+    this.notifications.listen({ notice: (notice) => this.learn(notice), resync: () => void this.resync() });
     options.runtime.onExit((exit) => this.handleExit(exit));
     this.flushTimer = setInterval(() => void this.flushActivity(), ACTIVITY_FLUSH_MS);
     this.flushTimer.unref();
@@ -78,17 +87,37 @@ export class Spawner implements BerthDirectory {
     let adopted = 0;
     for (const berth of observed) {
       if (berth.state !== 'running' || !berth.user) continue;
-      const entry = this.entry(berth.user);
-      entry.target = { name: berth.name, port: await this.options.runtime.mainPort(berth.name) };
-      entry.status.startedAt = berth.startedAt;
-      entry.status.runtimeId = berth.id;
-      entry.status.image = berth.image;
-      entry.status.lastActivity = activity.get(berth.user) ?? Date.now();
-      this.setState(entry, 'ready');
+      await this.adoptRunning(this.entry(berth.user), berth, activity.get(berth.user) ?? Date.now());
       adopted++;
     }
     if (adopted > 0) this.options.logger.info({ adopted }, 'adopted running berths');
     return adopted;
+  }
+
+  /**
+   * After notices may have been missed: the runtime says which berths run,
+   * the store when each was last used; berths this gateway thought ready
+   * that no longer run are stopped in its view.
+   */
+  async resync(): Promise<void> {
+    try {
+      const [observed, activity] = await Promise.all([this.options.runtime.list(), this.options.store.loadActivity()]);
+      const running = new Map(observed.filter((b) => b.state === 'running' && b.user).map((b) => [b.user, b]));
+      for (const [user, berth] of running) {
+        const entry = this.entry(user);
+        if (entry.transition === null && entry.status.state !== 'ready') await this.adoptRunning(entry, berth, activity.get(user) ?? Date.now());
+      }
+      for (const [user, entry] of this.entries) {
+        if (!running.has(user) && entry.transition === null && entry.status.state === 'ready') this.stoppedElsewhere(entry, 'stopped', 'it stopped on another gateway');
+      }
+    } catch (err) {
+      this.options.logger.warn({ err }, 'could not re-read berths after missing notices; the next request to each finds out');
+    }
+  }
+
+  /** Null while this gateway hears of other gateways' berth changes, else why not (for /_berth/healthz). */
+  notificationProblem(): string | null {
+    return this.notifications.problem();
   }
 
   status(user: string): BerthStatus {
@@ -225,6 +254,49 @@ export class Spawner implements BerthDirectory {
     }
     await this.flushActivity();
     await this.flushEvents();
+    await this.notifications.close();
+  }
+
+  /** A notice from another gateway; a berth with a spawn or stop in flight here finds out by itself. */
+  private learn(notice: BerthNotice): void {
+    const entry = notice.state === 'ready' ? this.entry(notice.user) : this.entries.get(notice.user);
+    if (entry === undefined || entry.transition !== null) return;
+    if (notice.state === 'ready') {
+      if (entry.status.state === 'ready') return;
+      this.runTransition(entry, async () => {
+        const observed = await this.options.runtime.inspect(entry.spec.name).catch(() => null);
+        if (observed?.state === 'running') await this.adoptRunning(entry, observed, Date.now()).catch(() => undefined);
+      });
+      return;
+    }
+    if (notice.state === 'stopping') {
+      if (entry.status.state !== 'ready') return;
+      entry.target = null;
+      this.setState(entry, 'stopping');
+      return;
+    }
+    if (entry.status.state === 'ready' || entry.status.state === 'stopping') {
+      this.stoppedElsewhere(entry, notice.state, notice.reason ?? 'it stopped on another gateway');
+    }
+  }
+
+  /** What another gateway did to the berth, applied to this one's view alone: the runtime and the events are that gateway's. */
+  private stoppedElsewhere(entry: Entry, state: 'stopped' | 'failed', why: string): void {
+    entry.target = null;
+    entry.status.failure = state === 'failed' ? { reason: why, logTail: [], at: Date.now() } : null;
+    this.setState(entry, state);
+    this.emit(entry, state, state === 'failed' ? why : `Stopped: ${why}`, entry.status.failure ?? undefined);
+    this.notifyStopped(entry.spec.user, why);
+  }
+
+  /** A berth found running (at start, or made ready by another gateway): ready here too. */
+  private async adoptRunning(entry: Entry, berth: Observed, lastActivity: number): Promise<void> {
+    entry.target = { name: berth.name, port: await this.options.runtime.mainPort(berth.name) };
+    entry.status.startedAt = berth.startedAt;
+    entry.status.runtimeId = berth.id;
+    entry.status.image = berth.image;
+    entry.status.lastActivity = Math.max(entry.status.lastActivity ?? 0, lastActivity);
+    this.setState(entry, 'ready');
   }
 
   private entry(user: string): Entry {
@@ -383,6 +455,7 @@ export class Spawner implements BerthDirectory {
       metrics.spawnDuration.observe({ outcome: 'ready' }, seconds);
       logger.info({ user: spec.user, seconds, id: observed.id }, 'berth ready');
       this.record(spec.user, 'ready', `ready in ${seconds.toFixed(1)} s`);
+      void this.notifications.publish({ user: spec.user, state: 'ready' });
       return 'done';
     } catch (err) {
       if (err instanceof BerthError && err.code === 'spawn_superseded') return 'superseded';
@@ -424,13 +497,18 @@ export class Spawner implements BerthDirectory {
       { user: entry.spec.user, code: error instanceof FailureError ? 'berth_exited' : error.code, exitCode: failure.exitCode, detail: error instanceof FailureError ? undefined : error.logMessage },
       'berth failed',
     );
-    if (record) this.record(entry.spec.user, 'failed', failure.reason);
+    if (record) {
+      this.record(entry.spec.user, 'failed', failure.reason);
+      void this.notifications.publish({ user: entry.spec.user, state: 'failed', reason: failure.reason });
+    }
   }
 
   private async stopNow(entry: Entry, why: string, remove: boolean): Promise<void> {
     this.setState(entry, 'stopping');
     entry.target = null;
     try {
+      // Sent before the runtime stops it: the other gateways, who see it end, then know it was asked to.
+      await this.notifications.publish({ user: entry.spec.user, state: 'stopping' });
       await this.options.runtime.stop(entry.spec.name, { remove, graceSeconds: this.options.config.spawn.stopGraceSeconds });
     } finally {
       this.setState(entry, 'stopped');
@@ -438,6 +516,7 @@ export class Spawner implements BerthDirectory {
       this.emit(entry, 'stopped', `Stopped: ${why}`);
       this.options.logger.info({ user: entry.spec.user, why, removed: remove }, 'berth stopped');
       this.record(entry.spec.user, 'stopped', why);
+      void this.notifications.publish({ user: entry.spec.user, state: 'stopped', reason: why });
       this.notifyStopped(entry.spec.user, why);
     }
   }
