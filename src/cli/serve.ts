@@ -32,6 +32,7 @@ import { Culler } from '../spawner/culler.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
+import { cullerLeadership } from '../store/leader.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 import { raiseFileLimit } from './fileLimit.js';
@@ -120,7 +121,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     await store.close();
     throw err;
   }
-  const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }));
+  const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }), cullerLeadership(store, logger.child({ component: 'culler' })));
   culler.start();
   const address = http.address();
   logger.info(

@@ -239,6 +239,15 @@ export class Spawner implements BerthDirectory {
     return () => this.stoppedListeners.delete(listener);
   }
 
+  /** The newest activity any gateway flushed, into this one's clocks; nothing to read where this gateway is the only one. */
+  async refreshActivity(): Promise<void> {
+    if (this.options.store.dialect === 'sqlite') return;
+    for (const [user, at] of await this.options.store.loadActivity()) {
+      const entry = this.entries.get(user);
+      if (entry !== undefined && at > (entry.status.lastActivity ?? 0)) entry.status.lastActivity = at;
+    }
+  }
+
   /** Berths the culler may stop: ready, not held open, and idle since before `cutoff`. */
   idleSince(cutoff: number): string[] {
     const idle: string[] = [];
@@ -579,6 +588,14 @@ export class Spawner implements BerthDirectory {
   }
 
   private async flushActivity(): Promise<void> {
+    // A berth held open here (an SSH session) is in use now, as the culler on another gateway must learn.
+    const now = Date.now();
+    for (const [user, entry] of this.entries) {
+      if (entry.holds > 0) {
+        entry.status.lastActivity = now;
+        this.dirtyActivity.add(user);
+      }
+    }
     if (this.dirtyActivity.size === 0) return;
     const batch = new Map<string, number>();
     for (const user of this.dirtyActivity) {
