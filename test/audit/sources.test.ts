@@ -13,8 +13,13 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Forwarder } from '../../src/http/forwarder.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { BerthDirectory } from '../../src/spawner/types.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { LocalRuntime } from '../../src/runtime/local/localRuntime.js';
+import { Culler } from '../../src/spawner/culler.js';
+import { Spawner } from '../../src/spawner/spawner.js';
 import { Store } from '../../src/store/store.js';
 import { fakeRequest, testConfig } from '../auth/helpers.js';
+import { NODE_SERVER } from '../helpers/gatewayParts.js';
 
 /** Collects what a part records, to check what it says at its source. */
 function collector(): AuditRecorder & { events: AuditEvent[] } {
@@ -112,6 +117,44 @@ describe('audit events at their sources', () => {
       );
       assert.equal(JSON.stringify(audit.events).includes(secret), false);
     } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('audit events of the spawner (local runtime)', () => {
+  it('requested, started, stopped with who did it, culled, and failed with the exit code', async () => {
+    // carol's berth exits at once; everyone else's serves.
+    const command = [process.execPath, '-e', `if (process.env.BERTH_USER === 'carol') process.exit(7); ${NODE_SERVER[2]}`];
+    const config = testConfig({ environment: { command }, spawn: { timeoutSeconds: 20 } });
+    const store = await Store.open(config.dataDir);
+    const runtime = new LocalRuntime({ dataDir: config.dataDir, logger, defaultCommand: command, stopGraceSeconds: 1 });
+    const audit = collector();
+    const spawner: Spawner = new Spawner({ config, runtime, store, logger, metrics: new Metrics(() => spawner.list()), audit });
+    try {
+      await spawner.ready('alice', 'http');
+      await spawner.stop('alice', 'stopped by alice');
+      await spawner.ready('alice', 'ssh');
+      const culled = await new Culler(spawner, { stopAfterSeconds: 1, checkEverySeconds: 60 }, logger).pass(Date.now() + 10_000);
+      assert.deepEqual(culled, ['alice']);
+      await assert.rejects(spawner.ready('carol', 'api'), { code: 'spawn_failed' });
+      const seen = audit.events.map((e) => [e.kind, e.target, e.via, e.outcome]);
+      assert.deepEqual(seen, [
+        ['spawn.requested', 'alice', 'gateway', 'ok'],
+        ['spawn.started', 'alice', 'gateway', 'ok'],
+        ['spawn.stopped', 'alice', 'gateway', 'ok'],
+        ['spawn.requested', 'alice', 'gateway', 'ok'],
+        ['spawn.started', 'alice', 'gateway', 'ok'],
+        ['spawn.culled', 'alice', 'gateway', 'ok'],
+        ['spawn.requested', 'carol', 'gateway', 'ok'],
+        ['spawn.failed', 'carol', 'gateway', 'failed'],
+      ]);
+      assert.equal(audit.events[2]?.detail?.why, 'stopped by alice');
+      assert.equal(audit.events[3]?.detail?.reason, 'ssh');
+      assert.equal(audit.events[7]?.detail?.exitCode, 7);
+    } finally {
+      await spawner.close({ stopBerths: true });
+      await runtime.close();
       await store.close();
     }
   });
