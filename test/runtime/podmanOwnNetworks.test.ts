@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
@@ -12,6 +13,7 @@ import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthSpec } from '../../src/runtime/types.js';
 import { captureLogger } from '../auth/helpers.js';
 import { accepts, eventually, run } from '../conformance/runtime.js';
+import { bridgeOf } from '../helpers/bridge.js';
 import { BUSYBOX, PODMAN, PODMAN_ROOTLESS, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 
 /*
@@ -131,6 +133,35 @@ function podmanSuite(on: TestEngine): Promise<void> {
         assert.equal(await networkExists(foreign), true, "another prefix's network is not this gateway's");
         await podman('network', 'rm', foreign);
         await runtime.stop(kept.name, { remove: true, graceSeconds: 1 });
+      });
+
+      it('makes berth networks internal when the operator made runtime.docker.network internal: the gateway reaches the berth, the berth not the host beyond its bridge', { timeout: TEST_MS }, async () => {
+        const template = `${prefix}-internal`;
+        await podman('network', 'create', '--internal', template);
+        const cutOff = makeRuntime({ network: template });
+        const ordinary = makeRuntime();
+        const [inside, outside] = [specFor('internal-in', SERVER), specFor('internal-out', SLEEPER)];
+        await Promise.all([cutOff.ensure(inside, () => undefined), ordinary.ensure(outside, () => undefined)]);
+        const made = await networkOf(berthNetworkName(prefix, inside.name));
+        assert.equal(made.internal, true, JSON.stringify(made));
+        assert.equal(made.options?.isolate, 'true');
+        assert.equal(cutOff.isBerthAddress(await addressOf(inside)), true, 'the berth has its address, not the host end of the bridge');
+        const port = await cutOff.mainPort(inside.name);
+        assert.equal(await eventually(() => accepts(() => cutOff.connect(inside.name, port)), 'the gateway to reach the internal berth'), true);
+        // A listener of the host's on the Docker bridge: an ordinary berth reaches it, an internal one does not.
+        const { hostAddress } = await bridgeOf('bridge');
+        const host = createServer((socket) => socket.destroy());
+        await new Promise<void>((resolve) => host.listen(0, hostAddress, resolve));
+        const hostPort = (host.address() as AddressInfo).port;
+        try {
+          assert.equal((await run(ordinary, outside.name, nc(hostAddress, hostPort))).code, 0, 'an ordinary berth reaches the host');
+          assert.notEqual((await run(cutOff, inside.name, nc(hostAddress, hostPort))).code, 0, 'the internal berth reached the host beyond its bridge');
+        } finally {
+          host.close();
+          await cutOff.stop(inside.name, { remove: true, graceSeconds: 1 });
+          await ordinary.stop(outside.name, { remove: true, graceSeconds: 1 });
+          await podman('network', 'rm', template);
+        }
       });
 
       it('refuses a berth network without isolate, saying what to do, and runs on it with one warning when allowUnisolatedBerths accepts that', { timeout: TEST_MS }, async () => {

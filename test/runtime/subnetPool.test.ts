@@ -7,6 +7,7 @@ describe('the subnet pool of berths’ own networks', () => {
     const pool = subnetPool('10.80.0.0/16');
     assert.equal(pool.blocks, 8192);
     assert.deepEqual([0, 1, 32, 8191].map((i) => pool.block(i)), ['10.80.0.0/29', '10.80.0.8/29', '10.80.1.0/29', '10.80.255.248/29']);
+    assert.deepEqual([0, 1, 8191].map((i) => pool.gateway(i)), ['10.80.0.1', '10.80.0.9', '10.80.255.249']);
     // A pool written with host bits starts at its network all the same.
     assert.equal(subnetPool('10.80.0.77/24').block(0), '10.80.0.0/29');
     assert.equal(subnetPool('192.168.5.8/29').blocks, 1);

@@ -157,7 +157,8 @@ async function make(docker: Docker, ctx: OwnNetworkContext, network: string, ber
         name: network,
         driver: 'bridge',
         internal: ctx.internal,
-        subnets: [{ subnet: ctx.pool.block(index) }],
+        // The gateway named: Podman gives an internal network none, and its berth would then take the first address, which counts as the host's.
+        subnets: [{ subnet: ctx.pool.block(index), gateway: ctx.pool.gateway(index) }],
         options: { [PODMAN_ISOLATE]: 'true' },
         labels: { [LABEL.managed]: 'true', [LABEL.name]: berth.name, [LABEL.user]: berth.user },
       });

@@ -18,6 +18,8 @@ export interface SubnetPool {
   readonly blocks: number;
   /** The i-th /29, e.g. "10.80.0.8/29". */
   block(index: number): string;
+  /** The host's address on the i-th block's bridge, its first, e.g. "10.80.0.9". */
+  gateway(index: number): string;
   /** Whether a subnet (IPv4 or IPv6 CIDR) shares an address with the i-th block. */
   overlaps(index: number, subnet: string): boolean;
   /** An address a berth in the pool can have: in the pool, and not the host's end of a block's bridge. */
@@ -34,6 +36,7 @@ export function subnetPool(cidr: string): SubnetPool {
     cidr,
     blocks,
     block: (index) => `${toText(base + index * BLOCK_SIZE)}/${BLOCK_PREFIX}`,
+    gateway: (index) => toText(base + index * BLOCK_SIZE + 1),
     overlaps(index, subnet) {
       const other = parseCidr(subnet);
       if (other === null || other.family !== 'ipv4') return false;
