@@ -18,7 +18,7 @@ import { eventRoutes } from '../http/api/events.js';
 import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
 import { berthRoutes } from '../http/api/me.js';
-import { Readiness, readinessRoutes } from '../http/api/readiness.js';
+import { Readiness, readinessRoutes, storeProblem } from '../http/api/readiness.js';
 import { portRoutes } from '../http/api/ports.js';
 import { tokenRoutes } from '../http/api/tokens.js';
 import { Gateway } from '../http/gateway.js';
@@ -87,7 +87,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     proxy,
     metrics,
     routes: [
-      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir)),
+      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir), () => storeProblem(store, () => directory.notificationProblem())),
       ...readinessRoutes(readiness, store),
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),

@@ -603,9 +603,11 @@ export class Spawner implements BerthDirectory {
       if (at) batch.set(user, at);
     }
     this.dirtyActivity.clear();
-    await this.options.store
-      .saveActivity(batch)
-      .catch((err) => this.options.logger.warn({ err }, 'could not save activity'));
+    await this.options.store.saveActivity(batch).catch((err) => {
+      // Kept for the next flush: the store away for a while loses no clock.
+      for (const user of batch.keys()) this.dirtyActivity.add(user);
+      this.options.logger.warn({ err }, 'could not save activity; will retry');
+    });
   }
 }
 

@@ -126,7 +126,12 @@ export class Store {
     const pool = new pg.Pool(settings);
     // An idle client losing its server is reported here; the next query gets a fresh connection.
     pool.on('error', () => undefined);
-    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', (purpose) => new pg.Client({ ...settings, application_name: `berth ${purpose}` }));
+    // The store being away is one error with the reason and what still works, not an internal one per caller.
+    const reporting = {
+      connect: () => pool.connect().catch((err: unknown) => Promise.reject(storeAway(err))),
+      end: () => pool.end(),
+    };
+    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool: reporting }) }), 'postgres', (purpose) => new pg.Client({ ...settings, application_name: `berth ${purpose}` }));
   }
 
   /**
@@ -395,8 +400,21 @@ function readUrlFile(path: string): string {
   return text;
 }
 
+/** No connection to PostgreSQL while serving: what needs the store is refused (503) with the reason; ready berths are still served. */
+function storeAway(cause: unknown): BerthError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new BerthError({
+    code: 'store_unavailable',
+    userMessage: `The gateway's database does not answer (${reason}), so this cannot be done now; environments already running are still served. Try again in a minute; /_berth/healthz says when the database is back.`,
+    logMessage: `the PostgreSQL store does not answer: ${reason}`,
+    cause,
+  });
+}
+
 /** The PostgreSQL store cannot be opened: say how to fix it, never with the URL's password (pg's messages hold none). */
-function unreachable(cause: unknown): BerthError {
+function unreachable(err: unknown): BerthError {
+  // At start the reader is the operator: the fix, not the serving-time message of storeAway.
+  const cause = err instanceof BerthError && err.code === 'store_unavailable' ? err.cause : err;
   if (cause instanceof BerthError) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new BerthError({

@@ -23,9 +23,9 @@ const json = (schema: object) => ({ content: { 'application/json': { schema } } 
 const probe = {
   type: 'object',
   properties: {
-    status: { type: 'string', enum: ['ok', 'ready', 'draining', 'unavailable'] },
+    status: { type: 'string', enum: ['ok', 'ready', 'draining', 'degraded', 'unavailable'] },
     runtime: { type: 'string', description: 'healthz: the runtime kind' },
-    store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind' },
+    store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind; healthz: present when the store does not answer (or, several gateways, this one does not hear the others)' },
     reason: { type: 'string', description: 'why not, and what to do' },
   },
 };
@@ -119,9 +119,12 @@ export const openApiDocument = {
     '/healthz': {
       servers: [{ url: '/_berth' }],
       get: {
-        summary: 'Liveness: the gateway answers and its runtime is usable',
+        summary: 'Liveness: the gateway answers and its runtime, data directory and store are usable',
         security: [],
-        responses: { 200: { description: 'alive', ...json(probe) }, 503: { description: 'the runtime is unavailable, with the reason', ...json(probe) } },
+        responses: {
+          200: { description: 'alive', ...json(probe) },
+          503: { description: 'the runtime is unavailable, or (degraded) the data directory or the store is: ready berths are still served; with the reason', ...json(probe) },
+        },
       },
     },
     '/readyz': {
