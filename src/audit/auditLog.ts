@@ -17,7 +17,7 @@ const DAY_MS = 24 * 3600 * 1000;
 /** Detail text is cut to this many characters (an exec command can be long). */
 const MAX_TEXT = 1000;
 const MAX_DETAIL_KEYS = 16;
-/** Refused or failed events kept per source address and minute (see RefusalBudget). */
+/** Refused, failed or anonymous events kept per source address and minute (see RefusalBudget). */
 const REFUSALS_PER_SOURCE = 60;
 const REFUSAL_WINDOW_MS = 60_000;
 
@@ -55,8 +55,10 @@ export class AuditLog implements AuditRecorder {
 
   record(event: AuditEvent): void {
     try {
-      if (event.outcome !== 'ok' && event.source !== null && !this.refusals.take(event.source)) {
-        this.problems.write('warn', `refusals:${event.source}`, { source: event.source, kind: event.kind }, `more than ${REFUSALS_PER_SOURCE} refusals a minute from one address: the rest of this minute's are left out of the audit log`);
+      // What a stranger can cause at will: a refusal, or anything before anyone was named (an SSH connection).
+      const unbidden = event.outcome !== 'ok' || event.actor === null;
+      if (unbidden && event.source !== null && !this.refusals.take(event.source)) {
+        this.problems.write('warn', `refusals:${event.source}`, { source: event.source, kind: event.kind }, `more than ${REFUSALS_PER_SOURCE} refusals or anonymous events a minute from one address: the rest of this minute's are left out of the audit log`);
         return;
       }
       const row = rowOf(event, this.now());
