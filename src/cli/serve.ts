@@ -27,6 +27,8 @@ import { createLogger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
+import { ConfigWebhook } from '../profiles/configWebhook.js';
+import { firstStartChoice } from '../http/firstStartChoice.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
@@ -65,7 +67,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   await runtime.prepare();
   const store = await Store.open(config.dataDir, config.store);
   const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);
-  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
+  const webhook = ConfigWebhook.fromConfig(config, logger.child({ component: 'config-webhook' }));
+  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, webhook });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
   const directory = spawner;
@@ -99,6 +102,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     ...(config.apps.domain === null
       ? {}
       : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }) }) }),
+    firstStartChoice: firstStartChoice(config, store),
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
   });
   const http = await listenHttp(config, gateway);

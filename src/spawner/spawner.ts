@@ -6,10 +6,12 @@ import { describeExit } from '../core/exit.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { ConfigWebhook } from '../profiles/configWebhook.js';
 import { berthSpecFor } from '../runtime/spec.js';
 import type { BerthExit, BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Runtime } from '../runtime/types.js';
 import type { BerthEvent, Store } from '../store/store.js';
 import { waitUntilReady } from './readiness.js';
+import { SpawnPlanner, type LaunchRequest } from './plan.js';
 import { Semaphore } from './semaphore.js';
 import type { BerthDirectory, StartReason } from './types.js';
 
@@ -17,7 +19,10 @@ type Listener = (event: ProgressEvent, status: BerthStatus) => void;
 
 interface Entry {
   status: BerthStatus;
+  /** The template's spec until the first spawn, then the one that spawn planned (profile, webhook). */
   spec: BerthSpec;
+  /** What the front asking for the next spawn knew (profile asked for, groups, connection). */
+  launch: LaunchRequest;
   /** The main port while ready, made once so the proxy's hot path allocates nothing for it. */
   target: BerthPort | null;
   /** The newest spawn or stop in flight; new ones chain behind it, so at most one runs (single flight). */
@@ -39,6 +44,8 @@ export interface SpawnerOptions {
   store: Store;
   logger: Logger;
   metrics: Metrics;
+  /** Asked before every spawn when configWebhook.url is set. */
+  webhook?: ConfigWebhook | null;
 }
 
 const LOG_TAIL_LINES = 40;
@@ -57,8 +64,10 @@ export class Spawner implements BerthDirectory {
   /** Events not yet written: record() batches them into one store transaction per turn of the event loop. */
   private pendingEvents: BerthEvent[] = [];
   private readonly flushTimer: NodeJS.Timeout;
+  private readonly planner: SpawnPlanner;
 
   constructor(private readonly options: SpawnerOptions) {
+    this.planner = new SpawnPlanner({ config: options.config, store: options.store, logger: options.logger, webhook: options.webhook ?? null });
     this.semaphore = new Semaphore(options.config.spawn.concurrency);
     options.runtime.onExit((exit) => this.handleExit(exit));
     this.flushTimer = setInterval(() => void this.flushActivity(), ACTIVITY_FLUSH_MS);
@@ -101,21 +110,22 @@ export class Spawner implements BerthDirectory {
     return entry !== undefined && entry.status.state === 'ready' ? entry.target : null;
   }
 
-  start(user: string, reason: StartReason): void {
+  start(user: string, reason: StartReason, launch?: LaunchRequest): void {
     const entry = this.entry(user);
+    if (launch) entry.launch = launch;
     if (entry.startQueued || entry.status.state === 'ready' || entry.status.state === 'starting') return;
     entry.startQueued = true;
     this.options.logger.info({ user, reason }, 'starting berth');
     this.runTransition(entry, () => {
       entry.startQueued = false;
-      return this.spawn(entry);
+      return this.spawn(entry, reason);
     });
   }
 
-  async ready(user: string, reason: StartReason, waitMs?: number): Promise<BerthPort> {
+  async ready(user: string, reason: StartReason, waitMs?: number, launch?: LaunchRequest): Promise<BerthPort> {
     const entry = this.entry(user);
     if (!(entry.status.state === 'ready' && entry.target)) {
-      this.start(user, reason);
+      this.start(user, reason, launch);
       const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
       // Transitions chain, so waiting for the newest one waits for all queued before it.
       while (entry.transition && (await settlesWithin(entry.transition, deadline - Date.now())));
@@ -217,6 +227,7 @@ export class Spawner implements BerthDirectory {
     }
     await this.flushActivity();
     await this.flushEvents();
+    await this.options.webhook?.close();
   }
 
   private entry(user: string): Entry {
@@ -226,6 +237,7 @@ export class Spawner implements BerthDirectory {
       entry = {
         status: this.freshStatus(user),
         spec,
+        launch: {},
         target: null,
         transition: null,
         startQueued: false,
@@ -253,6 +265,7 @@ export class Spawner implements BerthDirectory {
       failure: null,
       runtimeId: null,
       image: this.options.config.environment.image,
+      profile: null,
     };
   }
 
@@ -283,9 +296,8 @@ export class Spawner implements BerthDirectory {
     }
   }
 
-  private async spawn(entry: Entry): Promise<void> {
+  private async spawn(entry: Entry, reason: StartReason): Promise<void> {
     const { config, runtime, logger, metrics } = this.options;
-    const { spec } = entry;
     entry.spawnBegan = Date.now();
     entry.status.progress = [];
     entry.status.failure = null;
@@ -298,6 +310,16 @@ export class Spawner implements BerthDirectory {
     try {
       const deadline = Date.now() + config.spawn.timeoutSeconds * 1000;
       this.emit(entry, 'starting', 'Starting your environment');
+      const { launch } = entry;
+      entry.launch = {};
+      const plan = await beforeDeadline(
+        this.planner.plan(entry.status.user, reason, launch, deadline, (message) => this.emit(entry, 'starting', message)),
+        deadline,
+        `its configuration was not settled after ${config.spawn.timeoutSeconds} s`,
+      );
+      const { spec } = plan;
+      entry.spec = spec;
+      entry.status.profile = plan.selection;
       const observed = await beforeDeadline(
         runtime.ensure(spec, (step, message) => this.emit(entry, step, message)),
         deadline,

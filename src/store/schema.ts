@@ -35,6 +35,8 @@ export interface Database {
   shared_secrets: { name: string; value: string; created_at: number };
   /** One-time codes of the app-host sign-in hand-off, by SHA-256 of the code; a row is deleted when redeemed. */
   hand_off_codes: { hash: string; user: string; host: string; expires_at: number };
+  /** The profile each user last started (options as a JSON object) and the groups they had then: what SSH starts use. */
+  profile_choices: { user: string; profile: string; options: string; groups: string; updated_at: number };
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -131,5 +133,15 @@ export const migrations: Array<(db: Kysely<Database>, dialect: Dialect) => Promi
       .execute();
     // Issuing a code prunes expired ones.
     await sql`create index hand_off_codes_expires_at on hand_off_codes (expires_at)`.execute(db);
+  },
+  async (db) => {
+    await db.schema
+      .createTable('profile_choices')
+      .addColumn('user', 'text', (c) => c.primaryKey())
+      .addColumn('profile', 'text', notNull)
+      .addColumn('options', 'text', notNull)
+      .addColumn('groups', 'text', notNull)
+      .addColumn('updated_at', TIME, notNull)
+      .execute();
   },
 ];
