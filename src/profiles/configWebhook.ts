@@ -23,6 +23,10 @@ export interface ConfigQuestion {
 
 const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 5000;
+/** Left of the spawn's deadline when the webhook gives up, for the failure to be reported. */
+const DEADLINE_MARGIN_MS = 200;
+/** An attempt with less time than this is not worth starting. */
+const MIN_ATTEMPT_MS = 100;
 
 /**
  * A client of ContainerSSH's configuration webhook, so the servers sites
@@ -60,8 +64,9 @@ export class ConfigWebhook {
     const { timeoutSeconds, cacheSeconds } = this.config.configWebhook;
     let backoff = FIRST_BACKOFF_MS;
     for (let attempt = 1; ; attempt++) {
-      const left = deadline - Date.now();
-      const outcome = await this.attempt(body, Math.min(timeoutSeconds * 1000, Math.max(left, 1)));
+      // Each attempt ends a little before the spawn's deadline, so the reason given is the webhook's, not a bare timeout.
+      const left = deadline - Date.now() - DEADLINE_MARGIN_MS;
+      const outcome = await this.attempt(body, Math.max(1, Math.min(timeoutSeconds * 1000, left)));
       if ('answer' in outcome) {
         const answer = answerOf(outcome.answer, this.config, profileOverrides);
         if ('refused' in answer) {
@@ -75,8 +80,8 @@ export class ConfigWebhook {
         return answer;
       }
       this.logger.warn({ user: question.user, url: maskUrlPassword(this.url), attempt, problem: outcome.problem }, 'config webhook failed');
-      const wait = Math.min(backoff, deadline - Date.now() - 1);
-      if (wait <= 0) {
+      const wait = backoff;
+      if (Date.now() + wait + MIN_ATTEMPT_MS >= deadline - DEADLINE_MARGIN_MS) {
         throw new BerthError({
           code: 'spawn_failed',
           userMessage: `Your environment could not be configured: the configuration service ${outcome.problem} (${attempt} attempt${attempt === 1 ? '' : 's'}). Retry in a moment; if it keeps failing, ask the operator to check configWebhook.url.`,
