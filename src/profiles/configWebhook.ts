@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { answerOf, type WebhookAnswer } from './webhookAnswer.js';
 import type { Person, ProfileSelection } from './profiles.js';
 
-export type { WebhookAnswer, WebhookFile } from './webhookAnswer.js';
+export type { WebhookAnswer } from './webhookAnswer.js';
 
 /** What Berth knows about a start when it asks: who, how (http, ssh, api, tunnel), and the profile picked so far. */
 export interface ConfigQuestion {

@@ -1,14 +1,7 @@
-import { posix } from 'node:path';
 import type { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { mountSourceAllowed } from '../core/mounts.js';
 import type { ProfileOverrides } from './profiles.js';
-
-export interface WebhookFile {
-  /** Relative to the berth's home. */
-  path: string;
-  content: Buffer;
-}
 
 /** What Berth applies of a config webhook's answer. */
 export interface WebhookAnswer {
@@ -17,7 +10,6 @@ export interface WebhookAnswer {
   /** Applied after the profile's, in order. */
   overrides: ProfileOverrides[];
   labels: Record<string, string>;
-  files: WebhookFile[];
 }
 
 type Json = Record<string, unknown>;
@@ -29,7 +21,7 @@ type Json = Record<string, unknown>;
  * pod spec), `environment` and `files` (metadata values), and Berth's own
  * `berth: {profile, overrides}`. Anything that would loosen a berth's
  * confinement (privileged, added capabilities, host namespaces or devices, a
- * mount outside allowedMounts) refuses the whole answer: the list says what.
+ * mount outside allowedMounts, files) refuses the whole answer: the list says what.
  */
 export function answerOf(body: unknown, config: Config, overridesSchema: z.ZodType<ProfileOverrides, unknown>): WebhookAnswer | { refused: string[] } {
   const refused: string[] = [];
@@ -85,7 +77,8 @@ export function answerOf(body: unknown, config: Config, overridesSchema: z.ZodTy
   );
   if (Object.keys(metadataEnv).length > 0) overrides.push({ env: metadataEnv });
 
-  const files = filesOf(asObject(field(root, 'files')), config.environment.homePath, refused);
+  // Refused rather than half applied: no runtime writes them into the home yet.
+  if (Object.keys(asObject(field(root, 'files'))).length > 0) refused.push('files written into the berth, which this gateway does not do yet');
 
   let profile: string | null = null;
   const native = asObject(field(root, 'berth'));
@@ -102,7 +95,7 @@ export function answerOf(body: unknown, config: Config, overridesSchema: z.ZodTy
       overrides.push(parsed.data);
     }
   }
-  return refused.length > 0 ? { refused } : { profile, overrides, labels, files };
+  return refused.length > 0 ? { refused } : { profile, overrides, labels };
 }
 
 function kubernetesOverrides(pod: Json, refused: string[]): ProfileOverrides | null {
@@ -151,21 +144,6 @@ function kubernetesOverrides(pod: Json, refused: string[]): ProfileOverrides | n
     overrides.kubernetes = { nodeSelector, tolerations, resources: extended };
   }
   return Object.keys(overrides).length > 0 ? overrides : null;
-}
-
-/** ContainerSSH's files: path → base64 content. Only paths inside the home are written. */
-function filesOf(files: Json, homePath: string, refused: string[]): WebhookFile[] {
-  const home = posix.normalize(homePath).replace(/\/+$/, '');
-  return Object.entries(files).flatMap(([path, value]) => {
-    const content = field(asObject(value), 'value');
-    if (typeof content !== 'string') return [];
-    const absolute = posix.normalize(path.startsWith('/') ? path : `${home}/${path}`);
-    if (!absolute.startsWith(`${home}/`)) {
-      refused.push(`a file outside the home (${path})`);
-      return [];
-    }
-    return [{ path: absolute.slice(home.length + 1), content: Buffer.from(content, 'base64') }];
-  });
 }
 
 function addedCapabilities(list: unknown, allowed: readonly string[]): string[] {

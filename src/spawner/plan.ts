@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { ConfigWebhook, WebhookFile } from '../profiles/configWebhook.js';
+import type { ConfigWebhook } from '../profiles/configWebhook.js';
 import {
   applyOverrides,
   overridesOf,
@@ -29,8 +29,6 @@ export interface LaunchRequest {
 export interface SpawnPlan {
   spec: BerthSpec;
   selection: ProfileSelection | null;
-  /** Files a config webhook asked to have in the home before the berth starts. */
-  files: WebhookFile[];
 }
 
 export interface PlannerOptions {
@@ -52,7 +50,7 @@ export class SpawnPlanner {
 
   async plan(user: string, reason: StartReason, launch: LaunchRequest, deadline: number, progress: (message: string) => void): Promise<SpawnPlan> {
     const { config, store, webhook, logger } = this.options;
-    if (config.profiles.length === 0 && webhook === null) return { spec: berthSpecFor(config, user), selection: null, files: [] };
+    if (config.profiles.length === 0 && webhook === null) return { spec: berthSpecFor(config, user), selection: null };
     const stored = await store.profileChoice(user);
     const person: Person = { name: user, groups: launch.groups ?? stored?.groups ?? [] };
     let selection = this.select(person, launch.choice, stored);
@@ -76,7 +74,7 @@ export class SpawnPlanner {
       ...(answer && Object.keys(answer.labels).length > 0 ? { labels: answer.labels } : {}),
       ...(selection ? { profile: { slug: selection.profile, options: selection.options } } : {}),
     });
-    return { spec, selection, files: answer?.files ?? [] };
+    return { spec, selection };
   }
 
   /** A choice asked for now must be allowed; a stored one that no longer is gives way to the default. */

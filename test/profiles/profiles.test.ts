@@ -7,6 +7,8 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { BerthError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { resolveSelection, visibleProfiles } from '../../src/profiles/profiles.js';
+import { answerOf } from '../../src/profiles/webhookAnswer.js';
+import { profileOverrides } from '../../src/config/schema.js';
 import { podManifest } from '../../src/runtime/kubernetes/manifests.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { SpawnPlanner } from '../../src/spawner/plan.js';
@@ -121,5 +123,29 @@ describe('profiles', () => {
     const none = await new SpawnPlanner({ config: plain, store: s, logger: createLogger('silent'), webhook: null }).plan('dave', 'http', {}, deadline, () => undefined);
     assert.equal(none.spec.hash, berthSpecFor(plain, 'dave').hash);
     await s.close();
+  });
+
+  it('reads a ContainerSSH Kubernetes answer and refuses one that would loosen confinement', () => {
+    const c = configSchema.parse({ runtime: { kind: 'kubernetes', kubernetes: { allowedMounts: ['pvc/data'] } } });
+    const pod = (spec: unknown) => ({ config: { backend: 'kubernetes', kubernetes: { pod: { metadata: { labels: { team: 'a' } }, spec } } } });
+    const ok = answerOf(pod({ containers: [{ name: 'shell', image: 'lab', env: [{ name: 'A', value: '1' }], resources: { limits: { 'nvidia.com/gpu': '2', cpu: '500m', memory: '2Gi' } } }], nodeSelector: { gpu: 'yes' } }), c, profileOverrides);
+    assert.ok(!('refused' in ok));
+    assert.deepEqual(ok.overrides[0], { image: 'lab', env: { A: '1' }, limits: { cpus: 0.5, memory: '2G' }, kubernetes: { nodeSelector: { gpu: 'yes' }, tolerations: [], resources: { 'nvidia.com/gpu': '2' } } });
+    assert.deepEqual(ok.labels, { team: 'a' });
+    const refusedOf = (body: unknown) => {
+      const answer = answerOf(body, c, profileOverrides);
+      assert.ok('refused' in answer, JSON.stringify(body));
+      return answer.refused.join('; ');
+    };
+    assert.match(refusedOf(pod({ containers: [{ image: 'x', securityContext: { privileged: true } }] })), /privileged/);
+    assert.match(refusedOf(pod({ hostNetwork: true, containers: [] })), /hostNetwork/);
+    assert.match(refusedOf(pod({ volumes: [{ name: 'root', hostPath: { path: '/' } }], containers: [] })), /hostPath/);
+    assert.match(refusedOf({ config: {}, files: { '/home/berth/.bashrc': { value: 'ZWNobw==' } } }), /files/);
+    assert.match(refusedOf({ config: {}, berth: { overrides: { mounts: [{ source: 'pvc/other', target: '/data' }] } } }), /a mount of pvc\/other/);
+    assert.match(refusedOf({ config: {}, berth: { overrides: { capabilities: ['CHOWN', 'NET_ADMIN'] } } }), /NET_ADMIN/);
+    const docker = configSchema.parse({ runtime: { kind: 'docker', docker: { allowedMounts: ['/srv/data'] } } });
+    const binds = (list: string[]) => answerOf({ config: { docker: { execution: { host: { Binds: list } } } } }, docker, profileOverrides);
+    assert.ok(!('refused' in binds(['/srv/data/course:/data:ro'])));
+    assert.ok('refused' in binds(['/srv/data/../../etc:/etc']), 'a path climbing out of the allowed one');
   });
 });
