@@ -375,6 +375,17 @@ const store = z
   .refine((s) => s.kind === 'postgres' || (s.url === null && s.urlFile === null), 'store.url and store.urlFile need store.kind: postgres')
   .prefault({});
 
+const audit = z
+  .strictObject({
+    /** Events older than this are deleted (every hour). */
+    retainDays: z.number().int().min(1).default(90),
+    /** A file every event is also appended to as a JSON line (for a SIEM); reopened on SIGHUP. */
+    file: z.string().min(1).nullable().default(null),
+    /** Every event also as a JSON line on stdout, beside the gateway's log. */
+    stdout: z.boolean().default(false),
+  })
+  .prefault({});
+
 /** ContainerSSH's config webhook, asked before every spawn (src/profiles/configWebhook.ts). */
 const configWebhook = z
   .strictObject({
@@ -407,6 +418,8 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** null: pretty when stdout is a terminal, else JSON lines. */
+      format: z.enum(['json', 'pretty']).nullable().default(null),
     })
     .prefault({}),
   auth,
@@ -419,6 +432,7 @@ export const configSchema = z.strictObject({
   apps,
   store,
   metrics,
+  audit,
   profiles,
   /** ask: a first start with more than one profile to pick from waits on the loading page for the choice; default: starts the default at once. */
   profilesChoice: z.enum(['ask', 'default']).default('ask'),

@@ -10,6 +10,7 @@ import type { ConfigWebhook } from '../profiles/configWebhook.js';
 import { berthSpecFor } from '../runtime/spec.js';
 import type { BerthExit, BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Runtime } from '../runtime/types.js';
 import type { BerthEvent, Store } from '../store/store.js';
+import { coordinatorFor, type SpawnCoordinator, type SpawnLease } from './coordinator.js';
 import { waitUntilReady } from './readiness.js';
 import { SpawnPlanner, type LaunchRequest } from './plan.js';
 import { Semaphore } from './semaphore.js';
@@ -36,6 +37,8 @@ interface Entry {
   exitedDuringSpawn: { exitCode: number | null } | null;
   listeners: Set<Listener>;
   holds: number;
+  /** The spawn lease while this gateway spawns the berth under one, so its progress reaches gateways following it. */
+  lease: SpawnLease | null;
 }
 
 export interface SpawnerOptions {
@@ -44,6 +47,8 @@ export interface SpawnerOptions {
   store: Store;
   logger: Logger;
   metrics: Metrics;
+  /** Single flight across gateways; by default chosen by the store (./coordinator.ts). */
+  coordinator?: SpawnCoordinator;
   /** Asked before every spawn when configWebhook.url is set. */
   webhook?: ConfigWebhook | null;
 }
@@ -65,10 +70,12 @@ export class Spawner implements BerthDirectory {
   private pendingEvents: BerthEvent[] = [];
   private readonly flushTimer: NodeJS.Timeout;
   private readonly planner: SpawnPlanner;
+  private readonly coordinator: SpawnCoordinator;
 
   constructor(private readonly options: SpawnerOptions) {
     this.planner = new SpawnPlanner({ config: options.config, store: options.store, logger: options.logger, webhook: options.webhook ?? null });
     this.semaphore = new Semaphore(options.config.spawn.concurrency);
+    this.coordinator = options.coordinator ?? coordinatorFor(options.store, options.logger);
     options.runtime.onExit((exit) => this.handleExit(exit));
     this.flushTimer = setInterval(() => void this.flushActivity(), ACTIVITY_FLUSH_MS);
     this.flushTimer.unref();
@@ -222,6 +229,7 @@ export class Spawner implements BerthDirectory {
   /** Stops every berth (the local runtime's processes die with the gateway anyway) and saves activity. */
   async close(options: { stopBerths: boolean }): Promise<void> {
     clearInterval(this.flushTimer);
+    await this.coordinator.close();
     if (options.stopBerths) {
       await Promise.allSettled([...this.entries.keys()].map((user) => this.stop(user, 'gateway shutting down')));
     }
@@ -246,6 +254,7 @@ export class Spawner implements BerthDirectory {
         exitedDuringSpawn: null,
         listeners: new Set(),
         holds: 0,
+        lease: null,
       };
       this.entries.set(user, entry);
       this.byName.set(spec.name, user);
@@ -285,7 +294,12 @@ export class Spawner implements BerthDirectory {
   }
 
   private emit(entry: Entry, step: ProgressStep, message: string, failure?: Failure): void {
-    const event: ProgressEvent = { step, message, elapsedMs: Date.now() - entry.spawnBegan, ...(failure ? { failure } : {}) };
+    this.publish(entry, { step, message, elapsedMs: Date.now() - entry.spawnBegan, ...(failure ? { failure } : {}) });
+    entry.lease?.progress(entry.status.progress);
+  }
+
+  /** An event of this gateway's spawn, or of another gateway's that this one follows. */
+  private publish(entry: Entry, event: ProgressEvent): void {
     entry.status.progress.push(event);
     for (const listener of entry.listeners) {
       try {
@@ -296,18 +310,54 @@ export class Spawner implements BerthDirectory {
     }
   }
 
+  /**
+   * Spawns under the lease, or follows the gateway holding it and serves the
+   * berth once that one has it ready; a lease its holder gives up or lets
+   * lapse is taken over, and the spawn finished here.
+   */
   private async spawn(entry: Entry, reason: StartReason): Promise<void> {
-    const { config, runtime, logger, metrics } = this.options;
     entry.spawnBegan = Date.now();
     entry.status.progress = [];
     entry.status.failure = null;
     entry.exitedDuringSpawn = null;
     entry.stopRequested = false;
     this.setState(entry, 'starting');
+    const { user } = entry.spec;
+    try {
+      for (;;) {
+        const lease = await this.coordinator.acquire(user);
+        if (lease !== null) {
+          if ((await this.spawnHolding(entry, lease, reason)) === 'done') return;
+          continue;
+        }
+        const outcome = await this.coordinator.follow(user, (event) => this.publish(entry, event), () => entry.stopRequested);
+        if (outcome.kind === 'abandoned') return;
+        if (outcome.kind === 'failed') return await this.fail(entry, new FailureError(outcome.failure), { record: false });
+        if (outcome.kind === 'ready') return await this.servesFollowed(entry);
+      }
+    } catch (err) {
+      await this.fail(entry, err);
+    }
+  }
+
+  /** Another gateway made the berth ready: this one reaches it as that one does. */
+  private async servesFollowed(entry: Entry): Promise<void> {
+    const { runtime } = this.options;
+    const [port, observed] = await Promise.all([runtime.mainPort(entry.spec.name), runtime.inspect(entry.spec.name)]);
+    entry.status.runtimeId = observed.id;
+    entry.status.image = observed.image;
+    this.markReady(entry, port);
+  }
+
+  /** The spawn proper, as the lease's holder: 'superseded' when the lease was lost to another gateway before anything was made. */
+  private async spawnHolding(entry: Entry, lease: SpawnLease, reason: StartReason): Promise<'done' | 'superseded'> {
+    const { config, runtime, logger, metrics } = this.options;
+    entry.lease = lease;
     const release = await this.semaphore.acquire((position) =>
       this.emit(entry, 'queued', `Waiting for a free start slot (${position} ahead of you)`),
     );
     try {
+      if (!(await lease.held())) return 'superseded';
       const deadline = Date.now() + config.spawn.timeoutSeconds * 1000;
       this.emit(entry, 'starting', 'Starting your environment');
       const { launch } = entry;
@@ -321,7 +371,7 @@ export class Spawner implements BerthDirectory {
       entry.spec = spec;
       entry.status.profile = plan.selection;
       const observed = await beforeDeadline(
-        runtime.ensure(spec, (step, message) => this.emit(entry, step, message)),
+        runtime.ensure(spec, (step, message) => this.emit(entry, step, message), lease.generation),
         deadline,
         `it was not running after ${config.spawn.timeoutSeconds} s`,
       );
@@ -341,7 +391,7 @@ export class Spawner implements BerthDirectory {
         abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
         onAttempt: () => undefined,
       });
-      if (!answered && entry.stopRequested) return;
+      if (!answered && entry.stopRequested) return 'done';
       if (!answered) {
         const exited = entry.exitedDuringSpawn as { exitCode: number | null } | null;
         if (exited) throw await this.exitFailure(entry, exited.exitCode, 'before it was ready');
@@ -351,24 +401,37 @@ export class Spawner implements BerthDirectory {
           userMessage: `Your environment did not answer on port ${spec.port} within ${config.spawn.timeoutSeconds} s. Check that it listens on $PORT, then retry.`,
         });
       }
-      entry.target = { name: spec.name, port: mainPort };
-      const now = Date.now();
-      entry.status.startedAt = now;
-      entry.status.lastActivity = now;
-      this.setState(entry, 'ready');
-      const seconds = (now - entry.spawnBegan) / 1000;
-      this.emit(entry, 'ready', `Ready in ${seconds.toFixed(1)} s`);
+      const seconds = this.markReady(entry, mainPort);
       metrics.spawnDuration.observe({ outcome: 'ready' }, seconds);
       logger.info({ user: spec.user, seconds, id: observed.id }, 'berth ready');
       this.record(spec.user, 'ready', `ready in ${seconds.toFixed(1)} s`);
+      return 'done';
     } catch (err) {
+      if (err instanceof BerthError && err.code === 'spawn_superseded') return 'superseded';
       await this.fail(entry, err);
+      return 'done';
     } finally {
       release();
+      entry.lease = null;
+      const { state, progress, failure } = entry.status;
+      await lease.end(state === 'ready' || state === 'failed' ? state : null, progress, failure);
     }
   }
 
-  private async fail(entry: Entry, err: unknown): Promise<void> {
+  /** Ready to proxy; returns the seconds the spawn took. */
+  private markReady(entry: Entry, port: number): number {
+    entry.target = { name: entry.spec.name, port };
+    const now = Date.now();
+    entry.status.startedAt = now;
+    entry.status.lastActivity = now;
+    this.setState(entry, 'ready');
+    const seconds = (now - entry.spawnBegan) / 1000;
+    this.emit(entry, 'ready', `Ready in ${seconds.toFixed(1)} s`);
+    return seconds;
+  }
+
+  /** `record: false` for a failure another gateway's spawn met, which that gateway records. */
+  private async fail(entry: Entry, err: unknown, { record } = { record: true }): Promise<void> {
     const error = err instanceof FailureError ? err : asBerthError(err, 'spawn_failed');
     const failure: Failure =
       error instanceof FailureError
@@ -383,7 +446,7 @@ export class Spawner implements BerthDirectory {
       { user: entry.spec.user, code: error instanceof FailureError ? 'berth_exited' : error.code, exitCode: failure.exitCode, detail: error instanceof FailureError ? undefined : error.logMessage },
       'berth failed',
     );
-    this.record(entry.spec.user, 'failed', failure.reason);
+    if (record) this.record(entry.spec.user, 'failed', failure.reason);
   }
 
   private async stopNow(entry: Entry, why: string, remove: boolean): Promise<void> {
