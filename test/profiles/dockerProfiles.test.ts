@@ -53,7 +53,7 @@ function containerOf(user: string): { id: string; image: string } | null {
 }
 
 withEngine('profiles and the config webhook on docker', () => {
-  describe('profiles and the config webhook on docker', { timeout: 240_000 }, () => {
+  describe('profiles and the config webhook on docker', { timeout: 300_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'b18p-'));
     const requests: Array<Record<string, unknown>> = [];
     let webhook: Server;
@@ -99,7 +99,7 @@ withEngine('profiles and the config webhook on docker', () => {
           'environment:',
           `  image: ${BUSYBOX}`,
           `  command: [sh, -c, ${JSON.stringify(GREETER)}]`,
-          'spawn: { stopGraceSeconds: 1, timeoutSeconds: 8 }',
+          'spawn: { stopGraceSeconds: 1, timeoutSeconds: 20 }',
           'profiles:',
           '  - { slug: course, displayName: Course, description: The course image, default: true }',
           '  - slug: gpu',
@@ -110,7 +110,8 @@ withEngine('profiles and the config webhook on docker', () => {
           '',
         ].join('\n'),
       );
-      gateway = await berthServe(['--config', configFile], {});
+      // A loaded machine can take a while to start the gateway.
+      gateway = await berthServe(['--config', configFile], {}, 90_000);
     });
 
     after(async () => {
@@ -174,10 +175,10 @@ withEngine('profiles and the config webhook on docker', () => {
     it('retries a failing webhook within spawn.timeoutSeconds and gives the reason', async () => {
       const began = Date.now();
       assert.equal((await post(gateway.base, '/_berth/api/me/start', 'wh-down', '', {})).status, 202);
-      const failure = await eventually(async () => (await berthOf(gateway.base, 'wh-down')).failure ?? undefined, 30_000, 'the failure');
+      const failure = await eventually(async () => (await berthOf(gateway.base, 'wh-down')).failure ?? undefined, 40_000, 'the failure');
       assert.match(failure.reason, /configuration service answered HTTP 500 \(\d+ attempts\)/);
       assert.ok(requests.filter((r) => r.username === 'wh-down').length >= 3, 'retried');
-      assert.ok(Date.now() - began < 15_000, 'within the spawn timeout');
+      assert.ok(Date.now() - began < 30_000, 'within the spawn timeout');
       assert.equal(containerOf('wh-down'), null);
     });
   });

@@ -107,6 +107,13 @@ export const commonScript = `
     return { profile: radio.value, options: options };
   }
 
-  window.Berth = { pickedProfile: pickedProfile, request: request, el: el, replace: replace, duration: duration, ago: ago, when: when, flash: flash, copyButtons: copyButtons };
+  // A berth's profile in words: "gpu (size: four)", or a dash without profiles.
+  function profileText(p) {
+    if (!p) return '—';
+    var options = Object.keys(p.options || {}).map(function (k) { return k + ': ' + p.options[k]; });
+    return p.profile + (options.length ? ' (' + options.join(', ') + ')' : '');
+  }
+
+  window.Berth = { profileText: profileText, pickedProfile: pickedProfile, request: request, el: el, replace: replace, duration: duration, ago: ago, when: when, flash: flash, copyButtons: copyButtons };
 })();
 `;

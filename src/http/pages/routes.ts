@@ -4,6 +4,7 @@ import { gatewayHostKeys, type HostKey } from '../../ssh/hostKeys.js';
 import type { Store } from '../../store/store.js';
 import { sendHtml } from '../respond.js';
 import type { Route } from '../routes.js';
+import { visibleProfiles } from '../../profiles/profiles.js';
 import { adminPage } from './admin.js';
 import { dashboardPage } from './dashboard.js';
 
@@ -28,7 +29,7 @@ export function pageRoutes(config: Config, store: Store): Route[] {
       path: '/_berth/',
       access: 'user',
       handler: async ({ res, user, csrfToken = '' }) =>
-        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut })),
+        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut, profiles: visibleProfiles(config.profiles, user) })),
     },
     {
       method: 'GET',
