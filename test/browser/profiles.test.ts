@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { gatewayWithProvider, launchBrowser, newPage, screenshot, signIn, WAIT_MS, type BrowserGateway } from './harness.js';
@@ -18,10 +20,30 @@ const PROFILES = JSON.stringify([
 describe('browser: picking a profile on the loading page and the dashboard', () => {
   let browser: Browser;
   let gw: BrowserGateway;
+  let webhook: Server;
   before(async () => {
     browser = await launchBrowser();
+    // A ContainerSSH config server (POST of the connection's metadata, {"config": …} back): down for wendy, silent for sam.
+    webhook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        const { username } = JSON.parse(body) as { username: string };
+        if (username === 'sam') return;
+        res.writeHead(username === 'wendy' ? 503 : 200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(username === 'wendy' ? { error: 'maintenance' } : { config: {} }));
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
     gw = await gatewayWithProvider({
-      env: { BERTH_PROFILES: PROFILES, BERTH_ENVIRONMENT_COMMAND: PROFILE_SERVER, BERTH_AUTH_ADMINS: '[rita]' },
+      env: {
+        BERTH_PROFILES: PROFILES,
+        BERTH_ENVIRONMENT_COMMAND: PROFILE_SERVER,
+        BERTH_AUTH_ADMINS: '[rita]',
+        BERTH_CONFIG_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/config`,
+        BERTH_CONFIG_WEBHOOK_TIMEOUT_SECONDS: '1',
+        BERTH_SPAWN_TIMEOUT_SECONDS: '6',
+      },
       // The provider's groups claim is where the gateway learns who is in "research".
       claims: (login) => ({ preferred_username: login, email: `${login}@example.test`, groups: login === 'rita' ? ['research'] : ['students'] }),
     });
@@ -29,6 +51,8 @@ describe('browser: picking a profile on the loading page and the dashboard', () 
   after(async () => {
     await browser?.close();
     await gw?.close();
+    webhook?.closeAllConnections();
+    webhook?.close();
   });
 
   it('asks a first start with two profiles which one, and starts the one picked', async () => {
@@ -69,4 +93,16 @@ describe('browser: picking a profile on the loading page and the dashboard', () 
     await page.goto(`${gw.base}/`);
     await page.locator('#made', { hasText: 'profile=course' }).waitFor();
   });
+
+  for (const [user, reason] of [
+    ['wendy', /configuration service answered HTTP 503 \(\d+ attempts\)/],
+    ['sam', /configuration service did not answer within \d\.\d s/],
+  ] as const) {
+    it(`shows on the loading page why a start failed when the config webhook ${user === 'sam' ? 'is too slow' : 'fails'}`, async () => {
+      const { page } = await newPage(browser);
+      await signIn(page, gw.base, user, '/');
+      await page.getByRole('heading', { name: 'Your environment could not start' }).waitFor({ timeout: WAIT_MS });
+      assert.match(await page.locator('#reason').innerText(), reason);
+    });
+  }
 });
