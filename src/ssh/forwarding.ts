@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { asBerthError, BerthError } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
+import type { LaunchRequest } from '../spawner/plan.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { IdleClock } from './limits.js';
 import { OPEN_FAILURE, type RefuseChannel } from './wire.js';
@@ -16,6 +17,8 @@ export interface ForwardContext {
   clock: IdleClock;
   /** Refuses the channel with a reason the client shows ("open failed: administratively prohibited: …"). */
   refuseChannel: RefuseChannel;
+  /** What this connection tells a spawn (./connection.ts). */
+  launch?: LaunchRequest;
 }
 
 /** Why a forwarding request was refused; stable, for logs and alerts. */
@@ -52,7 +55,7 @@ export function handleDirectTcpip(
     let socket: Duplex;
     try {
       const reach = async () => {
-        await directory.ready(user, 'ssh');
+        await directory.ready(user, 'ssh', undefined, context.launch);
         return directory.connect(directory.target(user, info.destPort));
       };
       socket = await context.clock.busy(reach());

@@ -4,6 +4,7 @@ import { asBerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ExecOptions } from '../runtime/types.js';
+import type { LaunchRequest } from '../spawner/plan.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { bridge, type Exit } from './bridge.js';
 import type { IdleClock, SessionHandle } from './limits.js';
@@ -21,6 +22,8 @@ export interface SessionContext {
   /** Registers a running session with the limits (throws when over them); returns the release. */
   track(handle: SessionHandle): () => void;
   clock: IdleClock;
+  /** What this connection tells a spawn (./connection.ts). */
+  launch: LaunchRequest;
 }
 
 /** RFC 4254 §6.10's signal names, the ones a client may send. */
@@ -122,7 +125,7 @@ class BerthSession implements SessionHandle {
     try {
       releases.push(this.context.track(this));
       releases.push(directory.hold(user));
-      await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol()));
+      await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol(), this.context.launch));
       if (gone) return;
       const proc = await directory.exec(user, { command, env: this.env, tty: this.tty });
       this.resize = (rows, cols) => proc.resize(rows, cols);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -9,6 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BUSYBOX, DOCKER, removeByPrefix, withEngine } from '../helpers/docker.js';
 import { eventually, httpRequest } from '../helpers/http.js';
+import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
+import { clientOptions, makeKey } from '../ssh/harness.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
 
 /*
@@ -58,8 +61,10 @@ withEngine('profiles and the config webhook on docker', () => {
     const requests: Array<Record<string, unknown>> = [];
     let webhook: Server;
     let gateway: Served;
+    let sshPort: number;
 
     before(async () => {
+      sshPort = await freeLoopbackPort();
       execFileSync('docker', ['tag', BUSYBOX, WEBHOOK_IMAGE]);
       webhook = createServer((req, res) => {
         let body = '';
@@ -92,7 +97,7 @@ withEngine('profiles and the config webhook on docker', () => {
         configFile,
         [
           `dataDir: ${join(dir, 'data')}`,
-          'listen: { ssh: null }',
+          `listen: { ssh: "127.0.0.1:${sshPort}" }`,
           'log: { level: warn }',
           'auth: { mode: header }',
           `runtime: { kind: docker, docker: { namePrefix: ${prefix}, network: ${network} } }`,
@@ -147,6 +152,21 @@ withEngine('profiles and the config webhook on docker', () => {
       const page = await httpRequest(`${gateway.base}/`, as('dave', 'research'));
       assert.equal(page.body.trim(), 'dave gpu none kept', 'the new profile runs over the old home');
       assert.deepEqual((await berthOf(gateway.base, 'dave', 'research')).profile, { profile: 'gpu', options: {} });
+    });
+
+    it('SSH starts the profile last started, and tells the webhook about the SSH connection', async () => {
+      assert.equal((await post(gateway.base, '/_berth/api/me/start', 'erin', 'research', { profile: 'gpu' })).status, 202);
+      await eventually(async () => ((await berthOf(gateway.base, 'erin', 'research')).state === 'ready' ? true : undefined), 30_000, 'the gpu berth');
+      assert.equal((await post(gateway.base, '/_berth/api/me/stop', 'erin', 'research', {})).status, 200);
+      const key = makeKey(dir, 'erin');
+      assert.equal((await post(gateway.base, '/_berth/api/me/keys', 'erin', 'research', { key: key.publicKey })).status, 201);
+      // Not execFileSync: the webhook server answering this spawn runs in this process.
+      const { stdout: out } = await promisify(execFile)('ssh', [...clientOptions(key), '-p', String(sshPort), 'erin@127.0.0.1', '--', 'echo profile=$PROFILE'], { encoding: 'utf8', timeout: 90_000 });
+      assert.match(out, /profile=gpu/);
+      const asked = requests.filter((r) => r.username === 'erin').at(-1) as { berth: { protocol: string; groups: string[]; profile: string }; clientVersion: string; remoteAddress: string };
+      assert.deepEqual([asked.berth.protocol, asked.berth.profile, asked.berth.groups], ['ssh', 'gpu', ['research']], 'the groups of the last web start');
+      assert.match(asked.clientVersion, /^SSH-2\.0-OpenSSH/);
+      assert.match(asked.remoteAddress, /^127\.0\.0\.1:\d+$/);
     });
 
     it('asks the webhook in ContainerSSH\'s request shape and runs the image its answer names', async () => {
