@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Failure, ProgressEvent } from '../core/berth.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
@@ -76,12 +75,12 @@ export const STORE_LEASE_TIMING = { ttlMs: 10_000, renewMs: 2_000, pollMs: 200 }
 
 /** Several gateways: the lease is a row of spawn_leases (../store/spawnLeases.ts), renewed while the spawn runs. */
 export class StoreSpawnCoordinator implements SpawnCoordinator {
-  /** This gateway, as the holder column names it. */
-  readonly holder = randomUUID();
   private readonly held = new Set<StoreLease>();
 
   constructor(
     private readonly leases: SpawnLeases,
+    /** This gateway, as the holder column names it. */
+    private readonly holder: string,
     private readonly options: StoreSpawnCoordinatorOptions,
   ) {}
 
@@ -187,8 +186,8 @@ class StoreLease implements SpawnLease {
 }
 
 /** The store decides: SQLite is one gateway's, PostgreSQL may be shared. */
-export function coordinatorFor(store: Store, logger: Logger): SpawnCoordinator {
+export function coordinatorFor(store: Store, gateway: string, logger: Logger): SpawnCoordinator {
   return store.dialect === 'postgres'
-    ? new StoreSpawnCoordinator(new SpawnLeases(store.db), { ...STORE_LEASE_TIMING, logger })
+    ? new StoreSpawnCoordinator(new SpawnLeases(store.db), gateway, { ...STORE_LEASE_TIMING, logger })
     : new InProcessSpawnCoordinator();
 }

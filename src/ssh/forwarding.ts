@@ -6,6 +6,7 @@ import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { LaunchRequest } from '../spawner/plan.js';
 import type { BerthDirectory } from '../spawner/types.js';
+import type { SshAudit } from './audit.js';
 import type { IdleClock } from './limits.js';
 import { OPEN_FAILURE, type RefuseChannel } from './wire.js';
 
@@ -17,6 +18,7 @@ export interface ForwardContext {
   clock: IdleClock;
   /** Refuses the channel with a reason the client shows ("open failed: administratively prohibited: …"). */
   refuseChannel: RefuseChannel;
+  audit: SshAudit;
   /** What this connection tells a spawn (./connection.ts). */
   launch?: LaunchRequest;
 }
@@ -39,8 +41,10 @@ export function handleDirectTcpip(
 ): void {
   const { user, config, directory } = context;
   const logger = context.logger.child({ destination: info.destIP, port: info.destPort });
+  const destination = `${info.destIP}:${info.destPort}`;
   const refuse = (code: ForwardRefusal, reason: string, detail?: string) => {
     logger.warn({ code, detail }, 'ssh port forwarding refused');
+    context.audit('ssh.session.opened', 'refused', { type: 'forward', destination, code });
     const failure = code === 'forward_unreachable' ? OPEN_FAILURE.connectFailed : OPEN_FAILURE.administrativelyProhibited;
     context.refuseChannel(reject, failure, `berth: ${reason}`);
   };
@@ -67,15 +71,26 @@ export function handleDirectTcpip(
     const channel = accept();
     const release = directory.hold(user);
     logger.debug('ssh port forwarding opened');
+    context.audit('ssh.session.opened', 'ok', { type: 'forward', destination });
     socket.pipe(channel).pipe(socket);
     socket.on('data', context.clock.activity);
     channel.on('data', context.clock.activity);
     socket.on('error', (err) => logger.debug({ error: err.message }, 'forwarded connection failed'));
     channel.on('error', (err: Error) => logger.debug({ error: err.message }, 'forwarding channel failed'));
-    socket.once('close', () => channel.end());
+    // The forwarded connection ends with whichever side goes first; a client that vanishes may leave its channel half-closed a while.
+    let ended = false;
+    const auditClosed = () => {
+      if (!ended) context.audit('ssh.session.closed', 'ok', { type: 'forward', destination });
+      ended = true;
+    };
+    socket.once('close', () => {
+      channel.end();
+      auditClosed();
+    });
     channel.once('close', () => {
       socket.destroy();
       release();
+      auditClosed();
     });
   })();
 }

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { Config } from '../../src/config/schema.js';
-import { configSchema } from '../../src/config/schema.js';
 import { BerthError } from '../../src/core/errors.js';
-import { createLogger } from '../../src/log/logger.js';
-import { dockerRuntimeFromConfig } from '../../src/runtime/docker/fromConfig.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { SpawnLeases } from '../../src/store/spawnLeases.js';
-import { BUSYBOX, DOCKER, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
-import { spawnerOver, testConfig, type SpawnerParts } from '../helpers/gatewayParts.js';
+import { removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import type { SpawnerParts } from '../helpers/gatewayParts.js';
+import { containersOf, dockerRuntimeOf, gatewayConfig as configFor, gatewaysOn } from '../helpers/gatewaysOnPostgres.js';
 import { httpThrough } from '../helpers/http.js';
 import { postgresForTests } from '../helpers/postgres.js';
 
@@ -20,8 +17,6 @@ import { postgresForTests } from '../helpers/postgres.js';
  * lease was taken over cannot replace what the new holder made.
  */
 
-const SERVER = ['sh', '-c', 'mkdir -p /tmp/w && echo "hello from $BERTH_USER" > /tmp/w/index.html && exec busybox httpd -f -p "$PORT" -h /tmp/w'];
-
 const cluster = await postgresForTests('spawn leases across gateways');
 
 await withEngine('spawn leases across gateways', () => {
@@ -30,35 +25,15 @@ await withEngine('spawn leases across gateways', () => {
     const prefix = runPrefix();
     after(() => removeByPrefix(prefix, [`${prefix}-net`]));
 
-    function gatewayConfig(url: string, overrides: Record<string, string> = {}): Config {
-      const config = testConfig({ BERTH_STORE_KIND: 'postgres', BERTH_STORE_URL: url, ...overrides });
-      config.runtime = configSchema.parse({
-        runtime: { kind: 'docker', docker: { socket: DOCKER.socket, namePrefix: prefix, network: `${prefix}-net`, reach: 'network' } },
-      }).runtime;
-      config.environment.image = BUSYBOX;
-      config.environment.command = SERVER;
-      return config;
-    }
-
-    async function gateways(url: string, count: number): Promise<SpawnerParts[]> {
-      return Promise.all(
-        Array.from({ length: count }, () => {
-          const config = gatewayConfig(url);
-          return spawnerOver(config, dockerRuntimeFromConfig(config, { dataDir: config.dataDir, logger: createLogger('silent'), defaultCommand: [] }));
-        }),
-      );
-    }
-
-    async function containersOf(user: string) {
-      return engine.listContainers({ all: true, filters: { label: [`berth.user=${user}`], name: [`${prefix}-`] } });
-    }
+    const gateways = (url: string, count: number) => gatewaysOn(prefix, url, count);
+    const gatewayConfig = (url: string) => configFor(prefix, url);
 
     it('makes one container for 30 first requests spread over three gateways, and every gateway serves it', { timeout: 120_000 }, async () => {
       const parts = await gateways(await cluster.freshDatabase(), 3);
       try {
         const targets = await Promise.all(Array.from({ length: 30 }, (_, i) => (parts[i % 3] as SpawnerParts).spawner.ready('alice', 'http', 60_000)));
         assert.equal(new Set(targets.map((t) => `${t.name}:${t.port}`)).size, 1);
-        const containers = await containersOf('alice');
+        const containers = await containersOf(prefix, 'alice');
         assert.equal(containers.length, 1, 'one container');
         assert.equal(containers[0]?.Labels['berth.generation'], '1', 'made under the first lease');
         for (const part of parts) {
@@ -81,7 +56,7 @@ await withEngine('spawn leases across gateways', () => {
         const dead = gatewayConfig(url);
         const spec = berthSpecFor(dead, 'bob');
         assert.equal(await new SpawnLeases(b.store.db).take('bob', 'dead-gateway', 3_000, Date.now()), 1);
-        const deadRuntime = dockerRuntimeFromConfig(dead, { dataDir: dead.dataDir, logger: createLogger('silent'), defaultCommand: [] });
+        const deadRuntime = dockerRuntimeOf(dead);
         const made = await deadRuntime.ensure(spec, () => undefined, 1);
         await deadRuntime.close();
 
@@ -89,7 +64,7 @@ await withEngine('spawn leases across gateways', () => {
         const target = await b.spawner.ready('bob', 'http', 60_000);
         assert.ok(Date.now() - began >= 1_500, 'it waited for the lease to lapse rather than racing the holder');
         assert.equal((await httpThrough(() => b.spawner.connect(target))).body, 'hello from bob\n');
-        const containers = await containersOf('bob');
+        const containers = await containersOf(prefix, 'bob');
         assert.deepEqual(containers.map((c) => c.Id), [made.id], 'the dead holder\'s container, adopted');
         const lease = await new SpawnLeases(b.store.db).read('bob');
         assert.deepEqual([lease?.generation, lease?.state], [2, 'ready']);
@@ -105,11 +80,11 @@ await withEngine('spawn leases across gateways', () => {
         // A holder that took the lease and stalled before making anything.
         assert.equal(await new SpawnLeases(b.store.db).take('carol', 'stalled-gateway', 1_000, Date.now()), 1);
         await b.spawner.ready('carol', 'http', 60_000);
-        const [container] = await containersOf('carol');
+        const [container] = await containersOf(prefix, 'carol');
         assert.equal(container?.Labels['berth.generation'], '2');
 
         const stale = gatewayConfig(url);
-        const staleRuntime = dockerRuntimeFromConfig(stale, { dataDir: stale.dataDir, logger: createLogger('silent'), defaultCommand: [] });
+        const staleRuntime = dockerRuntimeOf(stale);
         try {
           const superseded = (err: unknown) => err instanceof BerthError && err.code === 'spawn_superseded';
           await assert.rejects(staleRuntime.ensure(berthSpecFor(stale, 'carol'), () => undefined, 1), superseded);
@@ -119,7 +94,7 @@ await withEngine('spawn leases across gateways', () => {
         } finally {
           await staleRuntime.close();
         }
-        const after = await containersOf('carol');
+        const after = await containersOf(prefix, 'carol');
         assert.deepEqual(after.map((c) => [c.Id, c.State]), [[container?.Id, 'running']]);
         assert.equal(b.spawner.status('carol').state, 'ready');
       } finally {

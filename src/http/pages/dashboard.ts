@@ -1,5 +1,7 @@
 import type { SshAccess } from '../../cli/sshInfo.js';
 import type { Profile } from '../../profiles/profiles.js';
+import type { StoredAuditEvent } from '../../audit/kinds.js';
+import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
 import { profileChoiceForm } from './profileChoice.js';
 
@@ -34,6 +36,7 @@ export function dashboardPage(options: {
   csrfToken: string;
   ssh: SshAccess | null;
   signOut: boolean;
+  activity: StoredAuditEvent[];
   /** The profiles open to this user (none: the gateway has no profiles). */
   profiles: readonly Profile[];
 }): string {
@@ -99,6 +102,7 @@ ${sshSection(options.ssh)}
 <h2 id="events-title">Recent events</h2>
 <ul class="list events" id="event-list"><li class="empty">Loading…</li></ul>
 </section>
+${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'Sign-ins, tokens, shares, SSH sessions and what administrators did to your berth; GET /_berth/api/audit has all of it.' })}
 </div>`,
   });
 }
