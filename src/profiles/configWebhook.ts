@@ -48,8 +48,19 @@ export class ConfigWebhook {
     const { url, tls } = config.configWebhook;
     if (url === null) throw new Error('ConfigWebhook needs configWebhook.url');
     this.url = url;
-    const read = (path: string | null) => (path === null ? undefined : readFileSync(path));
-    this.dispatcher = new Agent({ connect: { ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key) } });
+    const read = (key: 'ca' | 'cert' | 'key') => {
+      const path = tls[key];
+      if (path === null) return undefined;
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        throw new BerthError({
+          code: 'config_invalid',
+          userMessage: `configWebhook.tls.${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); point it at a readable PEM file.`,
+        });
+      }
+    };
+    this.dispatcher = new Agent({ connect: { ca: read('ca'), cert: read('cert'), key: read('key') } });
   }
 
   static fromConfig(config: Config, logger: Logger): ConfigWebhook | null {

@@ -41,8 +41,9 @@ describe('browser: picking a profile on the loading page and the dashboard', () 
         BERTH_ENVIRONMENT_COMMAND: PROFILE_SERVER,
         BERTH_AUTH_ADMINS: '[rita]',
         BERTH_CONFIG_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/config`,
-        BERTH_CONFIG_WEBHOOK_TIMEOUT_SECONDS: '1',
-        BERTH_SPAWN_TIMEOUT_SECONDS: '6',
+        BERTH_CONFIG_WEBHOOK_TIMEOUT_SECONDS: '2',
+        // Long enough for a loaded machine to start a berth, short enough to wait out the failing webhooks.
+        BERTH_SPAWN_TIMEOUT_SECONDS: '15',
       },
       // The provider's groups claim is where the gateway learns who is in "research".
       claims: (login) => ({ preferred_username: login, email: `${login}@example.test`, groups: login === 'rita' ? ['research'] : ['students'] }),
@@ -101,7 +102,7 @@ describe('browser: picking a profile on the loading page and the dashboard', () 
     it(`shows on the loading page why a start failed when the config webhook ${user === 'sam' ? 'is too slow' : 'fails'}`, async () => {
       const { page } = await newPage(browser);
       await signIn(page, gw.base, user, '/');
-      await page.getByRole('heading', { name: 'Your environment could not start' }).waitFor({ timeout: WAIT_MS });
+      await page.getByRole('heading', { name: 'Your environment could not start' }).waitFor({ timeout: WAIT_MS * 2 });
       assert.match(await page.locator('#reason').innerText(), reason);
     });
   }
