@@ -4,6 +4,7 @@ import { asBerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ExecOptions } from '../runtime/types.js';
+import type { LaunchRequest } from '../spawner/plan.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { SshAudit } from './audit.js';
 import { bridge, type Exit } from './bridge.js';
@@ -23,6 +24,8 @@ export interface SessionContext {
   track(handle: SessionHandle): () => void;
   clock: IdleClock;
   audit: SshAudit;
+  /** What this connection tells a spawn (./connection.ts). */
+  launch: LaunchRequest;
 }
 
 /** RFC 4254 §6.10's signal names, the ones a client may send. */
@@ -124,7 +127,7 @@ class BerthSession implements SessionHandle {
     try {
       releases.push(this.context.track(this));
       releases.push(directory.hold(user));
-      await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol()));
+      await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol(), this.context.launch));
       if (gone) return;
       const proc = await directory.exec(user, { command, env: this.env, tty: this.tty });
       this.resize = (rows, cols) => proc.resize(rows, cols);

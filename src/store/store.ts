@@ -56,6 +56,13 @@ export interface StoredToken {
   lastUsedAt: number | null;
 }
 
+/** A user's last started profile (see src/profiles/), kept so SSH starts the same. */
+export interface ProfileChoice {
+  profile: string;
+  options: Record<string, string>;
+  groups: string[];
+}
+
 /** How many events per user are kept; older ones are pruned as new ones arrive. */
 const EVENTS_KEPT = 200;
 
@@ -283,6 +290,22 @@ export class Store {
       .insertInto('shares')
       .values({ user, port, share })
       .onConflict((oc) => oc.columns(['user', 'port']).doUpdateSet({ share }))
+      .execute();
+  }
+
+  /** The profile a user last started, with its options and the groups they had then; null before their first. */
+  async profileChoice(user: string): Promise<ProfileChoice | null> {
+    const row = await this.db.selectFrom('profile_choices').selectAll().where('user', '=', user).executeTakeFirst();
+    if (!row) return null;
+    return { profile: row.profile, options: JSON.parse(row.options) as Record<string, string>, groups: JSON.parse(row.groups) as string[] };
+  }
+
+  async saveProfileChoice(user: string, choice: ProfileChoice, at: number): Promise<void> {
+    const values = { profile: choice.profile, options: JSON.stringify(choice.options), groups: JSON.stringify(choice.groups), updated_at: at };
+    await this.db
+      .insertInto('profile_choices')
+      .values({ user, ...values })
+      .onConflict((oc) => oc.column('user').doUpdateSet(values))
       .execute();
   }
 
