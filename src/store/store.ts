@@ -133,9 +133,23 @@ export class Store {
     const pool = new pg.Pool(settings);
     // An idle client losing its server is reported here; the next query gets a fresh connection.
     pool.on('error', () => undefined);
+    const listened = new WeakSet<pg.PoolClient>();
     // The store being away is one error with the reason and what still works, not an internal one per caller.
     const reporting = {
-      connect: () => pool.connect().catch((err: unknown) => Promise.reject(storeAway(err))),
+      connect: () =>
+        pool.connect().then(
+          (client) => {
+            // pg-pool listens for errors only on idle clients: a server lost while Kysely holds one
+            // between statements (a transaction) would otherwise be an uncaught error that ends the
+            // gateway. Its next query fails, and the pool drops it when released.
+            if (!listened.has(client)) {
+              listened.add(client);
+              client.on('error', () => undefined);
+            }
+            return client;
+          },
+          (err: unknown) => Promise.reject(storeAway(err)),
+        ),
       end: () => pool.end(),
     };
     return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool: reporting }) }), 'postgres', (purpose) => new pg.Client({ ...settings, application_name: `berth ${purpose}` }));

@@ -77,6 +77,9 @@ if (cluster !== null) {
         assert.equal((await httpRequest(`${served.base}/_berth/api/me/tokens`, { headers: { cookie } })).status, 200);
         assert.equal((await httpRequest(`${served.base}/_berth/readyz`)).status, 200);
         assert.equal((await fromBerth())?.user, 'alice');
+      } catch (err) {
+        // What the gateway printed (a crash, a stack) says more than a reset connection.
+        throw new Error(`${(err as Error).message}; exit code ${served.child.exitCode}; it printed:\n${served.output()}`, { cause: err });
       } finally {
         await stopServe(served, 'SIGTERM');
       }
