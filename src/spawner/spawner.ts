@@ -305,7 +305,9 @@ export class Spawner implements BerthDirectory {
       );
       entry.status.runtimeId = observed.id;
       entry.status.image = observed.image;
-      this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
+      // A berth something else runs (attach) is ready once found: whether its app listens is not Berth's to wait for.
+      const found = runtime.capabilities?.creates === false;
+      if (!found) this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
       // A command that fails at once can be gone before its exit event arrives (on Podman, before the
       // engine even answers the start); its exit code and output then say more than "not running".
       const mainPort = await runtime.mainPort(spec.name).catch(async (err: unknown) => {
@@ -313,12 +315,14 @@ export class Spawner implements BerthDirectory {
         if (now?.state === 'exited') throw await this.exitFailure(entry, now.exitCode, 'before it was ready');
         throw err;
       });
-      const answered = await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
-        readyPath: config.environment.readyPath,
-        deadline,
-        abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
-        onAttempt: () => undefined,
-      });
+      const answered =
+        found ||
+        (await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
+          readyPath: config.environment.readyPath,
+          deadline,
+          abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
+          onAttempt: () => undefined,
+        }));
       if (!answered && entry.stopRequested) return;
       if (!answered) {
         const exited = entry.exitedDuringSpawn as { exitCode: number | null } | null;
