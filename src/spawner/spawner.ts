@@ -78,6 +78,8 @@ export class Spawner implements BerthDirectory {
       entry.status.image = berth.image;
       entry.status.lastActivity = activity.get(berth.user) ?? Date.now();
       this.setState(entry, 'ready');
+      // What it runs, said per berth: for attach, this is the attach (src/runtime/attach/).
+      this.options.logger.info({ user: berth.user, runtimeId: berth.id, image: berth.image }, 'adopted running berth');
       adopted++;
     }
     if (adopted > 0) this.options.logger.info({ adopted }, 'adopted running berths');

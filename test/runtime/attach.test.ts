@@ -7,7 +7,7 @@ import { AttachRuntime } from '../../src/runtime/attach/attachRuntime.js';
 import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { substituteArgs, type BerthSpec } from '../../src/runtime/types.js';
-import { describeRuntimeConformance, run } from '../conformance/runtime.js';
+import { describeRuntimeConformance, eventually, run } from '../conformance/runtime.js';
 import { BUSYBOX, DEBIAN, ENGINES, LOOPBACK_SERVER, removeByPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 
 /*
@@ -146,6 +146,66 @@ function attachSuites(on: TestEngine): Promise<void> {
         await launch('plain', plain);
         await runtime.ensure(specFor(plain, SERVER), noProgress);
         assert.equal(await runtime.mainPort(specFor(plain, SERVER).name), PORT);
+      });
+
+      it('reads authorized_keys from the key label and from files through the archive API, starting no process in the container', async () => {
+        const user = `${prefix}-keys`;
+        const line = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(n).padStart(43, 'A')} key${n}`;
+        const id = await launch('keys', user, {
+          image: DEBIAN,
+          labels: { 'berth.authorizedKeys': line(1), 'berth.authorizedKeysFiles': '/etc/extra_keys, relative/ignored, /etc/absent' },
+          command: [
+            'sh',
+            '-c',
+            [
+              `mkdir -p /home/${user}/.ssh /etc`,
+              `echo "${line(2)}" > /home/${user}/.ssh/authorized_keys`,
+              `echo "${line(3)}" > /etc/extra_keys`,
+              'exec sleep 1000',
+            ].join(' && '),
+          ],
+        });
+        const spec = specFor(user, SERVER);
+        await runtime.ensure(spec, noProgress);
+        const since = Math.floor(Date.now() / 1000);
+        assert.deepEqual(await runtime.authorizedKeys(user, 'label'), [{ origin: `label berth.authorizedKeys of container ${prefix}-keys`, text: line(1) }]);
+        // The container writes its files as it starts.
+        const files = await eventually(async () => {
+          const found = await runtime.authorizedKeys(user, 'files');
+          return found.length >= 2 && found;
+        }, 'both files to be read');
+        assert.deepEqual(files.map((f) => [f.origin, f.text.trim()]), [
+          [`/etc/extra_keys in container ${prefix}-keys`, line(3)],
+          [`/home/${user}/.ssh/authorized_keys in container ${prefix}-keys`, line(2)],
+        ]);
+        const events = await on.client.getEvents({ since, until: Math.floor(Date.now() / 1000) + 1, filters: { container: [id], event: ['exec_create', 'exec_start'] } });
+        let seen = '';
+        for await (const chunk of events as AsyncIterable<Buffer>) seen += chunk.toString();
+        assert.equal(seen, '', 'no exec ran in the container while its keys were read');
+        assert.deepEqual(await runtime.authorizedKeys(`${prefix}-nobody-has`, 'files'), [], 'a user with no container has no keys');
+      });
+
+      it('follows symbolic links inside the container, and skips authorized_keys that are directories, writable by others, too large or loops of links', async () => {
+        const user = `${prefix}-badkeys`;
+        const strict = makeRuntime({ keyFiles: ['/k/link', '/k/dir', '/k/open', '/k/big', '/k/loop', '/k/good'], maxKeyFileBytes: 1024 });
+        await launch('badkeys', user, {
+          image: DEBIAN,
+          command: [
+            'sh',
+            '-c',
+            'mkdir -p /k/dir && echo good > /k/good && chmod 600 /k/good && ln -s good /k/link && ln -s /k/loop /k/loop2 && ln -s loop2 /k/loop && echo open > /k/open && chmod 666 /k/open && head -c 4096 /dev/zero > /k/big && exec sleep 1000',
+          ],
+        });
+        // The container makes its files as it starts; both readable ones are there once it has.
+        const files = await eventually(async () => {
+          const found = await strict.authorizedKeys(user, 'files');
+          return found.length >= 2 && found;
+        }, 'the file and the link to it to be read');
+        assert.deepEqual(files.map((f) => [f.origin, f.text]), [
+          [`/k/link in container ${prefix}-badkeys`, 'good\n'],
+          [`/k/good in container ${prefix}-badkeys`, 'good\n'],
+        ]);
+        await strict.close();
       });
 
       it('runs exec arguments as given, without a shell joining them', async () => {

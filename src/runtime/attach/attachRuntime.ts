@@ -101,9 +101,13 @@ export class AttachRuntime implements Runtime {
     return this.observed(name, info);
   }
 
-  /** Forgets the berth; its container keeps running, as whoever runs it decides. */
+  /**
+   * Nothing to do on the engine: the spawner forgets the berth, whose
+   * container keeps running as whoever runs it decides. Its namespace relay
+   * is kept too (it ends when idle), so connections in flight, from the
+   * spawner's point of view to a berth being forgotten, are not cut.
+   */
   async stop(name: string): Promise<void> {
-    this.access.forget(name);
     this.options.logger.debug({ berth: name }, 'attach: berth forgotten; its container keeps running');
   }
 
