@@ -6,12 +6,14 @@ import { authorizeRoute } from '../apps/authorize.js';
 import { HandOffCodes } from '../apps/codes.js';
 import { Tunnels } from '../apps/tunnel.js';
 import { GATEWAY_COOKIE_NAMES, isGatewayCookieName } from '../auth/cookies.js';
+import { createAuditLog } from '../audit/fromConfig.js';
 import { believedIdentity } from '../auth/header/believed.js';
 import { identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
 import { Tokens } from '../auth/token/tokens.js';
 import type { LoadedConfig } from '../config/load.js';
 import { adminRoutes } from '../http/api/admin.js';
+import { auditRoutes } from '../http/api/audit.js';
 import { eventRoutes } from '../http/api/events.js';
 import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
@@ -23,13 +25,14 @@ import { Gateway } from '../http/gateway.js';
 import { createProxy, stripRules } from '../http/proxy/index.js';
 import { pageRoutes } from '../http/pages/routes.js';
 import { listenHttp } from '../http/server.js';
-import { createLogger } from '../log/logger.js';
+import { chooseLogFormat, createLogger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
+import { cullerLeadership } from '../store/leader.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 import { raiseFileLimit } from './fileLimit.js';
@@ -56,7 +59,7 @@ export interface RunningGateway {
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config, file }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
-  const logger = createLogger(config.log.level, logSink);
+  const logger = createLogger(config.log.level, logSink, chooseLogFormat(config.log.format, logSink ?? process.stdout));
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
   let spawner: Spawner | undefined;
@@ -64,13 +67,15 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), registry: metrics.registry, configFile: file });
   await runtime.prepare();
   const store = await Store.open(config.dataDir, config.store);
-  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);
-  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
+  const audit = createAuditLog(config, store, logger.child({ component: 'audit' }), logSink);
+  audit.start();
+  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store, audit);
+  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
   const directory = spawner;
   const proxy = createProxy((target) => directory.connect(target));
-  const tokens = new Tokens(store, auth.isAdmin);
+  const tokens = new Tokens(store, auth.isAdmin, audit);
   const codes = new HandOffCodes(store);
   const readiness = new Readiness();
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });
@@ -87,10 +92,11 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
       ...eventRoutes(store),
-      ...adminRoutes(config, spawner),
+      ...adminRoutes(config, spawner, audit),
       ...pageRoutes(config, store),
-      ...tokenRoutes(store, tokens),
-      ...portRoutes(config, spawner, store),
+      ...tokenRoutes(store, tokens, audit),
+      ...portRoutes(config, spawner, store, audit),
+      ...auditRoutes(audit),
       ...(config.apps.domain === null ? [] : [authorizeRoute({ config, directory: spawner, store, codes })]),
     ],
     strip: stripRules({ headers: identityHeaderNames(config), cookies: GATEWAY_COOKIE_NAMES }),
@@ -98,22 +104,24 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     tokens,
     ...(config.apps.domain === null
       ? {}
-      : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }) }) }),
+      : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }), audit }) }),
+    audit,
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
   });
   const http = await listenHttp(config, gateway);
   let ssh: SshServer | null = null;
   try {
-    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, berthKeys: runtime.authorizedKeys?.bind(runtime) ?? null });
+    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, audit, berthKeys: runtime.authorizedKeys?.bind(runtime) ?? null });
   } catch (err) {
     // A half-finished start cleans up after itself, so the caller sees only the reason.
     await http.close(0, () => proxy.close());
     await spawner.close({ stopBerths: false });
     await runtime.close();
+    await audit.close();
     await store.close();
     throw err;
   }
-  const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }));
+  const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }), cullerLeadership(store, logger.child({ component: 'culler' })));
   culler.start();
   const address = http.address();
   logger.info(
@@ -147,6 +155,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();
       proxy.close();
+      await audit.close();
       await store.close();
       logger.info('stopped');
     },
@@ -155,10 +164,12 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
 
 /** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0. */
 export async function serve(loaded: LoadedConfig, version: string): Promise<void> {
-  const gateway = await startGateway(loaded, version);
-  await new Promise<void>((resolve) => {
+  // Listening before starting: a signal during start-up (an init forwarding a quick `docker stop`) shuts down once started, rather than killing the process half-way.
+  const stopAsked = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  const gateway = await startGateway(loaded, version);
+  await stopAsked;
   await gateway.shutdown();
 }

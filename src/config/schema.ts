@@ -324,6 +324,17 @@ const attach = z
   })
   .prefault({});
 
+const audit = z
+  .strictObject({
+    /** Events older than this are deleted (every hour). */
+    retainDays: z.number().int().min(1).default(90),
+    /** A file every event is also appended to as a JSON line (for a SIEM); reopened on SIGHUP. */
+    file: z.string().min(1).nullable().default(null),
+    /** Every event also as a JSON line on stdout, beside the gateway's log. */
+    stdout: z.boolean().default(false),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./.berth'),
   publicUrl: url.default('http://127.0.0.1:8000'),
@@ -336,6 +347,8 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** null: pretty when stdout is a terminal, else JSON lines. */
+      format: z.enum(['json', 'pretty']).nullable().default(null),
     })
     .prefault({}),
   auth,
@@ -349,6 +362,7 @@ export const configSchema = z.strictObject({
   store,
   metrics,
   attach,
+  audit,
 });
 
 export type Config = z.output<typeof configSchema>;

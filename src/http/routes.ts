@@ -9,6 +9,8 @@ export interface RouteContext {
   user: User;
   /** The signed-in session's CSRF token, for pages that post back (absent on public routes). */
   csrfToken?: string;
+  /** How the user signed in: the auth mode, or "token" (absent on public routes). */
+  via?: string;
   /** Values of the route's `:name` segments, decoded. */
   params: Readonly<Record<string, string>>;
 }
