@@ -50,6 +50,13 @@ function attachSuites(on: TestEngine): Promise<void> {
       const ssh = (key: ClientKey, user: string, command: string) =>
         run('ssh', [...clientOptions(key), '-p', String(sshPort), `${user}@127.0.0.1`, '--', command], { input: '' });
       const asAlice = { headers: { 'X-Forwarded-Preferred-Username': 'alice' } };
+      /** The audit events of `kind` in audit.file, as the gateway wrote them. */
+      const audited = (kind: string) =>
+        readFileSync(join(scratch.dir, 'audit.jsonl'), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { kind: string; target: string | null; detail: Record<string, unknown> })
+          .filter((e) => e.kind === kind);
       const logged = (msg: string, fields: Record<string, unknown> = {}) =>
         gateway.lines.filter((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v));
 
@@ -69,6 +76,7 @@ function attachSuites(on: TestEngine): Promise<void> {
             `runtime: { kind: attach, docker: { socket: "${on.socket}" } }`,
             'attach: { keySources: [files, label] }',
             'idle: { stopAfterSeconds: 2, checkEverySeconds: 1 }',
+            `audit: { file: ${join(scratch.dir, 'audit.jsonl')} }`,
             '',
           ].join('\n'),
         );
@@ -94,6 +102,9 @@ function attachSuites(on: TestEngine): Promise<void> {
         assert.ok(audit.length >= 1, 'the attach is logged with the container id');
         assert.ok(String(audit[0]?.image).endsWith(DEBIAN), `the image: ${String(audit[0]?.image)}`);
         assert.equal(logged('ssh authentication accepted', { berthUser: 'alice', source: 'berth files' }).length >= 1, true);
+        const started = await eventually(async () => audited('spawn.started').find((e) => e.target === 'alice'), 10_000, 'the audit event of the attach');
+        assert.equal(started.detail.runtimeId, aliceId);
+        assert.ok(String(started.detail.image).endsWith(DEBIAN));
       });
 
       it('refuses a key her container does not list, and an authorized_keys line with options, with a log line naming the file', { timeout: TEST_MS }, async () => {
@@ -175,6 +186,8 @@ function attachSuites(on: TestEngine): Promise<void> {
         const adopted = logged('adopted running berth').filter((l) => l.user === 'alice' || l.user === 'bob');
         assert.deepEqual(adopted.map((l) => [l.user, l.runtimeId]), [['bob', bobId]]);
         assert.ok(String(adopted[0]?.image).endsWith(DEBIAN));
+        const audit = await eventually(async () => audited('spawn.adopted').find((e) => e.target === 'bob'), 10_000, 'the audit event of the adoption');
+        assert.equal(audit.detail.runtimeId, bobId);
         assert.equal(await stopServe(gateway, 'SIGTERM'), 0);
         assert.equal(running(bobId), true);
       });
