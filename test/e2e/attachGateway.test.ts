@@ -10,7 +10,7 @@ import { launchBrowser, newPage } from '../browser/harness.js';
 import { DEBIAN, ENGINES, removeByPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
-import { clientOptions, makeKey, run, scratchDir, type ClientKey, type Scratch } from '../ssh/harness.js';
+import { background, clientOptions, makeKey, run, scratchDir, type ClientKey, type Scratch } from '../ssh/harness.js';
 
 /*
  * Attach mode as an operator runs it: `berth serve` from a YAML file with
@@ -63,7 +63,7 @@ function attachSuites(on: TestEngine): Promise<void> {
       before(async () => {
         scratch = scratchDir();
         [alice, bob, mallory] = ['alice', 'bob', 'mallory'].map((name) => makeKey(scratch.dir, name)) as [ClientKey, ClientKey, ClientKey];
-        bobId = runLabeled('bob-1', 'bob', [`berth.authorizedKeys=${bob.publicKey}`], 'exec sleep 1000');
+        bobId = runLabeled('bob-1', 'bob', [`berth.authorizedKeys=${bob.publicKey}`]);
         sshPort = await freeLoopbackPort();
         configFile = join(scratch.dir, 'berth.yaml');
         writeFileSync(
@@ -175,6 +175,28 @@ function attachSuites(on: TestEngine): Promise<void> {
         await page.locator('#reason').getByText(/2 running containers carry the labels berth\.user=alice/).waitFor({ timeout: 20_000 });
         await context.close();
         assert.equal(running(aliceId) && running(secondId), true, 'both keep running');
+      });
+
+      it('gives bob a pty, copies with scp, and forwards -L to a port inside his container', { timeout: TEST_MS }, async () => {
+        const pty = await run('ssh', ['-tt', ...clientOptions(bob), '-p', String(sshPort), 'bob@127.0.0.1', 'tty'], { input: '' });
+        assert.match(pty.stdout, /^\/dev\/pts\/\d+\r?\n/, pty.stderr);
+        const local = join(scratch.dir, 'scp.txt');
+        writeFileSync(local, 'carried by scp\n');
+        const copied = await run('scp', [...clientOptions(bob), '-P', String(sshPort), local, 'bob@127.0.0.1:/tmp/scp.txt']);
+        assert.equal(copied.code, 0, copied.stderr);
+        assert.equal(cli('exec', bobId, 'cat', '/tmp/scp.txt'), 'carried by scp');
+        const port = await freeLoopbackPort();
+        const forward = background('ssh', [...clientOptions(bob), '-p', String(sshPort), '-N', '-L', `${port}:localhost:8080`, 'bob@127.0.0.1']);
+        try {
+          const reply = await eventually(
+            () => httpRequest(`http://127.0.0.1:${port}/`).then((r) => (r.status === 200 ? r : undefined), () => undefined),
+            20_000,
+            'the -L port to answer',
+          );
+          assert.equal(reply.body.trim(), `hello from ${hostnameOf(bobId)}`);
+        } finally {
+          await forward.stop();
+        }
       });
 
       it('leaves every container running after the gateway stops; started again, it adopts bob\'s, logged with its id and image, and not alice\'s two', { timeout: TEST_MS }, async () => {
