@@ -1,4 +1,6 @@
+import type { StoredAuditEvent } from '../../audit/kinds.js';
 import type { BerthEvent } from '../../store/store.js';
+import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
 
 function failureList(failures: BerthEvent[]): string {
@@ -16,7 +18,7 @@ function failureList(failures: BerthEvent[]): string {
  * and refreshed by assets/admin.ts from GET /_berth/api/berths; recent spawn
  * failures (from the store's events) are rendered here.
  */
-export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; signOut: boolean }): string {
+export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; activity: StoredAuditEvent[]; signOut: boolean }): string {
   return page({
     title: 'Admin',
     wide: true,
@@ -37,6 +39,7 @@ export function adminPage(options: { user: string; csrfToken: string; failures: 
 <section class="card" aria-labelledby="failures-title">
 <h2 id="failures-title">Recent spawn failures</h2>
 ${failureList(options.failures)}
-</section>`,
+</section>
+${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'The newest events of everyone; GET /_berth/api/audit filters by user, kind and time.' })}`,
   });
 }

@@ -59,7 +59,7 @@ export class AttachRuntime implements Runtime {
       docker: this.docker,
       address: this.address,
       enterNamespace: options.docker.enterNamespace,
-      network: options.docker.network,
+      networkOf: () => options.docker.network,
       logger: options.logger,
       find: (name) => this.find(name),
       workingDir: () => undefined,

@@ -18,8 +18,8 @@ export interface ContainerAccessOptions {
   docker: Docker;
   address: EngineAddress;
   enterNamespace: 'auto' | 'off';
-  /** The network whose address the bridge path dials first. */
-  network: string;
+  /** The network of berth `name` whose address the bridge path dials first. */
+  networkOf(name: string): string;
   logger: Logger;
   /** The container of berth `name`, running or not; null when it has none. Throws a BerthError for one it must not touch. */
   find(name: string): Promise<Docker.ContainerInspectInfo | null>;
@@ -149,8 +149,9 @@ export class ContainerAccess {
 
   private async bridgeConnect(name: string, port: number): Promise<Duplex> {
     const info = await this.runningContainer(name);
-    const address = bridgeAddress(info, this.options.network, port);
-    if (address === null) throw noAddress(name, this.options.network);
+    const network = this.options.networkOf(name);
+    const address = bridgeAddress(info, network, port);
+    if (address === null) throw noAddress(name, network);
     try {
       return await connectTcp(name, address.host, address.port);
     } catch (err) {
