@@ -115,7 +115,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const http = await listenHttp(config, gateway);
   let ssh: SshServer | null = null;
   try {
-    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, audit });
+    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, audit, berthKeys: runtime.authorizedKeys?.bind(runtime) ?? null });
   } catch (err) {
     // A half-finished start cleans up after itself, so the caller sees only the reason.
     await http.close(0, () => proxy.close());

@@ -152,7 +152,7 @@ const localRuntime = z
 
 const runtime = z
   .strictObject({
-    kind: z.enum(['local', 'docker', 'kubernetes']).default('local'),
+    kind: z.enum(['local', 'docker', 'kubernetes', 'attach']).default('local'),
     local: localRuntime,
     docker: dockerRuntime,
     kubernetes: kubernetesRuntime,
@@ -383,6 +383,34 @@ const store = z
   .refine((s) => s.kind === 'postgres' || (s.url === null && s.urlFile === null), 'store.url and store.urlFile need store.kind: postgres')
   .prefault({});
 
+/** A container label key as the engine takes it: no "=" and no white space. */
+const labelKey = z.string().regex(/^[^=\s]+$/, 'expected a label key such as "berth.user"');
+
+/** runtime.kind attach: berths are containers something else runs, found by their labels (src/runtime/attach/). */
+const attach = z
+  .strictObject({
+    userLabel: labelKey.default('berth.user'),
+    /** "key=value" every attached container must carry, so a stray container cannot claim a user. */
+    requireLabel: z.string().regex(/^[^=\s]+=\S*$/, 'expected "key=value", e.g. "berth.attach=true"').default('berth.attach=true'),
+    /** Where SSH keys come from, asked in this order. */
+    keySources: z
+      .array(z.enum(['registered', 'label', 'files']))
+      .min(1)
+      .refine((sources) => new Set(sources).size === sources.length, 'name each source once')
+      .default(['registered']),
+    /** The label holding authorized_keys lines (key source "label"). */
+    keysLabel: labelKey.default('berth.authorizedKeys'),
+    /** The label holding more authorized_keys paths, comma-separated (key source "files"). */
+    keyFilesLabel: labelKey.default('berth.authorizedKeysFiles'),
+    /** authorized_keys paths inside the container, {user} standing for the username (key source "files"). */
+    keyFiles: z.array(z.string().startsWith('/', 'expected an absolute path')).default(['/home/{user}/.ssh/authorized_keys']),
+    /** Larger authorized_keys files are refused, not read. */
+    maxKeyFileBytes: z.number().int().min(1).max(1024 * 1024).default(64 * 1024),
+    /** The label naming the container's web port; without it, environment.port. */
+    portLabel: labelKey.default('berth.port'),
+  })
+  .prefault({});
+
 const audit = z
   .strictObject({
     /** Events older than this are deleted (every hour). */
@@ -440,6 +468,7 @@ export const configSchema = z.strictObject({
   apps,
   store,
   metrics,
+  attach,
   audit,
   profiles,
   /** ask: a first start with more than one profile to pick from waits on the loading page for the choice; default: starts the default at once. */

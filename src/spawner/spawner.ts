@@ -100,6 +100,9 @@ export class Spawner implements BerthDirectory {
     for (const berth of observed) {
       if (berth.state !== 'running' || !berth.user) continue;
       await this.adoptRunning(this.entry(berth.user), berth, activity.get(berth.user) ?? Date.now());
+      // What it runs, said per berth: for attach, this is the attach (src/runtime/attach/).
+      this.options.logger.info({ user: berth.user, runtimeId: berth.id, image: berth.image }, 'adopted running berth');
+      this.audit(berth.user, 'spawn.adopted', 'ok', { runtimeId: berth.id, image: berth.image });
       adopted++;
     }
     if (adopted > 0) this.options.logger.info({ adopted }, 'adopted running berths');
@@ -462,7 +465,9 @@ export class Spawner implements BerthDirectory {
       );
       entry.status.runtimeId = observed.id;
       entry.status.image = observed.image;
-      this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
+      // A berth something else runs (attach) is ready once found: whether its app listens is not Berth's to wait for.
+      const found = runtime.capabilities?.creates === false;
+      if (!found) this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
       // A command that fails at once can be gone before its exit event arrives (on Podman, before the
       // engine even answers the start); its exit code and output then say more than "not running".
       const mainPort = await runtime.mainPort(spec.name).catch(async (err: unknown) => {
@@ -470,12 +475,14 @@ export class Spawner implements BerthDirectory {
         if (now?.state === 'exited') throw await this.exitFailure(entry, { exitCode: now.exitCode }, 'before it was ready');
         throw err;
       });
-      const answered = await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
-        readyPath: config.environment.readyPath,
-        deadline,
-        abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
-        onAttempt: () => undefined,
-      });
+      const answered =
+        found ||
+        (await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
+          readyPath: config.environment.readyPath,
+          deadline,
+          abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
+          onAttempt: () => undefined,
+        }));
       if (!answered && entry.stopRequested) return 'done';
       if (!answered) {
         const exited = entry.exitedDuringSpawn as ExitFacts | null;
@@ -490,7 +497,7 @@ export class Spawner implements BerthDirectory {
       metrics.spawnDuration.observe({ outcome: 'ready' }, seconds);
       logger.info({ user: spec.user, seconds, id: observed.id }, 'berth ready');
       this.record(spec.user, 'ready', `ready in ${seconds.toFixed(1)} s`);
-      this.audit(spec.user, 'spawn.started', 'ok', { seconds: Math.round(seconds * 10) / 10 });
+      this.audit(spec.user, 'spawn.started', 'ok', { seconds: Math.round(seconds * 10) / 10, runtimeId: observed.id, image: observed.image });
       void this.notifications.publish({ user: spec.user, state: 'ready' });
       return 'done';
     } catch (err) {

@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js';
 import { admission } from './admission.js';
 import { offeredAlgorithms, type OfferedAlgorithms } from './algorithms.js';
 import { AuthorizedKeysDir } from './auth/authorizedKeysDir.js';
+import { BerthKeys, type BerthKeyReader } from './auth/berthKeys.js';
 import type { AuthPolicy } from './auth/connectionAuth.js';
 import { FailureLimiter } from './auth/limiter.js';
 import { StoredKeys } from './auth/storedKeys.js';
@@ -29,6 +30,8 @@ export interface SshServerOptions {
   logger: Logger;
   metrics: Metrics;
   audit?: AuditRecorder;
+  /** The runtime's reader of keys berths hold themselves (Runtime.authorizedKeys), where it has one. */
+  berthKeys?: BerthKeyReader | null;
 }
 
 export interface SshServer {
@@ -65,7 +68,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   }
   const hostKeys = await gatewayHostKeys(config, store);
   const sessions = new SessionRegistry(config.ssh.maxSessionsPerUser);
-  const auth = authPolicy(config, store, logger);
+  const auth = authPolicy(config, store, logger, options.berthKeys ?? null);
   const ends = new Set<(notice: string) => void>();
   const algorithms = offeredAlgorithms(config.ssh.algorithms);
 
@@ -140,12 +143,17 @@ function newServer(options: Omit<ssh2.ServerConfig, 'algorithms'> & { algorithms
   }
 }
 
-function authPolicy(config: Config, store: Store, logger: Logger): AuthPolicy {
+function authPolicy(config: Config, store: Store, logger: Logger, berthKeys: BerthKeyReader | null): AuthPolicy {
   const { authorizedKeysDir, webhook } = config.ssh;
   const hook = webhook.url === null ? null : new WebhookAuthority(webhook.url, webhook.timeoutSeconds, logger);
+  // Attached berths may hold keys of their own; attach.keySources orders them among the registered ones.
+  const sources = config.runtime.kind === 'attach' ? config.attach.keySources : (['registered'] as const);
   const keys: KeyAuthority[] = [
     ...(authorizedKeysDir === null ? [] : [new AuthorizedKeysDir(authorizedKeysDir, logger)]),
-    new StoredKeys(store),
+    ...sources.flatMap((source): KeyAuthority[] => {
+      if (source === 'registered') return [new StoredKeys(store)];
+      return berthKeys === null ? [] : [new BerthKeys(source, berthKeys, logger)];
+    }),
     ...(hook === null ? [] : [hook]),
   ];
   return { keys, password: hook, limiter: new FailureLimiter(ADDRESS_FAILURES, ADDRESS_WINDOW_MS), maxAttempts: MAX_AUTH_ATTEMPTS };
