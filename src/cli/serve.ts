@@ -33,6 +33,12 @@ import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 import { raiseFileLimit } from './fileLimit.js';
+import { recordingRoutes } from '../http/api/recordings.js';
+import { terminalRoutes } from '../http/terminal/routes.js';
+import { TerminalSockets } from '../http/terminal/socket.js';
+import { TerminalTickets } from '../http/terminal/tickets.js';
+import { TerminalHub } from '../terminal/hub.js';
+import { Recordings } from '../terminal/recordings.js';
 
 /**
  * The built-in demo app, the default berth of the local runtime: compiled
@@ -73,6 +79,9 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const tokens = new Tokens(store, auth.isAdmin);
   const codes = new HandOffCodes(store);
   const readiness = new Readiness();
+  const recordings = new Recordings(config, logger.child({ component: 'recording' }));
+  const terminals = new TerminalHub(config.terminal.keepSeconds, logger.child({ component: 'terminal' }));
+  const tickets = new TerminalTickets(codes);
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });
   const gateway = new Gateway({
     config,
@@ -92,6 +101,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...tokenRoutes(store, tokens),
       ...portRoutes(config, spawner, store),
       ...(config.apps.domain === null ? [] : [authorizeRoute({ config, directory: spawner, store, codes })]),
+      ...terminalRoutes(config, tickets),
+      ...recordingRoutes(recordings),
     ],
     strip: stripRules({ headers: identityHeaderNames(config), cookies: GATEWAY_COOKIE_NAMES }),
     cookies: { reserved: isGatewayCookieName, allowDomain: config.apps.allowDomainCookies },
@@ -100,11 +111,12 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ? {}
       : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }) }) }),
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
+    terminals: new TerminalSockets({ config, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });
   const http = await listenHttp(config, gateway);
   let ssh: SshServer | null = null;
   try {
-    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics });
+    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, recordings });
   } catch (err) {
     // A half-finished start cleans up after itself, so the caller sees only the reason.
     await http.close(0, () => proxy.close());
@@ -142,7 +154,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       }
       logger.info('shutting down: no new requests or connections; finishing those in flight');
       // SSH sessions are told why before the berths they run in stop.
-      await Promise.all([ssh?.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
+      await Promise.all([ssh?.close(), terminals.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
+      recordings.close();
       await culler.close();
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();

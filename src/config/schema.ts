@@ -296,6 +296,29 @@ const store = z
   .refine((s) => s.kind === 'postgres' || (s.url === null && s.urlFile === null), 'store.url and store.urlFile need store.kind: postgres')
   .prefault({});
 
+const terminal = z
+  .strictObject({
+    /** How long a web terminal's shell outlives its last dropped socket, waiting for a reconnect. */
+    keepSeconds: seconds(0).default(600),
+    /** Whether an admin may open a terminal into another user's berth (audited, and shown to that user). */
+    adminAccess: z.boolean().default(false),
+  })
+  .prefault({});
+
+const recording = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Keystrokes too (off: they include typed passwords). */
+    input: z.boolean().default(false),
+    /** Per session; past it the recording ends with a marker and the session goes on. */
+    maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    /** strict: a pty session whose recording cannot be written is refused; best-effort: it runs, and says it is not recorded. */
+    failMode: z.enum(['best-effort', 'strict']).default('best-effort'),
+    /** Recordings older than this are deleted; 0 keeps them. */
+    retainDays: z.number().int().min(0).default(30),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./.berth'),
   publicUrl: url.default('http://127.0.0.1:8000'),
@@ -320,6 +343,8 @@ export const configSchema = z.strictObject({
   apps,
   store,
   metrics,
+  terminal,
+  recording,
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -10,6 +10,7 @@ import { ConnectionAuth, type AuthPolicy, type AuthRefusal } from './auth/connec
 import { handleDirectTcpip, refuseRemoteForwarding } from './forwarding.js';
 import { connectionTimers, type SessionHandle, type SessionRegistry } from './limits.js';
 import { handleSession } from './session.js';
+import type { Recordings } from '../terminal/recordings.js';
 import { channelRefuser, DISCONNECT, disconnectWithReason } from './wire.js';
 
 /** How long a client told to go may take to close its sessions and leave before the connection is cut. */
@@ -23,6 +24,7 @@ export interface ConnectionDeps {
   auth: AuthPolicy;
   sessions: SessionRegistry;
   algorithms: OfferedAlgorithms;
+  recordings: Recordings | undefined;
 }
 
 /**
@@ -93,7 +95,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
       };
     };
     client.on('session', (accept) =>
-      handleSession(accept(), { user, config, directory, logger: userLogger, metrics: deps.metrics, track, clock: timers }),
+      handleSession(accept(), { user, config, directory, logger: userLogger, metrics: deps.metrics, track, clock: timers, recordings: deps.recordings }),
     );
     const refuseChannel = channelRefuser(client);
     client.on('tcpip', (accept, reject, request) =>

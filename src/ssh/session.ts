@@ -5,6 +5,8 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ExecOptions } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
+import { startProcess } from '../terminal/pty.js';
+import type { Recordings } from '../terminal/recordings.js';
 import { bridge, type Exit } from './bridge.js';
 import type { IdleClock, SessionHandle } from './limits.js';
 import { ensureBerth, failureReport } from './progress.js';
@@ -21,6 +23,8 @@ export interface SessionContext {
   /** Registers a running session with the limits (throws when over them); returns the release. */
   track(handle: SessionHandle): () => void;
   clock: IdleClock;
+  /** Where pty sessions are recorded, when recording is on. */
+  recordings?: Recordings;
 }
 
 /** RFC 4254 §6.10's signal names, the ones a client may send. */
@@ -124,7 +128,9 @@ class BerthSession implements SessionHandle {
       releases.push(directory.hold(user));
       await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol()));
       if (gone) return;
-      const proc = await directory.exec(user, { command, env: this.env, tty: this.tty });
+      const onRecordingCapped = () => logger.info({ code: 'recording_capped' }, 'recording reached recording.maxBytes; the session goes on unrecorded');
+      const { proc, notice } = await startProcess(directory, user, { command, env: this.env, tty: this.tty }, this.context.recordings, { kind: 'ssh', onRecordingCapped });
+      if (notice !== null) channel.stderr.write(`${notice}${this.eol()}`);
       this.resize = (rows, cols) => proc.resize(rows, cols);
       this.sendSignal = (name) => proc.signal(name);
       logger.info('ssh session started');

@@ -1,5 +1,6 @@
 import type { SshAccess } from '../../cli/sshInfo.js';
 import { escapeHtml, page } from './html.js';
+import { RECORDING_SCRIPTS, RECORDING_STYLES, recordingsCard } from './recordings.js';
 
 function copyable(id: string, text: string, label: string): string {
   return `<div class="copy"><code id="${id}">${escapeHtml(text)}</code><button type="button" class="secondary small" data-copy="${id}" aria-label="Copy ${escapeHtml(label)}">Copy</button></div>`;
@@ -26,13 +27,14 @@ ${copyable('sftp-command', ssh.sftpCommand, 'the sftp command')}
  * instructions are rendered here; the live parts (berth state, keys, tokens,
  * ports, events) are filled and kept fresh by assets/dashboard.ts from the API.
  */
-export function dashboardPage(options: { user: string; admin: boolean; csrfToken: string; ssh: SshAccess | null; signOut: boolean }): string {
+export function dashboardPage(options: { user: string; admin: boolean; csrfToken: string; ssh: SshAccess | null; signOut: boolean; recordings: boolean }): string {
   return page({
     title: 'Dashboard',
     wide: true,
     csrfToken: options.csrfToken,
     nav: { user: options.user, admin: options.admin, current: 'dashboard', signOut: options.signOut },
-    scripts: ['/_berth/assets/common.js', '/_berth/assets/dashboard.js'],
+    scripts: ['/_berth/assets/common.js', '/_berth/assets/dashboard.js', ...(options.recordings ? RECORDING_SCRIPTS : [])],
+    ...(options.recordings ? { styles: RECORDING_STYLES } : {}),
     body: `<section class="card" id="berth" aria-labelledby="berth-title">
 <div class="headline"><h1 id="berth-title">Your berth</h1><span class="badge" id="state" role="status">loading</span></div>
 <p class="muted" id="summary">Loading the state of your berth…</p>
@@ -45,6 +47,7 @@ export function dashboardPage(options: { user: string; admin: boolean; csrfToken
 <div id="failure" class="hidden"><div class="error" id="failure-reason"></div><pre class="log" id="failure-log" aria-label="Last output of your berth"></pre></div>
 <div class="actions">
 <a class="button" href="/" id="open">Open</a>
+<a class="button secondary" href="/_berth/terminal" id="terminal" target="_blank" rel="noopener">Terminal</a>
 <button type="button" class="secondary" id="start">Start</button>
 <button type="button" class="secondary" id="restart">Restart</button>
 <button type="button" class="danger" id="stop">Stop</button>
@@ -81,6 +84,7 @@ ${sshSection(options.ssh)}
 <h2 id="events-title">Recent events</h2>
 <ul class="list events" id="event-list"><li class="empty">Loading…</li></ul>
 </section>
+${options.recordings ? recordingsCard(false) : ''}
 </div>`,
   });
 }

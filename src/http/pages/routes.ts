@@ -2,7 +2,7 @@ import { sshAccess } from '../../cli/sshInfo.js';
 import type { Config } from '../../config/schema.js';
 import { gatewayHostKeys, type HostKey } from '../../ssh/hostKeys.js';
 import type { Store } from '../../store/store.js';
-import { sendHtml } from '../respond.js';
+import { contentSecurityPolicy, sendHtml } from '../respond.js';
 import type { Route } from '../routes.js';
 import { adminPage } from './admin.js';
 import { dashboardPage } from './dashboard.js';
@@ -22,13 +22,16 @@ export function pageRoutes(config: Config, store: Store): Route[] {
     hostKeys ??= await gatewayHostKeys(config, store);
     return sshAccess(config, hostKeys, user);
   };
+  // Pages that play recordings let asciinema-player compile its WebAssembly parser; without recording they keep the strict policy.
+  const recordings = config.recording.enabled;
+  const policy: Record<string, string> = recordings ? { 'content-security-policy': contentSecurityPolicy([], { wasm: true }) } : {};
   return [
     {
       method: 'GET',
       path: '/_berth/',
       access: 'user',
       handler: async ({ res, user, csrfToken = '' }) =>
-        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut })),
+        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut, recordings }), policy),
     },
     {
       method: 'GET',
@@ -36,7 +39,7 @@ export function pageRoutes(config: Config, store: Store): Route[] {
       access: 'admin',
       handler: async ({ res, user, csrfToken = '' }) => {
         const failures = (await store.recentEvents(null, EVENTS_SCANNED)).filter((e) => e.kind === 'failed').slice(0, FAILURES_SHOWN);
-        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures, signOut }));
+        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures, signOut, recordings }), policy);
       },
     },
   ];
