@@ -277,8 +277,14 @@ function suite(runtime: Runtime): void {
       await until(async () => /recorded/.test(await pane()), 'the ssh session to say it is recorded', WAIT_MS);
       await type('echo ssh-recorded-line');
       await tmux(tmuxSocket, 'resize-window', '-t', 'ssh', '-x', '120', '-y', '40');
-      await type('echo "cols=$(tput cols)"');
-      await until(async () => /cols=120/.test(await pane()), 'tput cols to follow the tmux resize', WAIT_MS);
+      // stty, not tput: tmux's TERM may have no terminfo entry in the berth. Asked again until the resize
+      // has gone through the runtime (docker's exec resize is a call of its own).
+      await until(async () => {
+        await type('echo "size=$(stty size)"');
+        return /size=40 120/.test(await pane());
+      }, 'the pty to follow the tmux resize', WAIT_MS).catch(async (err: Error) => {
+        throw new Error(`${err.message}; the pane shows:\n${await pane()}`);
+      });
       await type('exit');
       // The pane runs the sleep once ssh has ended.
       await until(async () => (await tmux(tmuxSocket, 'list-panes', '-t', 'ssh', '-F', '#{pane_current_command}')).stdout.trim() === 'sleep', 'ssh to end', WAIT_MS);
