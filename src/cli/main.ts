@@ -13,6 +13,12 @@ Usage:
                                        through the gateway to PORT of your berth (or of USER's,
                                        when they share it); defaults: $BERTH_URL or
                                        http://127.0.0.1:8000, and $BERTH_TOKEN (scope api or apps)
+  berth doctor [--json] [--config FILE]
+                                       check the configured set-up as a first login would meet it:
+                                       runtime reachable and permitted, image, data directory, ports,
+                                       publicUrl against listen.http and TLS, apps domain (wildcard),
+                                       the auth proxy's address, the OpenID provider; each problem
+                                       with its fix; exit 1 when any check fails (--json: for scripts)
   berth ssh-info [--config FILE]       print the SSH command, the host key fingerprints and known_hosts
                                        lines (making the host keys in dataDir if the gateway has not yet)
   berth store copy --to URL [--config FILE]
@@ -93,6 +99,12 @@ async function run(argv: string[]): Promise<number> {
     const believed = believedIdentity(config);
     process.stdout.write(`# effective configuration${source ? ` from ${source}` : ' (defaults and environment)'}\n${believed === null ? '' : `# ${believed}\n`}${describeConfig(config)}`);
     return 0;
+  }
+  if (command === 'doctor' && (rest.length === 0 || (rest.length === 1 && rest[0] === '--json'))) {
+    const { doctor, formatReport } = await import('./doctor.js');
+    const report = await doctor(loadConfig({ file }));
+    process.stdout.write(rest[0] === '--json' ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return report.ok ? 0 : 1;
   }
   if (command === 'ssh-info' && rest.length === 0) {
     const { sshInfo } = await import('./sshInfo.js');

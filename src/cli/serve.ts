@@ -6,6 +6,7 @@ import { authorizeRoute } from '../apps/authorize.js';
 import { HandOffCodes } from '../apps/codes.js';
 import { Tunnels } from '../apps/tunnel.js';
 import { GATEWAY_COOKIE_NAMES, isGatewayCookieName } from '../auth/cookies.js';
+import { createAuditLog } from '../audit/fromConfig.js';
 import { believedIdentity } from '../auth/header/believed.js';
 import { identityHeaderNames } from '../auth/identityHeaders.js';
 import { createAuth } from '../auth/registry.js';
@@ -23,7 +24,7 @@ import { Gateway } from '../http/gateway.js';
 import { createProxy, stripRules } from '../http/proxy/index.js';
 import { pageRoutes } from '../http/pages/routes.js';
 import { listenHttp } from '../http/server.js';
-import { createLogger } from '../log/logger.js';
+import { chooseLogFormat, createLogger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
@@ -62,7 +63,7 @@ export interface RunningGateway {
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config, file }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
-  const logger = createLogger(config.log.level, logSink);
+  const logger = createLogger(config.log.level, logSink, chooseLogFormat(config.log.format, logSink ?? process.stdout));
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
   let spawner: Spawner | undefined;
@@ -70,6 +71,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const runtime = createRuntime(config, { dataDir: config.dataDir, logger: logger.child({ component: 'runtime' }), defaultCommand: demoCommand(), registry: metrics.registry, configFile: file });
   await runtime.prepare();
   const store = await Store.open(config.dataDir, config.store);
+  const audit = createAuditLog(config, store, logger.child({ component: 'audit' }), logSink);
+  audit.start();
   const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
@@ -122,6 +125,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     await http.close(0, () => proxy.close());
     await spawner.close({ stopBerths: false });
     await runtime.close();
+    await audit.close();
     await store.close();
     throw err;
   }
@@ -160,6 +164,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();
       proxy.close();
+      await audit.close();
       await store.close();
       logger.info('stopped');
     },
@@ -168,10 +173,12 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
 
 /** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0. */
 export async function serve(loaded: LoadedConfig, version: string): Promise<void> {
-  const gateway = await startGateway(loaded, version);
-  await new Promise<void>((resolve) => {
+  // Listening before starting: a signal during start-up (an init forwarding a quick `docker stop`) shuts down once started, rather than killing the process half-way.
+  const stopAsked = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  const gateway = await startGateway(loaded, version);
+  await stopAsked;
   await gateway.shutdown();
 }

@@ -16,6 +16,7 @@ const LABELS: Record<CopiedTable, string> = {
   tokens: 'API tokens',
   shares: 'port shares',
   events: 'events',
+  audit: 'audit events',
 };
 
 /**

@@ -296,6 +296,17 @@ const store = z
   .refine((s) => s.kind === 'postgres' || (s.url === null && s.urlFile === null), 'store.url and store.urlFile need store.kind: postgres')
   .prefault({});
 
+const audit = z
+  .strictObject({
+    /** Events older than this are deleted (every hour). */
+    retainDays: z.number().int().min(1).default(90),
+    /** A file every event is also appended to as a JSON line (for a SIEM); reopened on SIGHUP. */
+    file: z.string().min(1).nullable().default(null),
+    /** Every event also as a JSON line on stdout, beside the gateway's log. */
+    stdout: z.boolean().default(false),
+  })
+  .prefault({});
+
 const terminal = z
   .strictObject({
     /** How long a web terminal's shell outlives its last dropped socket, waiting for a reconnect. */
@@ -314,8 +325,6 @@ const recording = z
     maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     /** strict: a pty session whose recording cannot be written is refused; best-effort: it runs, and says it is not recorded. */
     failMode: z.enum(['best-effort', 'strict']).default('best-effort'),
-    /** Recordings older than this are deleted; 0 keeps them. */
-    retainDays: z.number().int().min(0).default(30),
   })
   .prefault({});
 
@@ -331,6 +340,8 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** null: pretty when stdout is a terminal, else JSON lines. */
+      format: z.enum(['json', 'pretty']).nullable().default(null),
     })
     .prefault({}),
   auth,
@@ -343,6 +354,7 @@ export const configSchema = z.strictObject({
   apps,
   store,
   metrics,
+  audit,
   terminal,
   recording,
 });

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'bad_username'
   | 'spawn_failed'
   | 'spawn_timeout'
+  | 'spawn_superseded'
   | 'berth_not_ready'
   | 'berth_stopped'
   | 'upstream_failed'
@@ -49,6 +50,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   bad_username: 400,
   spawn_failed: 503,
   spawn_timeout: 503,
+  spawn_superseded: 503,
   berth_not_ready: 503,
   berth_stopped: 503,
   upstream_failed: 502,

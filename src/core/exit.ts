@@ -7,17 +7,21 @@ export interface ExitFacts {
   signal?: string | null;
   /** The kernel's out-of-memory killer ended it (Docker reports this; the local runtime cannot tell). */
   oomKilled?: boolean;
+  /** The runtime's own word for the end, where it says more than the code (Kubernetes: OOMKilled, CrashLoopBackOff, "its pod was deleted"). */
+  reason?: string | null;
 }
 
 /**
- * "exit code 137, killed by SIGKILL, out of memory": what a person is told
- * of a berth that died, with only the parts that are known.
+ * "exit code 137, killed by SIGKILL, out of memory (OOMKilled)": what a
+ * person is told of a berth that died, with only the parts that are known,
+ * the runtime's own word last so it can be searched for.
  */
 export function describeExit(exit: ExitFacts): string {
+  if (exit.exitCode === null && exit.reason) return exit.reason;
   const parts = [exit.exitCode === null ? 'exit code unknown' : `exit code ${exit.exitCode}`];
   if (exit.signal) parts.push(`killed by SIG${exit.signal}`);
   if (exit.oomKilled) parts.push('out of memory');
-  return parts.join(', ');
+  return exit.reason ? `${parts.join(', ')} (${exit.reason})` : parts.join(', ');
 }
 
 /**

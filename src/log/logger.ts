@@ -1,13 +1,22 @@
 import { pino, type Logger } from 'pino';
+import { prettyDestination } from './pretty.js';
 
 export type { Logger };
 
+export type LogFormat = 'json' | 'pretty';
+
+/** log.format as configured, or, when unset (null), pretty for a person at a terminal and JSON lines for everything else. */
+export function chooseLogFormat(configured: LogFormat | null, out: NodeJS.WritableStream): LogFormat {
+  return configured ?? ((out as { isTTY?: boolean }).isTTY === true ? 'pretty' : 'json');
+}
+
 /**
- * JSON logs on stdout. Paths that can carry secrets are censored here, once,
+ * JSON logs on stdout (or readable lines, format pretty). Paths that can carry secrets are censored here, once,
  * so no call site has to remember; call sites still log names, never values,
  * of tokens, cookies and passwords.
  */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: string, destination?: NodeJS.WritableStream, format: LogFormat = 'json'): Logger {
+  const out = destination ?? process.stdout;
   return pino(
     {
       level,
@@ -27,6 +36,6 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
         censor: '[redacted]',
       },
     },
-    destination ?? process.stdout,
+    format === 'pretty' ? prettyDestination(out, (out as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR) : out,
   );
 }

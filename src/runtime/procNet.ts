@@ -122,9 +122,14 @@ async function procNetByExec(run: (command: string[]) => Promise<ExecProcess>): 
   return text;
 }
 
-/** The berth's own listeners by exec, without Docker's embedded DNS. */
+/** The berth's own listening sockets by exec, with their addresses, without Docker's embedded DNS. */
+export async function listenersByExec(run: (command: string[]) => Promise<ExecProcess>): Promise<Listener[]> {
+  return listeners(await procNetByExec(run), { skipContainerDns: true });
+}
+
+/** The berth's own listening ports by exec, without Docker's embedded DNS. */
 export async function listeningByExec(run: (command: string[]) => Promise<ExecProcess>): Promise<ListeningPort[]> {
-  return listeningPorts(await procNetByExec(run), { skipContainerDns: true });
+  return summarise(await listenersByExec(run));
 }
 
 async function readAll(stream: Readable): Promise<string> {

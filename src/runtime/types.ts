@@ -113,8 +113,14 @@ export interface Runtime {
    * what prepare() (and making berths) learnt, with no engine call.
    */
   isBerthAddress(address: string | undefined): boolean;
-  /** Create (or start, or re-create on a spec change) and run the berth; resolves once it runs, not once it listens. */
-  ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed>;
+  /**
+   * Create (or start, or re-create on a spec change) and run the berth;
+   * resolves once it runs, not once it listens. `generation`, given when
+   * several gateways share the store, is the spawn lease's fencing token:
+   * written into the labels of what is made, and a berth made under a newer
+   * one is left alone (BerthError 'spawn_superseded').
+   */
+  ensure(spec: BerthSpec, progress: RuntimeProgress, generation?: number): Promise<Observed>;
   inspect(name: string): Promise<Observed>;
   stop(name: string, options: StopOptions): Promise<void>;
   list(): Promise<Observed[]>;

@@ -1,14 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { BerthStatus, Failure, ProgressEvent, ProgressStep } from '../core/berth.js';
 import { BerthError, asBerthError } from '../core/errors.js';
-import { describeExit } from '../core/exit.js';
+import { describeExit, type ExitFacts } from '../core/exit.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { berthSpecFor } from '../runtime/spec.js';
-import type { BerthExit, BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Runtime } from '../runtime/types.js';
+import type { BerthExit, BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime } from '../runtime/types.js';
+import { notificationsFor, type BerthNotice, type Notifications } from '../store/notifications.js';
 import type { BerthEvent, Store } from '../store/store.js';
+import { coordinatorFor, type SpawnCoordinator, type SpawnLease } from './coordinator.js';
 import { waitUntilReady } from './readiness.js';
 import { Semaphore } from './semaphore.js';
 import type { BerthDirectory, StartReason } from './types.js';
@@ -28,9 +31,11 @@ interface Entry {
   stopRequested: boolean;
   spawnBegan: number;
   /** Set when the runtime reports an exit while a spawn waits for the port. */
-  exitedDuringSpawn: { exitCode: number | null } | null;
+  exitedDuringSpawn: ExitFacts | null;
   listeners: Set<Listener>;
   holds: number;
+  /** The spawn lease while this gateway spawns the berth under one, so its progress reaches gateways following it. */
+  lease: SpawnLease | null;
 }
 
 export interface SpawnerOptions {
@@ -39,6 +44,10 @@ export interface SpawnerOptions {
   store: Store;
   logger: Logger;
   metrics: Metrics;
+  /** Single flight across gateways; by default chosen by the store (./coordinator.ts). */
+  coordinator?: SpawnCoordinator;
+  /** Berth state changes to and from other gateways on the store; by default chosen by the store. */
+  notifications?: Notifications;
 }
 
 const LOG_TAIL_LINES = 40;
@@ -57,9 +66,16 @@ export class Spawner implements BerthDirectory {
   /** Events not yet written: record() batches them into one store transaction per turn of the event loop. */
   private pendingEvents: BerthEvent[] = [];
   private readonly flushTimer: NodeJS.Timeout;
+  private readonly coordinator: SpawnCoordinator;
+  private readonly notifications: Notifications;
+  /** This gateway among those sharing the store. */
+  readonly gatewayId = randomUUID();
 
   constructor(private readonly options: SpawnerOptions) {
     this.semaphore = new Semaphore(options.config.spawn.concurrency);
+    this.coordinator = options.coordinator ?? coordinatorFor(options.store, this.gatewayId, options.logger);
+    this.notifications = options.notifications ?? notificationsFor(options.store, this.gatewayId, options.logger);
+    this.notifications.listen({ notice: (notice) => this.learn(notice), resync: () => void this.resync() });
     options.runtime.onExit((exit) => this.handleExit(exit));
     this.flushTimer = setInterval(() => void this.flushActivity(), ACTIVITY_FLUSH_MS);
     this.flushTimer.unref();
@@ -71,17 +87,37 @@ export class Spawner implements BerthDirectory {
     let adopted = 0;
     for (const berth of observed) {
       if (berth.state !== 'running' || !berth.user) continue;
-      const entry = this.entry(berth.user);
-      entry.target = { name: berth.name, port: await this.options.runtime.mainPort(berth.name) };
-      entry.status.startedAt = berth.startedAt;
-      entry.status.runtimeId = berth.id;
-      entry.status.image = berth.image;
-      entry.status.lastActivity = activity.get(berth.user) ?? Date.now();
-      this.setState(entry, 'ready');
+      await this.adoptRunning(this.entry(berth.user), berth, activity.get(berth.user) ?? Date.now());
       adopted++;
     }
     if (adopted > 0) this.options.logger.info({ adopted }, 'adopted running berths');
     return adopted;
+  }
+
+  /**
+   * After notices may have been missed: the runtime says which berths run,
+   * the store when each was last used; berths this gateway thought ready
+   * that no longer run are stopped in its view.
+   */
+  async resync(): Promise<void> {
+    try {
+      const [observed, activity] = await Promise.all([this.options.runtime.list(), this.options.store.loadActivity()]);
+      const running = new Map(observed.filter((b) => b.state === 'running' && b.user).map((b) => [b.user, b]));
+      for (const [user, berth] of running) {
+        const entry = this.entry(user);
+        if (entry.transition === null && entry.status.state !== 'ready') await this.adoptRunning(entry, berth, activity.get(user) ?? Date.now());
+      }
+      for (const [user, entry] of this.entries) {
+        if (!running.has(user) && entry.transition === null && entry.status.state === 'ready') this.stoppedElsewhere(entry, 'stopped', 'it stopped on another gateway');
+      }
+    } catch (err) {
+      this.options.logger.warn({ err }, 'could not re-read berths after missing notices; the next request to each finds out');
+    }
+  }
+
+  /** Null while this gateway hears of other gateways' berth changes, else why not (for /_berth/healthz). */
+  notificationProblem(): string | null {
+    return this.notifications.problem();
   }
 
   status(user: string): BerthStatus {
@@ -212,11 +248,55 @@ export class Spawner implements BerthDirectory {
   /** Stops every berth (the local runtime's processes die with the gateway anyway) and saves activity. */
   async close(options: { stopBerths: boolean }): Promise<void> {
     clearInterval(this.flushTimer);
+    await this.coordinator.close();
     if (options.stopBerths) {
       await Promise.allSettled([...this.entries.keys()].map((user) => this.stop(user, 'gateway shutting down')));
     }
     await this.flushActivity();
     await this.flushEvents();
+    await this.notifications.close();
+  }
+
+  /** A notice from another gateway; a berth with a spawn or stop in flight here finds out by itself. */
+  private learn(notice: BerthNotice): void {
+    const entry = notice.state === 'ready' ? this.entry(notice.user) : this.entries.get(notice.user);
+    if (entry === undefined || entry.transition !== null) return;
+    if (notice.state === 'ready') {
+      if (entry.status.state === 'ready') return;
+      this.runTransition(entry, async () => {
+        const observed = await this.options.runtime.inspect(entry.spec.name).catch(() => null);
+        if (observed?.state === 'running') await this.adoptRunning(entry, observed, Date.now()).catch(() => undefined);
+      });
+      return;
+    }
+    if (notice.state === 'stopping') {
+      if (entry.status.state !== 'ready') return;
+      entry.target = null;
+      this.setState(entry, 'stopping');
+      return;
+    }
+    if (entry.status.state === 'ready' || entry.status.state === 'stopping') {
+      this.stoppedElsewhere(entry, notice.state, notice.reason ?? 'it stopped on another gateway');
+    }
+  }
+
+  /** What another gateway did to the berth, applied to this one's view alone: the runtime and the events are that gateway's. */
+  private stoppedElsewhere(entry: Entry, state: 'stopped' | 'failed', why: string): void {
+    entry.target = null;
+    entry.status.failure = state === 'failed' ? { reason: why, logTail: [], at: Date.now() } : null;
+    this.setState(entry, state);
+    this.emit(entry, state, state === 'failed' ? why : `Stopped: ${why}`, entry.status.failure ?? undefined);
+    this.notifyStopped(entry.spec.user, why);
+  }
+
+  /** A berth found running (at start, or made ready by another gateway): ready here too. */
+  private async adoptRunning(entry: Entry, berth: Observed, lastActivity: number): Promise<void> {
+    entry.target = { name: berth.name, port: await this.options.runtime.mainPort(berth.name) };
+    entry.status.startedAt = berth.startedAt;
+    entry.status.runtimeId = berth.id;
+    entry.status.image = berth.image;
+    entry.status.lastActivity = Math.max(entry.status.lastActivity ?? 0, lastActivity);
+    this.setState(entry, 'ready');
   }
 
   private entry(user: string): Entry {
@@ -234,6 +314,7 @@ export class Spawner implements BerthDirectory {
         exitedDuringSpawn: null,
         listeners: new Set(),
         holds: 0,
+        lease: null,
       };
       this.entries.set(user, entry);
       this.byName.set(spec.name, user);
@@ -272,7 +353,12 @@ export class Spawner implements BerthDirectory {
   }
 
   private emit(entry: Entry, step: ProgressStep, message: string, failure?: Failure): void {
-    const event: ProgressEvent = { step, message, elapsedMs: Date.now() - entry.spawnBegan, ...(failure ? { failure } : {}) };
+    this.publish(entry, { step, message, elapsedMs: Date.now() - entry.spawnBegan, ...(failure ? { failure } : {}) });
+    entry.lease?.progress(entry.status.progress);
+  }
+
+  /** An event of this gateway's spawn, or of another gateway's that this one follows. */
+  private publish(entry: Entry, event: ProgressEvent): void {
     entry.status.progress.push(event);
     for (const listener of entry.listeners) {
       try {
@@ -283,23 +369,59 @@ export class Spawner implements BerthDirectory {
     }
   }
 
+  /**
+   * Spawns under the lease, or follows the gateway holding it and serves the
+   * berth once that one has it ready; a lease its holder gives up or lets
+   * lapse is taken over, and the spawn finished here.
+   */
   private async spawn(entry: Entry): Promise<void> {
-    const { config, runtime, logger, metrics } = this.options;
-    const { spec } = entry;
     entry.spawnBegan = Date.now();
     entry.status.progress = [];
     entry.status.failure = null;
     entry.exitedDuringSpawn = null;
     entry.stopRequested = false;
     this.setState(entry, 'starting');
+    const { user } = entry.spec;
+    try {
+      for (;;) {
+        const lease = await this.coordinator.acquire(user);
+        if (lease !== null) {
+          if ((await this.spawnHolding(entry, lease)) === 'done') return;
+          continue;
+        }
+        const outcome = await this.coordinator.follow(user, (event) => this.publish(entry, event), () => entry.stopRequested);
+        if (outcome.kind === 'abandoned') return;
+        if (outcome.kind === 'failed') return await this.fail(entry, new FailureError(outcome.failure), { record: false });
+        if (outcome.kind === 'ready') return await this.servesFollowed(entry);
+      }
+    } catch (err) {
+      await this.fail(entry, err);
+    }
+  }
+
+  /** Another gateway made the berth ready: this one reaches it as that one does. */
+  private async servesFollowed(entry: Entry): Promise<void> {
+    const { runtime } = this.options;
+    const [port, observed] = await Promise.all([runtime.mainPort(entry.spec.name), runtime.inspect(entry.spec.name)]);
+    entry.status.runtimeId = observed.id;
+    entry.status.image = observed.image;
+    this.markReady(entry, port);
+  }
+
+  /** The spawn proper, as the lease's holder: 'superseded' when the lease was lost to another gateway before anything was made. */
+  private async spawnHolding(entry: Entry, lease: SpawnLease): Promise<'done' | 'superseded'> {
+    const { config, runtime, logger, metrics } = this.options;
+    const { spec } = entry;
+    entry.lease = lease;
     const release = await this.semaphore.acquire((position) =>
       this.emit(entry, 'queued', `Waiting for a free start slot (${position} ahead of you)`),
     );
     try {
+      if (!(await lease.held())) return 'superseded';
       const deadline = Date.now() + config.spawn.timeoutSeconds * 1000;
       this.emit(entry, 'starting', 'Starting your environment');
       const observed = await beforeDeadline(
-        runtime.ensure(spec, (step, message) => this.emit(entry, step, message)),
+        runtime.ensure(spec, (step, message) => this.emit(entry, step, message), lease.generation),
         deadline,
         `it was not running after ${config.spawn.timeoutSeconds} s`,
       );
@@ -310,7 +432,7 @@ export class Spawner implements BerthDirectory {
       // engine even answers the start); its exit code and output then say more than "not running".
       const mainPort = await runtime.mainPort(spec.name).catch(async (err: unknown) => {
         const now = await runtime.inspect(spec.name).catch(() => null);
-        if (now?.state === 'exited') throw await this.exitFailure(entry, now.exitCode, 'before it was ready');
+        if (now?.state === 'exited') throw await this.exitFailure(entry, { exitCode: now.exitCode }, 'before it was ready');
         throw err;
       });
       const answered = await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
@@ -319,34 +441,48 @@ export class Spawner implements BerthDirectory {
         abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
         onAttempt: () => undefined,
       });
-      if (!answered && entry.stopRequested) return;
+      if (!answered && entry.stopRequested) return 'done';
       if (!answered) {
-        const exited = entry.exitedDuringSpawn as { exitCode: number | null } | null;
-        if (exited) throw await this.exitFailure(entry, exited.exitCode, 'before it was ready');
+        const exited = entry.exitedDuringSpawn as ExitFacts | null;
+        if (exited) throw await this.exitFailure(entry, exited, 'before it was ready');
         await runtime.stop(spec.name, { remove: false, graceSeconds: config.spawn.stopGraceSeconds }).catch(() => undefined);
         throw new BerthError({
           code: 'spawn_timeout',
           userMessage: `Your environment did not answer on port ${spec.port} within ${config.spawn.timeoutSeconds} s. Check that it listens on $PORT, then retry.`,
         });
       }
-      entry.target = { name: spec.name, port: mainPort };
-      const now = Date.now();
-      entry.status.startedAt = now;
-      entry.status.lastActivity = now;
-      this.setState(entry, 'ready');
-      const seconds = (now - entry.spawnBegan) / 1000;
-      this.emit(entry, 'ready', `Ready in ${seconds.toFixed(1)} s`);
+      const seconds = this.markReady(entry, mainPort);
       metrics.spawnDuration.observe({ outcome: 'ready' }, seconds);
       logger.info({ user: spec.user, seconds, id: observed.id }, 'berth ready');
       this.record(spec.user, 'ready', `ready in ${seconds.toFixed(1)} s`);
+      void this.notifications.publish({ user: spec.user, state: 'ready' });
+      return 'done';
     } catch (err) {
+      if (err instanceof BerthError && err.code === 'spawn_superseded') return 'superseded';
       await this.fail(entry, err);
+      return 'done';
     } finally {
       release();
+      entry.lease = null;
+      const { state, progress, failure } = entry.status;
+      await lease.end(state === 'ready' || state === 'failed' ? state : null, progress, failure);
     }
   }
 
-  private async fail(entry: Entry, err: unknown): Promise<void> {
+  /** Ready to proxy; returns the seconds the spawn took. */
+  private markReady(entry: Entry, port: number): number {
+    entry.target = { name: entry.spec.name, port };
+    const now = Date.now();
+    entry.status.startedAt = now;
+    entry.status.lastActivity = now;
+    this.setState(entry, 'ready');
+    const seconds = (now - entry.spawnBegan) / 1000;
+    this.emit(entry, 'ready', `Ready in ${seconds.toFixed(1)} s`);
+    return seconds;
+  }
+
+  /** `record: false` for a failure another gateway's spawn met, which that gateway records. */
+  private async fail(entry: Entry, err: unknown, { record } = { record: true }): Promise<void> {
     const error = err instanceof FailureError ? err : asBerthError(err, 'spawn_failed');
     const failure: Failure =
       error instanceof FailureError
@@ -361,13 +497,18 @@ export class Spawner implements BerthDirectory {
       { user: entry.spec.user, code: error instanceof FailureError ? 'berth_exited' : error.code, exitCode: failure.exitCode, detail: error instanceof FailureError ? undefined : error.logMessage },
       'berth failed',
     );
-    this.record(entry.spec.user, 'failed', failure.reason);
+    if (record) {
+      this.record(entry.spec.user, 'failed', failure.reason);
+      void this.notifications.publish({ user: entry.spec.user, state: 'failed', reason: failure.reason });
+    }
   }
 
   private async stopNow(entry: Entry, why: string, remove: boolean): Promise<void> {
     this.setState(entry, 'stopping');
     entry.target = null;
     try {
+      // Sent before the runtime stops it: the other gateways, who see it end, then know it was asked to.
+      await this.notifications.publish({ user: entry.spec.user, state: 'stopping' });
       await this.options.runtime.stop(entry.spec.name, { remove, graceSeconds: this.options.config.spawn.stopGraceSeconds });
     } finally {
       this.setState(entry, 'stopped');
@@ -375,30 +516,32 @@ export class Spawner implements BerthDirectory {
       this.emit(entry, 'stopped', `Stopped: ${why}`);
       this.options.logger.info({ user: entry.spec.user, why, removed: remove }, 'berth stopped');
       this.record(entry.spec.user, 'stopped', why);
+      void this.notifications.publish({ user: entry.spec.user, state: 'stopped', reason: why });
       this.notifyStopped(entry.spec.user, why);
     }
   }
 
   private handleExit(exit: BerthExit): void {
-    const { name, exitCode } = exit;
+    const { name } = exit;
     const user = this.byName.get(name);
     const entry = user === undefined ? undefined : this.entries.get(user);
     if (!entry) return;
     if (entry.status.state === 'starting') {
-      entry.exitedDuringSpawn = { exitCode };
+      entry.exitedDuringSpawn = exit;
       return;
     }
     if (entry.status.state !== 'ready') return;
     this.runTransition(entry, async () => {
-      await this.fail(entry, await this.exitFailure(entry, exitCode, 'while running'));
+      await this.fail(entry, await this.exitFailure(entry, exit, 'while running'));
       this.notifyStopped(entry.spec.user, `it died: ${describeExit(exit)}`);
     });
   }
 
-  private async exitFailure(entry: Entry, exitCode: number | null, when: string): Promise<FailureError> {
+  /** How the berth ended, in the runtime's words where it has them (OOMKilled), with its last output. */
+  private async exitFailure(entry: Entry, exit: ExitFacts, when: string): Promise<FailureError> {
     return new FailureError({
-      reason: `Your environment exited ${when} with code ${exitCode ?? 'unknown'}. Its last output is below; open the page or connect again to restart it.`,
-      exitCode,
+      reason: `Your environment exited ${when} (${describeExit(exit)}). Its last output is below; open the page or connect again to restart it.`,
+      exitCode: exit.exitCode,
       logTail: await this.logTail(entry),
       at: Date.now(),
     });

@@ -4,17 +4,17 @@ import type { Database } from './schema.js';
 import type { Store } from './store.js';
 
 /** What `berth store copy` moves, in an order that keeps every row's references valid. */
-const TABLES = ['users', 'activity', 'ssh_keys', 'tokens', 'shares', 'events'] as const satisfies ReadonlyArray<keyof Database>;
+const TABLES = ['users', 'activity', 'ssh_keys', 'tokens', 'shares', 'events', 'audit'] as const satisfies ReadonlyArray<keyof Database>;
 export type CopiedTable = (typeof TABLES)[number];
 
 /** Tables whose generated ids are copied as they are: their sequences must then start past them. */
-const WITH_IDS: readonly CopiedTable[] = ['ssh_keys', 'events'];
+const WITH_IDS: readonly CopiedTable[] = ['ssh_keys', 'events', 'audit'];
 
 /** Rows per insert: within both databases' bounds on the parameters of one statement. */
 const ROWS_PER_INSERT = 500;
 
 /**
- * Copies every user, activity clock, SSH key, token, share and event from one
+ * Copies every user, activity clock, SSH key, token, share, event and audit event from one
  * store into another in one transaction, ids included (users delete keys and
  * tokens by id). The target must hold none of them yet: merging two installs'
  * rows would make ids clash, so the copy refuses rather than guess.

@@ -35,6 +35,34 @@ export interface Database {
   shared_secrets: { name: string; value: string; created_at: number };
   /** One-time codes of the app-host sign-in hand-off, by SHA-256 of the code; a row is deleted when redeemed. */
   hand_off_codes: { hash: string; user: string; host: string; expires_at: number };
+  /** The audit log (src/audit/kinds.ts has the vocabulary); detail is a JSON object. */
+  audit: {
+    id: number | undefined;
+    at: number;
+    kind: string;
+    actor: string | null;
+    via: string | null;
+    source: string | null;
+    target: string | null;
+    outcome: string;
+    detail: string;
+  };
+  /**
+   * Who may spawn a user's berth (../spawner/coordinator.ts): the holding
+   * gateway, the lease's generation (the fencing token the runtime's labels
+   * carry), when it lapses unless renewed (0 once the spawn ended), and what
+   * gateways following the spawn show: its state, progress (JSON array of
+   * events) and failure (JSON, when it failed).
+   */
+  spawn_leases: {
+    user: string;
+    holder: string;
+    generation: number;
+    expires_at: number;
+    state: string;
+    progress: string;
+    failure: string | null;
+  };
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -131,5 +159,33 @@ export const migrations: Array<(db: Kysely<Database>, dialect: Dialect) => Promi
       .execute();
     // Issuing a code prunes expired ones.
     await sql`create index hand_off_codes_expires_at on hand_off_codes (expires_at)`.execute(db);
+  },
+  async (db, dialect) => {
+    await addId(db.schema.createTable('audit'), dialect)
+      .addColumn('at', TIME, notNull)
+      .addColumn('kind', 'text', notNull)
+      .addColumn('actor', 'text')
+      .addColumn('via', 'text')
+      .addColumn('source', 'text')
+      .addColumn('target', 'text')
+      .addColumn('outcome', 'text', notNull)
+      .addColumn('detail', 'text', notNull)
+      .execute();
+    // Retention deletes by time; a user's own view reads by actor or target, newest first.
+    await sql`create index audit_at on audit (at)`.execute(db);
+    await sql`create index audit_actor_id on audit (actor, id)`.execute(db);
+    await sql`create index audit_target_id on audit (target, id)`.execute(db);
+  },
+  async (db) => {
+    await db.schema
+      .createTable('spawn_leases')
+      .addColumn('user', 'text', (c) => c.primaryKey())
+      .addColumn('holder', 'text', notNull)
+      .addColumn('generation', 'bigint', notNull)
+      .addColumn('expires_at', TIME, notNull)
+      .addColumn('state', 'text', notNull)
+      .addColumn('progress', 'text', notNull)
+      .addColumn('failure', 'text')
+      .execute();
   },
 ];

@@ -72,7 +72,20 @@ export class Store {
   private constructor(
     readonly db: Kysely<Database>,
     readonly dialect: Dialect,
+    /** A new client on the PostgreSQL store, outside the pool; null on SQLite. */
+    private readonly newClient: ((purpose: string) => pg.Client) | null = null,
   ) {}
+
+  /**
+   * A connection of its own, not from the pool, for what holds one open
+   * (LISTEN, a session advisory lock): the caller connects and ends it.
+   * Only on PostgreSQL; SQLite is one gateway's, which needs none.
+   * `purpose` names it in pg_stat_activity ("berth <purpose>").
+   */
+  dedicatedClient(purpose: string): pg.Client {
+    if (this.newClient === null) throw new Error('a dedicated store connection exists only on PostgreSQL');
+    return this.newClient(purpose);
+  }
 
   /** SQLite's own journal makes every write atomic; a first start on a full disk leaves a database the next start completes. */
   static async open(dataDir: string, options: StoreOptions = SQLITE): Promise<Store> {
@@ -104,15 +117,16 @@ export class Store {
   /** With neither store.url nor store.urlFile, pg reads libpq's PG* variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). */
   private static postgres(options: StoreOptions): Store {
     const connectionString = options.urlFile !== null ? readUrlFile(options.urlFile) : (options.url ?? undefined);
-    const pool = new pg.Pool({
+    const settings: pg.ClientConfig = {
       connectionString,
       // A store that does not answer is an error within seconds (readyz, start-up), not a hang.
       connectionTimeoutMillis: 5_000,
       types: { getTypeParser: (oid, format) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) },
-    });
+    };
+    const pool = new pg.Pool(settings);
     // An idle client losing its server is reported here; the next query gets a fresh connection.
     pool.on('error', () => undefined);
-    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', (purpose) => new pg.Client({ ...settings, application_name: `berth ${purpose}` }));
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { exitOf, observe, pendingReason, reportEvent, startFailure } from '../../src/runtime/kubernetes/podState.js';
+import { exitFactsOf, exitOf, observe, pendingReason, reportEvent, startFailure } from '../../src/runtime/kubernetes/podState.js';
 
 function pod(status: V1Pod['status'], extra: Partial<V1Pod['metadata']> = {}): V1Pod {
   return {
@@ -31,6 +31,20 @@ describe('kubernetes pod state', () => {
       containerStatuses: [{ name: 'berth', image: 'img', imageID: '', ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }, lastState: { terminated: { exitCode: 1, reason: 'Error' } } }],
     });
     assert.deepEqual(exitOf(looping), { exitCode: 1, reason: 'CrashLoopBackOff' });
+  });
+
+  it('reports an exit with the signal its code stands for and the reason where it says more than the code', () => {
+    const terminated = (reason: string, exitCode: number) => pod({ phase: 'Failed', containerStatuses: [{ name: 'berth', image: 'img', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode, reason } } }] });
+    assert.deepEqual(exitFactsOf(terminated('OOMKilled', 137)), { exitCode: 137, signal: 'KILL', oomKilled: true, reason: 'OOMKilled' });
+    assert.deepEqual(exitFactsOf(terminated('Error', 3)), { exitCode: 3, signal: null, oomKilled: false, reason: null });
+    assert.deepEqual(exitFactsOf(terminated('Completed', 0)), { exitCode: 0, signal: null, oomKilled: false, reason: null });
+    assert.deepEqual(exitFactsOf(terminated('ContainerCannotRun', 128)), { exitCode: 128, signal: null, oomKilled: false, reason: 'ContainerCannotRun' });
+    const looping = pod({
+      phase: 'Running',
+      containerStatuses: [{ name: 'berth', image: 'img', imageID: '', ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s' } }, lastState: { terminated: { exitCode: 2, reason: 'Error' } } }],
+    });
+    assert.deepEqual(exitFactsOf(looping), { exitCode: 2, signal: null, oomKilled: false, reason: 'CrashLoopBackOff' });
+    assert.equal(exitFactsOf(pod({ phase: 'Running', containerStatuses: [{ name: 'berth', image: 'img', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] })), null);
   });
 
   it('fails at once on image pull errors and keeps waiting, with the reason, while unschedulable', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { background, closeSetup, gatewayForAlice, run, sshArgs, until, type AliceSetup } from './harness.js';
-import { forEachRuntime, RUNTIMES, type SshRuntime } from './runtimes.js';
+import { forEachRuntime, type SshRuntime } from './runtimes.js';
 
 /**
  * Guards the failure where a berth that died under an open session (its
@@ -12,10 +12,20 @@ import { forEachRuntime, RUNTIMES, type SshRuntime } from './runtimes.js';
  */
 const DIED = 255;
 
-/** Kills the berth's main process (local) or container (docker, podman) with `signal`, as a crash or an operator would, with the engine's own CLI. */
+/**
+ * Kills the berth's main process (local) or container (docker, podman) with
+ * `signal`, as a crash or an operator would, with the engine's own CLI; a pod
+ * is deleted with kubectl, as an operator (or an eviction) does.
+ */
 async function killBerth(setup: AliceSetup, runtime: SshRuntime, signal: 'KILL' | 'SEGV'): Promise<void> {
   const id = setup.gateway.parts.spawner.status('alice').runtimeId;
   assert.ok(id, 'the berth has a runtime id');
+  if (runtime.kind === 'kubernetes') {
+    const { kubeconfig, namespace } = setup.gateway.config.runtime.kubernetes;
+    const deleted = await run('kubectl', ['--kubeconfig', String(kubeconfig), '-n', namespace, 'delete', 'pod', '-l', 'berth.user=alice', '--grace-period=1', '--wait=false']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    return;
+  }
   if (runtime.engine === null) {
     process.kill(Number(id), `SIG${signal}`);
     return;
@@ -25,10 +35,9 @@ async function killBerth(setup: AliceSetup, runtime: SshRuntime, signal: 'KILL' 
   assert.equal(killed.code, 0, killed.stderr);
 }
 
-/** A pod's death is the kubernetes runtime's to report, through its watch; this file kills processes and containers. */
-const KILLABLE = RUNTIMES.filter((runtime) => runtime.kind !== 'kubernetes');
-
 await forEachRuntime((runtime: SshRuntime) => {
+  // What the session says of the berth killed under it: a pod deleted has no exit code to tell.
+  const how = runtime.kind === 'kubernetes' ? 'it died: its pod was deleted' : 'it died: exit code 137, killed by SIGKILL';
   describe(`a berth that dies under an ssh session (${runtime.kind})`, () => {
     const setup = {} as AliceSetup;
     before(async () => {
@@ -46,7 +55,7 @@ await forEachRuntime((runtime: SshRuntime) => {
       const ended = await session.ended;
       assert.equal(ended.signal, null, 'ssh ended by itself');
       assert.equal(ended.code, DIED, ended.stderr);
-      assert.match(ended.stderr, /\nberth: your environment stopped \(it died: exit code 137, killed by SIGKILL\); connect again to start it\.\n$/);
+      assert.match(ended.stderr, new RegExp(`\\nberth: your environment stopped \\(${how}\\); connect again to start it\\.\\n$`));
     });
 
     it('ends a shell on a terminal the same way, with the line on the terminal', { timeout: 120_000 }, async () => {
@@ -56,7 +65,7 @@ await forEachRuntime((runtime: SshRuntime) => {
       await killBerth(setup, runtime, 'KILL');
       const ended = await session.ended;
       assert.equal(ended.code, DIED, ended.stdout + ended.stderr);
-      assert.match(ended.stdout + ended.stderr, /berth: your environment stopped \(it died: exit code 137, killed by SIGKILL\); connect again to start it\.\r\n/);
+      assert.match(ended.stdout + ended.stderr, new RegExp(`berth: your environment stopped \\(${how}\\); connect again to start it\\.\\r\\n`));
     });
 
     if (runtime.kind === 'local') {
@@ -78,7 +87,7 @@ await forEachRuntime((runtime: SshRuntime) => {
       assert.equal(setup.gateway.parts.spawner.status('alice').state, 'ready');
     });
   });
-}, KILLABLE);
+});
 
 /**
  * A berth whose main process fails on request: on SIGUSR1 it takes more
@@ -100,8 +109,11 @@ const FRAGILE_SERVER = [
 ];
 
 await forEachRuntime((runtime: SshRuntime) => {
-  if (runtime.kind !== 'docker') return;
-  describe('a berth that fails by itself under an ssh session (docker)', () => {
+  if (runtime.kind !== 'docker' && runtime.kind !== 'kubernetes') return;
+  /** The line the session ends with; a pod's end also carries Kubernetes' own reason. */
+  const stopped = (how: string) => `\nberth: your environment stopped (it died: ${how}); connect again to start it.\n`;
+  const outOfMemory = runtime.kind === 'kubernetes' ? 'exit code 137, killed by SIGKILL, out of memory (OOMKilled)' : 'exit code 137, killed by SIGKILL, out of memory';
+  describe(`a berth that fails by itself under an ssh session (${runtime.kind})`, () => {
     const setup = {} as AliceSetup;
     before(async () => {
       Object.assign(
@@ -118,13 +130,13 @@ await forEachRuntime((runtime: SshRuntime) => {
     it('says it ran out of memory', { timeout: 120_000 }, async () => {
       const ended = await run('ssh', sshArgs(setup.gateway, setup.key, 'alice', 'kill -USR1 1; sleep 60'), { timeoutMs: 60_000 });
       assert.equal(ended.code, DIED, ended.stderr);
-      assert.match(ended.stderr, /berth: your environment stopped \(it died: exit code 137, killed by SIGKILL, out of memory\); connect again to start it\.\n$/);
+      assert.ok(ended.stderr.endsWith(stopped(outOfMemory)), ended.stderr);
     });
 
     it('says it crashed, and the next session starts it again', { timeout: 120_000 }, async () => {
       const ended = await run('ssh', sshArgs(setup.gateway, setup.key, 'alice', 'kill -USR2 1; sleep 60'), { timeoutMs: 60_000 });
       assert.equal(ended.code, DIED, ended.stderr);
-      assert.match(ended.stderr, /berth: your environment stopped \(it died: exit code 139, killed by SIGSEGV\); connect again to start it\.\n$/);
+      assert.ok(ended.stderr.endsWith(stopped('exit code 139, killed by SIGSEGV')), ended.stderr);
       const again = await run('ssh', sshArgs(setup.gateway, setup.key, 'alice', 'echo back'), { timeoutMs: 60_000 });
       assert.equal(again.stdout, 'back\n', again.stderr);
     });

@@ -27,6 +27,8 @@ export interface SshRuntime {
   parts(config: Config): Promise<SpawnerParts>;
   /** The port a forward names to reach the berth's web server: the port inside the berth. */
   webPort(gateway: { parts: SpawnerParts; config: Config }, user: string): Promise<number>;
+  /** Whether a listener bound to a loopback address other than localhost (127.0.0.2) is reached: not in a pod, where the API's port-forward dials localhost. */
+  otherLoopbackReached: boolean;
 }
 
 const local: SshRuntime = {
@@ -36,6 +38,7 @@ const local: SshRuntime = {
   parts: (config) => localSpawner(config),
   // A local berth listens on the host, on the port the runtime allocated.
   webPort: async ({ parts }, user) => (await parts.spawner.ready(user, 'http')).port,
+  otherLoopbackReached: true,
 };
 
 /** The Debian test image has python3 (and openssh-sftp-server), nothing else of note. */
@@ -77,6 +80,7 @@ const onEngine = (engine: TestEngine): SshRuntime => ({
     };
   },
   webPort: async ({ config }) => config.environment.port,
+  otherLoopbackReached: true,
 });
 
 /** Berths as pods of the fake API server, reached at their pod IPs, exec'd through the API's exec over WebSocket. */
@@ -105,6 +109,7 @@ const kubernetes: SshRuntime = {
     };
   },
   webPort: async ({ config }) => config.environment.port,
+  otherLoopbackReached: false,
 };
 
 export const RUNTIMES: readonly SshRuntime[] = [local, onEngine(DOCKER), onEngine(PODMAN), kubernetes];

@@ -14,6 +14,8 @@ export interface CreateContext {
   network: string;
   reach: Reach;
   allowedMounts: readonly string[];
+  /** The spawn lease's generation (see LABEL.generation), when the gateway spawns under one. */
+  generation?: number;
 }
 
 /**
@@ -50,6 +52,7 @@ export function createOptions(spec: BerthSpec, ctx: CreateContext): Docker.Conta
       [LABEL.port]: String(spec.port),
       [LABEL.image]: spec.image,
       [LABEL.reach]: ctx.reach,
+      ...(ctx.generation === undefined ? {} : { [LABEL.generation]: String(ctx.generation) }),
     },
     HostConfig: {
       Init: true,

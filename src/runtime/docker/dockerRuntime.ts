@@ -119,19 +119,20 @@ export class DockerRuntime implements Runtime {
     return this.inBerthNetwork(address);
   }
 
-  async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
+  async ensure(spec: BerthSpec, progress: RuntimeProgress, generation?: number): Promise<Observed> {
     try {
       // Before any berth runs, and again on every start: what prepare() could
       // not read while the engine was away is learnt here.
       await this.ensureNetwork();
       const reach = await this.reachMode();
       let info = await this.find(spec.name);
+      if (info) refuseIfSuperseded(info, spec.name, generation);
       if (info && !this.fits(info, spec, reach)) {
         await this.discard(info);
         info = null;
       }
       if (info?.State.Running) return this.remember(spec.name, info);
-      const id = info?.Id ?? (await this.create(spec, reach, progress));
+      const id = info?.Id ?? (await this.create(spec, reach, progress, generation));
       progress('starting', `starting container ${containerName(this.config.namePrefix, spec.name)}`);
       this.stoppedOnRequest.delete(id);
       await this.docker
@@ -343,10 +344,10 @@ export class DockerRuntime implements Runtime {
     return labels[LABEL.spec] === spec.hash && labels[LABEL.reach] === reach && this.config.network in (info.NetworkSettings.Networks ?? {});
   }
 
-  private async create(spec: BerthSpec, reach: Reach, progress: RuntimeProgress): Promise<string> {
+  private async create(spec: BerthSpec, reach: Reach, progress: RuntimeProgress, generation: number | undefined): Promise<string> {
     const { namePrefix: prefix, network, allowedMounts } = this.config;
     // Built first: a mount that is not allowed fails before any pull.
-    const request = createOptions(spec, { prefix, network, reach, allowedMounts, instanceId: this.options.instanceId });
+    const request = createOptions(spec, { prefix, network, reach, allowedMounts, instanceId: this.options.instanceId, generation });
     await ensureImage(this.docker, request.Image as string, progress);
     progress('creating', `creating container ${request.name}`);
     await this.ensureHome(spec);
@@ -359,7 +360,10 @@ export class DockerRuntime implements Runtime {
       // name a moment before the container can be inspected.
       for (let i = 0; i < NAME_CLASH_TRIES; i++) {
         const existing = await this.find(spec.name);
-        if (existing) return existing.Id;
+        if (existing) {
+          refuseIfSuperseded(existing, spec.name, generation);
+          return existing.Id;
+        }
         await new Promise((resolve) => setTimeout(resolve, NAME_CLASH_WAIT_MS));
       }
       throw err;
@@ -574,4 +578,15 @@ function loopbackOnlyMessage(port: number, why: string): string {
     `Port ${port} in your environment listens only on its own loopback (127.0.0.1 or ::1), which this gateway cannot reach: ${why}. ` +
     'Start the server on 0.0.0.0 (all addresses) to reach it, or ask the operator to run the gateway as root on the engine host.'
   );
+}
+
+/** A container made under a newer spawn lease than `generation` belongs to that spawn: this one has lost its lease. */
+function refuseIfSuperseded(info: Docker.ContainerInspectInfo, name: string, generation: number | undefined): void {
+  const made = Number(info.Config.Labels[LABEL.generation] ?? 0);
+  if (generation === undefined || !(made > generation)) return;
+  throw new BerthError({
+    code: 'spawn_superseded',
+    userMessage: 'Another gateway took over starting your environment; this page follows it.',
+    logMessage: `berth ${name} was made under spawn lease generation ${made}, newer than this gateway's ${generation}: its lease was taken over, so it leaves the container alone`,
+  });
 }

@@ -5,7 +5,7 @@ import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 import { connectTcp, notListening } from '../connectTcp.js';
 import { FALLBACK_SHELL, loginShellFrom } from '../docker/loginShell.js';
-import { listeningByExec } from '../procNet.js';
+import { listenersByExec } from '../procNet.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { apiFailure, apiMessage, apiStatus, apiUnavailable, isUnreachable } from './apiErrors.js';
 import { startPodExec } from './exec.js';
@@ -13,12 +13,13 @@ import { loadKubeConfig } from './kubeConfig.js';
 import { homeClaimManifest, instanceSelector, networkPolicyManifest, networkPolicyProblem, podManifest } from './manifests.js';
 import { ANNOTATION, CONTAINER, LABEL, MANAGED_BY, networkPolicyName, podName } from './names.js';
 import { checkPermissions, type PermissionReport } from './permissions.js';
-import { absent, berthNameOf, exitOf, isRunning, mainStatus, observe, pendingReason, reportEvent, startFailure } from './podState.js';
+import { absent, berthNameOf, exitFactsOf, exitOf, isRunning, mainStatus, observe, pendingReason, reportEvent, startFailure } from './podState.js';
 import { DEFAULT_WATCH_OPTIONS, PodWatch, type PodWatchOptions } from './podWatch.js';
+import { podListeningPorts, type KubernetesReach } from './podReach.js';
 import { forwardedStream } from './portForward.js';
 import type { KubernetesConfig, ManifestContext } from './settings.js';
 
-export type KubernetesReach = 'podIP' | 'portForward';
+export type { KubernetesReach };
 
 export interface KubernetesRuntimeOptions {
   kubernetes: KubernetesConfig;
@@ -220,7 +221,8 @@ export class KubernetesRuntime implements Runtime {
    * address, and through the API's port-forward when that is refused but the
    * berth listens on the port (on its loopback only). portForward: only
    * through the API, after checking the berth listens there, since the
-   * protocol says nothing when the kubelet's own dial succeeds.
+   * protocol says nothing when the kubelet's own dial succeeds. A listener
+   * neither way reaches (on 127.0.0.2, say) is refused before any dial.
    */
   async connect(name: string, port: number): Promise<Duplex> {
     const pod = this.watchedRunning(name) ?? (await this.runningPod(name));
@@ -229,16 +231,20 @@ export class KubernetesRuntime implements Runtime {
         return await connectTcp(name, pod.status?.podIP ?? '', port);
       } catch (err) {
         if ((err as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ECONNREFUSED') throw err;
-        if (!(await this.listening(name)).some((l) => l.port === port)) throw err;
+        const listener = (await this.listening(name)).find((l) => l.port === port);
+        if (!listener) throw err;
+        if (listener.unreachable) throw unreachablePort(name, listener.unreachable, err);
       }
-    } else if (!(await this.listeningSoon(name)).some((l) => l.port === port)) {
-      throw notListening(name, port, ' (read through exec before the port-forward)');
+    } else {
+      const listener = (await this.listeningSoon(name)).find((l) => l.port === port);
+      if (!listener) throw notListening(name, port, ' (read through exec before the port-forward)');
+      if (listener.unreachable) throw unreachablePort(name, listener.unreachable);
     }
     return this.call('forward a port of the berth', () => forwardedStream(this.kc, { namespace: this.namespace, pod: pod.metadata?.name as string }, port));
   }
 
   async listening(name: string): Promise<ListeningPort[]> {
-    const ports = listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
+    const ports = listenersByExec((command) => this.exec(name, { command, env: {}, tty: null })).then((list) => podListeningPorts(list, this.reach));
     this.listened.set(name, { at: Date.now(), ports });
     ports.catch(() => this.listened.delete(name));
     return ports;
@@ -505,11 +511,13 @@ export class KubernetesRuntime implements Runtime {
       this.tracked.delete(uid);
       return;
     }
-    const exit = exitOf(pod);
+    const exit = exitFactsOf(pod);
     if (change !== 'DELETED' && !exit && !pod.metadata?.deletionTimestamp) return;
     this.tracked.delete(uid);
-    if (exit?.reason === 'OOMKilled') this.options.logger.warn({ pod: pod.metadata?.name }, 'kubernetes: the berth was killed for using more memory than its limit (OOMKilled)');
-    for (const listener of this.exitListeners) listener({ name, exitCode: exit?.exitCode ?? null });
+    if (exit?.oomKilled) this.options.logger.warn({ pod: pod.metadata?.name }, 'kubernetes: the berth was killed for using more memory than its limit (OOMKilled)');
+    // Deleted by someone else (kubectl delete, an eviction) before its process ended: that, not a code, is what is known.
+    const facts = exit ?? { exitCode: null, reason: 'its pod was deleted' };
+    for (const listener of this.exitListeners) listener({ name, ...facts });
   }
 
   private async permissionReport(): Promise<PermissionReport> {
@@ -578,4 +586,9 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A port the berth listens on where neither the pod's address nor the API's port-forward reaches. */
+function unreachablePort(name: string, reason: string, cause?: unknown): BerthError {
+  return new BerthError({ code: 'upstream_failed', userMessage: reason, logMessage: `berth ${name}: ${reason}`, cause });
 }

@@ -1,4 +1,5 @@
 import type { CoreV1Event, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { signalOfExitCode, type ExitFacts } from '../../core/exit.js';
 import type { Observed, ObservedState, RuntimeProgress } from '../types.js';
 import { ANNOTATION, LABEL } from './names.js';
 
@@ -39,6 +40,16 @@ export function exitOf(pod: V1Pod): { exitCode: number | null; reason: string } 
   }
   if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') return { exitCode: null, reason: pod.status.reason ?? pod.status.phase };
   return null;
+}
+
+/** Kubernetes' words for an end that the exit code alone says nothing more about. */
+const PLAIN_ENDS = new Set(['Error', 'Completed']);
+
+/** How the berth's process ended, for onExit: the code, the signal it stands for, and Kubernetes' reason where it tells more. */
+export function exitFactsOf(pod: V1Pod): ExitFacts | null {
+  const exit = exitOf(pod);
+  if (!exit) return null;
+  return { exitCode: exit.exitCode, signal: signalOfExitCode(exit.exitCode), oomKilled: exit.reason === 'OOMKilled', reason: PLAIN_ENDS.has(exit.reason) ? null : exit.reason };
 }
 
 export function observe(name: string, pod: V1Pod, stoppedOnRequest: boolean): Observed {

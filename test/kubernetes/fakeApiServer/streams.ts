@@ -152,6 +152,9 @@ export class Streams {
     ws.on('message', keep);
     const relay = await this.relayOf(pod);
     ws.off('message', keep);
+    // A client that left while the relay started (a readiness probe that opens and closes at once) gets no dial
+    // inside the pod: one made after its close would hold the berth's server with a connection nobody ends.
+    if (ws.readyState !== ws.OPEN) return;
     const streams = ports.map((port, i) => {
       const prefix = Buffer.alloc(2);
       prefix.writeUInt16LE(port);

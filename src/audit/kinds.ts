@@ -1,0 +1,100 @@
+/**
+ * The audit log's vocabulary: a stable, documented set of dotted kinds (the
+ * README's "Audit log" section lists what each means and what its detail
+ * holds). Kinds are a contract with whoever reads the log (a SIEM, a
+ * script): add kinds, never rename or repurpose one. A prefix names a family
+ * (`ssh.`, `spawn.`), which `GET /_berth/api/audit?kind=ssh.` filters on.
+ */
+export const AUDIT_KINDS = [
+  /** A sign-in was accepted; detail.mode is dev, header, oidc or token. Header mode and tokens: the first per user (token) per day. */
+  'signin.succeeded',
+  /** A sign-in was refused; detail.mode, detail.reason (never the credential). */
+  'signin.failed',
+  /** The session cookie was cleared at the logout page. */
+  'signout',
+  /** An API token was made; detail.token (its id), detail.scopes. */
+  'token.created',
+  /** A token was used, the first time that day; detail.token. */
+  'token.used',
+  /** A token was revoked; detail.token. */
+  'token.revoked',
+  /** A port's share level was set; detail.port, detail.share. */
+  'share.changed',
+  /** Someone other than the owner opened a port's app host, the first time per visitor per port per day; detail.port, detail.share. */
+  'port.visited',
+  /** A start of the target's berth was asked for; detail.reason (http, ssh, api, …). */
+  'spawn.requested',
+  /** The berth answered on its port; detail.seconds. */
+  'spawn.started',
+  /** The berth could not start or died; detail.reason, detail.exitCode. */
+  'spawn.failed',
+  /** The berth was stopped; detail.why. */
+  'spawn.stopped',
+  /** The idle culler stopped the berth; detail.removed. */
+  'spawn.culled',
+  /** An administrator acted on another user's berth; detail.action. */
+  'admin.action',
+  /** An SSH client connected (before authentication); detail.client (its version string). */
+  'ssh.connected',
+  /** SSH authentication was accepted; via names the method; detail.fingerprint for keys. */
+  'ssh.auth.succeeded',
+  /** SSH authentication was refused; detail.method, detail.code. */
+  'ssh.auth.failed',
+  /** A channel opened: detail.type shell, exec (detail.command), sftp, scp or forward (detail.destination). */
+  'ssh.session.opened',
+  /** A channel ended; detail.type, detail.exitStatus or detail.signal. */
+  'ssh.session.closed',
+  /** A web terminal opened into the target's berth. */
+  'terminal.opened',
+  /** A web terminal ended; detail.exitStatus. */
+  'terminal.closed',
+  /** A request or WebSocket was refused by the Origin rule; detail.path, detail.evidence. */
+  'origin.refused',
+  /** A state-changing request came without the right CSRF token; detail.path. */
+  'csrf.refused',
+] as const;
+
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+/** ok: it happened; refused: a rule said no; failed: it was tried and did not work. */
+export type AuditOutcome = 'ok' | 'refused' | 'failed';
+
+/** Flat, small values only: never a secret (token, password, cookie, code, query string), never a request body. */
+export type AuditDetail = Readonly<Record<string, string | number | boolean | null>>;
+
+/** What a call site hands to AuditRecorder.record. */
+export interface AuditEvent {
+  kind: AuditKind;
+  /** The username that acted, or null when unknown (refused before anyone was named). */
+  actor: string | null;
+  /**
+   * How the actor authenticated: an auth mode (dev, header, oidc), "token",
+   * an SSH method (publickey, password, keyboard-interactive), or "gateway"
+   * for what the gateway does by itself (the culler, a berth dying).
+   */
+  via: string | null;
+  /** The peer address the request or connection came from. */
+  source: string | null;
+  /** The user whose berth, tokens, ports or session the event concerns. */
+  target: string | null;
+  outcome: AuditOutcome;
+  detail?: AuditDetail;
+}
+
+/** An event as kept: numbered in the order this store received it, with its time (ms since the epoch). */
+export interface StoredAuditEvent extends Required<AuditEvent> {
+  id: number;
+  at: number;
+}
+
+/**
+ * The one interface the rest of the gateway records through. record() never
+ * throws and never waits: events are queued and written in batches.
+ */
+export interface AuditRecorder {
+  record(event: AuditEvent): void;
+}
+
+export function isAuditKind(value: string): value is AuditKind {
+  return (AUDIT_KINDS as readonly string[]).includes(value);
+}
