@@ -52,6 +52,8 @@ export const AUDIT_KINDS = [
   'origin.refused',
   /** A state-changing request came without the right CSRF token; detail.path. */
   'csrf.refused',
+  /** A session's recording reached recording.maxBytes and stopped (the session went on); detail.recording (its id), detail.type ssh or terminal. */
+  'recording.capped',
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

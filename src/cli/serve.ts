@@ -82,7 +82,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const tokens = new Tokens(store, auth.isAdmin);
   const codes = new HandOffCodes(store);
   const readiness = new Readiness();
-  const recordings = new Recordings(config, logger.child({ component: 'recording' }));
+  const recordings = new Recordings(config, logger.child({ component: 'recording' }), audit);
   const terminals = new TerminalHub(config.terminal.keepSeconds, logger.child({ component: 'terminal' }));
   const tickets = new TerminalTickets(codes);
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });
@@ -114,7 +114,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ? {}
       : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }) }) }),
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
-    terminals: new TerminalSockets({ config, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
+    terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });
   const http = await listenHttp(config, gateway);
   let ssh: SshServer | null = null;

@@ -128,8 +128,7 @@ class BerthSession implements SessionHandle {
       releases.push(directory.hold(user));
       await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol()));
       if (gone) return;
-      const onRecordingCapped = () => logger.info({ code: 'recording_capped' }, 'recording reached recording.maxBytes; the session goes on unrecorded');
-      const { proc, notice } = await startProcess(directory, user, { command, env: this.env, tty: this.tty }, this.context.recordings, { kind: 'ssh', onRecordingCapped });
+      const { proc, notice } = await startProcess(directory, user, { command, env: this.env, tty: this.tty }, this.context.recordings, { kind: 'ssh' });
       if (notice !== null) channel.stderr.write(`${notice}${this.eol()}`);
       this.resize = (rows, cols) => proc.resize(rows, cols);
       this.sendSignal = (name) => proc.signal(name);

@@ -2,6 +2,8 @@ import headless from '@xterm/headless';
 import serializeAddon from '@xterm/addon-serialize';
 import type { Logger } from '../log/logger.js';
 import type { ExecProcess } from '../runtime/types.js';
+
+type Exit = Awaited<ExecProcess['exited']>;
 import { hangUpProcess } from './hangUp.js';
 
 /** One browser tab's socket, as the hub sees it. */
@@ -49,7 +51,7 @@ export class SharedTerminal {
     size: TerminalSize,
     private readonly keepMs: number,
     private readonly logger: Logger,
-    onEnded: () => void,
+    onEnded: (exit: Exit) => void,
   ) {
     this.size = size;
     this.screen = new headless.Terminal({ cols: size.cols, rows: size.rows, scrollback: SCROLLBACK, allowProposedApi: true });
@@ -68,7 +70,7 @@ export class SharedTerminal {
         this.clients.clear();
         this.clearKeep();
         this.screen.dispose();
-        onEnded();
+        onEnded(exit);
       });
     });
   }
@@ -147,13 +149,13 @@ export class TerminalHub {
     private readonly logger: Logger,
   ) {}
 
-  /** The owner's terminal, started with `start` (which resolves with the shell) when there is none. */
-  open(owner: string, size: TerminalSize, start: () => Promise<{ proc: ExecProcess; release: () => void }>): Promise<SharedTerminal> {
+  /** The owner's terminal, started with `start` (which resolves with the shell, and what to do once it has ended) when there is none. */
+  open(owner: string, size: TerminalSize, start: () => Promise<{ proc: ExecProcess; ended: (exit: Exit) => void }>): Promise<SharedTerminal> {
     const existing = this.terminals.get(owner);
     if (existing) return existing;
-    const opening = start().then(({ proc, release }) => {
-      const terminal = new SharedTerminal(owner, proc, size, this.keepSeconds * 1000, this.logger, () => {
-        release();
+    const opening = start().then(({ proc, ended }) => {
+      const terminal = new SharedTerminal(owner, proc, size, this.keepSeconds * 1000, this.logger, (exit) => {
+        ended(exit);
         if (this.terminals.get(owner) === opening) this.terminals.delete(owner);
         this.logger.info({ owner }, 'web terminal ended');
       });

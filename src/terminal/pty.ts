@@ -13,8 +13,6 @@ export interface ProcessStart {
 
 export interface ProcessOptions {
   kind: 'ssh' | 'terminal';
-  /** Called once when the recording reached recording.maxBytes. */
-  onRecordingCapped?: () => void;
 }
 
 /**
@@ -33,7 +31,7 @@ export async function startProcess(
 ): Promise<ProcessStart> {
   if (exec.tty === null || recordings === undefined || !recordings.enabled) return { proc: await directory.exec(user, exec), notice: null };
   const { cols, rows, term } = exec.tty;
-  const { writer, notice } = await recordings.start({ user, berth: safeName(user), kind: options.kind, cols, rows, term }, () => options.onRecordingCapped?.());
+  const { writer, notice } = await recordings.start({ user, berth: safeName(user), kind: options.kind, cols, rows, term });
   let proc: ExecProcess;
   try {
     proc = await directory.exec(user, exec);

@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { open, readdir, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { AuditRecorder } from '../audit/kinds.js';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
@@ -44,8 +45,8 @@ export const RECORDING_BANNER = 'Terminal sessions on this gateway are recorded.
  * Session recordings under <dataDir>/recordings, one asciicast v2 file per
  * pty session (SSH shell or `ssh -t`, web terminal), readable only by the
  * gateway. The files are the index: each one's header names its user, so the
- * API lists them by reading headers. Files older than recording.retainDays
- * are deleted hourly.
+ * API lists them by reading headers. They are kept as long as the audit log
+ * (audit.retainDays): older files are deleted hourly.
  */
 export class Recordings {
   readonly dir: string;
@@ -55,9 +56,10 @@ export class Recordings {
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    private readonly audit: AuditRecorder,
   ) {
     this.dir = join(config.dataDir, 'recordings');
-    this.pruner = config.recording.enabled && config.recording.retainDays > 0 ? setInterval(() => void this.prune(), PRUNE_EVERY_MS).unref() : null;
+    this.pruner = config.recording.enabled ? setInterval(() => void this.prune(), PRUNE_EVERY_MS).unref() : null;
   }
 
   get enabled(): boolean {
@@ -71,15 +73,27 @@ export class Recordings {
   /**
    * Opens the recording of a new pty session. With failMode strict, a file
    * that cannot be made refuses the session (a BerthError); best-effort lets
-   * it run unrecorded and says so.
+   * it run unrecorded and says so. Reaching the cap is logged and audited.
    */
-  async start(header: Omit<RecordingHeader, 'gateway' | 'startedAt'>, onCap: () => void): Promise<RecordingStart> {
+  async start(header: Omit<RecordingHeader, 'gateway' | 'startedAt'>): Promise<RecordingStart> {
     if (!this.enabled) return { writer: null, notice: null };
     const startedAt = Date.now();
     const id = `${startedAt}-${randomBytes(8).toString('hex')}`;
     try {
       const file = await openFile(this.dir, join(this.dir, id + SUFFIX));
       file.on('error', (err) => this.logger.warn({ recording: id, error: err.message }, 'recording could not be written; the session goes on unrecorded'));
+      const onCap = () => {
+        this.logger.info({ code: 'recording_capped', recording: id, user: header.user, maxBytes: this.config.recording.maxBytes }, 'recording reached recording.maxBytes; the session goes on unrecorded');
+        this.audit.record({
+          kind: 'recording.capped',
+          actor: header.user,
+          via: 'gateway',
+          source: null,
+          target: header.user,
+          outcome: 'ok',
+          detail: { recording: id, type: header.kind, maxBytes: this.config.recording.maxBytes },
+        });
+      };
       const writer = new AsciicastWriter(file, { ...header, gateway: this.gateway, startedAt }, this.config.recording.maxBytes, onCap);
       this.logger.info({ recording: id, user: header.user, kind: header.kind }, 'recording started');
       return { writer, notice: RECORDED_NOTICE };
@@ -112,8 +126,7 @@ export class Recordings {
   }
 
   async prune(now = Date.now()): Promise<number> {
-    const { retainDays } = this.config.recording;
-    if (retainDays === 0) return 0;
+    const { retainDays } = this.config.audit;
     let removed = 0;
     for (const id of await this.ids()) {
       const path = join(this.dir, id + SUFFIX);

@@ -102,6 +102,9 @@ function suite(runtime: Runtime): void {
     let key: ClientKey;
     let sshPort: string;
     const tmuxSocket = `b17t-${process.pid}-${runtime.kind}`;
+    /** Every ticket the test handled, to look for in the audit log afterwards. */
+    const tickets: string[] = [];
+    const auditFile = () => join(scratch.dir, 'audit.jsonl');
 
     before(async () => {
       scratch = scratchDir();
@@ -112,6 +115,7 @@ function suite(runtime: Runtime): void {
         publicPort,
         env: {
           BERTH_RECORDING_ENABLED: 'true',
+          BERTH_AUDIT_FILE: auditFile(),
           BERTH_RECORDING_MAX_BYTES: String(MAX_BYTES),
           BERTH_TERMINAL_ADMIN_ACCESS: 'true',
           BERTH_AUTH_OIDC_ADMIN_GROUPS: '[berth-admins]',
@@ -123,6 +127,9 @@ function suite(runtime: Runtime): void {
       sshPort = gw.config.listen.ssh?.split(':')[1] ?? '';
       browser = await launchBrowser();
       alice = await newPage(browser);
+      alice.context.on('response', (res) => {
+        if (res.url().endsWith('/_berth/api/me/terminal/tickets') && res.status() === 201) void res.json().then((body: { ticket: string }) => tickets.push(body.ticket), () => undefined);
+      });
       await signIn(alice.page, gw.base, 'alice');
       key = makeKey(scratch.dir, 'alice');
       await alice.page.getByLabel('Add a public key').fill(key.publicKey);
@@ -240,6 +247,7 @@ function suite(runtime: Runtime): void {
           ws.on('error', () => resolve(-1));
         });
       const fresh = (await ticket()).data.ticket;
+      tickets.push(fresh);
       assert.equal(await handshake('http://evil.example', ['berth.terminal', `berth.ticket.${fresh}`]), 403, 'a foreign Origin');
       assert.equal(await handshake(gw.base, ['berth.terminal']), 403, 'no ticket');
       assert.equal(await handshake(gw.base, ['berth.terminal', `berth.ticket.${fresh}`]), 101, 'the ticket, first use (the foreign Origin was refused before it was looked at)');
@@ -337,6 +345,25 @@ function suite(runtime: Runtime): void {
       const last = JSON.parse(lines.at(-1) as string) as [number, string, string];
       assert.deepEqual(last.slice(1), ['m', CAP_MARKER]);
       assert.ok(lines.join('\n').length <= MAX_BYTES + 1024, 'the file stays within the cap (plus its marker)');
+    });
+
+    it('audits the terminals opened and closed and the capped recording, with no ticket in the audit log', async () => {
+      type Event = { kind: string; actor: string | null; target: string | null; outcome: string; detail: Record<string, unknown> };
+      let events: Event[] = [];
+      await until(() => {
+        events = readFileSync(auditFile(), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Event);
+        return events.some((e) => e.kind === 'recording.capped');
+      }, 'the cap in the audit log');
+      const opened = events.filter((e) => e.kind === 'terminal.opened' && e.target === 'alice');
+      assert.ok(opened.some((e) => e.actor === 'alice' && e.detail.admin === false && e.detail.recorded === true), JSON.stringify(opened));
+      assert.ok(opened.some((e) => e.actor === 'root' && e.detail.admin === true), 'the admin opening alice\'s terminal');
+      assert.ok(events.some((e) => e.kind === 'terminal.closed' && e.target === 'alice' && 'exitStatus' in e.detail), 'the terminal closed, with its exit');
+      const capped = events.find((e) => e.kind === 'recording.capped');
+      assert.equal(capped?.actor, 'alice');
+      assert.equal(capped?.detail.type, 'ssh');
+      const text = readFileSync(auditFile(), 'utf8');
+      assert.ok(tickets.length > 0);
+      for (const ticket of tickets) assert.equal(text.includes(ticket), false, 'a terminal ticket in the audit log');
     });
   });
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { AuditRecorder } from '../../audit/kinds.js';
 import { checkUpgradeOrigin } from '../../auth/csrf/origin.js';
 import type { Authenticated, Authenticator } from '../../auth/types.js';
 import type { Config } from '../../config/schema.js';
@@ -18,6 +19,7 @@ export const TERMINAL_SOCKET_PATH = '/_berth/api/me/terminal';
 
 export interface TerminalSocketsDeps {
   config: Config;
+  audit: AuditRecorder;
   directory: BerthDirectory;
   authenticator: Authenticator;
   tickets: TerminalTickets;
@@ -73,11 +75,12 @@ export class TerminalSockets {
       });
     }
     const size = sizeOf(url);
-    this.server.handleUpgrade(req, socket, head, (ws) => void this.serve(ws, signIn.user.name, owner, size));
+    const source = req.socket.remoteAddress ?? null;
+    this.server.handleUpgrade(req, socket, head, (ws) => void this.serve(ws, signIn.user.name, owner, size, source));
   }
 
-  private async serve(ws: WebSocket, visitor: string, owner: string, size: TerminalSize): Promise<void> {
-    const { directory, hub, recordings } = this.deps;
+  private async serve(ws: WebSocket, visitor: string, owner: string, size: TerminalSize, source: string | null): Promise<void> {
+    const { directory, hub, recordings, audit, config } = this.deps;
     const logger = this.deps.logger.child({ user: visitor, owner });
     const write = (text: string) => ws.send(Buffer.from(text));
     let terminal: SharedTerminal | null = null;
@@ -104,12 +107,15 @@ export class TerminalSockets {
       terminal = await hub.open(owner, size, async () => {
         const release = directory.hold(owner);
         try {
-          const onRecordingCapped = () => logger.info({ code: 'recording_capped' }, 'recording reached recording.maxBytes; the session goes on unrecorded');
-          const exec = { command: this.deps.config.environment.shell, env: {}, tty: { term: 'xterm-256color', ...size } };
-          const { proc, notice } = await startProcess(directory, owner, exec, recordings, { kind: 'terminal', onRecordingCapped });
+          const exec = { command: config.environment.shell, env: {}, tty: { term: 'xterm-256color', ...size } };
+          const { proc, notice } = await startProcess(directory, owner, exec, recordings, { kind: 'terminal' });
           if (notice !== null) write(notice + EOL);
           logger.info('web terminal started');
-          return { proc, release };
+          const ended = (exit: { code: number | null; signal: string | null }) => {
+            release();
+            audit.record({ kind: 'terminal.closed', actor: owner, via: 'gateway', source: null, target: owner, outcome: 'ok', detail: { exitStatus: exit.code, signal: exit.signal } });
+          };
+          return { proc, ended };
         } catch (err) {
           release();
           throw err;
@@ -124,6 +130,15 @@ export class TerminalSockets {
       }
       terminal.resize(size);
       logger.info('web terminal attached');
+      audit.record({
+        kind: 'terminal.opened',
+        actor: visitor,
+        via: config.auth.mode,
+        source,
+        target: owner,
+        outcome: 'ok',
+        detail: { admin: visitor !== owner, recorded: recordings.enabled },
+      });
     } catch (err) {
       const error = asBerthError(err);
       logger.warn({ code: error.code, detail: error.logMessage }, 'web terminal could not open');
