@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { DailyOnce } from '../audit/dailyOnce.js';
+import type { AuditRecorder } from '../audit/kinds.js';
 import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
 import { safeNext } from '../auth/next.js';
 import { headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
@@ -35,6 +37,8 @@ export interface AppHostsDeps {
   codes: HandOffCodes;
   forwarder: Forwarder;
   logger: Logger;
+  /** Where visits by someone other than the owner are recorded (port.visited), once per visitor, port and day. */
+  audit?: AuditRecorder;
 }
 
 interface Admitted {
@@ -52,6 +56,7 @@ interface Admitted {
 export class AppHosts {
   private readonly domain: string;
   private readonly gatewayHost: string;
+  private readonly visitedToday = new DailyOnce();
 
   constructor(private readonly deps: AppHostsDeps) {
     this.domain = (deps.config.apps.domain as string).toLowerCase();
@@ -114,10 +119,11 @@ export class AppHosts {
   /** The visitor and the verdict; a bad X-Berth-Token is refused outright rather than ignored. */
   private async admit(req: IncomingMessage, app: AppHost, owner: string): Promise<Admitted | 'sign_in'> {
     const token = headerToken(req);
-    const visitor = token !== null ? (await this.deps.tokens.check(token, ['apps'])).user.name : await this.cookieVisitor(req, app);
+    const visitor = token !== null ? (await this.deps.tokens.check(token, ['apps'], req.socket.remoteAddress ?? null)).user.name : await this.cookieVisitor(req, app);
     const share = await this.deps.store.share(owner, app.port);
     const decision = verdict(share, owner, visitor);
     if (decision === 'sign_in') return 'sign_in';
+    if (visitor !== owner) this.auditVisit(req, app, owner, visitor, share, decision === 'allowed');
     if (decision === 'forbidden') {
       throw new BerthError({
         code: 'forbidden',
@@ -126,6 +132,22 @@ export class AppHosts {
       });
     }
     return { owner, visitor, app };
+  }
+
+  /** Anyone but the owner, signed in or not (then named by address), once a day per port and per outcome. */
+  private auditVisit(req: IncomingMessage, app: AppHost, owner: string, visitor: string | null, share: string, allowed: boolean): void {
+    const source = req.socket.remoteAddress ?? null;
+    if (this.deps.audit === undefined || !this.visitedToday.first(`${visitor ?? `@${source}`}\0${app.host}\0${allowed}`)) return;
+    this.deps.audit.record({
+      kind: 'port.visited',
+      actor: visitor,
+      // Signed in on this host by an X-Berth-Token, or by the app cookie its sign-in hand-off left.
+      via: visitor === null ? null : headerToken(req) !== null ? 'token' : 'app-cookie',
+      source,
+      target: owner,
+      outcome: allowed ? 'ok' : 'refused',
+      detail: { port: app.port, host: app.host, share },
+    });
   }
 
   /** Who this host's app cookie names, while the token it was made from (if any) is still valid. */
@@ -158,7 +180,7 @@ export class AppHosts {
 
   /** `?berth_token=`: a browser signs in with a token, which leaves the URL at once (303 to it without the token). */
   private async tokenLanding(req: IncomingMessage, res: ServerResponse, app: AppHost, url: URL): Promise<void> {
-    const { user, token } = await this.deps.tokens.check(url.searchParams.get(TOKEN_QUERY) ?? '', ['apps']);
+    const { user, token } = await this.deps.tokens.check(url.searchParams.get(TOKEN_QUERY) ?? '', ['apps'], req.socket.remoteAddress ?? null);
     this.deps.cookies.issue(res, app.host, user.name, token);
     redirectDroppingSecret(res, withoutQueryParameter(req.url ?? '/', TOKEN_QUERY));
   }

@@ -94,7 +94,7 @@ export class Tunnels {
 
   private async identify(req: IncomingMessage): Promise<string> {
     const token = bearerToken(req);
-    if (token !== null) return (await this.deps.tokens.check(token, ['api', 'apps'])).user.name;
+    if (token !== null) return (await this.deps.tokens.check(token, ['api', 'apps'], req.socket.remoteAddress ?? null)).user.name;
     // A page on another site could open a WebSocket with the visitor's cookies: only the gateway's own pages may.
     const crossOrigin = checkUpgradeOrigin(req, this.origin);
     if (crossOrigin) throw crossOrigin;

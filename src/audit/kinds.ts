@@ -100,3 +100,6 @@ export interface AuditRecorder {
 export function isAuditKind(value: string): value is AuditKind {
   return (AUDIT_KINDS as readonly string[]).includes(value);
 }
+
+/** For a part built without an audit log (a test of that part alone): records nothing. */
+export const NO_AUDIT: AuditRecorder = { record: () => undefined };

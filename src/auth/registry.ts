@@ -1,3 +1,4 @@
+import { NO_AUDIT, type AuditRecorder } from '../audit/kinds.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
@@ -42,6 +43,7 @@ export async function createAuth(
   rootLogger: Logger,
   isBerthAddress: AuthContext['isBerthAddress'] = noBerths,
   store?: Store,
+  audit: AuditRecorder = NO_AUDIT,
 ): Promise<Auth> {
   const logger = rootLogger.child({ component: 'auth' });
   const secret = await loadSessionSecret(config, logger, store);
@@ -54,6 +56,6 @@ export async function createAuth(
     logger,
   });
   const keyFor = (purpose: string) => deriveKey(secret, purpose);
-  const authenticator = modes[config.auth.mode]({ config, logger, sessions, isAdmin, keyFor, isBerthAddress });
+  const authenticator = modes[config.auth.mode]({ config, logger, sessions, isAdmin, keyFor, isBerthAddress, audit });
   return { authenticator, csrf: createCsrf(deriveKey(secret, 'csrf'), config.publicUrl), appKey: deriveKey(secret, 'apps'), isAdmin };
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditRecorder } from '../audit/kinds.js';
 import type { Config } from '../config/schema.js';
 import type { BerthError } from '../core/errors.js';
 import type { User } from '../core/user.js';
@@ -73,4 +74,6 @@ export interface AuthContext {
   keyFor: (purpose: string) => Buffer;
   /** Whether a peer address is one of the runtime's berths (Runtime.isBerthAddress): never a trusted proxy. */
   isBerthAddress: (address: string | undefined) => boolean;
+  /** Where sign-ins, sign-outs and refused sign-ins are recorded. */
+  audit: AuditRecorder;
 }

@@ -13,6 +13,7 @@ import { createAuth } from '../auth/registry.js';
 import { Tokens } from '../auth/token/tokens.js';
 import type { LoadedConfig } from '../config/load.js';
 import { adminRoutes } from '../http/api/admin.js';
+import { auditRoutes } from '../http/api/audit.js';
 import { eventRoutes } from '../http/api/events.js';
 import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
@@ -31,6 +32,7 @@ import { Culler } from '../spawner/culler.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
+import { cullerLeadership } from '../store/leader.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 import { raiseFileLimit } from './fileLimit.js';
@@ -73,13 +75,13 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const store = await Store.open(config.dataDir, config.store);
   const audit = createAuditLog(config, store, logger.child({ component: 'audit' }), logSink);
   audit.start();
-  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store);
-  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics });
+  const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store, audit);
+  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
   const directory = spawner;
   const proxy = createProxy((target) => directory.connect(target));
-  const tokens = new Tokens(store, auth.isAdmin);
+  const tokens = new Tokens(store, auth.isAdmin, audit);
   const codes = new HandOffCodes(store);
   const readiness = new Readiness();
   const recordings = new Recordings(config, logger.child({ component: 'recording' }), audit);
@@ -99,10 +101,11 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
       ...eventRoutes(store),
-      ...adminRoutes(config, spawner),
+      ...adminRoutes(config, spawner, audit),
       ...pageRoutes(config, store),
-      ...tokenRoutes(store, tokens),
-      ...portRoutes(config, spawner, store),
+      ...tokenRoutes(store, tokens, audit),
+      ...portRoutes(config, spawner, store, audit),
+      ...auditRoutes(audit),
       ...(config.apps.domain === null ? [] : [authorizeRoute({ config, directory: spawner, store, codes })]),
       ...terminalRoutes(config, tickets),
       ...recordingRoutes(recordings),
@@ -112,14 +115,15 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     tokens,
     ...(config.apps.domain === null
       ? {}
-      : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }) }) }),
+      : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }), audit }) }),
+    audit,
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
     terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });
   const http = await listenHttp(config, gateway);
   let ssh: SshServer | null = null;
   try {
-    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, recordings });
+    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, audit, recordings });
   } catch (err) {
     // A half-finished start cleans up after itself, so the caller sees only the reason.
     await http.close(0, () => proxy.close());
@@ -129,7 +133,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     await store.close();
     throw err;
   }
-  const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }));
+  const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }), cullerLeadership(store, logger.child({ component: 'culler' })));
   culler.start();
   const address = http.address();
   logger.info(

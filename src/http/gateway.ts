@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AppHosts } from '../apps/appHosts.js';
 import type { Tunnels } from '../apps/tunnel.js';
+import { NO_AUDIT, type AuditRecorder } from '../audit/kinds.js';
 import type { Auth } from '../auth/registry.js';
-import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
+import { checkUpgradeOrigin, isOriginRefusal } from '../auth/csrf/origin.js';
 import { checkRequestCsrf } from '../auth/csrf/request.js';
 import { bearerToken, headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
 import { hasQueryParameter, withoutQueryParameter } from '../core/query.js';
@@ -40,6 +41,8 @@ export interface GatewayDeps {
   /** Per-port web addresses, when apps.domain is set. */
   apps?: (forwarder: Forwarder) => AppHosts;
   tunnels?: Tunnels;
+  /** Where refusals by the Origin rule and the CSRF check are recorded. */
+  audit?: AuditRecorder;
   terminals?: TerminalSockets;
 }
 
@@ -59,11 +62,13 @@ export class Gateway {
   /** The gateway's own origin, which every cookie-authenticated upgrade on its main route must come from. */
   private readonly origin: string;
   private readonly refusals: ThrottledLog;
+  private readonly audit: AuditRecorder;
 
   constructor(private readonly deps: GatewayDeps) {
     this.origin = new URL(deps.config.publicUrl).origin;
     this.routes = new RouteTable(deps.routes);
     this.refusals = throttledLog(deps.logger);
+    this.audit = deps.audit ?? NO_AUDIT;
     const scheme = servesHttps(deps.config) ? 'https' : 'http';
     this.forwarder = new Forwarder({ ...deps, scheme });
     this.apps = deps.apps?.(this.forwarder);
@@ -128,7 +133,7 @@ export class Gateway {
     // The API also takes Berth tokens (scope api), as a Bearer or in X-Berth-Token; a token is
     // no cookie, so no other site can make a browser send it, and no CSRF check is needed.
     const token = path.startsWith(API_PREFIX) ? (bearerToken(req) ?? headerToken(req)) : null;
-    const signIn = token !== null ? await this.tokenSignIn(token, ['api']) : await this.identify(req, res);
+    const signIn = token !== null ? await this.tokenSignIn(req, token, ['api']) : await this.identify(req, res);
     if (!signIn) return;
     const { user } = signIn;
     if (route.access === 'admin' && !user.admin) {
@@ -137,7 +142,7 @@ export class Gateway {
     const { csrf } = this.deps.auth;
     const refusal = token === null ? checkRequestCsrf(req, csrf, signIn, this.deps.config.publicUrl) : null;
     if (refusal) throw refusal;
-    return route.handler({ req, res, url, user, params, csrfToken: csrf.csrfToken(signIn), sessionId: signIn.sessionId });
+    return route.handler({ req, res, url, user, params, csrfToken: csrf.csrfToken(signIn), via: token !== null ? 'token' : this.deps.auth.authenticator.mode, sessionId: signIn.sessionId });
   }
 
   private async serveBerth(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -213,12 +218,12 @@ export class Gateway {
   /** The sender of berth traffic: an X-Berth-Token (scope apps) when one is sent, else the auth mode's own credentials. */
   private async authenticate(req: IncomingMessage): Promise<AuthResult> {
     const token = headerToken(req);
-    return token === null ? this.deps.auth.authenticator.authenticate(req) : this.tokenSignIn(token, ['apps']);
+    return token === null ? this.deps.auth.authenticator.authenticate(req) : this.tokenSignIn(req, token, ['apps']);
   }
 
   /** A sign-in by a Berth token: never a browser's ambient credential. */
-  private async tokenSignIn(token: string, scopes: readonly TokenScope[]): Promise<Authenticated> {
-    const { user, token: stored } = await this.deps.tokens.check(token, scopes);
+  private async tokenSignIn(req: IncomingMessage, token: string, scopes: readonly TokenScope[]): Promise<Authenticated> {
+    const { user, token: stored } = await this.deps.tokens.check(token, scopes, req.socket.remoteAddress ?? null);
     return { user, sessionId: `token:${stored.id}`, browser: false };
   }
 
@@ -229,12 +234,30 @@ export class Gateway {
 
   private logRefusal(req: IncomingMessage, error: BerthError): void {
     this.deps.metrics.refusedRequests.inc({ code: error.code });
+    if (error.code === 'csrf') this.auditRefusal(req, error);
     this.refusals.write(
       refusalLevel(error),
       error.code,
       { code: error.code, status: error.status, method: req.method, path: pathOf(req.url), peer: req.socket.remoteAddress, detail: error.logMessage },
       'request refused',
     );
+  }
+
+  /**
+   * Every refusal by the one Origin rule or the CSRF check passes here, from
+   * the gateway's routes, app hosts and tunnels alike: the host and path are
+   * named, never the query, the cookies or the token.
+   */
+  private auditRefusal(req: IncomingMessage, error: BerthError): void {
+    this.audit.record({
+      kind: isOriginRefusal(error) ? 'origin.refused' : 'csrf.refused',
+      actor: null,
+      via: null,
+      source: req.socket.remoteAddress ?? null,
+      target: null,
+      outcome: 'refused',
+      detail: { method: req.method ?? null, host: req.headers.host ?? null, path: pathOf(req.url), evidence: error.logMessage },
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import type { AuditDetail, AuditKind, AuditOutcome, AuditRecorder } from '../audit/kinds.js';
 import type { Config } from '../config/schema.js';
 import type { BerthStatus, Failure, ProgressEvent, ProgressStep } from '../core/berth.js';
 import { BerthError, asBerthError } from '../core/errors.js';
@@ -48,6 +49,8 @@ export interface SpawnerOptions {
   coordinator?: SpawnCoordinator;
   /** Berth state changes to and from other gateways on the store; by default chosen by the store. */
   notifications?: Notifications;
+  /** Where starts, failures and stops are recorded. */
+  audit?: AuditRecorder;
 }
 
 const LOG_TAIL_LINES = 40;
@@ -142,6 +145,7 @@ export class Spawner implements BerthDirectory {
     if (entry.startQueued || entry.status.state === 'ready' || entry.status.state === 'starting') return;
     entry.startQueued = true;
     this.options.logger.info({ user, reason }, 'starting berth');
+    this.audit(user, 'spawn.requested', 'ok', { reason });
     this.runTransition(entry, () => {
       entry.startQueued = false;
       return this.spawn(entry);
@@ -233,6 +237,15 @@ export class Spawner implements BerthDirectory {
   onStopped(listener: (user: string, why: string) => void): () => void {
     this.stoppedListeners.add(listener);
     return () => this.stoppedListeners.delete(listener);
+  }
+
+  /** The newest activity any gateway flushed, into this one's clocks; nothing to read where this gateway is the only one. */
+  async refreshActivity(): Promise<void> {
+    if (this.options.store.dialect === 'sqlite') return;
+    for (const [user, at] of await this.options.store.loadActivity()) {
+      const entry = this.entries.get(user);
+      if (entry !== undefined && at > (entry.status.lastActivity ?? 0)) entry.status.lastActivity = at;
+    }
   }
 
   /** Berths the culler may stop: ready, not held open, and idle since before `cutoff`. */
@@ -455,6 +468,7 @@ export class Spawner implements BerthDirectory {
       metrics.spawnDuration.observe({ outcome: 'ready' }, seconds);
       logger.info({ user: spec.user, seconds, id: observed.id }, 'berth ready');
       this.record(spec.user, 'ready', `ready in ${seconds.toFixed(1)} s`);
+      this.audit(spec.user, 'spawn.started', 'ok', { seconds: Math.round(seconds * 10) / 10 });
       void this.notifications.publish({ user: spec.user, state: 'ready' });
       return 'done';
     } catch (err) {
@@ -499,6 +513,7 @@ export class Spawner implements BerthDirectory {
     );
     if (record) {
       this.record(entry.spec.user, 'failed', failure.reason);
+      this.audit(entry.spec.user, 'spawn.failed', 'failed', { reason: failure.reason, exitCode: failure.exitCode ?? null });
       void this.notifications.publish({ user: entry.spec.user, state: 'failed', reason: failure.reason });
     }
   }
@@ -516,6 +531,7 @@ export class Spawner implements BerthDirectory {
       this.emit(entry, 'stopped', `Stopped: ${why}`);
       this.options.logger.info({ user: entry.spec.user, why, removed: remove }, 'berth stopped');
       this.record(entry.spec.user, 'stopped', why);
+      this.audit(entry.spec.user, why === 'idle' ? 'spawn.culled' : 'spawn.stopped', 'ok', { why, removed: remove });
       void this.notifications.publish({ user: entry.spec.user, state: 'stopped', reason: why });
       this.notifyStopped(entry.spec.user, why);
     }
@@ -560,6 +576,11 @@ export class Spawner implements BerthDirectory {
     this.pendingEvents.push({ user, at: Date.now(), kind, message });
   }
 
+  /** The spawner's events are the gateway's own doing: who asked for a stop or start is in the request's event (admin.action). */
+  private audit(user: string, kind: AuditKind, outcome: AuditOutcome, detail: AuditDetail): void {
+    this.options.audit?.record({ kind, actor: null, via: 'gateway', source: null, target: user, outcome, detail });
+  }
+
   private async flushEvents(): Promise<void> {
     const batch = this.pendingEvents;
     this.pendingEvents = [];
@@ -567,6 +588,14 @@ export class Spawner implements BerthDirectory {
   }
 
   private async flushActivity(): Promise<void> {
+    // A berth held open here (an SSH session) is in use now, as the culler on another gateway must learn.
+    const now = Date.now();
+    for (const [user, entry] of this.entries) {
+      if (entry.holds > 0) {
+        entry.status.lastActivity = now;
+        this.dirtyActivity.add(user);
+      }
+    }
     if (this.dirtyActivity.size === 0) return;
     const batch = new Map<string, number>();
     for (const user of this.dirtyActivity) {

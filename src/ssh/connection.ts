@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientInfo, Connection } from 'ssh2';
+import type { AuditRecorder } from '../audit/kinds.js';
 import type { Config } from '../config/schema.js';
 import { unmapV4 } from '../core/net.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { tooWeak, type OfferedAlgorithms } from './algorithms.js';
+import { connectionAudit } from './audit.js';
 import { ConnectionAuth, type AuthPolicy, type AuthRefusal } from './auth/connectionAuth.js';
 import { handleDirectTcpip, refuseRemoteForwarding } from './forwarding.js';
 import { connectionTimers, type SessionHandle, type SessionRegistry } from './limits.js';
@@ -24,6 +26,7 @@ export interface ConnectionDeps {
   auth: AuthPolicy;
   sessions: SessionRegistry;
   algorithms: OfferedAlgorithms;
+  audit: AuditRecorder;
   recordings: Recordings | undefined;
 }
 
@@ -38,6 +41,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   const connectionId = randomBytes(16).toString('hex');
   const logger = deps.logger.child({ connectionId, remote: `${address}:${info.port}` });
   logger.debug({ clientVersion: info.header.identRaw }, 'ssh connection opened');
+  deps.audit.record({ kind: 'ssh.connected', actor: null, via: null, source: address, target: null, outcome: 'ok', detail: { client: info.header.identRaw } });
   const open = new Set<SessionHandle>();
   let ending: NodeJS.Timeout | null = null;
   // OpenSSH exits on a disconnect without printing what it still holds, so sessions close first, each with its notice.
@@ -63,6 +67,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
     { remoteAddress: `${address}:${info.port}`, connectionId, clientVersion: info.header.identRaw },
     address,
     logger,
+    deps.audit,
     (last) => disconnectWithReason(client, DISCONNECT.noMoreAuthMethods, exhaustedReason(last, deps.auth.maxAttempts)),
   );
   client.on('authentication', (ctx) => auth.handle(ctx));
@@ -70,6 +75,7 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
   client.once('ready', () => {
     const user = auth.user as string;
     const userLogger = logger.child({ user });
+    const audit = connectionAudit(deps.audit, user, auth.method, address);
     const timers = connectionTimers({
       idleSeconds: config.ssh.idleTimeoutSeconds,
       maxSeconds: config.ssh.maxSessionSeconds,
@@ -95,11 +101,11 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
       };
     };
     client.on('session', (accept) =>
-      handleSession(accept(), { user, config, directory, logger: userLogger, metrics: deps.metrics, track, clock: timers, recordings: deps.recordings }),
+      handleSession(accept(), { user, config, directory, logger: userLogger, metrics: deps.metrics, track, clock: timers, audit, recordings: deps.recordings }),
     );
     const refuseChannel = channelRefuser(client);
     client.on('tcpip', (accept, reject, request) =>
-      handleDirectTcpip(accept, reject, request, { user, config, directory, logger: userLogger, clock: timers, refuseChannel }),
+      handleDirectTcpip(accept, reject, request, { user, config, directory, logger: userLogger, clock: timers, refuseChannel, audit }),
     );
     client.on('request', (_accept, reject, name) => refuseRemoteForwarding(reject, name, config, userLogger));
   });

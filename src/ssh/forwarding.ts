@@ -5,6 +5,7 @@ import { asBerthError, BerthError } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { BerthDirectory } from '../spawner/types.js';
+import type { SshAudit } from './audit.js';
 import type { IdleClock } from './limits.js';
 import { OPEN_FAILURE, type RefuseChannel } from './wire.js';
 
@@ -16,6 +17,7 @@ export interface ForwardContext {
   clock: IdleClock;
   /** Refuses the channel with a reason the client shows ("open failed: administratively prohibited: …"). */
   refuseChannel: RefuseChannel;
+  audit: SshAudit;
 }
 
 /** Why a forwarding request was refused; stable, for logs and alerts. */
@@ -36,8 +38,10 @@ export function handleDirectTcpip(
 ): void {
   const { user, config, directory } = context;
   const logger = context.logger.child({ destination: info.destIP, port: info.destPort });
+  const destination = `${info.destIP}:${info.destPort}`;
   const refuse = (code: ForwardRefusal, reason: string, detail?: string) => {
     logger.warn({ code, detail }, 'ssh port forwarding refused');
+    context.audit('ssh.session.opened', 'refused', { type: 'forward', destination, code });
     const failure = code === 'forward_unreachable' ? OPEN_FAILURE.connectFailed : OPEN_FAILURE.administrativelyProhibited;
     context.refuseChannel(reject, failure, `berth: ${reason}`);
   };
@@ -64,6 +68,7 @@ export function handleDirectTcpip(
     const channel = accept();
     const release = directory.hold(user);
     logger.debug('ssh port forwarding opened');
+    context.audit('ssh.session.opened', 'ok', { type: 'forward', destination });
     socket.pipe(channel).pipe(socket);
     socket.on('data', context.clock.activity);
     channel.on('data', context.clock.activity);
@@ -73,6 +78,7 @@ export function handleDirectTcpip(
     channel.once('close', () => {
       socket.destroy();
       release();
+      context.audit('ssh.session.closed', 'ok', { type: 'forward', destination });
     });
   })();
 }

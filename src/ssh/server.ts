@@ -8,6 +8,7 @@ import { parseHostPort, type HostPort } from '../core/net.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
+import { NO_AUDIT, type AuditRecorder } from '../audit/kinds.js';
 import type { Store } from '../store/store.js';
 import { admission } from './admission.js';
 import { offeredAlgorithms, type OfferedAlgorithms } from './algorithms.js';
@@ -28,6 +29,7 @@ export interface SshServerOptions {
   store: Store;
   logger: Logger;
   metrics: Metrics;
+  audit?: AuditRecorder;
   recordings?: Recordings;
 }
 
@@ -57,7 +59,7 @@ const NEVER_MS = 2 ** 31 - 1;
  * connection its sessions and forwards into the user's berth (./connection.ts).
  */
 export async function startSshServer(options: SshServerOptions): Promise<SshServer> {
-  const { config, directory, store, logger: rootLogger, metrics } = options;
+  const { config, directory, store, logger: rootLogger, metrics, audit = NO_AUDIT } = options;
   const logger = rootLogger.child({ component: 'ssh' });
   const listen = config.listen.ssh === null ? null : parseHostPort(config.listen.ssh);
   if (listen === null) {
@@ -80,7 +82,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     },
     (client, info) => {
       admitted.attach(client, info);
-      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions, algorithms, recordings: options.recordings });
+      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions, algorithms, audit, recordings: options.recordings });
       ends.add(end);
       client.once('close', () => ends.delete(end));
     },

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ExecOptions } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
+import type { SshAudit } from './audit.js';
 import { startProcess } from '../terminal/pty.js';
 import type { Recordings } from '../terminal/recordings.js';
 import { bridge, type Exit } from './bridge.js';
@@ -23,6 +24,7 @@ export interface SessionContext {
   /** Registers a running session with the limits (throws when over them); returns the release. */
   track(handle: SessionHandle): () => void;
   clock: IdleClock;
+  audit: SshAudit;
   /** Where pty sessions are recorded, when recording is on. */
   recordings?: Recordings;
 }
@@ -91,7 +93,7 @@ class BerthSession implements SessionHandle {
       reject?.();
     });
     session.on('shell', (accept) => void this.run(accept(), 'shell', config.environment.shell));
-    session.on('exec', (accept, _reject, { command }) => void this.run(accept(), 'exec', [shellOf(config), '-c', withScpCheck(command)]));
+    session.on('exec', (accept, _reject, { command }) => void this.run(accept(), 'exec', [shellOf(config), '-c', withScpCheck(command)], command));
     session.on('subsystem', (accept, reject, { name }) => {
       if (name !== 'sftp') return reject?.();
       // SFTP is a binary protocol: a terminal would mangle it.
@@ -112,7 +114,7 @@ class BerthSession implements SessionHandle {
     for (const listener of this.stopListeners) listener(why);
   }
 
-  private async run(channel: ServerChannel, kind: 'shell' | 'exec' | 'sftp', command: string[] | null): Promise<void> {
+  private async run(channel: ServerChannel, kind: 'shell' | 'exec' | 'sftp', command: string[] | null, asTyped?: string): Promise<void> {
     const { user, directory, metrics } = this.context;
     const logger = this.context.logger.child({ session: kind, pty: this.tty !== null });
     this.channel = channel;
@@ -133,12 +135,15 @@ class BerthSession implements SessionHandle {
       this.resize = (rows, cols) => proc.resize(rows, cols);
       this.sendSignal = (name) => proc.signal(name);
       logger.info('ssh session started');
+      this.context.audit('ssh.session.opened', 'ok', { type: kind, pty: this.tty !== null, ...(asTyped === undefined ? {} : { command: asTyped }) });
       const exit = await bridge(proc, channel, closed, this.context.clock.activity);
       logger.info({ exit }, 'ssh session ended');
+      this.context.audit('ssh.session.closed', 'ok', { type: kind, exitStatus: exit?.code ?? null, signal: exit?.signal ?? null });
       if (exit !== null) await this.finish(channel, exit, closed);
     } catch (err) {
       const error = asBerthError(err);
       logger.warn({ code: error.code, detail: error.logMessage }, 'ssh session could not run');
+      this.context.audit('ssh.session.opened', 'failed', { type: kind, code: error.code, ...(asTyped === undefined ? {} : { command: asTyped }) });
       await written(channel.stderr, failureReport(directory, user, error, this.eol()), closed);
       channel.exit(COULD_NOT_RUN);
     } finally {

@@ -209,7 +209,8 @@ export class Store {
         await trx
           .insertInto('activity')
           .values({ user, last_activity: at })
-          .onConflict((oc) => oc.column('user').doUpdateSet({ last_activity: at }))
+          // Gateways flush at their own pace: an older clock never replaces a newer one.
+          .onConflict((oc) => oc.column('user').doUpdateSet({ last_activity: sql<number>`${sql.raw(this.dialect === 'postgres' ? 'greatest' : 'max')}(activity.last_activity, excluded.last_activity)` }))
           .execute();
         await trx.insertInto('users').values({ safe_name: safeName(user), user }).onConflict((oc) => oc.doNothing()).execute();
       }

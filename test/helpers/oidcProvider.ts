@@ -30,6 +30,8 @@ export interface TestProviderOptions {
   claims?: (login: string) => Record<string, unknown>;
   /** Listen on this port (a test that starts the gateway before the provider). */
   port?: number;
+  /** Redirect URIs of a relying party other than Berth itself (an auth proxy in front, e.g. Apache mod_auth_openidc), instead of Berth's callback. */
+  redirectUris?: string[];
 }
 
 export async function startTestProvider(options: TestProviderOptions): Promise<TestProvider> {
@@ -41,7 +43,7 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
   const client = (id: string, secret: string) => ({
     client_id: id,
     client_secret: secret,
-    redirect_uris: [`${options.gatewayUrl}/_berth/oidc/callback`],
+    redirect_uris: options.redirectUris ?? [`${options.gatewayUrl}/_berth/oidc/callback`],
     post_logout_redirect_uris: [`${options.gatewayUrl}/_berth/login`],
   });
   const provider = new Provider(issuer, {

@@ -52,6 +52,18 @@ function crossOriginEvidence(req: IncomingMessage, expected: string, fallbacks: 
   return null;
 }
 
+/** Refusals made by the Origin rule, so the audit log can tell them from a missing CSRF token (both are code "csrf"). */
+const originRefusals = new WeakSet<BerthError>();
+
+export function isOriginRefusal(error: BerthError): boolean {
+  return originRefusals.has(error);
+}
+
+function originRefusal(error: BerthError): BerthError {
+  originRefusals.add(error);
+  return error;
+}
+
 /** Refuses a state-changing request that a page on another origin made the browser send. */
 export function checkSameOrigin(req: IncomingMessage, publicUrl: string): BerthError | null {
   const method = req.method ?? 'GET';
@@ -59,11 +71,11 @@ export function checkSameOrigin(req: IncomingMessage, publicUrl: string): BerthE
   const expected = new URL(publicUrl).origin;
   const evidence = crossOriginEvidence(req, expected, true);
   if (evidence === null) return null;
-  return new BerthError({
+  return originRefusal(new BerthError({
     code: 'csrf',
     userMessage: `This ${method} did not come from Berth's own pages, so the gateway refused it. Open Berth at ${expected} and try again; scripts send "Origin: ${expected}" or use an API token.`,
     logMessage: `cross-origin ${method} refused: ${evidence}, expected ${expected}`,
-  });
+  }));
 }
 
 /**
@@ -80,9 +92,9 @@ export function checkSameOrigin(req: IncomingMessage, publicUrl: string): BerthE
 export function checkUpgradeOrigin(req: IncomingMessage, expected: string): BerthError | null {
   const evidence = crossOriginEvidence(req, expected, false);
   if (evidence === null) return null;
-  return new BerthError({
+  return originRefusal(new BerthError({
     code: 'csrf',
     userMessage: `This WebSocket was not opened by a page of ${expected}, so the gateway refused it. Open it from a page of ${expected}; a script signs in with a Berth token instead of a cookie.`,
     logMessage: `cross-origin upgrade refused: ${evidence}, expected ${expected}`,
-  });
+  }));
 }

@@ -4,9 +4,9 @@ import { assertDevModeAllowed } from './guard.js';
 import { devLogin, devLogout } from './handlers.js';
 
 /** auth.mode "dev": a username form, no password, for one's own machine; throws at start-up beyond loopback. */
-export function createDevAuthenticator({ config, logger, sessions }: AuthContext): Authenticator {
+export function createDevAuthenticator({ config, logger, sessions, audit }: AuthContext): Authenticator {
   assertDevModeAllowed(config);
-  const routes = { config, sessions, logger };
+  const routes = { config, sessions, logger, audit };
   return {
     mode: 'dev',
     routes: new Map([

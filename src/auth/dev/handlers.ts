@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditRecorder } from '../../audit/kinds.js';
 import type { Config } from '../../config/schema.js';
 import { BerthError } from '../../core/errors.js';
 import { parseUsername } from '../../core/safeName.js';
 import type { Logger } from '../../log/logger.js';
+import { signedIn, signedOut, signInRefused } from '../audit.js';
 import { checkSameOrigin } from '../csrf/origin.js';
 import { readForm } from '../form.js';
 import { safeNext } from '../next.js';
@@ -15,6 +17,7 @@ export interface DevRoutesOptions {
   config: Config;
   sessions: Sessions;
   logger: Logger;
+  audit: AuditRecorder;
 }
 
 function methodNotAllowed(method: string | undefined): BerthError {
@@ -36,7 +39,7 @@ function requestQuery(req: IncomingMessage): URLSearchParams {
 }
 
 /** GET shows the form, POST signs in and goes to `next`; other methods are refused (405). */
-export function devLogin({ config, sessions, logger }: DevRoutesOptions): RouteHandler {
+export function devLogin({ config, sessions, logger, audit }: DevRoutesOptions): RouteHandler {
   return async (req, res) => {
     if (req.method === 'GET' || req.method === 'HEAD') {
       sendLoginPage(res, 200, { next: safeNext(requestQuery(req).get('next')) });
@@ -51,11 +54,13 @@ export function devLogin({ config, sessions, logger }: DevRoutesOptions): RouteH
     const username = form.get('username') ?? '';
     const parsed = parseUsername(username);
     if ('problem' in parsed) {
+      audit.record(signInRefused(req, 'dev', `unusable username: ${parsed.problem}`));
       sendLoginPage(res, 400, { next, username, error: `That username cannot be used: ${parsed.problem}.` });
       return;
     }
     sessions.issue(res, { name: parsed.name, groups: [] });
     logger.info({ user: parsed.name }, 'signed in');
+    audit.record(signedIn(req, parsed.name, 'dev'));
     seeOther(res, next);
   };
 }
@@ -64,12 +69,13 @@ export function devLogin({ config, sessions, logger }: DevRoutesOptions): RouteH
  * Clears the session and goes back to the login page. GET is accepted so a
  * plain link works; a forged logout only signs someone out, so no origin check.
  */
-export function devLogout({ sessions, logger }: DevRoutesOptions): RouteHandler {
+export function devLogout({ sessions, logger, audit }: DevRoutesOptions): RouteHandler {
   return async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(req.method);
     const current = sessions.read(req);
     sessions.clear(res);
     if (current) logger.info({ user: current.user.name }, 'signed out');
+    if (current) audit.record(signedOut(req, current.user.name, 'dev'));
     seeOther(res, LOGIN_PATH);
   };
 }

@@ -1,9 +1,11 @@
 import type { IncomingMessage } from 'node:http';
+import { DailyOnce } from '../../audit/dailyOnce.js';
 import { BerthError } from '../../core/errors.js';
 import { cidrMatcher } from '../../core/net.js';
 import { parseUsername } from '../../core/safeName.js';
 import { headerValues } from '../../http/headerValues.js';
 import { throttledLog, type ThrottledLog } from '../../log/throttled.js';
+import { signedIn, signInRefused } from '../audit.js';
 import type { AuthContext, AuthResult, Authenticator } from '../types.js';
 import { readIdentity, type IdentityRead } from './readIdentity.js';
 
@@ -38,7 +40,7 @@ function unbelievable(read: Exclude<IdentityRead, { kind: 'absent' } | { kind: '
  * and are refused. Every request carries the header, so no session cookie is
  * involved.
  */
-export function createHeaderAuthenticator({ config, logger, isAdmin, isBerthAddress }: AuthContext): Authenticator {
+export function createHeaderAuthenticator({ config, logger, isAdmin, isBerthAddress, audit }: AuthContext): Authenticator {
   const { userHeaders, emailHeaders, groupsHeaders, trustedProxies } = config.auth.header;
   const isTrusted = cidrMatcher(trustedProxies);
   const lower = (names: string[]): string[] => names.map((name) => name.toLowerCase());
@@ -48,6 +50,12 @@ export function createHeaderAuthenticator({ config, logger, isAdmin, isBerthAddr
   const identity = [...new Set([...users, ...emails, ...groups])];
   // Clients choose these headers, so the lines they cause are rate-limited.
   const noisy = throttledLog(logger);
+  // Every request signs in again; the audit log hears of a user once a day, and of every refusal.
+  const today = new DailyOnce();
+  const refused = (req: IncomingMessage, result: { refused: BerthError }): AuthResult => {
+    audit.record(signInRefused(req, 'header', result.refused.logMessage));
+    return result;
+  };
 
   function fromUntrustedPeer(req: IncomingMessage, peer: string | undefined, berth: boolean): AuthResult {
     const sent = identity.filter((name) => headerValues(req, name) !== undefined);
@@ -79,8 +87,10 @@ export function createHeaderAuthenticator({ config, logger, isAdmin, isBerthAddr
     routes: new Map(),
     async authenticate(req) {
       const peer = req.socket.remoteAddress;
-      if (isBerthAddress(peer)) return fromUntrustedPeer(req, peer, true);
-      if (!isTrusted(peer)) return fromUntrustedPeer(req, peer, false);
+      if (isBerthAddress(peer) || !isTrusted(peer)) {
+        const result = fromUntrustedPeer(req, peer, isBerthAddress(peer));
+        return 'refused' in result ? refused(req, result) : result;
+      }
 
       const user = readIdentity(req, users);
       if (user.kind === 'absent') {
@@ -94,24 +104,26 @@ export function createHeaderAuthenticator({ config, logger, isAdmin, isBerthAddr
           },
         };
       }
-      if (user.kind !== 'value') return unbelievable(user, noisy, peer);
+      if (user.kind !== 'value') return refused(req, unbelievable(user, noisy, peer));
       const username = parseUsername(user.value);
       if ('problem' in username) {
         // The value itself stays out of the log: it is whatever the proxy was given.
         noisy.write('warn', 'bad_username', { peer, header: user.header, problem: username.problem }, 'unusable username from the auth proxy');
-        return {
+        return refused(req, {
           refused: new BerthError({
             code: 'bad_username',
             userMessage: `The sign-in proxy sent a username Berth cannot use (${username.problem}); ask the operator to map users to plain names.`,
+            logMessage: `unusable username from the auth proxy: ${username.problem}`,
           }),
-        };
+        });
       }
       const email = readIdentity(req, emails);
-      if (email.kind === 'conflict' || email.kind === 'invalid') return unbelievable(email, noisy, peer);
+      if (email.kind === 'conflict' || email.kind === 'invalid') return refused(req, unbelievable(email, noisy, peer));
       const groupList = readIdentity(req, groups);
-      if (groupList.kind === 'conflict' || groupList.kind === 'invalid') return unbelievable(groupList, noisy, peer);
+      if (groupList.kind === 'conflict' || groupList.kind === 'invalid') return refused(req, unbelievable(groupList, noisy, peer));
 
       const { name } = username;
+      if (today.first(name)) audit.record(signedIn(req, name, 'header'));
       return {
         user: {
           name,

@@ -15,12 +15,12 @@ import { servesHttps } from '../../config/publicUrl.js';
  * dev mode. Throws config_invalid at start-up for a configuration that cannot
  * work; a provider that cannot be reached only makes the login page say so.
  */
-export function createOidcAuthenticator({ config, logger, sessions, keyFor }: AuthContext): Authenticator {
+export function createOidcAuthenticator({ config, logger, sessions, keyFor, audit }: AuthContext): Authenticator {
   const settings = oidcSettings(config);
   const provider = new ProviderConnection(settings, logger);
   void provider.start();
   const flows = new FlowCookies(keyFor('oidc-flow'), servesHttps(config));
-  const options = { config, settings, provider, flows, sessions, logger };
+  const options = { config, settings, provider, flows, sessions, logger, audit };
   const allowed = accessCheck(config);
   return {
     mode: 'oidc',

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as client from 'openid-client';
+import type { AuditRecorder } from '../../audit/kinds.js';
 import type { Config } from '../../config/schema.js';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
+import { signedIn, signedOut, signInRefused } from '../audit.js';
 import { equalText } from '../crypto.js';
 import { checkSameOrigin } from '../csrf/origin.js';
 import { readForm } from '../form.js';
@@ -23,6 +25,7 @@ export interface OidcRoutesOptions {
   flows: FlowCookies;
   sessions: Sessions;
   logger: Logger;
+  audit: AuditRecorder;
 }
 
 /** The `state` the provider echoes back after RP-initiated logout, so the login page can say "signed out". */
@@ -113,10 +116,11 @@ interface Refusal {
  * that fails validation (another client's, wrong nonce or issuer), a
  * username that cannot be used, or a user not on the allowlist.
  */
-export function oidcCallback({ config, settings, provider, flows, sessions, logger }: OidcRoutesOptions): RouteHandler {
+export function oidcCallback({ config, settings, provider, flows, sessions, logger, audit }: OidcRoutesOptions): RouteHandler {
   const allowed = accessCheck(config);
   const refuse = (req: IncomingMessage, res: ServerResponse, next: string, refusal: Refusal): void => {
     logger.warn({ peer: req.socket.remoteAddress, status: refusal.status, detail: refusal.log }, 'sign-in callback refused');
+    audit.record(signInRefused(req, 'oidc', refusal.log));
     sendRefusalPage(res, refusal.status, { title: refusal.title, message: refusal.message, next, ...(refusal.signOut ? { signOut: true } : {}) });
   };
   return async (req, res) => {
@@ -200,6 +204,7 @@ export function oidcCallback({ config, settings, provider, flows, sessions, logg
     }
     sessions.issue(res, identity);
     logger.info({ user: identity.name, groups: identity.groups.length }, 'signed in');
+    audit.record(signedIn(req, identity.name, 'oidc'));
     seeOther(res, next);
   };
 }
@@ -239,13 +244,14 @@ function exchangeRefusal(err: unknown): Refusal {
  * the login page. GET is accepted so a plain link works: a forged logout
  * only signs someone out.
  */
-export function oidcLogout({ settings, provider, flows, sessions, logger }: OidcRoutesOptions): RouteHandler {
+export function oidcLogout({ settings, provider, flows, sessions, logger, audit }: OidcRoutesOptions): RouteHandler {
   return async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(req.method);
     const current = sessions.read(req);
     sessions.clear(res);
     flows.clear(res);
     if (current) logger.info({ user: current.user.name }, 'signed out');
+    if (current) audit.record(signedOut(req, current.user.name, 'oidc'));
     const state = provider.current();
     if (state.kind === 'ready' && state.configuration.serverMetadata().end_session_endpoint) {
       const url = client.buildEndSessionUrl(state.configuration, { post_logout_redirect_uri: settings.postLogoutRedirectUri, state: SIGNED_OUT_STATE });

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { DailyOnce } from '../../audit/dailyOnce.js';
+import { NO_AUDIT, type AuditRecorder } from '../../audit/kinds.js';
 import { BerthError } from '../../core/errors.js';
 import type { User } from '../../core/user.js';
 import type { Store, StoredToken, TokenScope } from '../../store/store.js';
@@ -34,11 +36,17 @@ export interface NewToken {
 
 /** Issues, checks and (through the store) lists API tokens. */
 export class Tokens {
+  /** Which tokens the audit log has heard of today (token.used), kept in memory so checking one costs no extra write. */
+  private readonly usedToday: DailyOnce;
+
   constructor(
     private readonly store: Store,
     private readonly isAdmin: (name: string) => boolean,
+    private readonly audit: AuditRecorder = NO_AUDIT,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.usedToday = new DailyOnce(now);
+  }
 
   async create(user: string, wanted: NewToken): Promise<{ token: StoredToken; secret: string }> {
     const secret = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
@@ -61,11 +69,13 @@ export class Tokens {
    * The user a presented token stands for, when it is known, unexpired and
    * has one of `scopes`; otherwise a BerthError (401 unknown/expired, 403
    * wrong scope). The secret is never part of an error or log message.
+   * `source` (the peer address) is for the audit log.
    */
-  async check(secret: string, scopes: readonly TokenScope[]): Promise<{ user: User; token: StoredToken }> {
+  async check(secret: string, scopes: readonly TokenScope[], source: string | null = null): Promise<{ user: User; token: StoredToken }> {
     const token = SHAPE.test(secret) ? await this.store.tokenByHash(hashToken(secret)) : null;
     const now = this.now();
     if (token === null || expired(token, now)) {
+      this.refused(token, source, token === null ? 'unknown or malformed token' : 'expired token');
       throw new BerthError({
         code: 'unauthenticated',
         userMessage: 'This Berth token is unknown, revoked or expired: create a new one at /_berth/api/me/tokens.',
@@ -73,6 +83,7 @@ export class Tokens {
       });
     }
     if (!token.scopes.some((s) => scopes.includes(s))) {
+      this.refused(token, source, `token without the scope ${scopes.join(' or ')}`);
       throw new BerthError({
         code: 'forbidden',
         userMessage: `This Berth token may not be used here: it needs the scope ${scopes.map((s) => `"${s}"`).join(' or ')}; create one that has it.`,
@@ -80,6 +91,9 @@ export class Tokens {
       });
     }
     if (token.lastUsedAt === null || now - token.lastUsedAt > TOUCH_EVERY_MS) await this.store.touchToken(token.id, now);
+    if (this.usedToday.first(token.id)) {
+      this.audit.record({ kind: 'token.used', actor: token.user, via: 'token', source, target: token.user, outcome: 'ok', detail: { token: token.id, scopes: token.scopes.join(',') } });
+    }
     return { user: { name: token.user, groups: [], admin: this.isAdmin(token.user) }, token };
   }
 
@@ -90,6 +104,11 @@ export class Tokens {
   async stillGrants(id: string, user: string, scope: TokenScope): Promise<boolean> {
     const token = await this.store.tokenById(id);
     return token !== null && token.user === user && !expired(token, this.now()) && token.scopes.includes(scope);
+  }
+
+  private refused(token: StoredToken | null, source: string | null, reason: string): void {
+    const user = token?.user ?? null;
+    this.audit.record({ kind: 'signin.failed', actor: user, via: 'token', source, target: user, outcome: 'refused', detail: { mode: 'token', reason, token: token?.id ?? null } });
   }
 }
 

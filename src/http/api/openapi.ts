@@ -93,6 +93,20 @@ export const openApiDocument = {
           unreachable: { type: 'string', description: 'present when this gateway cannot reach the listener (a loopback-only one where the gateway cannot enter the berth\'s network namespace): why, and what to do' },
         },
       },
+      AuditEvent: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', description: 'increases with each event this store receives' },
+          at: { type: 'string', format: 'date-time' },
+          kind: { type: 'string', description: 'one of the documented kinds (README, "Audit log"), e.g. signin.succeeded, ssh.session.opened' },
+          actor: { type: 'string', nullable: true, description: 'the username that acted; null when refused before anyone was named' },
+          via: { type: 'string', nullable: true, description: 'how the actor authenticated: dev, header, oidc, token, an SSH method, or gateway' },
+          source: { type: 'string', nullable: true, description: 'the peer address' },
+          target: { type: 'string', nullable: true, description: 'the user whose berth, tokens, ports or session it concerns' },
+          outcome: { type: 'string', enum: ['ok', 'refused', 'failed'] },
+          detail: { type: 'object', additionalProperties: true, description: 'flat values that depend on the kind; never a secret' },
+        },
+      },
       Error: {
         type: 'object',
         properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
@@ -209,6 +223,34 @@ export const openApiDocument = {
           { name: 'user', in: 'query', required: false, schema: { type: 'string' } },
         ],
         responses: { 101: { description: 'switching to WebSocket; binary frames are the TCP stream' }, 401: error, 403: error, 502: error },
+      },
+    },
+    '/audit': {
+      get: {
+        summary: "Audit events, newest first: administrators read everyone's, others only those they did or that concern them",
+        parameters: [
+          { name: 'user', in: 'query', required: false, schema: { type: 'string' }, description: 'events this user did or that concern them; a non-admin naming anyone but themselves gets 403' },
+          { name: 'kind', in: 'query', required: false, schema: { type: 'string' }, description: 'a kind, or a family ending in a dot: "ssh."' },
+          { name: 'since', in: 'query', required: false, schema: { type: 'string', format: 'date-time' }, description: 'inclusive' },
+          { name: 'until', in: 'query', required: false, schema: { type: 'string', format: 'date-time' }, description: 'exclusive' },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          { name: 'cursor', in: 'query', required: false, schema: { type: 'string' }, description: 'the nextCursor of the previous page' },
+        ],
+        responses: {
+          200: {
+            description: 'ok',
+            ...json({
+              type: 'object',
+              properties: {
+                events: { type: 'array', items: { $ref: '#/components/schemas/AuditEvent' } },
+                nextCursor: { type: 'string', nullable: true, description: 'pass as cursor for the next (older) page; null on the last' },
+              },
+            }),
+          },
+          400: error,
+          401: error,
+          403: error,
+        },
       },
     },
     '/me/terminal/tickets': {

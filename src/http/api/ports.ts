@@ -1,4 +1,5 @@
 import { SHARE_LEVELS } from '../../apps/access.js';
+import { NO_AUDIT, type AuditRecorder } from '../../audit/kinds.js';
 import { appHostName, appOrigin } from '../../apps/hostLabel.js';
 import type { Config } from '../../config/schema.js';
 import { BerthError } from '../../core/errors.js';
@@ -8,6 +9,7 @@ import type { BerthDirectory } from '../../spawner/types.js';
 import type { ShareLevel, Store } from '../../store/store.js';
 import { readJsonBody, sendJson } from '../respond.js';
 import type { Route } from '../routes.js';
+import { requester } from './requester.js';
 
 const PATH = '/_berth/api/me/ports';
 
@@ -17,7 +19,7 @@ const PATH = '/_berth/api/me/ports';
  * berth's loopback marked, and why when this gateway cannot reach them) and
  * every port shared beyond its owner; PUT /<port> {"share": …} sets a port's share level.
  */
-export function portRoutes(config: Config, directory: BerthDirectory, store: Store): Route[] {
+export function portRoutes(config: Config, directory: BerthDirectory, store: Store, audit: AuditRecorder = NO_AUDIT): Route[] {
   const urlOf = (user: string, port: number): string | null =>
     config.apps.domain === null ? null : `${appOrigin(config.publicUrl, appHostName(safeName(user), port, config.apps.domain))}/`;
   return [
@@ -51,7 +53,8 @@ export function portRoutes(config: Config, directory: BerthDirectory, store: Sto
       method: 'PUT',
       path: `${PATH}/:port`,
       access: 'user',
-      handler: async ({ req, res, user, params }) => {
+      handler: async (context) => {
+        const { req, res, user, params } = context;
         const port = /^[1-9][0-9]{0,4}$/.test(params.port as string) ? Number(params.port) : NaN;
         if (!(port >= 1 && port <= 65535)) {
           throw new BerthError({ code: 'bad_request', userMessage: `Name a port from 1 to 65535: PUT ${PATH}/3000.` });
@@ -63,6 +66,7 @@ export function portRoutes(config: Config, directory: BerthDirectory, store: Sto
         }
         await store.setShare(user.name, port, share as ShareLevel);
         await store.rememberUser(user.name);
+        audit.record({ kind: 'share.changed', ...requester(context), target: user.name, outcome: 'ok', detail: { port, share: share as ShareLevel } });
         sendJson(res, 200, { port, share, url: urlOf(user.name, port) });
       },
     },

@@ -1,8 +1,10 @@
+import { NO_AUDIT, type AuditRecorder } from '../../audit/kinds.js';
 import { TOKEN_SCOPES, type Tokens } from '../../auth/token/tokens.js';
 import { BerthError } from '../../core/errors.js';
 import type { Store, StoredToken, TokenScope } from '../../store/store.js';
 import { readJsonBody, sendJson } from '../respond.js';
 import type { Route } from '../routes.js';
+import { requester } from './requester.js';
 
 const PATH = '/_berth/api/me/tokens';
 /** A bound so one account cannot fill the database. */
@@ -14,7 +16,7 @@ const MAX_EXPIRY_SECONDS = 366 * 24 * 3600;
  * The signed-in user's API tokens: GET lists them (never the secret), POST
  * creates one and shows its secret once, DELETE /<id> revokes one.
  */
-export function tokenRoutes(store: Store, tokens: Tokens): Route[] {
+export function tokenRoutes(store: Store, tokens: Tokens, audit: AuditRecorder = NO_AUDIT): Route[] {
   return [
     {
       method: 'GET',
@@ -26,12 +28,14 @@ export function tokenRoutes(store: Store, tokens: Tokens): Route[] {
       method: 'POST',
       path: PATH,
       access: 'user',
-      handler: async ({ req, res, user }) => {
+      handler: async (context) => {
+        const { req, res, user } = context;
         const wanted = readNewToken(await readJsonBody(req));
         if ((await store.listTokens(user.name)).length >= MAX_TOKENS_PER_USER) {
           throw new BerthError({ code: 'bad_request', userMessage: `You have ${MAX_TOKENS_PER_USER} tokens, the most allowed; revoke one you no longer use first.` });
         }
         const { token, secret } = await tokens.create(user.name, wanted);
+        audit.record({ kind: 'token.created', ...requester(context), target: user.name, outcome: 'ok', detail: { token: token.id, scopes: token.scopes.join(','), name: token.name } });
         const { lastUsedAt: _unused, ...shown } = tokenView(token);
         sendJson(res, 201, { ...shown, token: secret });
       },
@@ -40,11 +44,13 @@ export function tokenRoutes(store: Store, tokens: Tokens): Route[] {
       method: 'DELETE',
       path: `${PATH}/:id`,
       access: 'user',
-      handler: async ({ res, user, params }) => {
+      handler: async (context) => {
+        const { res, user, params } = context;
         // Someone else's token id reads as absent: ids must not reveal which tokens exist.
         if (!(await store.deleteToken(user.name, params.id as string))) {
           throw new BerthError({ code: 'not_found', userMessage: `You have no token with id ${params.id}; GET ${PATH} lists yours.` });
         }
+        audit.record({ kind: 'token.revoked', ...requester(context), target: user.name, outcome: 'ok', detail: { token: params.id as string } });
         res.writeHead(204, { 'cache-control': 'no-store' }).end();
       },
     },

@@ -1,4 +1,5 @@
 import type { AuthContext, AuthenticationType, PasswordAuthContext, PublicKeyAuthContext } from 'ssh2';
+import type { AuditRecorder } from '../../audit/kinds.js';
 import { parseUsername } from '../../core/safeName.js';
 import type { Logger } from '../../log/logger.js';
 import { parsePublicKey, type PublicKeyInfo } from '../keys.js';
@@ -41,6 +42,8 @@ interface Decision {
 export class ConnectionAuth {
   /** The berth user once authenticated. */
   user: string | null = null;
+  /** How the user authenticated (publickey, password), once they have. */
+  method: string | null = null;
   private failures = 0;
   private exhausted = false;
   private readonly decisions = new Map<string, Promise<Decision>>();
@@ -50,6 +53,7 @@ export class ConnectionAuth {
     private readonly connection: Omit<AttemptInfo, 'username'>,
     private readonly address: string,
     private readonly logger: Logger,
+    private readonly audit: AuditRecorder,
     /** Called once the connection has used up its attempts, with why the last was refused; it should disconnect. */
     private readonly onExhausted: (last: AuthRefusal) => void,
   ) {}
@@ -117,6 +121,8 @@ export class ConnectionAuth {
 
   private admit(ctx: AuthContext, fields: Record<string, unknown>, user: string): void {
     this.user = user;
+    this.method = ctx.method;
+    this.audit.record({ kind: 'ssh.auth.succeeded', actor: user, via: ctx.method, source: this.address, target: user, outcome: 'ok', detail: authDetail(fields) });
     this.logger.info({ ...fields, berthUser: user, outcome: 'accepted' }, 'ssh authentication accepted');
     ctx.accept();
   }
@@ -125,6 +131,7 @@ export class ConnectionAuth {
     this.failures++;
     this.policy.limiter.recordFailure(this.address);
     this.logger.info({ ...fields, code, outcome: 'refused', failures: this.failures }, 'ssh authentication refused');
+    this.audit.record({ kind: 'ssh.auth.failed', actor: null, via: ctx.method, source: this.address, target: null, outcome: 'refused', detail: { ...authDetail(fields), code } });
     // A blocked address gets nothing from trying on, so it is told why and disconnected at once.
     const blocked = code === 'auth_rate_limited';
     if (this.failures < this.policy.maxAttempts && !blocked) return ctx.reject(this.methods());
@@ -137,4 +144,14 @@ export class ConnectionAuth {
   private methods(): AuthenticationType[] {
     return this.policy.password ? ['publickey', 'password'] : ['publickey'];
   }
+}
+
+/** What an attempt's audit event says: the name tried, the method and the key's fingerprint; never a password. */
+function authDetail(fields: Record<string, unknown>): Record<string, string> {
+  const detail: Record<string, string> = {};
+  for (const key of ['user', 'method', 'fingerprint', 'source'] as const) {
+    const value = fields[key];
+    if (typeof value === 'string') detail[key === 'user' ? 'username' : key] = value;
+  }
+  return detail;
 }
