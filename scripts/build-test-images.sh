@@ -8,6 +8,12 @@
 #                              python3 and openssh-sftp-server, for the SSH
 #                              work; takes minutes, so it is built once per
 #                              machine.
+#   berth-test/node20:latest   berth-test/debian with this machine's Node.js 20
+#                              (node, npm, headers, laid out as the official
+#                              node image has them), make, g++ and tini: the
+#                              local stand-in for the official node:20 image
+#                              that the root Dockerfile builds on (its BASE
+#                              argument), since no registry can be pulled from.
 #
 # Each image carries a label with the hash of the shell function that builds
 # it, so an image is rebuilt exactly when its recipe changes. Needs root, a
@@ -125,6 +131,41 @@ build_debian() {
     - "$image" >/dev/null
 }
 
+# Adds, in a chroot of berth-test/debian's files on the host (whose apt
+# reaches the mirror), what the official node image has: a C++ tool chain for
+# native modules, and this machine's Node.js under /usr/local.
+build_node() {
+  local image=$1 label=$2 root="$WORK/node" node npm_dir container
+  node=$(readlink -f "$(command -v node)")
+  npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+  [[ $("$node" --version) == v20.* ]] || die "the machine's node is $("$node" --version), not Node.js 20"
+  [[ -f $npm_dir/package.json && -d $(dirname "$(dirname "$node")")/include/node ]] || die "npm or the Node.js headers are missing beside $node"
+  mkdir -p "$root"
+  container=$(docker create berth-test/debian:latest)
+  docker export "$container" | tar -x -C "$root"
+  docker rm "$container" >/dev/null
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  chroot "$root" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends make g++ tini ca-certificates' \
+    >"$WORK/node-apt.log" 2>&1 || { tail -n 30 "$WORK/node-apt.log" >&2; die "apt-get install in the node image's chroot"; }
+  chroot "$root" apt-get clean
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/var/log/*.log
+  : >"$root/etc/resolv.conf"
+  mkdir -p "$root/usr/local/bin" "$root/usr/local/include" "$root/usr/local/lib/node_modules"
+  cp "$node" "$root/usr/local/bin/node"
+  cp -a "$(dirname "$(dirname "$node")")/include/node" "$root/usr/local/include/node"
+  cp -a "$npm_dir" "$root/usr/local/lib/node_modules/npm"
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
+  # node-gyp builds native modules against these headers instead of downloading them.
+  tar --numeric-owner -C "$root" -c . | docker import \
+    --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    --change "ENV npm_config_nodedir=/usr/local" \
+    --change "LABEL $label" \
+    --change 'CMD ["node"]' \
+    - "$image" >/dev/null
+}
+
 timeout 10 docker info >/dev/null 2>&1 || die "no docker engine answers (run: bash .ci/run system engine)"
 ensure_image berth-test/busybox:latest build_busybox
 ensure_image berth-test/debian:latest build_debian
+ensure_image berth-test/node20:latest build_node

@@ -1,3 +1,4 @@
+import { storageFailure } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { throttledLog, type ThrottledLog } from '../log/throttled.js';
 import { insertAuditRows, pruneAuditRows, queryAuditRows, type AuditQuery, type AuditRow } from '../store/audit.js';
@@ -75,7 +76,7 @@ export class AuditLog implements AuditRecorder {
       .catch((err) => {
         // Kept for the next attempt, oldest first, within the bound.
         this.pending = [...batch, ...this.pending].slice(-MAX_PENDING);
-        this.problems.write('warn', 'insert', { err, events: batch.length }, `could not write ${batch.length} audit events to the store; retrying in ${RETRY_DELAY_MS / 1000} s`);
+        this.problems.write('warn', 'insert', { ...failureOf(err), events: batch.length }, `could not write ${batch.length} audit events to the store; retrying in ${RETRY_DELAY_MS / 1000} s`);
         this.schedule(RETRY_DELAY_MS);
       })
       .finally(() => (this.flushing = null));
@@ -99,7 +100,7 @@ export class AuditLog implements AuditRecorder {
     const prune = () =>
       void this.prune()
         .then((removed) => removed > 0 && this.options.logger.info({ removed, retainDays: this.options.retainDays }, 'pruned old audit events'))
-        .catch((err) => this.problems.write('warn', 'prune', { err }, 'could not prune old audit events; trying again in an hour'));
+        .catch((err) => this.problems.write('warn', 'prune', failureOf(err), 'could not prune old audit events; trying again in an hour'));
     prune();
     this.pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
     this.pruneTimer.unref();
@@ -167,4 +168,14 @@ function boundedDetail(detail: AuditDetail | undefined): Record<string, string |
 function jsonLine(row: AuditRow): string {
   const { at, ...rest } = row;
   return `${JSON.stringify({ time: new Date(at).toISOString(), type: 'audit', ...rest })}\n`;
+}
+
+/**
+ * A store that cannot be written (full disk, read-only) is a state the
+ * operator fixes, not a bug: one line with its reason, no stack. Anything
+ * else keeps its stack.
+ */
+function failureOf(err: unknown): { detail: string } | { err: unknown } {
+  const storage = storageFailure(err);
+  return storage === null ? { err } : { detail: storage.logMessage };
 }

@@ -6,21 +6,21 @@
  * (`ssh.`, `spawn.`), which `GET /_berth/api/audit?kind=ssh.` filters on.
  */
 export const AUDIT_KINDS = [
-  /** A sign-in was accepted; detail.mode is dev, header, oidc or token. Header mode and tokens: the first per user (token) per day. */
+  /** A sign-in was accepted; detail.mode is dev, header or oidc. Header mode, where every request signs in: the first per user per day. */
   'signin.succeeded',
-  /** A sign-in was refused; detail.mode, detail.reason (never the credential). */
+  /** A sign-in was refused, a token's too (mode token); detail.mode, detail.reason (never the credential). */
   'signin.failed',
   /** The session cookie was cleared at the logout page. */
   'signout',
   /** An API token was made; detail.token (its id), detail.scopes. */
   'token.created',
-  /** A token was used, the first time that day; detail.token. */
+  /** A token signed a request in, the first time that day; detail.token, detail.scopes. */
   'token.used',
   /** A token was revoked; detail.token. */
   'token.revoked',
   /** A port's share level was set; detail.port, detail.share. */
   'share.changed',
-  /** Someone other than the owner opened a port's app host, the first time per visitor per port per day; detail.port, detail.share. */
+  /** Someone other than the owner opened (or was refused) a port's app host, once per visitor, port and outcome a day; detail.port, detail.host, detail.share. */
   'port.visited',
   /** A start of the target's berth was asked for; detail.reason (http, ssh, api, …). */
   'spawn.requested',
@@ -28,29 +28,29 @@ export const AUDIT_KINDS = [
   'spawn.started',
   /** The berth could not start or died; detail.reason, detail.exitCode. */
   'spawn.failed',
-  /** The berth was stopped; detail.why. */
+  /** The berth was stopped; detail.why (who stopped it), detail.removed. */
   'spawn.stopped',
-  /** The idle culler stopped the berth; detail.removed. */
+  /** The idle culler stopped the berth; detail.why, detail.removed. */
   'spawn.culled',
   /** An administrator acted on another user's berth; detail.action. */
   'admin.action',
   /** An SSH client connected (before authentication); detail.client (its version string). */
   'ssh.connected',
-  /** SSH authentication was accepted; via names the method; detail.fingerprint for keys. */
+  /** SSH authentication was accepted; via names the method; detail.username, detail.fingerprint for keys, detail.source (the key source). */
   'ssh.auth.succeeded',
-  /** SSH authentication was refused; detail.method, detail.code. */
+  /** SSH authentication was refused; detail.username, detail.method, detail.fingerprint, detail.code. */
   'ssh.auth.failed',
-  /** A channel opened: detail.type shell, exec (detail.command), sftp, scp or forward (detail.destination). */
+  /** A channel opened: detail.type shell, exec (detail.command, scp's included), sftp or forward (detail.destination); outcome failed or refused when it could not. */
   'ssh.session.opened',
-  /** A channel ended; detail.type, detail.exitStatus or detail.signal. */
+  /** A channel ended; detail.type, detail.exitStatus, detail.signal. */
   'ssh.session.closed',
   /** A web terminal opened into the target's berth. */
   'terminal.opened',
   /** A web terminal ended; detail.exitStatus. */
   'terminal.closed',
-  /** A request or WebSocket was refused by the Origin rule; detail.path, detail.evidence. */
+  /** A request or WebSocket was refused by the Origin rule; detail.method, detail.host, detail.path, detail.evidence. */
   'origin.refused',
-  /** A state-changing request came without the right CSRF token; detail.path. */
+  /** A change came with the session cookie but without the right CSRF token; detail.method, detail.host, detail.path. */
   'csrf.refused',
   /** A session's recording reached recording.maxBytes and stopped (the session went on); detail.recording (its id), detail.type ssh or terminal. */
   'recording.capped',

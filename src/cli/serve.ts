@@ -102,7 +102,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...keyRoutes(store),
       ...eventRoutes(store),
       ...adminRoutes(config, spawner, audit),
-      ...pageRoutes(config, store),
+      ...pageRoutes(config, store, audit),
       ...tokenRoutes(store, tokens, audit),
       ...portRoutes(config, spawner, store, audit),
       ...auditRoutes(audit),

@@ -80,8 +80,16 @@ const dockerRuntime = z
     reach: z.enum(['auto', 'network', 'published']).default('auto'),
     enterNamespace: z.enum(['auto', 'off']).default('auto'),
     network: z.string().default('berth'),
-    /** Run berths where the engine cannot keep them apart (Podman), accepting that they can reach each other's ports. */
+    /** Run berths where the engine cannot keep them apart, accepting that they can reach each other's ports. */
     allowUnisolatedBerths: z.boolean().default(false),
+    /** Podman: where each berth's own network takes its /29 from; every address in it but the blocks' gateways counts as a berth's. */
+    subnetPool: z
+      .string()
+      .refine((v) => {
+        const parsed = parseCidr(v);
+        return parsed !== null && parsed.family === 'ipv4' && parsed.prefix <= 29;
+      }, 'expected an IPv4 CIDR of /29 or wider, e.g. "10.80.0.0/16"')
+      .default('10.80.0.0/16'),
     tls: z
       .strictObject({
         ca: z.string().nullable().default(null),

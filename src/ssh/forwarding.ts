@@ -74,11 +74,20 @@ export function handleDirectTcpip(
     channel.on('data', context.clock.activity);
     socket.on('error', (err) => logger.debug({ error: err.message }, 'forwarded connection failed'));
     channel.on('error', (err: Error) => logger.debug({ error: err.message }, 'forwarding channel failed'));
-    socket.once('close', () => channel.end());
+    // The forwarded connection ends with whichever side goes first; a client that vanishes may leave its channel half-closed a while.
+    let ended = false;
+    const auditClosed = () => {
+      if (!ended) context.audit('ssh.session.closed', 'ok', { type: 'forward', destination });
+      ended = true;
+    };
+    socket.once('close', () => {
+      channel.end();
+      auditClosed();
+    });
     channel.once('close', () => {
       socket.destroy();
       release();
-      context.audit('ssh.session.closed', 'ok', { type: 'forward', destination });
+      auditClosed();
     });
   })();
 }

@@ -137,7 +137,7 @@ describe('audit trail after end-to-end flows', () => {
       assert.equal(revoked.status, 204);
       assert.equal((await httpRequest(`${base}/_berth/api/me`, { headers: bearer })).status, 401);
 
-      await until(async () => (await audit('root', '?kind=ssh.session.closed')).length >= 4, 'the SSH sessions to be recorded as closed', 10_000);
+      await until(async () => (await audit('root', '?kind=ssh.session.closed')).length >= 4, 'the SSH sessions to be recorded as closed', 20_000);
       const events = (await audit('root', '?limit=500')).reverse();
       const count = (kind: string, where: (e: AuditEntry) => boolean = () => true) => events.filter((e) => e.kind === kind && where(e)).length;
 

@@ -39,7 +39,6 @@ function browserSuites(on: TestEngine): Promise<void> {
           env: {
             BERTH_RUNTIME_KIND: 'docker',
             BERTH_RUNTIME_DOCKER_SOCKET: on.socket,
-            BERTH_RUNTIME_DOCKER_ALLOW_UNISOLATED_BERTHS: String(on.unisolated !== null),
             BERTH_RUNTIME_DOCKER_NAME_PREFIX: prefix,
             BERTH_RUNTIME_DOCKER_NETWORK: network,
             BERTH_RUNTIME_DOCKER_REACH: 'network',

@@ -45,7 +45,7 @@ function serveSuites(on: TestEngine): Promise<void> {
             'listen: { ssh: null }',
             'log: { level: warn }',
             'auth: { mode: header }',
-            `runtime: { kind: docker, docker: { socket: "unix://${socket.path}", namePrefix: ${prefix}, network: ${network}, allowUnisolatedBerths: ${on.unisolated !== null} } }`,
+            `runtime: { kind: docker, docker: { socket: "unix://${socket.path}", namePrefix: ${prefix}, network: ${network} } }`,
             'environment:',
             `  image: ${BUSYBOX}`,
             `  command: [sh, -c, ${JSON.stringify(GREETER)}]`,

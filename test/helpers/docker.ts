@@ -30,13 +30,6 @@ export interface TestEngine {
   cli: string[];
   /** The command that brings this engine up on this machine, for the skip message. */
   startWith: string;
-  /**
-   * Why berths on this engine can reach each other's ports (Podman's networks
-   * cannot keep them apart, README "Run on Podman"), null where the engine
-   * keeps them apart. Test targets on such an engine set
-   * runtime.docker.allowUnisolatedBerths, as an operator accepting it would.
-   */
-  unisolated: string | null;
 }
 
 /** Where .ci/run's engine step starts Podman's API service. */
@@ -48,17 +41,13 @@ export const DOCKER: TestEngine = {
   client: new Docker(),
   cli: ['docker'],
   startWith: 'bash .ci/run system engine images',
-  unisolated: null,
 };
-/** Podman 4.3's Docker API drops the isolation option, so the gateway runs berths there only with allowUnisolatedBerths. */
-const PODMAN_UNISOLATED = "Podman's networks cannot keep berths apart (its Docker API drops com.docker.network.bridge.enable_icc), so berths there can reach each other";
 export const PODMAN: TestEngine = {
   kind: 'podman',
   socket: PODMAN_SOCKET,
   client: new Docker({ socketPath: PODMAN_SOCKET.replace(/^unix:\/\//, '') }),
   cli: ['podman', '--remote', '--url', PODMAN_SOCKET],
   startWith: 'bash .ci/run system engine images podman',
-  unisolated: PODMAN_UNISOLATED,
 };
 /**
  * Rootless Podman, as .ci/run starts it: as the user BERTH_TEST_PODMAN_ROOTLESS_USER
@@ -82,7 +71,6 @@ export const PODMAN_ROOTLESS: TestEngine = {
   client: new Docker({ socketPath: PODMAN_ROOTLESS_SOCKET.replace(/^unix:\/\//, '') }),
   cli: ['podman', '--remote', '--url', PODMAN_ROOTLESS_SOCKET],
   startWith: 'bash .ci/run system engine images podman',
-  unisolated: PODMAN_UNISOLATED,
 };
 /** The engines every suite that reaches into berths runs against. */
 export const ENGINES: readonly TestEngine[] = [DOCKER, PODMAN];
@@ -94,14 +82,14 @@ export function runPrefix(): string {
   return `bt${randomBytes(4).toString('hex')}`;
 }
 
-/** Removes every container and volume named `<prefix>-…` and the networks given. */
+/** Removes every container, volume and network named `<prefix>-…` (berths' own networks on Podman among them) and the networks given. */
 export async function removeByPrefix(prefix: string, networks: string[] = [], on: TestEngine = DOCKER): Promise<void> {
   const engine = on.client;
   const containers = await engine.listContainers({ all: true, filters: { name: [`${prefix}-`] } });
   await Promise.all(containers.map((c) => engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   const { Volumes: volumes } = await engine.listVolumes({ filters: { name: [`${prefix}-`] } });
   await Promise.all((volumes ?? []).map((v) => engine.getVolume(v.Name).remove().catch(() => undefined)));
-  for (const name of networks) {
+  for (const name of [`${prefix}-`, ...networks]) {
     const found = await engine.listNetworks({ filters: { name: [name] } });
     await Promise.all(found.map((n) => engine.getNetwork(n.Id).remove().catch(() => undefined)));
   }

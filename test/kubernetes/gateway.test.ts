@@ -11,15 +11,39 @@ import { kubeHarness, type KubeHarness } from './harness.js';
 /*
  * `berth serve` with runtime.kind kubernetes, as an operator runs it, against
  * the fake API server: the loading page with the pod's events, the proxy,
- * one pod for a crowd of first requests, adoption after SIGKILL, and idle
- * culling that deletes the pod and keeps the home.
+ * one pod for a crowd of first requests, adoption after SIGKILL, failures
+ * shown with Kubernetes' reasons (OOMKilled, ErrImagePull, Unschedulable)
+ * as the fake reports them in pod status and events, and idle culling that
+ * deletes the pod and keeps the home.
  */
 
 const GREETER = 'mkdir -p /tmp/www && echo "hello $BERTH_USER $(cat $HOME/mark 2>/dev/null)" > /tmp/www/index.html && exec httpd -f -p "$PORT" -h /tmp/www';
+/** Berths that fail by themselves, as users' programs do: one outgrows its memory limit at start, one exits with an error. */
+const FAILING = [
+  'case "$BERTH_USER" in',
+  '  hog) echo "loading everything into memory"; exec tail /dev/zero;;',
+  '  crasher) echo "cannot read /data/config.yaml"; exit 3;;',
+  'esac',
+].join('\n');
 const as = (user: string, extra: Record<string, string> = {}) => ({ headers: { 'X-Forwarded-Preferred-Username': user, ...extra }, timeoutMs: 60_000 });
 
-/** The progress events of the user's berth until it is ready (or `ms` pass). */
-function progressUntilReady(base: string, user: string, ms: number): Promise<Array<{ step: string; message: string }>> {
+/** Starts the user's berth as a browser does (a navigation gets the loading page) and returns what the page follows until the berth is ready or failed. */
+async function navigateAndFollow(base: string, user: string, ms: number): Promise<Array<{ step: string; message: string }>> {
+  const progress = progressUntilReady(base, user, ms, Date.now());
+  const page = await httpRequest(`${base}/`, as(user, { Accept: 'text/html' }));
+  assert.equal(page.status, 200);
+  assert.match(page.body, /<html/i);
+  return progress;
+}
+
+/** The failure /_berth/api/me shows for the user's berth. */
+async function failureOf(base: string, user: string): Promise<{ state: string; failure: { reason: string; logTail: string[] } | null }> {
+  const me = await httpRequest(`${base}/_berth/api/me`, as(user));
+  return (JSON.parse(me.body) as { berth: { state: string; failure: { reason: string; logTail: string[] } | null } }).berth;
+}
+
+/** The progress events of the user's berth until it is ready or failed (or `ms` pass); with `since`, the replayed events of an earlier failed start are left out. */
+function progressUntilReady(base: string, user: string, ms: number, since = 0): Promise<Array<{ step: string; message: string }>> {
   return new Promise((resolve, reject) => {
     const events: Array<{ step: string; message: string }> = [];
     const req = request(`${base}/_berth/api/me/progress`, { headers: { 'X-Forwarded-Preferred-Username': user }, agent: false }, (res) => {
@@ -32,7 +56,11 @@ function progressUntilReady(base: string, user: string, ms: number): Promise<Arr
           buffer = buffer.slice(end + 2);
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (!block.startsWith('event: progress') || !data) continue;
-          const event = JSON.parse(data) as { step: string; message: string };
+          const event = JSON.parse(data) as { step: string; message: string; failure?: { at: number } };
+          if (event.step === 'failed' && (event.failure?.at ?? 0) < since) {
+            events.length = 0;
+            continue;
+          }
           events.push(event);
           if (event.step === 'ready' || event.step === 'failed') {
             req.destroy();
@@ -70,8 +98,9 @@ await withEngine('berth serve on kubernetes (fake API server)', () => {
           `runtime: { kind: kubernetes, kubernetes: { kubeconfig: ${JSON.stringify(h.fake.kubeconfig)}, namespace: ${h.namespace} } }`,
           'environment:',
           '  image: berth-test/busybox:latest',
-          `  command: [sh, -c, ${JSON.stringify(GREETER)}]`,
-          'spawn: { stopGraceSeconds: 1 }',
+          `  command: [sh, -c, ${JSON.stringify(`${FAILING}\n${GREETER}`)}]`,
+          '  limits: { memory: 64m }',
+          'spawn: { stopGraceSeconds: 1, timeoutSeconds: 25 }',
           'idle: { stopAfterSeconds: 30, checkEverySeconds: 1 }',
           '',
         ].join('\n'),
@@ -123,6 +152,63 @@ await withEngine('berth serve on kubernetes (fake API server)', () => {
       const reply = await httpRequest(`${gateway.base}/`, as('ada'));
       assert.equal(reply.body.trim(), 'hello ada');
       assert.equal(podOf('ada')[0]?.metadata.uid, before, 'the same pod');
+    });
+
+    it('shows a berth killed for outgrowing its memory limit with OOMKilled and its last output, and starts it again on the next visit', async () => {
+      const events = await navigateAndFollow(gateway.base, 'hog', 60_000);
+      const failed = events.at(-1);
+      assert.equal(failed?.step, 'failed', JSON.stringify(events));
+      assert.match(failed.message, /exit code 137, killed by SIGKILL, out of memory \(OOMKilled\)/);
+      const berth = await failureOf(gateway.base, 'hog');
+      assert.equal(berth.state, 'failed');
+      assert.match(berth.failure?.reason ?? '', /\(OOMKilled\)/);
+      assert.ok(berth.failure?.logTail.includes('loading everything into memory'), JSON.stringify(berth.failure));
+      const uid = podOf('hog')[0]?.metadata.uid;
+      const again = await navigateAndFollow(gateway.base, 'hog', 60_000);
+      assert.equal(again.at(-1)?.step, 'failed');
+      assert.notEqual(podOf('hog')[0]?.metadata.uid, uid, 'the next visit made a new pod');
+    });
+
+    it('shows a berth that exits by itself with its exit code and last output', async () => {
+      const events = await navigateAndFollow(gateway.base, 'crasher', 60_000);
+      assert.equal(events.at(-1)?.step, 'failed', JSON.stringify(events));
+      const berth = await failureOf(gateway.base, 'crasher');
+      assert.match(berth.failure?.reason ?? '', /exited before it was ready \(exit code 3\)/);
+      assert.ok(berth.failure?.logTail.includes('cannot read /data/config.yaml'), JSON.stringify(berth.failure));
+    });
+
+    it('shows an image the registry does not have with ErrImagePull and its message, and deletes the pod', async () => {
+      const image = 'berth-test/busybox:latest';
+      h.fake.kubelet.unpullable.add(image);
+      try {
+        const events = await navigateAndFollow(gateway.base, 'puller', 60_000);
+        const failed = events.at(-1);
+        assert.equal(failed?.step, 'failed', JSON.stringify(events));
+        assert.match(failed.message, /ErrImagePull: Failed to pull image "berth-test\/busybox:latest": .*not found/);
+        assert.match(events.map((e) => e.message).join('\n'), /Pulling: Pulling image "berth-test\/busybox:latest"/);
+        assert.match((await failureOf(gateway.base, 'puller')).failure?.reason ?? '', /ErrImagePull/);
+        await eventually(async () => (podOf('puller').length === 0 ? true : undefined), 30_000, 'the failed pod to be deleted');
+      } finally {
+        h.fake.kubelet.unpullable.delete(image);
+      }
+      assert.equal((await httpRequest(`${gateway.base}/`, as('puller'))).body.trim(), 'hello puller', 'the next request tries again');
+    });
+
+    it("shows a pod no node can take with the scheduler's reason while it waits, and deletes it after spawn.timeoutSeconds", { timeout: 90_000 }, async () => {
+      const { options } = h.fake.kubelet;
+      const room = options.allocatableMemory;
+      // The node is full: less free memory than the berth's 64m request.
+      options.allocatableMemory = 32 * 2 ** 20;
+      try {
+        const events = await navigateAndFollow(gateway.base, 'unfit', 60_000);
+        const text = events.map((e) => `${e.step} ${e.message}`).join('\n');
+        assert.match(text, /creating Unschedulable: 0\/1 nodes are available: 1 Insufficient memory\./);
+        assert.equal(events.at(-1)?.step, 'failed', text);
+        assert.match(events.at(-1)?.message ?? '', /did not start within 25 s: Unschedulable: 0\/1 nodes are available: 1 Insufficient memory/);
+        assert.equal(podOf('unfit').length, 0, 'the pending pod was deleted');
+      } finally {
+        options.allocatableMemory = room;
+      }
     });
 
     it('culls an idle berth by deleting its pod; the claim and the files in the home stay', async () => {

@@ -8,7 +8,7 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { safeName } from '../../src/core/safeName.js';
 import { createLogger } from '../../src/log/logger.js';
 import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
-import { containerName } from '../../src/runtime/docker/names.js';
+import { berthNetworkName, containerName } from '../../src/runtime/docker/names.js';
 import { createRuntime } from '../../src/runtime/registry.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec, Runtime } from '../../src/runtime/types.js';
@@ -41,7 +41,7 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
   const network = `${prefix}-net`;
 
   function dockerConfig(overrides: Partial<NonNullable<ConfigInput['runtime']>['docker']> = {}) {
-    return configSchema.parse({ runtime: { kind: 'docker', docker: { socket: on.socket, namePrefix: prefix, network, reach: 'network', allowUnisolatedBerths: on.unisolated !== null, ...overrides } } }).runtime.docker;
+    return configSchema.parse({ runtime: { kind: 'docker', docker: { socket: on.socket, namePrefix: prefix, network, reach: 'network', ...overrides } } }).runtime.docker;
   }
 
   function makeRuntime(overrides: Parameters<typeof dockerConfig>[0] = {}): DockerRuntime {
@@ -66,11 +66,15 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
 
   const engineInspect = (name: string): Promise<Docker.ContainerInspectInfo> => on.client.getContainer(name).inspect();
 
-  /** A berth's addresses on `attachedTo` (IPv4, and IPv6 where the network has it) and its container name. */
-  async function addressesOn(attachedTo: string, spec: BerthSpec): Promise<string[]> {
+  /**
+   * A berth's addresses on every network it is on (IPv4, and IPv6 where the
+   * network has it: the berth network on Docker, its own on Podman) and its
+   * container name.
+   */
+  async function addressesOf(spec: BerthSpec): Promise<string[]> {
     const name = containerName(prefix, spec.name);
-    const attached = (await engineInspect(name)).NetworkSettings.Networks[attachedTo];
-    return [attached?.IPAddress, attached?.GlobalIPv6Address, name].filter((a): a is string => Boolean(a));
+    const attached = Object.values((await engineInspect(name)).NetworkSettings.Networks);
+    return [...attached.flatMap((n) => [n.IPAddress, n.GlobalIPv6Address]), name].filter((a): a is string => Boolean(a));
   }
 
   return withEngine(`${on.kind} runtime`, () => {
@@ -81,7 +85,7 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         specFor: (user, command) => specFor(user, command),
         serverCommand: SERVER,
         loopbackServerCommand: LOOPBACK_SERVER,
-        isolatesBerths: on.unisolated === null ? { addressesOf: (spec) => addressesOn(network, spec), connectCommand: nc } : { skip: on.unisolated },
+        isolatesBerths: { addressesOf: (spec) => addressesOf(spec), connectCommand: nc },
         cleanup: async () => {
           await runtime.close();
           await cleanup();
@@ -111,7 +115,7 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
       const shell = (spec: BerthSpec, script: string) => run(runtime, spec.name, ['sh', '-c', script]);
 
       it('is what the registry makes for runtime.kind docker', async () => {
-        const made = createRuntime(configSchema.parse({ runtime: { kind: 'docker', docker: { socket: on.socket, allowUnisolatedBerths: on.unisolated !== null } } }), {
+        const made = createRuntime(configSchema.parse({ runtime: { kind: 'docker', docker: { socket: on.socket } } }), {
           dataDir: '/tmp/berth-registry-test',
           logger: createLogger('silent'),
           defaultCommand: ['true'],
@@ -159,7 +163,10 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         const home = info.Mounts.find((m) => m.Destination === '/home/berth');
         assert.equal(home?.Type, 'volume');
         assert.equal(home?.Name, `${prefix}-inspect-me-home`);
-        assert.ok(info.NetworkSettings.Networks[network]?.IPAddress, 'attached to the berth network');
+        // Docker's berths share the berth network (its option keeps them apart), Podman's get one each (it cannot).
+        const attachedTo = on.kind === 'docker' ? network : berthNetworkName(prefix, spec.name);
+        assert.deepEqual(Object.keys(info.NetworkSettings.Networks), [attachedTo], 'attached to its berth network only');
+        assert.ok(info.NetworkSettings.Networks[attachedTo]?.IPAddress, 'with an address there');
         await stop(spec, true);
       });
 
@@ -297,8 +304,9 @@ function dockerRuntimeSuites(on: TestEngine): Promise<void> {
         const portBindings = (await engineInspect(containerName(prefix, bob.name))).HostConfig.PortBindings as Record<string, Array<{ HostIp: string }>>;
         const bindings = Object.values(portBindings).flat();
         assert.deepEqual(bindings.map((b) => b.HostIp), ['127.0.0.1'], 'published on loopback only');
-        // A listener of the host's on the bridge address shows alice can reach the host there at all.
-        const { hostAddress } = await bridgeOf(network, on.client);
+        // A listener of the host's on the bridge address (of alice's network: the berth network, or her own on Podman) shows alice can reach the host there at all.
+        const [aliceNetwork = network] = Object.keys((await engineInspect(containerName(prefix, alice.name))).NetworkSettings.Networks);
+        const { hostAddress } = await bridgeOf(aliceNetwork, on.client);
         const host = createServer((socket) => socket.destroy());
         await new Promise<void>((resolve) => host.listen(0, hostAddress, resolve));
         const hostPort = (host.address() as AddressInfo).port;

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
-import Docker from 'dockerode';
 import { configSchema } from '../../src/config/schema.js';
 import { BerthError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -14,7 +12,6 @@ import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
 import { ISOLATION_OPTION } from '../../src/runtime/docker/network.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
-import { captureLogger } from '../auth/helpers.js';
 import { CLI } from '../helpers/serve.js';
 
 /*
@@ -73,9 +70,6 @@ const startupError = async (runtime: DockerRuntime): Promise<BerthError> => {
   return err;
 };
 
-/** The Podman service .ci/run starts for the Podman runs, if it is there. */
-const PODMAN_SOCKET = process.env.BERTH_TEST_PODMAN_SOCKET || 'unix:///run/berth-podman/podman.sock';
-const podmanMissing = existsSync(PODMAN_SOCKET.replace(/^unix:\/\//, '')) ? false : `no Podman service at ${PODMAN_SOCKET} (start one with: podman system service --time=0 ${PODMAN_SOCKET})`;
 
 await withEngine('docker berth network', () => {
   describe('docker berth network', () => {
@@ -179,63 +173,6 @@ await withEngine('docker berth network', () => {
       await engine.createNetwork({ Name: name, Driver: 'bridge' });
       await assert.rejects(runtime.ensure(spec, () => undefined), (e: BerthError) => e.code === 'runtime_unavailable');
       assert.equal((await engine.listContainers({ all: true, filters: { name: [`${prefix}-${spec.name}`] } })).length, 0, 'no container made on it');
-    });
-
-    const onPodman = (network: string, allowUnisolatedBerths: boolean, logger = createLogger('silent')) => {
-      const docker = configSchema.parse({ runtime: { kind: 'docker', docker: { socket: PODMAN_SOCKET, namePrefix: prefix, network, reach: 'network', allowUnisolatedBerths } } }).runtime.docker;
-      return new DockerRuntime({ docker, instanceId: 'test-instance', stopGraceSeconds: 1, logger });
-    };
-    const podman = new Docker({ socketPath: PODMAN_SOCKET.replace(/^unix:\/\//, '') });
-    const podmanNetworkExists = (name: string) => podman.getNetwork(name).inspect().then(() => true, () => false);
-
-    it("refuses to run berths on Podman, whose networks drop the isolation option, saying berths could reach each other's ports and what to do", { timeout: TEST_MS, skip: podmanMissing }, async () => {
-      const name = `${prefix}-podman`;
-      const runtime = onPodman(name, false);
-      const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'podman-refused');
-      try {
-        for (const attempt of ['at start', 'again at start']) {
-          const err = await startupError(runtime);
-          assert.match(err.userMessage, /the engine is Podman, whose networks cannot turn inter-container communication off/, `${attempt}: ${err.userMessage}`);
-          assert.match(err.userMessage, /could reach each other's ports/);
-          assert.match(err.userMessage, /run berths on a Docker engine \(runtime\.docker\.socket\), or set runtime\.docker\.allowUnisolatedBerths: true/);
-        }
-        await assert.rejects(runtime.ensure(spec, () => undefined), (e: BerthError) => e.code === 'runtime_unavailable' && /allowUnisolatedBerths/.test(e.logMessage));
-        assert.equal(await podmanNetworkExists(name), false, 'a refusal makes no network');
-        assert.equal((await podman.listContainers({ all: true, filters: { name: [`${prefix}-${spec.name}`] } })).length, 0, 'nor a container');
-      } finally {
-        await runtime.close();
-        await podman.getNetwork(name).remove().catch(() => undefined);
-      }
-    });
-
-    it('runs berths on Podman when runtime.docker.allowUnisolatedBerths accepts that they can reach each other, warning once at start', { timeout: TEST_MS, skip: podmanMissing }, async () => {
-      const name = `${prefix}-podman-accepted`;
-      const log = captureLogger();
-      const runtime = onPodman(name, true, log.logger);
-      const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'podman-accepted');
-      try {
-        await runtime.prepare();
-        const warned = () =>
-          log
-            .text()
-            .split('\n')
-            .filter(Boolean)
-            .map((line) => JSON.parse(line) as { level: number; msg: string; reason?: string })
-            .filter((line) => line.msg.includes("berths can reach each other's ports"));
-        assert.equal(warned().length, 1, `one warning at start: ${log.text()}`);
-        assert.equal(warned()[0]?.level, 40, 'at warn');
-        assert.match(warned()[0]?.msg ?? '', /allowUnisolatedBerths is true.*run berths on a Docker engine/);
-        assert.match(String(warned()[0]?.reason), /the engine is Podman/);
-        assert.equal((await runtime.ensure(spec, () => undefined)).state, 'running');
-        const address = (await podman.getContainer(`${prefix}-${spec.name}`).inspect()).NetworkSettings.Networks[name]?.IPAddress;
-        assert.equal(runtime.isBerthAddress(address), true, `${address} is a berth address`);
-        assert.equal(warned().length, 1, 'not again for each berth');
-        await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
-      } finally {
-        await runtime.close();
-        await podman.getContainer(`${prefix}-${spec.name}`).remove({ force: true }).catch(() => undefined);
-        await podman.getNetwork(name).remove().catch(() => undefined);
-      }
     });
 
     it("uses an operator's own isolated network (here an internal one) as it is", { timeout: TEST_MS }, async () => {

@@ -62,7 +62,7 @@ const onEngine = (engine: TestEngine): SshRuntime => ({
   configure(config) {
     const prefix = runPrefix();
     config.runtime = configSchema.parse({
-      runtime: { kind: 'docker', docker: { socket: engine.socket, namePrefix: prefix, network: `${prefix}-net`, reach: 'network', allowUnisolatedBerths: engine.unisolated !== null } },
+      runtime: { kind: 'docker', docker: { socket: engine.socket, namePrefix: prefix, network: `${prefix}-net`, reach: 'network' } },
     }).runtime;
     config.environment.image = DEBIAN;
     config.environment.command = PYTHON_SERVER;

@@ -1,4 +1,6 @@
+import type { StoredAuditEvent } from '../../audit/kinds.js';
 import type { BerthEvent } from '../../store/store.js';
+import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
 import { RECORDING_SCRIPTS, RECORDING_STYLES, recordingsCard } from './recordings.js';
 
@@ -17,7 +19,7 @@ function failureList(failures: BerthEvent[]): string {
  * and refreshed by assets/admin.ts from GET /_berth/api/berths; recent spawn
  * failures (from the store's events) are rendered here.
  */
-export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; signOut: boolean; recordings: boolean }): string {
+export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; activity: StoredAuditEvent[]; signOut: boolean; recordings: boolean }): string {
   return page({
     title: 'Admin',
     wide: true,
@@ -40,6 +42,7 @@ export function adminPage(options: { user: string; csrfToken: string; failures: 
 <h2 id="failures-title">Recent spawn failures</h2>
 ${failureList(options.failures)}
 </section>
+${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'The newest events of everyone; GET /_berth/api/audit filters by user, kind and time.' })}
 ${options.recordings ? recordingsCard(true) : ''}`,
   });
 }

@@ -1,4 +1,6 @@
 import type { SshAccess } from '../../cli/sshInfo.js';
+import type { StoredAuditEvent } from '../../audit/kinds.js';
+import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
 import { RECORDING_SCRIPTS, RECORDING_STYLES, recordingsCard } from './recordings.js';
 
@@ -27,7 +29,7 @@ ${copyable('sftp-command', ssh.sftpCommand, 'the sftp command')}
  * instructions are rendered here; the live parts (berth state, keys, tokens,
  * ports, events) are filled and kept fresh by assets/dashboard.ts from the API.
  */
-export function dashboardPage(options: { user: string; admin: boolean; csrfToken: string; ssh: SshAccess | null; signOut: boolean; recordings: boolean }): string {
+export function dashboardPage(options: { user: string; admin: boolean; csrfToken: string; ssh: SshAccess | null; signOut: boolean; activity: StoredAuditEvent[]; recordings: boolean }): string {
   return page({
     title: 'Dashboard',
     wide: true,
@@ -84,6 +86,7 @@ ${sshSection(options.ssh)}
 <h2 id="events-title">Recent events</h2>
 <ul class="list events" id="event-list"><li class="empty">Loading…</li></ul>
 </section>
+${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'Sign-ins, tokens, shares, SSH sessions and what administrators did to your berth; GET /_berth/api/audit has all of it.' })}
 ${options.recordings ? recordingsCard(false) : ''}
 </div>`,
   });

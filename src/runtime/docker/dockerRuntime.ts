@@ -17,10 +17,13 @@ import { startExec } from './exec.js';
 import { logLines } from './frames.js';
 import { ensureImage } from './image.js';
 import { FALLBACK_SHELL, loginShellFrom } from './loginShell.js';
-import { containerName, homeVolumeName, LABEL } from './names.js';
-import { prepareBerthNetwork } from './network.js';
+import { hostAddressMatcher } from './hostAddresses.js';
+import { berthNetworkName, containerName, homeVolumeName, LABEL } from './names.js';
+import { prepareBerthNetwork, type BerthNetwork } from './network.js';
 import { absent, engineTime, observe } from './observed.js';
-import { bridgeAddress, mainPortOf, resolveReach } from './reach.js';
+import { ensureOwnNetwork, isolatesNow, removeOrphanNetworks, removeOwnNetwork } from './ownNetworks.js';
+import { bridgeAddress, isRootless, mainPortOf, resolveReach } from './reach.js';
+import { subnetPool, type SubnetPool } from './subnetPool.js';
 
 export interface DockerRuntimeOptions {
   docker: DockerConfig;
@@ -42,6 +45,8 @@ const NAME_CLASH_TRIES = 40;
 const NAME_CLASH_WAIT_MS = 50;
 /** The first engine API that sizes a tty exec at creation. */
 const CONSOLE_SIZE_API = [1, 42];
+/** Starts of a berth on Podman that may find its network's isolation forgotten (./ownNetworks.ts) before giving up. */
+const ISOLATED_START_TRIES = 3;
 
 /**
  * Berths as containers on a Docker (or Podman) engine. Nothing about the
@@ -65,18 +70,27 @@ export class DockerRuntime implements Runtime {
   private reach: Promise<Reach> | null = null;
   private consoleSize: Promise<boolean> | null = null;
   private networkReady: Promise<void> | null = null;
+  /** How berths are kept apart here, as last read from the engine; null until it answered. */
+  private berthNetwork: BerthNetwork | null = null;
+  private readonly pool: SubnetPool;
+  private rootless: Promise<boolean> | null = null;
+  /** Berths' own networks being made, by berth name. */
+  private readonly ownNetworks = new Map<string, ReturnType<typeof ensureOwnNetwork>>();
+  /** Whether berth networks left without their containers were looked for: once, when the engine first answers. */
+  private sweptOrphans = false;
   private readonly namespace: NamespaceReach;
   /** Why connections cannot come from inside the containers' network namespaces; null while they do. */
   private namespaceBlocked: string | null;
   /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
   private inBerthNetwork: (address: string | undefined) => boolean = () => false;
-  /** Whether the operator was told that berths can reach each other here: once, at the first check (at start when the engine answers). */
+  /** Whether the operator was told that berths can reach each other here: once, at the first berth it concerns. */
   private warnedUnisolated = false;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.config = options.docker;
     this.address = engineAddress(options.docker, options.env);
     this.docker = connectEngine(this.address);
+    this.pool = subnetPool(options.docker.subnetPool);
     this.namespace = new NamespaceReach(options.logger, (pid) => ['nsenter', `--target=${pid}`, '--net', '--']);
     this.namespaceBlocked =
       options.docker.enterNamespace === 'off' ? 'runtime.docker.enterNamespace is off' : namespaceUnavailable(this.address, process.getuid?.());
@@ -134,13 +148,7 @@ export class DockerRuntime implements Runtime {
       if (info?.State.Running) return this.remember(spec.name, info);
       const id = info?.Id ?? (await this.create(spec, reach, progress, generation));
       progress('starting', `starting container ${containerName(this.config.namePrefix, spec.name)}`);
-      this.stoppedOnRequest.delete(id);
-      await this.docker
-        .getContainer(id)
-        .start()
-        .catch((err: unknown) => {
-          if (engineStatus(err) !== 304) throw err;
-        });
+      await this.start(id, spec);
       return this.remember(spec.name, await this.docker.getContainer(id).inspect());
     } catch (err) {
       if (err instanceof BerthError || isUnreachable(err)) throw engineFailure(this.engine, 'start the berth', err);
@@ -163,9 +171,10 @@ export class DockerRuntime implements Runtime {
     this.namespace.forget(name);
     await this.call('stop the berth', async () => {
       const info = await this.find(name);
-      if (!info) return;
-      await this.halt(info, options.graceSeconds);
-      if (options.remove) await this.remove(info.Id);
+      if (info) await this.halt(info, options.graceSeconds);
+      if (!options.remove) return;
+      if (info) await this.remove(info.Id);
+      await this.removeOwnNetwork(name);
     });
   }
 
@@ -221,8 +230,8 @@ export class DockerRuntime implements Runtime {
 
   private async bridgeConnect(name: string, port: number): Promise<Duplex> {
     const info = await this.runningContainer(name);
-    const address = bridgeAddress(info, this.config.network, port);
-    if (address === null) throw noAddress(name, this.config.network);
+    const address = bridgeAddress(info, this.networkOf(name), port);
+    if (address === null) throw noAddress(name, this.networkOf(name));
     try {
       return await connectTcp(name, address.host, address.port);
     } catch (err) {
@@ -256,7 +265,7 @@ export class DockerRuntime implements Runtime {
     const info = await this.call('inspect the berth', () => this.find(name));
     if (!info) throw notRunning(name);
     const port = mainPortOf(info);
-    if (port === null) throw noAddress(name, this.config.network);
+    if (port === null) throw noAddress(name, this.networkOf(name));
     return port;
   }
 
@@ -341,16 +350,22 @@ export class DockerRuntime implements Runtime {
    */
   private fits(info: Docker.ContainerInspectInfo, spec: BerthSpec, reach: Reach): boolean {
     const labels = info.Config.Labels;
-    return labels[LABEL.spec] === spec.hash && labels[LABEL.reach] === reach && this.config.network in (info.NetworkSettings.Networks ?? {});
+    return labels[LABEL.spec] === spec.hash && labels[LABEL.reach] === reach && this.networkOf(spec.name) in (info.NetworkSettings.Networks ?? {});
+  }
+
+  /** The network a berth's container is on: its own where berths get one, else runtime.docker.network. */
+  private networkOf(name: string): string {
+    return this.berthNetwork?.kind === 'own' ? berthNetworkName(this.config.namePrefix, name) : this.config.network;
   }
 
   private async create(spec: BerthSpec, reach: Reach, progress: RuntimeProgress, generation: number | undefined): Promise<string> {
-    const { namePrefix: prefix, network, allowedMounts } = this.config;
+    const { namePrefix: prefix, allowedMounts } = this.config;
     // Built first: a mount that is not allowed fails before any pull.
-    const request = createOptions(spec, { prefix, network, reach, allowedMounts, instanceId: this.options.instanceId, generation });
+    const request = createOptions(spec, { prefix, network: this.networkOf(spec.name), reach, allowedMounts, instanceId: this.options.instanceId, generation });
     await ensureImage(this.docker, request.Image as string, progress);
     progress('creating', `creating container ${request.name}`);
     await this.ensureHome(spec);
+    if (this.berthNetwork?.kind === 'own') await this.ensureOwnNetwork(spec);
     let id: string;
     try {
       id = (await this.docker.createContainer(request)).id;
@@ -404,23 +419,101 @@ export class DockerRuntime implements Runtime {
    * networks of one name.
    */
   private ensureNetwork(): Promise<void> {
-    this.networkReady ??= prepareBerthNetwork(this.docker, this.config.network, this.options.logger, this.config.allowUnisolatedBerths)
-      .then((network) => {
-        const inSubnets = cidrMatcher(network.subnets);
-        const isHost = cidrMatcher(network.gateways);
-        this.inBerthNetwork = (address) => inSubnets(address) && !isHost(address);
-        if (network.unisolated !== null && !this.warnedUnisolated) {
-          this.warnedUnisolated = true;
-          this.options.logger.warn(
-            { engine: this.engine, network: this.config.network, reason: network.unisolated },
-            "docker: berths can reach each other's ports, around sign-in and share levels (runtime.docker.allowUnisolatedBerths is true); run berths on a Docker engine to keep them apart",
-          );
+    this.networkReady ??= Promise.all([prepareBerthNetwork(this.docker, this.config.network, this.options.logger), this.engineRootless()])
+      .then(async ([network, rootless]) => {
+        this.berthNetwork = network;
+        this.inBerthNetwork = this.berthAddressMatcher(network, rootless);
+        if (network.kind === 'own' && !this.sweptOrphans) {
+          this.sweptOrphans = true;
+          await removeOrphanNetworks(this.docker, this.config.namePrefix, this.options.logger).catch((err: unknown) => {
+            this.options.logger.warn({ err: engineMessage(err) }, 'docker: could not look for berth networks left without their containers');
+          });
         }
       })
       .finally(() => {
         this.networkReady = null;
       });
     return this.networkReady;
+  }
+
+  /**
+   * Which peer addresses are berths': their network's (the host's own end of
+   * it excepted), and on a rootless engine the host's own addresses too,
+   * which is where its berths' connections come from (./hostAddresses.ts).
+   */
+  private berthAddressMatcher(network: BerthNetwork, rootless: boolean): (address: string | undefined) => boolean {
+    let inNetwork: (address: string | undefined) => boolean;
+    if (network.kind === 'own') {
+      inNetwork = (address) => this.pool.isBerthAddress(address);
+    } else {
+      const inSubnets = cidrMatcher(network.subnets);
+      const isHost = cidrMatcher(network.gateways);
+      inNetwork = (address) => inSubnets(address) && !isHost(address);
+    }
+    if (!rootless) return inNetwork;
+    const isHostAddress = hostAddressMatcher();
+    return (address) => inNetwork(address) || isHostAddress(address);
+  }
+
+  /**
+   * Starts the container. Where berths have networks of their own, with the
+   * network's `isolate` option loaded before, and checked again after: a
+   * Docker API client listing networks meanwhile makes Podman forget it
+   * (./ownNetworks.ts), and the container would then start without its
+   * isolation rules; it is then stopped and started again.
+   */
+  private async start(id: string, spec: BerthSpec): Promise<void> {
+    const container = this.docker.getContainer(id);
+    for (let attempt = 1; ; attempt++) {
+      const isolating = this.berthNetwork?.kind === 'own' && (await this.ensureOwnNetwork(spec));
+      this.stoppedOnRequest.delete(id);
+      await container.start().catch((err: unknown) => {
+        if (engineStatus(err) !== 304) throw err;
+      });
+      const network = berthNetworkName(this.config.namePrefix, spec.name);
+      if (!isolating || (await isolatesNow(this.docker, network))) return;
+      this.stoppedOnRequest.add(id);
+      await container.stop({ t: 0 }).catch(() => undefined);
+      if (attempt === ISOLATED_START_TRIES) {
+        throw new BerthError({
+          code: 'runtime_unavailable',
+          userMessage: 'Your environment could not be started apart from the others; try again, or tell the operator.',
+          logMessage:
+            `Podman lost the isolate option of network ${network} ${attempt} times while berth ${spec.name} started (something lists networks through its Docker API all the time): ` +
+            'find and stop that client (docker network ls, compose, a dashboard), then try again',
+        });
+      }
+    }
+  }
+
+  /** Single-flight per berth (see ensureOwnNetwork); false when the network cannot isolate and the operator accepts that. */
+  private async ensureOwnNetwork(spec: BerthSpec): Promise<boolean> {
+    let pending = this.ownNetworks.get(spec.name);
+    if (!pending) {
+      const internal = this.berthNetwork?.kind === 'own' && this.berthNetwork.internal;
+      const context = { prefix: this.config.namePrefix, pool: this.pool, internal, allowUnisolated: this.config.allowUnisolatedBerths };
+      pending = ensureOwnNetwork(this.docker, context, { name: spec.name, user: spec.user }).finally(() => this.ownNetworks.delete(spec.name));
+      this.ownNetworks.set(spec.name, pending);
+    }
+    const { unisolated } = await pending;
+    if (unisolated !== null && !this.warnedUnisolated) {
+      this.warnedUnisolated = true;
+      this.options.logger.warn(
+        { engine: this.engine, reason: unisolated },
+        "docker: berths can reach each other's ports, around sign-in and share levels (runtime.docker.allowUnisolatedBerths is true); run Podman 4 or later with netavark, or Docker, to keep them apart",
+      );
+    }
+    return unisolated === null;
+  }
+
+  /** A removed berth's own network goes with it; one that cannot be removed is left for the sweep at the next start, and said. */
+  private async removeOwnNetwork(name: string): Promise<void> {
+    if (this.berthNetwork === null) await this.ensureNetwork();
+    if (this.berthNetwork?.kind !== 'own') return;
+    const network = berthNetworkName(this.config.namePrefix, name);
+    await removeOwnNetwork(this.docker, network).catch((err: unknown) => {
+      this.options.logger.warn({ network, err: engineMessage(err) }, 'docker: could not remove the network of a removed berth; it is removed at the next start');
+    });
   }
 
   /** Creating a volume that exists returns it, so this is safe to repeat. */
@@ -502,6 +595,14 @@ export class DockerRuntime implements Runtime {
 
   private report(exit: BerthExit): void {
     for (const listener of this.exitListeners) listener(exit);
+  }
+
+  private engineRootless(): Promise<boolean> {
+    this.rootless ??= isRootless(this.docker).catch((err: unknown) => {
+      this.rootless = null;
+      throw err;
+    });
+    return this.rootless;
   }
 
   private reachMode(): Promise<Reach> {

@@ -38,3 +38,8 @@ export function containerName(prefix: string, name: string): string {
 export function homeVolumeName(prefix: string, name: string): string {
   return `${prefix}-${name}-home`;
 }
+
+/** A berth's own network, where the engine keeps berths apart by giving each one (Podman, ./ownNetworks.ts). */
+export function berthNetworkName(prefix: string, name: string): string {
+  return `${prefix}-${name}-net`;
+}

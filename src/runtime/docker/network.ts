@@ -12,23 +12,32 @@ import { LABEL } from './names.js';
  */
 export const ISOLATION_OPTION = 'com.docker.network.bridge.enable_icc';
 
-/** What the runtime needs to know about a berth network that keeps berths apart. */
-export interface BerthNetwork {
+/**
+ * How berths are kept apart on this engine: on Docker, all on one bridge
+ * with inter-container communication off; on Podman, each on a network of
+ * its own (./ownNetworks.ts), whose options are taken from
+ * runtime.docker.network when the operator made one.
+ */
+export type BerthNetwork = SharedBerthNetwork | OwnBerthNetworks;
+
+export interface SharedBerthNetwork {
+  kind: 'shared';
   /** The subnets (IPv4 and IPv6) berths get their addresses from, from the engine's IPAM. */
   subnets: string[];
   /** The host's own addresses on the bridge: what the host (the gateway, a proxy on it) connects from when it dials the bridge. */
   gateways: string[];
-  /**
-   * Why berths on it can reach each other's ports, when the engine cannot
-   * keep them apart and the operator accepted that
-   * (runtime.docker.allowUnisolatedBerths); null when the engine does.
-   */
-  unisolated: string | null;
+}
+
+export interface OwnBerthNetworks {
+  kind: 'own';
+  /** Each berth's network is `internal` (nothing forwarded beyond the host), as the template network is. */
+  internal: boolean;
 }
 
 type NetworkInfo = {
   Id: string;
   Driver: string;
+  Internal?: boolean;
   Options?: Record<string, string> | null;
   Labels?: Record<string, string> | null;
   Containers?: Record<string, { Name: string }> | null;
@@ -41,17 +50,13 @@ type NetworkInfo = {
  * option is re-created when nothing runs on it (its stopped berths are
  * removed with it: their homes are volumes and stay, the containers are made
  * again on the next start); anything else is reported with the exact fix and
- * never touched. On Podman, whose networks cannot keep berths apart, berths
- * run only when the operator accepts that (`allowUnisolated`), and nothing is
- * made on the engine otherwise.
+ * never touched. On Podman, which ignores the option, berths get networks
+ * of their own instead, and `name`, when the operator made it, only lends
+ * them its `internal` setting.
  */
-export async function prepareBerthNetwork(docker: Docker, name: string, logger: Logger, allowUnisolated: boolean): Promise<BerthNetwork> {
+export async function prepareBerthNetwork(docker: Docker, name: string, logger: Logger): Promise<BerthNetwork> {
   // Asked first: Podman ignores the option whatever its networks report, so nothing it says can be trusted to isolate.
-  if (await isPodman(docker)) {
-    if (!allowUnisolated) throw podmanCannotIsolate(name);
-    const network = (await inspectNetwork(docker, name)) ?? (await make(docker, name));
-    return { ...described(network), unisolated: PODMAN_UNISOLATED };
-  }
+  if (await isPodman(docker)) return { kind: 'own', internal: (await inspectNetwork(docker, name))?.Internal === true };
   const existing = await inspectNetwork(docker, name);
   if (existing === null) return create(docker, name);
   if (isolates(existing)) return described(existing);
@@ -68,12 +73,12 @@ function isolates(network: NetworkInfo): boolean {
   return network.Driver === 'bridge' && network.Options?.[ISOLATION_OPTION] === 'false';
 }
 
-function described(network: NetworkInfo): BerthNetwork {
+function described(network: NetworkInfo): SharedBerthNetwork {
   const config = network.IPAM?.Config ?? [];
   return {
+    kind: 'shared',
     subnets: config.flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
     gateways: config.flatMap((c) => (c.Gateway ? [c.Gateway] : [])),
-    unisolated: null,
   };
 }
 
@@ -86,7 +91,7 @@ async function inspectNetwork(docker: Docker, name: string): Promise<NetworkInfo
   }
 }
 
-async function create(docker: Docker, name: string): Promise<BerthNetwork> {
+async function create(docker: Docker, name: string): Promise<SharedBerthNetwork> {
   const made = await make(docker, name);
   if (isolates(made)) return described(made);
   throw notIsolated(name, made, []);
@@ -114,24 +119,6 @@ async function make(docker: Docker, name: string): Promise<NetworkInfo> {
 async function isPodman(docker: Docker): Promise<boolean> {
   const version = (await docker.version()) as { Components?: Array<{ Name: string }> };
   return (version.Components ?? []).some((c) => c.Name.toLowerCase().startsWith('podman'));
-}
-
-/** Why berths on a Podman network can reach each other (README, "Run on Podman"). */
-const PODMAN_UNISOLATED = `the engine is Podman, whose networks cannot turn inter-container communication off (it drops ${ISOLATION_OPTION})`;
-
-/**
- * Podman's Docker API accepts the isolation option and drops it: its bridge
- * networks cannot keep the containers on one network apart, so Berth runs
- * no berths there unless the operator accepts that.
- */
-function podmanCannotIsolate(name: string): BerthError {
-  return new BerthError({
-    code: 'runtime_unavailable',
-    userMessage: 'Berths cannot be started: their network does not keep them apart; tell the operator.',
-    logMessage:
-      `${PODMAN_UNISOLATED}, so berths on network ${name} could reach each other's ports, around sign-in and share levels; ` +
-      'run berths on a Docker engine (runtime.docker.socket), or set runtime.docker.allowUnisolatedBerths: true to run them on Podman accepting that',
-  });
 }
 
 function notIsolated(name: string, network: NetworkInfo | null, running: string[]): BerthError {

@@ -24,10 +24,18 @@ import { LABEL } from './names.js';
 export async function resolveReach(configured: 'auto' | Reach, docker: Docker, address: EngineAddress): Promise<Reach> {
   if (configured !== 'auto') return configured;
   if (process.platform !== 'linux' || !address.local) return 'published';
+  return (await isRootless(docker)) ? 'published' : 'network';
+}
+
+/**
+ * Whether the engine runs as an ordinary user, its containers behind a
+ * user-mode network stack (slirp4netns) whose connections to the host come
+ * from the host's own addresses.
+ */
+export async function isRootless(docker: Docker): Promise<boolean> {
   // Rootless Docker says so in SecurityOptions, rootless Podman (4.x) in a field of its own.
   const info = (await docker.info()) as { SecurityOptions?: string[]; Rootless?: boolean };
-  const rootless = info.Rootless === true || (info.SecurityOptions ?? []).some((option) => option.includes('rootless'));
-  return rootless ? 'published' : 'network';
+  return info.Rootless === true || (info.SecurityOptions ?? []).some((option) => option.includes('rootless'));
 }
 
 /** The container's address on `network` (else on any network it has). */

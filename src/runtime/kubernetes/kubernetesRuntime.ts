@@ -44,6 +44,8 @@ const SILENT_WATCH_MS = 10_000;
 const GONE_EXTRA_MS = 30_000;
 const SHELL_LOOKUP_TIMEOUT_MS = 3000;
 const LISTENING_TTL_MS = 500;
+/** How much sooner than the spawner a start is given up: more than one poll and the reads around it. */
+const GIVE_UP_EARLY_MS = 1500;
 
 /**
  * Berths as pods. A pod cannot be stopped: stop deletes it and keeps the home
@@ -153,6 +155,10 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
+    // The spawner gives up at spawn.timeoutSeconds from about now: the runtime gives up first, so the user
+    // learns Kubernetes' reason (Unschedulable: …) rather than only that the time ran out.
+    const timeoutMs = this.options.spawnTimeoutSeconds * 1000;
+    const deadline = Date.now() + timeoutMs - Math.min(GIVE_UP_EARLY_MS, timeoutMs / 10);
     try {
       // Built first: a configuration problem fails before anything is created.
       const manifest = podManifest(spec, this.ctx);
@@ -171,7 +177,7 @@ export class KubernetesRuntime implements Runtime {
         progress('creating', `creating pod ${name}`);
         pod = await this.createPod(spec, manifest);
       }
-      return await this.waitRunning(spec, pod, progress);
+      return await this.waitRunning(spec, pod, progress, deadline);
     } catch (err) {
       if (err instanceof BerthError) throw err;
       if (isUnreachable(err)) throw apiUnavailable(this.server, err);
@@ -391,10 +397,9 @@ export class KubernetesRuntime implements Runtime {
    * deletes a pod that did not run within spawn.timeoutSeconds, with the
    * last reason Kubernetes gave.
    */
-  private async waitRunning(spec: BerthSpec, created: V1Pod, progress: RuntimeProgress): Promise<Observed> {
+  private async waitRunning(spec: BerthSpec, created: V1Pod, progress: RuntimeProgress, deadline: number): Promise<Observed> {
     const name = created.metadata?.name as string;
     const uid = created.metadata?.uid as string;
-    const deadline = Date.now() + this.options.spawnTimeoutSeconds * 1000;
     const seenEvents = new Set<string>();
     let lastPending = '';
     let wake: (() => void) | null = null;

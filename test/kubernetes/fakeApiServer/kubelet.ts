@@ -20,7 +20,7 @@ export interface KubeletOptions {
   prefix: string;
   nodeName: string;
   nodeLabels: Record<string, string>;
-  /** Bytes of memory the one fake node can give. */
+  /** Bytes of memory the one fake node can give; a test may lower it, as other pods filling the node would. */
   allocatableMemory: number;
 }
 
@@ -52,6 +52,13 @@ type PodSpec = {
 const SCHEDULE_RETRY_MS = 1000;
 
 export class Kubelet {
+  /**
+   * Images the registry no longer has, as a test's hand on it: pulling one
+   * fails as a real registry's not-found does (ErrImagePull, then
+   * ImagePullBackOff), even where the node has it, as for a node that pulls
+   * every time (imagePullPolicy Always, the default for :latest).
+   */
+  readonly unpullable = new Set<string>();
   private readonly running = new Map<string, PodRuntime>();
   private readonly restarts = new Map<string, number>();
   private events: NodeJS.ReadableStream | null = null;
@@ -59,7 +66,7 @@ export class Kubelet {
 
   constructor(
     private readonly store: Store,
-    private readonly options: KubeletOptions,
+    readonly options: KubeletOptions,
   ) {}
 
   get labelKey(): string {
@@ -119,7 +126,7 @@ export class Kubelet {
   }
 
   podCreated(pod: KubeObject): void {
-    void this.schedule(pod.metadata.namespace as string, pod.metadata.name).catch((err: unknown) => this.fail(pod, err));
+    void this.schedule(pod).catch((err: unknown) => this.fail(pod, err));
   }
 
   podDeleting(pod: KubeObject, graceSeconds: number): void {
@@ -133,9 +140,16 @@ export class Kubelet {
     return pod && !pod.metadata.deletionTimestamp ? pod : undefined;
   }
 
-  private async schedule(namespace: string, name: string): Promise<void> {
-    const pod = this.current(namespace, name);
-    if (!pod || this.closed) return;
+  /** Whether `pod` is still the one of its name that should run: a later pod of the same name is another pod. */
+  private stillThe(pod: KubeObject): boolean {
+    return this.current(pod.metadata.namespace as string, pod.metadata.name)?.metadata.uid === pod.metadata.uid;
+  }
+
+  private async schedule(created: KubeObject): Promise<void> {
+    if (!this.stillThe(created)) return;
+    const namespace = created.metadata.namespace as string;
+    const name = created.metadata.name;
+    const pod = this.current(namespace, name) as KubeObject;
     const spec = pod.spec as PodSpec;
     const problem = this.unschedulable(namespace, spec);
     if (problem) {
@@ -144,7 +158,7 @@ export class Kubelet {
         this.setStatus(namespace, name, { phase: 'Pending', conditions: [condition('PodScheduled', 'False', 'Unschedulable', problem)] });
         this.event(pod, 'Warning', 'FailedScheduling', problem, 'default-scheduler');
       }
-      setTimeout(() => void this.schedule(namespace, name).catch((err: unknown) => this.fail(pod, err)), SCHEDULE_RETRY_MS).unref();
+      setTimeout(() => void this.schedule(pod).catch((err: unknown) => this.fail(pod, err)), SCHEDULE_RETRY_MS).unref();
       return;
     }
     this.store.update('pods', namespace, name, (o) => {
@@ -182,7 +196,7 @@ export class Kubelet {
     const spec = pod.spec as PodSpec;
     const main = spec.containers[0] as PodSpec['containers'][number];
     const image = main.image;
-    const present = await engine.getImage(image).inspect().then(() => true, () => false);
+    const present = !this.unpullable.has(image) && (await engine.getImage(image).inspect().then(() => true, () => false));
     if (!present) {
       this.event(pod, 'Normal', 'Pulling', `Pulling image "${image}"`);
       const message = `Failed to pull image "${image}": rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found`;
@@ -190,7 +204,7 @@ export class Kubelet {
       this.event(pod, 'Warning', 'Failed', 'Error: ErrImagePull');
       this.setContainerState(namespace, name, main, { waiting: { reason: 'ErrImagePull', message } });
       setTimeout(() => {
-        if (!this.current(namespace, name)) return;
+        if (!this.stillThe(pod)) return;
         this.event(pod, 'Normal', 'BackOff', `Back-off pulling image "${image}"`);
         this.setContainerState(namespace, name, main, { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } });
       }, 500).unref();
@@ -318,7 +332,7 @@ export class Kubelet {
       ];
     });
     setTimeout(() => {
-      if (!this.current(namespace, name)) return;
+      if (!this.stillThe(pod)) return;
       this.options.engine
         .getContainer(containerId)
         .start()
