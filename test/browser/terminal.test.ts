@@ -357,6 +357,10 @@ function suite(runtime: Runtime): void {
       assert.ok(opened.some((e) => e.actor === 'alice' && e.detail.admin === false && e.detail.recorded === true), JSON.stringify(opened));
       assert.ok(opened.some((e) => e.actor === 'root' && e.detail.admin === true), 'the admin opening alice\'s terminal');
       assert.ok(events.some((e) => e.kind === 'terminal.closed' && e.target === 'alice' && 'exitStatus' in e.detail), 'the terminal closed, with its exit');
+      assert.ok(
+        events.some((e) => e.kind === 'origin.refused' && e.detail.path === '/_berth/api/me/terminal' && /evil\.example/.test(String(e.detail.evidence))),
+        'the foreign Origin on the terminal socket',
+      );
       const capped = events.find((e) => e.kind === 'recording.capped');
       assert.equal(capped?.actor, 'alice');
       assert.equal(capped?.detail.type, 'ssh');

@@ -32,6 +32,8 @@ const DEFAULT_SIZE: TerminalSize = { cols: 80, rows: 24 };
 const MAX_COLS = 1000;
 const MAX_ROWS = 500;
 const EOL = '\r\n';
+/** Output queued for one tab beyond which it is cut (and reconnects to a fresh screen). */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** The WebSocket close code a page takes for "the terminal has ended; do not reconnect". */
 export const ENDED_CLOSE_CODE = 4000;
 
@@ -85,7 +87,11 @@ export class TerminalSockets {
     const write = (text: string) => ws.send(Buffer.from(text));
     let terminal: SharedTerminal | null = null;
     const client: TerminalClient = {
-      output: (data) => ws.send(data),
+      output: (data) => {
+        // A tab that cannot keep up is cut rather than buffered without bound: it reconnects and gets the screen as it is.
+        if (ws.bufferedAmount > MAX_BUFFERED_BYTES) ws.terminate();
+        else ws.send(data);
+      },
       control: (message) => ws.send(JSON.stringify(message)),
       end: () => ws.close(ENDED_CLOSE_CODE, 'ended'),
     };
