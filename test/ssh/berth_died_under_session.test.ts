@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../src/runtime/kubernetes/kubeConfig.js';
+import { podName } from '../../src/runtime/kubernetes/names.js';
 import { background, closeSetup, gatewayForAlice, run, sshArgs, until, type AliceSetup } from './harness.js';
 import { forEachRuntime, type SshRuntime } from './runtimes.js';
 
@@ -15,15 +18,16 @@ const DIED = 255;
 /**
  * Kills the berth's main process (local) or container (docker, podman) with
  * `signal`, as a crash or an operator would, with the engine's own CLI; a pod
- * is deleted with kubectl, as an operator (or an eviction) does.
+ * is deleted through the API, as an operator's kubectl (or an eviction) does.
  */
 async function killBerth(setup: AliceSetup, runtime: SshRuntime, signal: 'KILL' | 'SEGV'): Promise<void> {
   const id = setup.gateway.parts.spawner.status('alice').runtimeId;
   assert.ok(id, 'the berth has a runtime id');
   if (runtime.kind === 'kubernetes') {
-    const { kubeconfig, namespace } = setup.gateway.config.runtime.kubernetes;
-    const deleted = await run('kubectl', ['--kubeconfig', String(kubeconfig), '-n', namespace, 'delete', 'pod', '-l', 'berth.user=alice', '--grace-period=1', '--wait=false']);
-    assert.equal(deleted.code, 0, deleted.stderr);
+    // The API call `kubectl delete pod --grace-period=1` makes.
+    const settings = setup.gateway.config.runtime.kubernetes;
+    const core = loadKubeConfig(settings).kc.makeApiClient(CoreV1Api);
+    await core.deleteNamespacedPod({ name: podName(settings.namePrefix, 'alice'), namespace: settings.namespace, gracePeriodSeconds: 1 });
     return;
   }
   if (runtime.engine === null) {

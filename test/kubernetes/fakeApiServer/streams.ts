@@ -19,12 +19,21 @@ import { statusBody } from './server.js';
  *   1 stdout, 2 stderr, 3 the final Status (exit code in details.causes),
  *   4 resize ({"Width","Height"}), and in v5 only 255 + channel to close
  *   that channel (stdin EOF).
- * - portforward over WebSocket, subprotocol v4.channel.k8s.io: per port a
+ * - portforward over WebSocket, subprotocol v4.channel.k8s.io only: per port a
  *   data and an error channel, each first frame from the server carrying the
  *   port as two little-endian bytes; the connection is made inside the pod's
  *   network namespace, so it reaches listeners on the pod's loopback too.
  * - log over plain HTTP, with tailLines and follow.
  */
+
+/**
+ * Port-forward over WebSocket as the fake speaks it. The real API server
+ * (1.30 on) also takes SPDY/3.1 tunnelled in a WebSocket
+ * ("SPDY/3.1+portforward.k8s.io") and a plain SPDY/3.1 upgrade
+ * ("portforward.k8s.io"): the two kubectl port-forward tries, in that order.
+ * The fake speaks no SPDY, so kubectl port-forward is refused here.
+ */
+const PORT_FORWARD_PROTOCOLS = ['v4.channel.k8s.io'];
 
 const STDIN = 0;
 const STDOUT = 1;
@@ -34,7 +43,7 @@ const RESIZE = 4;
 const CLOSE = 255;
 
 export class Streams {
-  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.pick(offered) });
+  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (offered, req) => this.pick(offered, req) });
   private readonly sockets = new Set<WebSocket>();
   private allowed: string[] = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
   private readonly relays = new Map<string, Promise<string>>();
@@ -50,8 +59,14 @@ export class Streams {
     this.allowed = list;
   }
 
-  private pick(offered: Set<string>): string | false {
-    for (const p of offered) if (this.allowed.includes(p)) return p;
+  /** What the API server speaks on a request's path: port-forward has only v4 (v5 adds stdin's close, which it has no use for). */
+  private supported(req: IncomingMessage): string[] {
+    return /\/portforward(\?|$)/.test(req.url ?? '') ? PORT_FORWARD_PROTOCOLS : this.allowed;
+  }
+
+  private pick(offered: Set<string>, req: IncomingMessage): string | false {
+    const supported = this.supported(req);
+    for (const p of offered) if (supported.includes(p)) return p;
     return false;
   }
 
@@ -65,7 +80,8 @@ export class Streams {
     const pod = this.kubelet.runtimeOf(namespace, name);
     if (!pod || pod.pid === 0) return refuse(socket, 400, `container not found ("berth")`);
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
-    if (!offered.some((p) => this.allowed.includes(p))) return refuse(socket, 400, `none of the offered subprotocols (${offered.join(', ')}) is supported; use ${this.allowed.join(' or ')}`);
+    const supported = this.supported(req);
+    if (!offered.some((p) => supported.includes(p))) return refuse(socket, 400, `none of the offered subprotocols (${offered.join(', ')}) is supported; use ${supported.join(' or ')}`);
     const query = new URL(req.url ?? '/', 'http://fake').searchParams;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.sockets.add(ws);
