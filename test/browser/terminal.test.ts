@@ -333,17 +333,24 @@ function suite(runtime: Runtime): void {
     });
 
     it('keeps a session going past recording.maxBytes and ends its recording with the marker', async () => {
+      const { page } = alice;
       const before = new Set(readdirSync(join(gw.config.dataDir, 'recordings')));
-      const noisy = `head -c ${MAX_BYTES * 2} /dev/zero | tr '\\0' x; echo; echo still-here-after-the-cap`;
-      const ran = await run('ssh', [...clientOptions(key), '-tt', '-p', sshPort, 'alice@127.0.0.1', '--', noisy]);
-      assert.equal(ran.code, 0, ran.stderr);
-      assert.ok(ran.stdout.includes('still-here-after-the-cap'), `the session went on past the cap; it ended with ${JSON.stringify(ran.stdout.slice(-200))}`);
+      await page.goto(`${gw.base}/_berth/terminal`);
+      await page.locator('#term-status', { hasText: 'connected' }).waitFor();
+      await typeLine(page, `head -c ${MAX_BYTES * 2} /dev/zero | tr '\\0' x; echo; echo noise-done`);
+      await waitForScreen(page, /^noise-done/m, 'the noisy command to finish');
+      await typeLine(page, 'echo still-here-after-the-cap');
+      await waitForScreen(page, /^still-here-after-the-cap/m, 'the session to go on past the cap');
       const added = readdirSync(join(gw.config.dataDir, 'recordings')).filter((name) => !before.has(name));
       assert.equal(added.length, 1, JSON.stringify(added));
-      const lines = readFileSync(join(gw.config.dataDir, 'recordings', added[0] as string), 'utf8').trimEnd().split('\n');
+      const text = readFileSync(join(gw.config.dataDir, 'recordings', added[0] as string), 'utf8');
+      const lines = text.trimEnd().split('\n');
       const last = JSON.parse(lines.at(-1) as string) as [number, string, string];
       assert.deepEqual(last.slice(1), ['m', CAP_MARKER]);
-      assert.ok(lines.join('\n').length <= MAX_BYTES + 1024, 'the file stays within the cap (plus its marker)');
+      assert.ok(text.length <= MAX_BYTES + 1024, 'the file stays within the cap (plus its marker)');
+      assert.equal(text.includes('still-here-after-the-cap'), false, 'nothing is recorded after the marker');
+      await page.getByRole('button', { name: 'Close terminal' }).click();
+      await page.locator('#term-status', { hasText: 'ended' }).waitFor();
     });
 
     it('audits the terminals opened and closed and the capped recording, with no ticket in the audit log', async () => {
@@ -363,7 +370,7 @@ function suite(runtime: Runtime): void {
       );
       const capped = events.find((e) => e.kind === 'recording.capped');
       assert.equal(capped?.actor, 'alice');
-      assert.equal(capped?.detail.type, 'ssh');
+      assert.equal(capped?.detail.type, 'terminal');
       const text = readFileSync(auditFile(), 'utf8');
       assert.ok(tickets.length > 0);
       for (const ticket of tickets) assert.equal(text.includes(ticket), false, 'a terminal ticket in the audit log');
