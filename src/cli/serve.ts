@@ -18,7 +18,7 @@ import { eventRoutes } from '../http/api/events.js';
 import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
 import { berthRoutes } from '../http/api/me.js';
-import { Readiness, readinessRoutes } from '../http/api/readiness.js';
+import { Readiness, readinessRoutes, storeProblem } from '../http/api/readiness.js';
 import { portRoutes } from '../http/api/ports.js';
 import { tokenRoutes } from '../http/api/tokens.js';
 import { Gateway } from '../http/gateway.js';
@@ -29,6 +29,8 @@ import { chooseLogFormat, createLogger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
+import { ConfigWebhook } from '../profiles/configWebhook.js';
+import { firstStartChoice } from '../http/firstStartChoice.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
@@ -76,7 +78,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const audit = createAuditLog(config, store, logger.child({ component: 'audit' }), logSink);
   audit.start();
   const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store, audit);
-  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit });
+  const webhook = ConfigWebhook.fromConfig(config, logger.child({ component: 'config-webhook' }));
+  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit, webhook });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
   const directory = spawner;
@@ -96,7 +99,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     proxy,
     metrics,
     routes: [
-      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir)),
+      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir), () => storeProblem(store, () => directory.notificationProblem())),
       ...readinessRoutes(readiness, store),
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
@@ -117,6 +120,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ? {}
       : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }), audit }) }),
     audit,
+    firstStartChoice: firstStartChoice(config, store),
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
     terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });

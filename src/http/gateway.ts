@@ -26,6 +26,10 @@ import { redirect, redirectDroppingSecret, sendError, sendHtml, sendJson, wantsH
 import { RouteTable, type Route } from './routes.js';
 import { requestKind } from './startPolicy.js';
 import { servesHttps } from '../config/publicUrl.js';
+import { joinHostPort } from '../core/net.js';
+import type { User } from '../core/user.js';
+import type { LaunchRequest } from '../spawner/plan.js';
+import type { FirstStartChoice } from './firstStartChoice.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -43,6 +47,8 @@ export interface GatewayDeps {
   tunnels?: Tunnels;
   /** Where refusals by the Origin rule and the CSRF check are recorded. */
   audit?: AuditRecorder;
+  /** Asked on a navigation to a stopped berth: profiles to offer instead of starting (./firstStartChoice.ts). */
+  firstStartChoice?: FirstStartChoice;
   terminals?: TerminalSockets;
 }
 
@@ -156,8 +162,9 @@ export class Gateway {
     const kind = requestKind(req);
     const status = directory.status(user.name);
     if (kind === 'navigation') {
-      directory.start(user.name, 'http');
-      sendHtml(res, 200, loadingPage(directory.status(user.name), this.deps.auth.csrf.csrfToken(signIn)));
+      const choices = (await this.deps.firstStartChoice?.(user, status)) ?? null;
+      if (choices === null) directory.start(user.name, 'http', launchOf(req, user));
+      sendHtml(res, 200, loadingPage(directory.status(user.name), this.deps.auth.csrf.csrfToken(signIn), choices));
       return;
     }
     if (kind === 'background' && status.state !== 'starting') {
@@ -165,7 +172,7 @@ export class Gateway {
       return;
     }
     try {
-      const endpoint = await directory.ready(user.name, 'http', config.spawn.holdSeconds * 1000);
+      const endpoint = await directory.ready(user.name, 'http', config.spawn.holdSeconds * 1000, launchOf(req, user));
       if (res.destroyed) return;
       this.forwarder.web(req, res, user.name, endpoint);
     } catch (err) {
@@ -196,7 +203,7 @@ export class Gateway {
         writeRawJson(socket, 503, { state, message: notRunningMessage(state) }, { 'retry-after': RETRY_AFTER_SECONDS });
         return;
       }
-      target = await directory.ready(user, 'http', config.spawn.holdSeconds * 1000);
+      target = await directory.ready(user, 'http', config.spawn.holdSeconds * 1000, launchOf(req, result.user));
     }
     this.forwarder.upgrade(req, socket, head, user, target);
   }
@@ -295,4 +302,10 @@ function notRunningMessage(state: string): string {
   return state === 'failed'
     ? 'Your environment has failed; open it in a browser tab (or call POST /_berth/api/me/start) to start it again.'
     : `Your environment is ${state}; open it in a browser tab (or call POST /_berth/api/me/start) to start it.`;
+}
+
+/** What a request tells a spawn (off the proxy's hot path: only when the berth is not ready). */
+function launchOf(req: IncomingMessage, user: User): LaunchRequest {
+  const { remoteAddress, remotePort } = req.socket;
+  return { groups: user.groups, ...(remoteAddress && remotePort ? { remoteAddress: joinHostPort(remoteAddress, remotePort) } : {}) };
 }

@@ -27,8 +27,21 @@ export interface BerthSpec {
   capabilities: string[];
   readOnlyRoot: boolean;
   mounts: Array<{ source: string; target: string; readOnly: boolean }>;
+  /** Scheduling and extra resources (nvidia.com/gpu) for the Kubernetes runtime, from a profile; merged over runtime.kubernetes' own. */
+  kubernetes?: KubernetesPlacement;
+  /** Labels from a config webhook's answer, beneath the gateway's own (which always win). */
+  labels?: Record<string, string>;
+  /** The profile and choices the berth was made from, so that picking another re-creates it. */
+  profile?: { slug: string; options: Record<string, string> };
   /** A digest of everything above that shapes the berth; a change means re-create. */
   hash: string;
+}
+
+export interface KubernetesPlacement {
+  nodeSelector: Record<string, string>;
+  tolerations: Array<{ key?: string; operator?: 'Equal' | 'Exists'; value?: string; effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'; tolerationSeconds?: number }>;
+  /** Extended resources, each requested and limited alike: {"nvidia.com/gpu": "1"}. */
+  resources: Record<string, string>;
 }
 
 export type ObservedState = 'running' | 'stopped' | 'exited' | 'absent';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ClientInfo, Connection } from 'ssh2';
 import type { AuditRecorder } from '../audit/kinds.js';
 import type { Config } from '../config/schema.js';
-import { unmapV4 } from '../core/net.js';
+import { joinHostPort, unmapV4 } from '../core/net.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
@@ -100,12 +100,14 @@ export function handleConnection(client: Connection, info: ClientInfo, deps: Con
         // the `ending` timer cuts those that hold only forwards.
       };
     };
+    // What a spawn's config webhook is told of this connection (ContainerSSH's connection metadata).
+    const launch = { remoteAddress: joinHostPort(address, info.port), connectionId, clientVersion: info.header.identRaw };
     client.on('session', (accept) =>
-      handleSession(accept(), { user, config, directory, logger: userLogger, metrics: deps.metrics, track, clock: timers, audit, recordings: deps.recordings }),
+      handleSession(accept(), { user, config, directory, logger: userLogger, metrics: deps.metrics, track, clock: timers, audit, launch, recordings: deps.recordings }),
     );
     const refuseChannel = channelRefuser(client);
     client.on('tcpip', (accept, reject, request) =>
-      handleDirectTcpip(accept, reject, request, { user, config, directory, logger: userLogger, clock: timers, refuseChannel, audit }),
+      handleDirectTcpip(accept, reject, request, { user, config, directory, logger: userLogger, clock: timers, refuseChannel, audit, launch }),
     );
     client.on('request', (_accept, reject, name) => refuseRemoteForwarding(reject, name, config, userLogger));
   });

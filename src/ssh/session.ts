@@ -4,6 +4,7 @@ import { asBerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ExecOptions } from '../runtime/types.js';
+import type { LaunchRequest } from '../spawner/plan.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { SshAudit } from './audit.js';
 import { startProcess } from '../terminal/pty.js';
@@ -25,6 +26,8 @@ export interface SessionContext {
   track(handle: SessionHandle): () => void;
   clock: IdleClock;
   audit: SshAudit;
+  /** What this connection tells a spawn (./connection.ts). */
+  launch: LaunchRequest;
   /** Where pty sessions are recorded, when recording is on. */
   recordings?: Recordings;
 }
@@ -128,7 +131,7 @@ class BerthSession implements SessionHandle {
     try {
       releases.push(this.context.track(this));
       releases.push(directory.hold(user));
-      await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol()));
+      await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol(), this.context.launch));
       if (gone) return;
       const { proc, notice } = await startProcess(directory, user, { command, env: this.env, tty: this.tty }, this.context.recordings, { kind: 'ssh' });
       if (notice !== null) channel.stderr.write(`${notice}${this.eol()}`);

@@ -10,6 +10,12 @@ const berth = {
     lastActivity: { type: 'string', format: 'date-time', nullable: true },
     idleStopAt: { type: 'string', format: 'date-time', nullable: true },
     image: { type: 'string', nullable: true },
+    profile: {
+      type: 'object',
+      nullable: true,
+      description: 'the profile and option choices of the current or last start on this gateway; null without profiles',
+      properties: { profile: { type: 'string' }, options: { type: 'object', additionalProperties: { type: 'string' } } },
+    },
     failure: {
       type: 'object',
       nullable: true,
@@ -23,9 +29,9 @@ const json = (schema: object) => ({ content: { 'application/json': { schema } } 
 const probe = {
   type: 'object',
   properties: {
-    status: { type: 'string', enum: ['ok', 'ready', 'draining', 'unavailable'] },
+    status: { type: 'string', enum: ['ok', 'ready', 'draining', 'degraded', 'unavailable'] },
     runtime: { type: 'string', description: 'healthz: the runtime kind' },
-    store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind' },
+    store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind; healthz: present when the store does not answer (or, several gateways, this one does not hear the others)' },
     reason: { type: 'string', description: 'why not, and what to do' },
   },
 };
@@ -119,9 +125,12 @@ export const openApiDocument = {
     '/healthz': {
       servers: [{ url: '/_berth' }],
       get: {
-        summary: 'Liveness: the gateway answers and its runtime is usable',
+        summary: 'Liveness: the gateway answers and its runtime, data directory and store are usable',
         security: [],
-        responses: { 200: { description: 'alive', ...json(probe) }, 503: { description: 'the runtime is unavailable, with the reason', ...json(probe) } },
+        responses: {
+          200: { description: 'alive', ...json(probe) },
+          503: { description: 'the runtime is unavailable, or (degraded) the data directory or the store is: ready berths are still served; with the reason', ...json(probe) },
+        },
       },
     },
     '/readyz': {
@@ -144,7 +153,50 @@ export const openApiDocument = {
         }),
       },
     },
-    '/me/start': { post: { summary: 'Start the berth (returns at once)', responses: { 202: { description: 'starting', ...json({ $ref: '#/components/schemas/Berth' }) }, 401: error } } },
+    '/me/start': {
+      post: {
+        summary: 'Start the berth (returns at once); with a profile other than the running one, stop it first and start it from that profile (the home is kept)',
+        requestBody: {
+          required: false,
+          ...json({
+            type: 'object',
+            description: 'both optional: without them, the profile last started (or the default)',
+            properties: { profile: { type: 'string', nullable: true }, options: { type: 'object', additionalProperties: { type: 'string' }, description: 'option slug → choice slug' } },
+          }),
+        },
+        responses: { 202: { description: 'starting', ...json({ $ref: '#/components/schemas/Berth' }) }, 400: error, 401: error, 403: { description: 'a profile or choice the user may not use; the message names the groups that may', ...json({ $ref: '#/components/schemas/Error' }) } },
+      },
+    },
+    '/me/profiles': {
+      get: {
+        summary: 'The profiles the signed-in user may start, with their options (only the choices open to them), and the current one',
+        responses: {
+          200: {
+            description: 'ok',
+            ...json({
+              type: 'object',
+              properties: {
+                profiles: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      slug: { type: 'string' },
+                      displayName: { type: 'string' },
+                      description: { type: 'string' },
+                      default: { type: 'boolean' },
+                      options: { type: 'array', items: { type: 'object', properties: { slug: { type: 'string' }, displayName: { type: 'string' }, choices: { type: 'array', items: { type: 'object' } } } } },
+                    },
+                  },
+                },
+                current: { type: 'object', nullable: true },
+              },
+            }),
+          },
+          401: error,
+        },
+      },
+    },
     '/me/stop': { post: { summary: 'Stop the berth (its home is kept)', responses: { 200: { description: 'stopped', ...json({ $ref: '#/components/schemas/Berth' }) }, 401: error } } },
     '/me/restart': {
       post: { summary: 'Stop the berth if running, then start it (returns at once)', responses: { 202: { description: 'starting', ...json({ $ref: '#/components/schemas/Berth' }) }, 401: error } },

@@ -19,9 +19,10 @@ import type { Route } from '../routes.js';
  * Health, metrics and static assets: answered without signing in (metrics
  * only to metrics.allowFrom). Health is 503 "unavailable" when the runtime
  * does not answer, 503 "degraded" when only the data directory cannot be
- * written (ready berths are still served; sign-ins and changes that save fail).
+ * written or the store does not answer (ready berths are still served;
+ * sign-ins and changes that save fail).
  */
-export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metrics, dataDir: DataDirHealth): Route[] {
+export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metrics, dataDir: DataDirHealth, storeProblem: () => Promise<string | null>): Route[] {
   const metricsRefusal = metricsAccess(config.metrics.allowFrom);
   return [
     {
@@ -29,14 +30,15 @@ export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metr
       path: '/_berth/healthz',
       access: 'public',
       handler: async ({ res }) => {
-        const [runtimeProblem, disk] = await Promise.all([
+        const [runtimeProblem, disk, store] = await Promise.all([
           runtime.health().then(
             () => null,
             (err: unknown) => asBerthError(err, 'runtime_unavailable').userMessage,
           ),
           dataDir.check(),
+          storeProblem(),
         ]);
-        if (runtimeProblem === null && disk === null) {
+        if (runtimeProblem === null && disk === null && store === null) {
           sendJson(res, 200, { status: 'ok', runtime: runtime.kind });
           return;
         }
@@ -44,8 +46,10 @@ export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metr
         sendJson(res, 503, {
           status: runtimeProblem === null ? 'degraded' : 'unavailable',
           runtime: runtime.kind,
-          reason: [runtimeProblem, diskReason].filter((r) => r !== null).join(' '),
+          reason: [runtimeProblem, diskReason, store].filter((r) => r !== null).join(' '),
           ...(disk === null ? {} : { dataDir: disk }),
+          // The store kind, as readyz names it, when the store is (part of) the problem; the reason says what.
+          ...(store === null ? {} : { store: config.store.kind }),
         });
       },
     },

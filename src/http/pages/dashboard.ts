@@ -1,7 +1,9 @@
 import type { SshAccess } from '../../cli/sshInfo.js';
+import type { Profile } from '../../profiles/profiles.js';
 import type { StoredAuditEvent } from '../../audit/kinds.js';
 import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
+import { profileChoiceForm } from './profileChoice.js';
 import { RECORDING_SCRIPTS, RECORDING_STYLES, recordingsCard } from './recordings.js';
 
 function copyable(id: string, text: string, label: string): string {
@@ -29,7 +31,23 @@ ${copyable('sftp-command', ssh.sftpCommand, 'the sftp command')}
  * instructions are rendered here; the live parts (berth state, keys, tokens,
  * ports, events) are filled and kept fresh by assets/dashboard.ts from the API.
  */
-export function dashboardPage(options: { user: string; admin: boolean; csrfToken: string; ssh: SshAccess | null; signOut: boolean; activity: StoredAuditEvent[]; recordings: boolean }): string {
+export function dashboardPage(options: {
+  user: string;
+  admin: boolean;
+  csrfToken: string;
+  ssh: SshAccess | null;
+  signOut: boolean;
+  activity: StoredAuditEvent[];
+  /** The profiles open to this user (none: the gateway has no profiles). */
+  profiles: readonly Profile[];
+  recordings: boolean;
+}): string {
+  const profiles =
+    options.profiles.length === 0
+      ? ''
+      : `<section id="profiles" aria-labelledby="profiles-title"><h2 id="profiles-title">Profiles</h2>
+<p class="sub">Starting another profile makes your berth again from it; your home directory is kept.</p>
+${profileChoiceForm(options.profiles, null, 'Start this profile')}</section>`;
   return page({
     title: 'Dashboard',
     wide: true,
@@ -45,6 +63,7 @@ export function dashboardPage(options: { user: string; admin: boolean; csrfToken
 <div><dt>Uptime</dt><dd id="uptime">—</dd></div>
 <div><dt>Idle stop in</dt><dd id="idle">—</dd></div>
 <div><dt>Image</dt><dd id="image">—</dd></div>
+<div><dt>Profile</dt><dd id="profile">—</dd></div>
 </dl>
 <div id="failure" class="hidden"><div class="error" id="failure-reason"></div><pre class="log" id="failure-log" aria-label="Last output of your berth"></pre></div>
 <div class="actions">
@@ -55,6 +74,7 @@ export function dashboardPage(options: { user: string; admin: boolean; csrfToken
 <button type="button" class="danger" id="stop">Stop</button>
 </div>
 <p class="flash" id="berth-flash" role="status" aria-live="polite"></p>
+${profiles}
 <noscript><p>This page needs JavaScript for the live parts; the API at /_berth/api/openapi.json offers the same.</p></noscript>
 </section>
 <div class="grid">

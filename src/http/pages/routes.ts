@@ -5,6 +5,7 @@ import { gatewayHostKeys, type HostKey } from '../../ssh/hostKeys.js';
 import type { Store } from '../../store/store.js';
 import { contentSecurityPolicy, sendHtml } from '../respond.js';
 import type { Route } from '../routes.js';
+import { visibleProfiles } from '../../profiles/profiles.js';
 import { adminPage } from './admin.js';
 import { dashboardPage } from './dashboard.js';
 
@@ -36,7 +37,7 @@ export function pageRoutes(config: Config, store: Store, audit: Pick<AuditLog, '
       access: 'user',
       handler: async ({ res, user, csrfToken = '' }) => {
         const activity = await audit.query({ user: user.name, limit: ACTIVITY_SHOWN });
-        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut, activity, recordings }), policy);
+        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut, activity, profiles: visibleProfiles(config.profiles, user), recordings }), policy);
       },
     },
     {
