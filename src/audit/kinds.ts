@@ -54,6 +54,8 @@ export const AUDIT_KINDS = [
   'csrf.refused',
   /** A berth already running when the gateway started was taken over (attach: a container found by its labels); detail.runtimeId, detail.image. */
   'spawn.adopted',
+  /** A session's recording reached recording.maxBytes and stopped (the session went on); detail.recording (its id), detail.type ssh or terminal. */
+  'recording.capped',
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -422,6 +422,27 @@ const audit = z
   })
   .prefault({});
 
+const terminal = z
+  .strictObject({
+    /** How long a web terminal's shell outlives its last dropped socket, waiting for a reconnect. */
+    keepSeconds: seconds(0).default(600),
+    /** Whether an admin may open a terminal into another user's berth (audited, and shown to that user). */
+    adminAccess: z.boolean().default(false),
+  })
+  .prefault({});
+
+const recording = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Keystrokes too (off: they include typed passwords). */
+    input: z.boolean().default(false),
+    /** Per session; past it the recording ends with a marker and the session goes on. */
+    maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    /** strict: a pty session whose recording cannot be written is refused; best-effort: it runs, and says it is not recorded. */
+    failMode: z.enum(['best-effort', 'strict']).default('best-effort'),
+  })
+  .prefault({});
+
 /** ContainerSSH's config webhook, asked before every spawn (src/profiles/configWebhook.ts). */
 const configWebhook = z
   .strictObject({
@@ -474,6 +495,8 @@ export const configSchema = z.strictObject({
   /** ask: a first start with more than one profile to pick from waits on the loading page for the choice; default: starts the default at once. */
   profilesChoice: z.enum(['ask', 'default']).default('ask'),
   configWebhook,
+  terminal,
+  recording,
 });
 
 export type Config = z.output<typeof configSchema>;

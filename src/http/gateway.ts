@@ -18,6 +18,7 @@ import { throttledLog, type ThrottledLog, type ThrottledLevel } from '../log/thr
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { Forwarder } from './forwarder.js';
+import { TERMINAL_SOCKET_PATH, type TerminalSockets } from './terminal/socket.js';
 import { loadingPage } from './pages/loading.js';
 import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 import { writeRawJson } from './rawResponse.js';
@@ -48,6 +49,7 @@ export interface GatewayDeps {
   audit?: AuditRecorder;
   /** Asked on a navigation to a stopped berth: profiles to offer instead of starting (./firstStartChoice.ts). */
   firstStartChoice?: FirstStartChoice;
+  terminals?: TerminalSockets;
 }
 
 const GATEWAY_PREFIX = '/_berth/';
@@ -115,7 +117,9 @@ export class Gateway {
       ? this.apps.handleUpgrade(req, socket, head)
       : tunnelPort !== null && this.deps.tunnels
         ? this.deps.tunnels.handle(req, socket, head, tunnelPort)
-        : this.upgradeBerth(req, socket, head);
+        : this.deps.terminals && pathOf(req.url) === TERMINAL_SOCKET_PATH
+          ? this.deps.terminals.handle(req, socket, head)
+          : this.upgradeBerth(req, socket, head);
     work.catch((err) => {
       const error = asBerthError(err);
       this.logRefusal(req, error);
@@ -144,7 +148,7 @@ export class Gateway {
     const { csrf } = this.deps.auth;
     const refusal = token === null ? checkRequestCsrf(req, csrf, signIn, this.deps.config.publicUrl) : null;
     if (refusal) throw refusal;
-    return route.handler({ req, res, url, user, params, csrfToken: csrf.csrfToken(signIn), via: token !== null ? 'token' : this.deps.auth.authenticator.mode });
+    return route.handler({ req, res, url, user, params, csrfToken: csrf.csrfToken(signIn), via: token !== null ? 'token' : this.deps.auth.authenticator.mode, sessionId: signIn.sessionId });
   }
 
   private async serveBerth(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -181,7 +185,7 @@ export class Gateway {
   private async upgradeBerth(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { directory, config } = this.deps;
     if (pathOf(req.url).startsWith(GATEWAY_PREFIX)) {
-      throw new BerthError({ code: 'not_found', userMessage: 'The gateway accepts no upgrades on its own paths but its tunnels (/_berth/api/me/tunnel/<port>).' });
+      throw new BerthError({ code: 'not_found', userMessage: `The gateway accepts no upgrades on its own paths but its tunnels (/_berth/api/me/tunnel/<port>) and the terminal (${TERMINAL_SOCKET_PATH}).` });
     }
     // Checked first, so a page on another origin neither learns who is signed in nor starts the berth.
     if (headerToken(req) === null) {

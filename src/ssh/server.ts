@@ -22,6 +22,7 @@ import { WebhookAuthority } from './auth/webhook.js';
 import { handleConnection } from './connection.js';
 import { gatewayHostKeys, hostKeyFingerprints } from './hostKeys.js';
 import { SessionRegistry } from './limits.js';
+import { RECORDING_BANNER, type Recordings } from '../terminal/recordings.js';
 
 export interface SshServerOptions {
   config: Config;
@@ -32,6 +33,7 @@ export interface SshServerOptions {
   audit?: AuditRecorder;
   /** The runtime's reader of keys berths hold themselves (Runtime.authorizedKeys), where it has one. */
   berthKeys?: BerthKeyReader | null;
+  recordings?: Recordings;
 }
 
 export interface SshServer {
@@ -77,13 +79,13 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       hostKeys: hostKeys.map((k) => k.privateKey),
       algorithms,
       ident: 'Berth',
-      ...(config.ssh.banner === null ? {} : { banner: config.ssh.banner }),
+      ...bannerOption(config),
       keepaliveInterval: config.ssh.keepaliveSeconds > 0 ? config.ssh.keepaliveSeconds * 1000 : NEVER_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     },
     (client, info) => {
       admitted.attach(client, info);
-      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions, algorithms, audit });
+      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions, algorithms, audit, recordings: options.recordings });
       ends.add(end);
       client.once('close', () => ends.delete(end));
     },
@@ -165,4 +167,10 @@ function listenError(address: string | null, err: unknown): BerthError {
     userMessage: `Cannot listen for SSH on ${address}: ${(err as Error).message}. Choose another listen.ssh, or set it to null to turn SSH off.`,
     cause: err,
   });
+}
+
+/** ssh.banner, and the notice that pty sessions are recorded when they are, shown before signing in. */
+function bannerOption(config: Config): { banner?: string } {
+  const lines = [config.ssh.banner, config.recording.enabled ? `${RECORDING_BANNER}\n` : null].filter((l): l is string => l !== null);
+  return lines.length === 0 ? {} : { banner: lines.join('') };
 }

@@ -305,6 +305,70 @@ export const openApiDocument = {
         },
       },
     },
+    '/me/terminal/tickets': {
+      post: {
+        summary: 'A single-use ticket (valid 60 s, for this session) that the terminal WebSocket must offer; {"user"} for another user\'s berth (admins, with terminal.adminAccess)',
+        requestBody: json({ type: 'object', properties: { user: { type: 'string' } } }),
+        responses: {
+          201: { description: 'issued', ...json({ type: 'object', properties: { ticket: { type: 'string' }, user: { type: 'string' }, expiresInSeconds: { type: 'integer' } } }) },
+          401: error,
+          403: error,
+        },
+      },
+    },
+    '/me/terminal': {
+      get: {
+        summary:
+          'The web terminal as a WebSocket: a shell in the berth (started first), shared by every tab that opens it and kept terminal.keepSeconds after the last one drops. The handshake needs the session cookie, the gateway\'s exact Origin and the subprotocols "berth.terminal" and "berth.ticket.<ticket>" (403 otherwise). Binary frames carry the screen and the keys; text frames are JSON: {"type":"resize","cols","rows"} and {"type":"close"} from the page; {"type":"attached"|"notice"|"exit"} to it',
+        parameters: [
+          { name: 'cols', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          { name: 'rows', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } },
+          { name: 'user', in: 'query', required: false, schema: { type: 'string' }, description: "another user's berth (admins, with terminal.adminAccess)" },
+        ],
+        responses: { 101: { description: 'switching to WebSocket' }, 401: error, 403: error },
+      },
+    },
+    '/recordings': {
+      get: {
+        summary: 'Session recordings, newest first: admins see everyone\'s (?user= filters), users their own',
+        parameters: [{ name: 'user', in: 'query', required: false, schema: { type: 'string' } }],
+        responses: {
+          200: {
+            description: 'ok',
+            ...json({
+              type: 'object',
+              properties: {
+                recordings: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      id: { type: 'string' },
+                      user: { type: 'string' },
+                      berth: { type: 'string' },
+                      gateway: { type: 'string' },
+                      kind: { type: 'string', enum: ['ssh', 'terminal'] },
+                      startedAt: { type: 'string', format: 'date-time' },
+                      durationSeconds: { type: 'number' },
+                      bytes: { type: 'integer' },
+                    },
+                  },
+                },
+              },
+            }),
+          },
+          401: error,
+          403: error,
+        },
+      },
+    },
+    '/recordings/{id}': {
+      get: {
+        summary: 'One recording as an asciicast v2 file (output, resizes as "r", input only with recording.input, a final "m" marker when it reached recording.maxBytes)',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 200: { description: 'the recording', content: { 'application/x-asciicast': { schema: { type: 'string' } } } }, 401: error, 404: error },
+      },
+    },
     '/berths': {
       get: {
         summary: 'Every berth (admins only)',

@@ -7,7 +7,10 @@ import { adminScript } from '../assets/admin.js';
 import { commonScript } from '../assets/common.js';
 import { dashboardScript } from '../assets/dashboard.js';
 import { loadingScript } from '../assets/loading.js';
+import { recordingsScript } from '../assets/recordings.js';
 import { stylesheet } from '../assets/style.js';
+import { terminalScript, terminalStylesheet } from '../assets/terminal.js';
+import { vendorAssets } from '../assets/vendor.js';
 import { sendJson } from '../respond.js';
 import { metricsAccess } from './metricsAccess.js';
 import type { Route } from '../routes.js';
@@ -67,11 +70,15 @@ export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metr
     asset('/_berth/assets/loading.js', 'text/javascript; charset=utf-8', loadingScript),
     asset('/_berth/assets/dashboard.js', 'text/javascript; charset=utf-8', dashboardScript),
     asset('/_berth/assets/admin.js', 'text/javascript; charset=utf-8', adminScript),
+    asset('/_berth/assets/terminal.js', 'text/javascript; charset=utf-8', terminalScript),
+    asset('/_berth/assets/terminal.css', 'text/css; charset=utf-8', terminalStylesheet),
+    asset('/_berth/assets/recordings.js', 'text/javascript; charset=utf-8', recordingsScript),
+    ...vendorAssets().map(({ path, type, body }) => asset(path, type, body)),
   ];
 }
 
-function asset(path: string, type: string, body: string): Route {
-  const bytes = Buffer.from(body);
+function asset(path: string, type: string, body: string | Buffer): Route {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   return {
     method: 'GET',
     path,

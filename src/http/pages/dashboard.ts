@@ -4,6 +4,7 @@ import type { StoredAuditEvent } from '../../audit/kinds.js';
 import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
 import { profileChoiceForm } from './profileChoice.js';
+import { RECORDING_SCRIPTS, RECORDING_STYLES, recordingsCard } from './recordings.js';
 
 function copyable(id: string, text: string, label: string): string {
   return `<div class="copy"><code id="${id}">${escapeHtml(text)}</code><button type="button" class="secondary small" data-copy="${id}" aria-label="Copy ${escapeHtml(label)}">Copy</button></div>`;
@@ -39,6 +40,7 @@ export function dashboardPage(options: {
   activity: StoredAuditEvent[];
   /** The profiles open to this user (none: the gateway has no profiles). */
   profiles: readonly Profile[];
+  recordings: boolean;
 }): string {
   const profiles =
     options.profiles.length === 0
@@ -51,7 +53,8 @@ ${profileChoiceForm(options.profiles, null, 'Start this profile')}</section>`;
     wide: true,
     csrfToken: options.csrfToken,
     nav: { user: options.user, admin: options.admin, current: 'dashboard', signOut: options.signOut },
-    scripts: ['/_berth/assets/common.js', '/_berth/assets/dashboard.js'],
+    scripts: ['/_berth/assets/common.js', '/_berth/assets/dashboard.js', ...(options.recordings ? RECORDING_SCRIPTS : [])],
+    ...(options.recordings ? { styles: RECORDING_STYLES } : {}),
     body: `<section class="card" id="berth" aria-labelledby="berth-title">
 <div class="headline"><h1 id="berth-title">Your berth</h1><span class="badge" id="state" role="status">loading</span></div>
 <p class="muted" id="summary">Loading the state of your berth…</p>
@@ -65,6 +68,7 @@ ${profileChoiceForm(options.profiles, null, 'Start this profile')}</section>`;
 <div id="failure" class="hidden"><div class="error" id="failure-reason"></div><pre class="log" id="failure-log" aria-label="Last output of your berth"></pre></div>
 <div class="actions">
 <a class="button" href="/" id="open">Open</a>
+<a class="button secondary" href="/_berth/terminal" id="terminal" target="_blank" rel="noopener">Terminal</a>
 <button type="button" class="secondary" id="start">Start</button>
 <button type="button" class="secondary" id="restart">Restart</button>
 <button type="button" class="danger" id="stop">Stop</button>
@@ -103,6 +107,7 @@ ${sshSection(options.ssh)}
 <ul class="list events" id="event-list"><li class="empty">Loading…</li></ul>
 </section>
 ${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'Sign-ins, tokens, shares, SSH sessions and what administrators did to your berth; GET /_berth/api/audit has all of it.' })}
+${options.recordings ? recordingsCard(false) : ''}
 </div>`,
   });
 }
