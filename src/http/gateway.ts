@@ -151,7 +151,8 @@ export class Gateway {
 
     const kind = requestKind(req);
     const status = directory.status(user.name);
-    if (kind === 'navigation') {
+    // A paused berth thaws in milliseconds: its navigation is held for it (below), not shown the loading page.
+    if (kind === 'navigation' && status.state !== 'paused') {
       directory.start(user.name, 'http');
       sendHtml(res, 200, loadingPage(directory.status(user.name), this.deps.auth.csrf.csrfToken(signIn)));
       return;

@@ -31,7 +31,8 @@ export interface BerthSpec {
   hash: string;
 }
 
-export type ObservedState = 'running' | 'stopped' | 'exited' | 'absent';
+/** 'paused': frozen by Runtime.pause, memory kept; reported only by runtimes that can pause. */
+export type ObservedState = 'running' | 'paused' | 'stopped' | 'exited' | 'absent';
 
 /** What the runtime itself reports about a berth. */
 export interface Observed {
@@ -143,6 +144,15 @@ export interface Runtime {
   /** The last `lines` lines of the berth's output. */
   logs(name: string, lines: number): Promise<string[]>;
   exec(name: string, options: ExecOptions): Promise<ExecProcess>;
+  /**
+   * Freezes the running berth's processes, keeping their memory (docker and
+   * podman: the engine's pause; local: SIGSTOP to its process group). Absent
+   * where the runtime cannot pause (kubernetes): idle berths are then only
+   * stopped. A paused berth is listed and inspected as 'paused'.
+   */
+  pause?(name: string): Promise<void>;
+  /** Thaws a berth pause() froze; present exactly when pause is. */
+  resume?(name: string): Promise<void>;
   /** Called when a running berth exits without being asked to. */
   onExit(listener: (exit: BerthExit) => void): void;
   close(): Promise<void>;

@@ -89,7 +89,7 @@ export class Spawner implements BerthDirectory {
     const [observed, activity] = await Promise.all([this.options.runtime.list(), this.options.store.loadActivity()]);
     let adopted = 0;
     for (const berth of observed) {
-      if (berth.state !== 'running' || !berth.user) continue;
+      if ((berth.state !== 'running' && berth.state !== 'paused') || !berth.user) continue;
       await this.adoptRunning(this.entry(berth.user), berth, activity.get(berth.user) ?? Date.now());
       adopted++;
     }
@@ -148,8 +148,32 @@ export class Spawner implements BerthDirectory {
     this.audit(user, 'spawn.requested', 'ok', { reason });
     this.runTransition(entry, () => {
       entry.startQueued = false;
-      return this.spawn(entry);
+      // Decided when it runs: a pause queued before this start has made the berth paused by then.
+      return entry.status.state === 'paused' ? this.resumeNow(entry) : this.spawn(entry);
     });
+  }
+
+  /**
+   * Freezes a ready berth nobody uses (the culler, after idle.pauseAfterSeconds);
+   * false, leaving it alone, where the runtime cannot pause or something is in flight.
+   */
+  async pause(user: string): Promise<boolean> {
+    const entry = this.entries.get(user);
+    if (!entry || entry.status.state !== 'ready' || entry.transition !== null || !this.canPause) return false;
+    // Paused before the engine is asked, so no new request is proxied into a berth being frozen: it waits in ready() instead.
+    this.setState(entry, 'paused');
+    let paused = false;
+    this.runTransition(entry, async () => {
+      paused = await this.pauseNow(entry);
+    });
+    await entry.transition;
+    return paused;
+  }
+
+  /** Whether idle berths can be paused here (the runtime has pause and resume). */
+  get canPause(): boolean {
+    const { runtime } = this.options;
+    return runtime.pause !== undefined && runtime.resume !== undefined;
   }
 
   async ready(user: string, reason: StartReason, waitMs?: number): Promise<BerthPort> {
@@ -248,11 +272,12 @@ export class Spawner implements BerthDirectory {
     }
   }
 
-  /** Berths the culler may stop: ready, not held open, and idle since before `cutoff`. */
-  idleSince(cutoff: number): string[] {
+  /** Berths the culler may stop (ready or paused) or, with `only: 'ready'`, pause: not held open, and idle since before `cutoff`. */
+  idleSince(cutoff: number, only?: 'ready'): string[] {
     const idle: string[] = [];
     for (const [user, entry] of this.entries) {
-      if (entry.status.state !== 'ready' || entry.holds > 0 || entry.transition) continue;
+      const { state } = entry.status;
+      if ((state !== 'ready' && (only === 'ready' || state !== 'paused')) || entry.holds > 0 || entry.transition) continue;
       if ((entry.status.lastActivity ?? 0) < cutoff) idle.push(user);
     }
     return idle;
@@ -309,7 +334,8 @@ export class Spawner implements BerthDirectory {
     entry.status.runtimeId = berth.id;
     entry.status.image = berth.image;
     entry.status.lastActivity = Math.max(entry.status.lastActivity ?? 0, lastActivity);
-    this.setState(entry, 'ready');
+    // Paused stays paused: only use resumes it (start()), so adoption wakes nothing nobody uses.
+    this.setState(entry, berth.state === 'paused' ? 'paused' : 'ready');
   }
 
   private entry(user: string): Entry {
@@ -518,7 +544,40 @@ export class Spawner implements BerthDirectory {
     }
   }
 
+  private async pauseNow(entry: Entry): Promise<boolean> {
+    const { user, name } = entry.spec;
+    try {
+      await this.options.runtime.pause?.(name);
+      this.options.logger.info({ user }, 'berth paused while idle');
+      this.record(user, 'paused', 'idle');
+      return true;
+    } catch (err) {
+      this.options.logger.warn({ err, user }, 'could not pause the idle berth; it keeps running and is stopped when idle.stopAfterSeconds is reached');
+      this.setState(entry, 'ready');
+      return false;
+    }
+  }
+
+  /** Thaws a paused berth for the use that asked; one that will not thaw (gone meanwhile) is started afresh. */
+  private async resumeNow(entry: Entry): Promise<void> {
+    const { user, name } = entry.spec;
+    const began = Date.now();
+    try {
+      await this.options.runtime.resume?.(name);
+    } catch (err) {
+      this.options.logger.warn({ err, user }, 'could not resume the paused berth; starting it again');
+      return this.spawn(entry);
+    }
+    entry.status.lastActivity = Date.now();
+    this.dirtyActivity.add(user);
+    this.setState(entry, 'ready');
+    this.options.logger.info({ user, ms: Date.now() - began }, 'berth resumed');
+    this.record(user, 'resumed', `resumed in ${Date.now() - began} ms`);
+  }
+
   private async stopNow(entry: Entry, why: string, remove: boolean): Promise<void> {
+    // Thawed first, so its processes get the stop signal and their grace time on every engine.
+    if (entry.status.state === 'paused') await this.options.runtime.resume?.(entry.spec.name).catch(() => undefined);
     this.setState(entry, 'stopping');
     entry.target = null;
     try {
@@ -546,7 +605,7 @@ export class Spawner implements BerthDirectory {
       entry.exitedDuringSpawn = exit;
       return;
     }
-    if (entry.status.state !== 'ready') return;
+    if (entry.status.state !== 'ready' && entry.status.state !== 'paused') return;
     this.runTransition(entry, async () => {
       await this.fail(entry, await this.exitFailure(entry, exit, 'while running'));
       this.notifyStopped(entry.spec.user, `it died: ${describeExit(exit)}`);

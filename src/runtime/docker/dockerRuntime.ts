@@ -145,7 +145,9 @@ export class DockerRuntime implements Runtime {
         await this.discard(info);
         info = null;
       }
-      if (info?.State.Running) return this.remember(spec.name, info);
+      // A berth the gateway lost track of while paused (a stop that failed halfway) is thawed, not left frozen.
+      if (info?.State.Paused) await this.docker.getContainer(info.Id).unpause();
+      if (info?.State.Running) return this.remember(spec.name, info.State.Paused ? await this.docker.getContainer(info.Id).inspect() : info);
       const id = info?.Id ?? (await this.create(spec, reach, progress, generation));
       progress('starting', `starting container ${containerName(this.config.namePrefix, spec.name)}`);
       await this.start(id, spec);
@@ -175,6 +177,20 @@ export class DockerRuntime implements Runtime {
       if (!options.remove) return;
       if (info) await this.remove(info.Id);
       await this.removeOwnNetwork(name);
+    });
+  }
+
+  async pause(name: string): Promise<void> {
+    await this.call('pause the berth', async () => {
+      const info = await this.runningContainer(name);
+      if (!info.State.Paused) await this.docker.getContainer(info.Id).pause();
+    });
+  }
+
+  async resume(name: string): Promise<void> {
+    await this.call('resume the berth', async () => {
+      const info = await this.runningContainer(name);
+      if (info.State.Paused) await this.docker.getContainer(info.Id).unpause();
     });
   }
 
