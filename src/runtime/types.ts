@@ -148,7 +148,9 @@ export interface Runtime {
    * Freezes the running berth's processes, keeping their memory (docker and
    * podman: the engine's pause; local: SIGSTOP to its process group). Absent
    * where the runtime cannot pause (kubernetes): idle berths are then only
-   * stopped. A paused berth is listed and inspected as 'paused'.
+   * stopped. Rejects with BerthError 'pause_unsupported' (its userMessage
+   * the reason and the fix) where this engine cannot, after all (rootless
+   * Podman on cgroup v1). A paused berth is listed and inspected as 'paused'.
    */
   pause?(name: string): Promise<void>;
   /** Thaws a berth pause() froze; present exactly when pause is. */

@@ -71,6 +71,8 @@ export class Spawner implements BerthDirectory {
   private readonly flushTimer: NodeJS.Timeout;
   private readonly coordinator: SpawnCoordinator;
   private readonly notifications: Notifications;
+  /** Set when the runtime said it cannot pause on this engine after all: the culler then only stops. */
+  private pauseRefused: string | null = null;
   /** This gateway among those sharing the store. */
   readonly gatewayId = randomUUID();
 
@@ -173,7 +175,7 @@ export class Spawner implements BerthDirectory {
   /** Whether idle berths can be paused here (the runtime has pause and resume). */
   get canPause(): boolean {
     const { runtime } = this.options;
-    return runtime.pause !== undefined && runtime.resume !== undefined;
+    return runtime.pause !== undefined && runtime.resume !== undefined && this.pauseRefused === null;
   }
 
   async ready(user: string, reason: StartReason, waitMs?: number): Promise<BerthPort> {
@@ -552,8 +554,13 @@ export class Spawner implements BerthDirectory {
       this.record(user, 'paused', 'idle');
       return true;
     } catch (err) {
-      this.options.logger.warn({ err, user }, 'could not pause the idle berth; it keeps running and is stopped when idle.stopAfterSeconds is reached');
       this.setState(entry, 'ready');
+      if (err instanceof BerthError && err.code === 'pause_unsupported') {
+        this.pauseRefused = err.userMessage;
+        this.options.logger.warn({ reason: err.userMessage }, 'idle.pauseAfterSeconds is ignored: this engine cannot pause berths');
+        return false;
+      }
+      this.options.logger.warn({ err, user }, 'could not pause the idle berth; it keeps running and is stopped when idle.stopAfterSeconds is reached');
       return false;
     }
   }

@@ -181,6 +181,8 @@ export class DockerRuntime implements Runtime {
   }
 
   async pause(name: string): Promise<void> {
+    const refusal = await this.call('pause the berth', () => this.pauseRefusal());
+    if (refusal) throw new BerthError({ code: 'pause_unsupported', userMessage: refusal });
     await this.call('pause the berth', async () => {
       const info = await this.runningContainer(name);
       if (!info.State.Paused) await this.docker.getContainer(info.Id).pause();
@@ -611,6 +613,14 @@ export class DockerRuntime implements Runtime {
 
   private report(exit: BerthExit): void {
     for (const listener of this.exitListeners) listener(exit);
+  }
+
+  /** Why this engine cannot freeze containers, or null: a rootless engine needs cgroup v2 (the freezer is not delegated on v1). */
+  private async pauseRefusal(): Promise<string | null> {
+    if (!(await this.engineRootless())) return null;
+    const { CgroupVersion: cgroups } = (await this.docker.info()) as { CgroupVersion?: string };
+    if (cgroups !== '1') return null;
+    return `the rootless engine at ${this.engine} cannot pause containers on a cgroup v1 host; idle berths are only stopped. Run it rootful, or on a cgroup v2 host, to pause them`;
   }
 
   private engineRootless(): Promise<boolean> {
