@@ -118,7 +118,8 @@ build_debian() {
   mirror=$(debian_mirror "$codename")
   [[ -n $mirror ]] || die "no apt source for '$codename' found; set BERTH_DEBIAN_MIRROR"
   log "debootstrap $codename (minbase) from the machine's apt mirror"
-  debootstrap --variant=minbase --include=python3,openssh-sftp-server "$codename" "$root" "$mirror" \
+  # python3: the berth's web server; openssh-sftp-server: sftp; vim-tiny: a full-screen program on the alternate screen (web terminal tests).
+  debootstrap --variant=minbase --include=python3,openssh-sftp-server,vim-tiny "$codename" "$root" "$mirror" \
     >"$WORK/debootstrap.log" 2>&1 || { tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap"; }
   chroot "$root" sh -c 'groupadd -g 1000 berth && useradd -m -u 1000 -g 1000 -d /home/berth -s /bin/bash berth'
   chroot "$root" apt-get clean

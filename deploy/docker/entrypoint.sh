@@ -9,16 +9,15 @@ set -eu
 socket=${BERTH_RUNTIME_DOCKER_SOCKET:-${DOCKER_HOST:-unix:///var/run/docker.sock}}
 socket=${socket#unix://}
 
-config=
-if [ -z "${BERTH_CONFIG:-}" ] && [ -f /etc/berth/berth.yaml ]; then config=/etc/berth/berth.yaml; fi
-if [ -n "$config" ]; then export BERTH_CONFIG="$config"; fi
+if [ -z "${BERTH_CONFIG:-}" ] && [ -f /etc/berth/berth.yaml ]; then export BERTH_CONFIG=/etc/berth/berth.yaml; fi
 
 if [ "$(id -u)" != 0 ]; then
   exec node /opt/berth/bin/berth.js "$@"
 fi
 
-# A volume mounted over /data may come owned by root.
+# A volume mounted over /data may come owned by root; it is also berth's home.
 chown berth:berth /data
+export HOME=/data
 if [ -S "$socket" ]; then
   exec setpriv --reuid=berth --regid=berth --groups="$(stat -c %g "$socket")" --inh-caps=-all --no-new-privs -- node /opt/berth/bin/berth.js "$@"
 fi

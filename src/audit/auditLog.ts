@@ -4,6 +4,7 @@ import { throttledLog, type ThrottledLog } from '../log/throttled.js';
 import { insertAuditRows, pruneAuditRows, queryAuditRows, type AuditQuery, type AuditRow } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { LineSink } from './jsonLines.js';
+import { RefusalBudget } from './refusalBudget.js';
 import type { AuditDetail, AuditEvent, AuditKind, AuditOutcome, AuditRecorder, StoredAuditEvent } from './kinds.js';
 
 /** Events waiting for the store at most; beyond it (a store down for long) the oldest are dropped, and that is logged. */
@@ -17,6 +18,9 @@ const DAY_MS = 24 * 3600 * 1000;
 /** Detail text is cut to this many characters (an exec command can be long). */
 const MAX_TEXT = 1000;
 const MAX_DETAIL_KEYS = 16;
+/** Refused, failed or anonymous events kept per source address and minute (see RefusalBudget). */
+const REFUSALS_PER_SOURCE = 60;
+const REFUSAL_WINDOW_MS = 60_000;
 
 export interface AuditLogOptions {
   store: Store;
@@ -42,14 +46,22 @@ export class AuditLog implements AuditRecorder {
   private dropped = 0;
   private readonly problems: ThrottledLog;
   private readonly now: () => number;
+  private readonly refusals: RefusalBudget;
 
   constructor(private readonly options: AuditLogOptions) {
     this.now = options.now ?? Date.now;
     this.problems = throttledLog(options.logger, { burst: 1 });
+    this.refusals = new RefusalBudget(REFUSALS_PER_SOURCE, REFUSAL_WINDOW_MS, this.now);
   }
 
   record(event: AuditEvent): void {
     try {
+      // What a stranger can cause at will: a refusal, or anything before anyone was named (an SSH connection).
+      const unbidden = event.outcome !== 'ok' || event.actor === null;
+      if (unbidden && event.source !== null && !this.refusals.take(event.source)) {
+        this.problems.write('warn', `refusals:${event.source}`, { source: event.source, kind: event.kind }, `more than ${REFUSALS_PER_SOURCE} refusals or anonymous events a minute from one address: the rest of this minute's are left out of the audit log`);
+        return;
+      }
       const row = rowOf(event, this.now());
       for (const sink of this.options.lines ?? []) sink.write(jsonLine(row));
       if (this.pending.length >= MAX_PENDING) {

@@ -24,7 +24,7 @@ export const AUDIT_KINDS = [
   'port.visited',
   /** A start of the target's berth was asked for; detail.reason (http, ssh, api, …). */
   'spawn.requested',
-  /** The berth answered on its port; detail.seconds. */
+  /** The berth answered on its port (attach: its container was found); detail.seconds, detail.runtimeId (container id, pod uid or pid), detail.image. */
   'spawn.started',
   /** The berth could not start or died; detail.reason, detail.exitCode. */
   'spawn.failed',
@@ -52,6 +52,10 @@ export const AUDIT_KINDS = [
   'origin.refused',
   /** A change came with the session cookie but without the right CSRF token; detail.method, detail.host, detail.path. */
   'csrf.refused',
+  /** A berth already running when the gateway started was taken over (attach: a container found by its labels); detail.runtimeId, detail.image. */
+  'spawn.adopted',
+  /** A session's recording reached recording.maxBytes and stopped (the session went on); detail.recording (its id), detail.type ssh or terminal. */
+  'recording.capped',
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -18,7 +18,7 @@ import { eventRoutes } from '../http/api/events.js';
 import { keyRoutes } from '../http/api/keys.js';
 import { operationsRoutes } from '../http/api/operations.js';
 import { berthRoutes } from '../http/api/me.js';
-import { Readiness, readinessRoutes } from '../http/api/readiness.js';
+import { Readiness, readinessRoutes, storeProblem } from '../http/api/readiness.js';
 import { portRoutes } from '../http/api/ports.js';
 import { tokenRoutes } from '../http/api/tokens.js';
 import { Gateway } from '../http/gateway.js';
@@ -29,6 +29,8 @@ import { chooseLogFormat, createLogger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
+import { ConfigWebhook } from '../profiles/configWebhook.js';
+import { firstStartChoice } from '../http/firstStartChoice.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
@@ -36,6 +38,12 @@ import { cullerLeadership } from '../store/leader.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 import { raiseFileLimit } from './fileLimit.js';
+import { recordingRoutes } from '../http/api/recordings.js';
+import { terminalRoutes } from '../http/terminal/routes.js';
+import { TerminalSockets } from '../http/terminal/socket.js';
+import { TerminalTickets } from '../http/terminal/tickets.js';
+import { TerminalHub } from '../terminal/hub.js';
+import { Recordings } from '../terminal/recordings.js';
 
 /**
  * The built-in demo app, the default berth of the local runtime: compiled
@@ -70,7 +78,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const audit = createAuditLog(config, store, logger.child({ component: 'audit' }), logSink);
   audit.start();
   const auth = await createAuth(config, logger, (address) => runtime.isBerthAddress(address), store, audit);
-  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit });
+  const webhook = ConfigWebhook.fromConfig(config, logger.child({ component: 'config-webhook' }));
+  spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit, webhook });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
   const directory = spawner;
@@ -78,6 +87,9 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const tokens = new Tokens(store, auth.isAdmin, audit);
   const codes = new HandOffCodes(store);
   const readiness = new Readiness();
+  const recordings = new Recordings(config, logger.child({ component: 'recording' }), audit);
+  const terminals = new TerminalHub(config.terminal.keepSeconds, logger.child({ component: 'terminal' }));
+  const tickets = new TerminalTickets(codes);
   const appCookies = new AppCookies({ key: auth.appKey, lifetimeSeconds: config.auth.sessionSeconds, secure: servesHttps(config) });
   const gateway = new Gateway({
     config,
@@ -87,7 +99,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     proxy,
     metrics,
     routes: [
-      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir)),
+      ...operationsRoutes(config, runtime, metrics, new DataDirHealth(config.dataDir), () => storeProblem(store, () => directory.notificationProblem())),
       ...readinessRoutes(readiness, store),
       ...berthRoutes(config, spawner),
       ...keyRoutes(store),
@@ -98,6 +110,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...portRoutes(config, spawner, store, audit),
       ...auditRoutes(audit),
       ...(config.apps.domain === null ? [] : [authorizeRoute({ config, directory: spawner, store, codes })]),
+      ...terminalRoutes(config, tickets),
+      ...recordingRoutes(recordings),
     ],
     strip: stripRules({ headers: identityHeaderNames(config), cookies: GATEWAY_COOKIE_NAMES }),
     cookies: { reserved: isGatewayCookieName, allowDomain: config.apps.allowDomainCookies },
@@ -106,12 +120,14 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ? {}
       : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }), audit }) }),
     audit,
+    firstStartChoice: firstStartChoice(config, store),
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
+    terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });
   const http = await listenHttp(config, gateway);
   let ssh: SshServer | null = null;
   try {
-    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, audit });
+    ssh = config.listen.ssh === null ? null : await startSshServer({ config, directory: spawner, store, logger, metrics, audit, recordings, berthKeys: runtime.authorizedKeys?.bind(runtime) ?? null });
   } catch (err) {
     // A half-finished start cleans up after itself, so the caller sees only the reason.
     await http.close(0, () => proxy.close());
@@ -150,7 +166,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       }
       logger.info('shutting down: no new requests or connections; finishing those in flight');
       // SSH sessions are told why before the berths they run in stop.
-      await Promise.all([ssh?.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
+      await Promise.all([ssh?.close(), terminals.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
+      recordings.close();
       await culler.close();
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();

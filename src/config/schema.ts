@@ -152,7 +152,7 @@ const localRuntime = z
 
 const runtime = z
   .strictObject({
-    kind: z.enum(['local', 'docker', 'kubernetes']).default('local'),
+    kind: z.enum(['local', 'docker', 'kubernetes', 'attach']).default('local'),
     local: localRuntime,
     docker: dockerRuntime,
     kubernetes: kubernetesRuntime,
@@ -165,36 +165,115 @@ const mount = z.strictObject({
   readOnly: z.boolean().default(true),
 });
 
+// Each environment key once, so the template and profile overrides (the same keys, none defaulted) check alike.
+const absolutePath = z.string().startsWith('/', 'expected an absolute path');
+const argv = z.array(z.string()).min(1);
+const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string());
+const memorySize = z.string().regex(/^\d+(\.\d+)?[kmgKMG]?i?[bB]?$/, 'expected a size such as "512m" or "2g"');
+const cpus = z.number().positive();
+const pids = z.number().int().positive();
+const capabilityList = z.array(z.string().regex(/^[A-Z_]+$/, 'expected a capability name such as "CHOWN"'));
+
 const environment = z
   .strictObject({
     image: z.string().nullable().default(null),
-    command: z.array(z.string()).min(1).nullable().default(null),
+    command: argv.nullable().default(null),
     port: port.default(8080),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string()).default({}),
-    homePath: z.string().startsWith('/', 'expected an absolute path').default('/home/berth'),
+    env: envVars.default({}),
+    homePath: absolutePath.default('/home/berth'),
     readyPath: z.string().startsWith('/', 'expected a path starting with /').nullable().default(null),
     workingDir: z.string().nullable().default(null),
     user: z.string().nullable().default(null),
-    shell: z.array(z.string()).min(1).nullable().default(null),
+    shell: argv.nullable().default(null),
     limits: z
       .strictObject({
-        memory: z.string().regex(/^\d+(\.\d+)?[kmgKMG]?i?[bB]?$/, 'expected a size such as "512m" or "2g"').nullable().default(null),
-        cpus: z.number().positive().nullable().default(null),
-        pids: z.number().int().positive().nullable().default(null),
+        memory: memorySize.nullable().default(null),
+        cpus: cpus.nullable().default(null),
+        pids: pids.nullable().default(null),
       })
       .prefault({}),
-    capabilities: z.array(z.string().regex(/^[A-Z_]+$/, 'expected a capability name such as "CHOWN"')).default([
-      'CHOWN',
-      'DAC_OVERRIDE',
-      'FOWNER',
-      'SETUID',
-      'SETGID',
-      'KILL',
-    ]),
+    capabilities: capabilityList.default(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL']),
     readOnlyRoot: z.boolean().default(false),
     mounts: z.array(mount).default([]),
   })
   .prefault({});
+
+/**
+ * What a profile or one of its choices changes: any environment key that
+ * shapes the berth (env and limits merge key by key, the rest replace; the
+ * gateway-side readyPath and shell stay the template's), and the Kubernetes keys that
+ * make sense per user. Mounts still pass the runtime's allowedMounts.
+ */
+export const profileOverrides = z
+  .strictObject({
+    image: z.string().optional(),
+    command: argv.optional(),
+    port: port.optional(),
+    env: envVars.optional(),
+    homePath: absolutePath.optional(),
+    workingDir: z.string().optional(),
+    user: z.string().optional(),
+    limits: z.strictObject({ memory: memorySize.optional(), cpus: cpus.optional(), pids: pids.optional() }).optional(),
+    capabilities: capabilityList.optional(),
+    readOnlyRoot: z.boolean().optional(),
+    mounts: z.array(mount).optional(),
+    kubernetes: z
+      .strictObject({
+        nodeSelector: z.record(kubeKey, z.string()).optional(),
+        tolerations: z.array(toleration).optional(),
+        /** Extended resources such as nvidia.com/gpu: set as the container's request and limit alike. */
+        resources: z.record(kubeKey, kubeQuantity).optional(),
+      })
+      .optional(),
+  })
+  .prefault({});
+
+const slug = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lowercase slug such as "gpu-large"');
+/** Who may pick a profile or choice: empty lists on both mean everyone. */
+const audience = {
+  allowedGroups: z.array(z.string().min(1)).default([]),
+  allowedUsers: z.array(z.string().min(1)).default([]),
+};
+
+const profileChoice = z.strictObject({
+  slug,
+  displayName: z.string().min(1),
+  description: z.string().default(''),
+  default: z.boolean().default(false),
+  ...audience,
+  overrides: profileOverrides,
+});
+
+const profileOption = z
+  .strictObject({
+    slug,
+    displayName: z.string().min(1),
+    choices: z.array(profileChoice).min(1),
+  })
+  .refine((o) => unique(o.choices.map((c) => c.slug)), { message: 'choice slugs must be unique', path: ['choices'] })
+  .refine((o) => o.choices.filter((c) => c.default).length <= 1, { message: 'at most one choice may be the default', path: ['choices'] });
+
+const profile = z
+  .strictObject({
+    slug,
+    displayName: z.string().min(1),
+    description: z.string().default(''),
+    default: z.boolean().default(false),
+    ...audience,
+    overrides: profileOverrides,
+    options: z.array(profileOption).default([]),
+  })
+  .refine((p) => unique(p.options.map((o) => o.slug)), { message: 'option slugs must be unique', path: ['options'] });
+
+const profiles = z
+  .array(profile)
+  .default([])
+  .refine((list) => unique(list.map((p) => p.slug)), 'profile slugs must be unique')
+  .refine((list) => list.filter((p) => p.default).length <= 1, 'at most one profile may be the default');
+
+function unique(values: readonly string[]): boolean {
+  return new Set(values).size === values.length;
+}
 
 const spawn = z
   .strictObject({
@@ -305,6 +384,34 @@ const store = z
   .refine((s) => s.kind === 'postgres' || (s.url === null && s.urlFile === null), 'store.url and store.urlFile need store.kind: postgres')
   .prefault({});
 
+/** A container label key as the engine takes it: no "=" and no white space. */
+const labelKey = z.string().regex(/^[^=\s]+$/, 'expected a label key such as "berth.user"');
+
+/** runtime.kind attach: berths are containers something else runs, found by their labels (src/runtime/attach/). */
+const attach = z
+  .strictObject({
+    userLabel: labelKey.default('berth.user'),
+    /** "key=value" every attached container must carry, so a stray container cannot claim a user. */
+    requireLabel: z.string().regex(/^[^=\s]+=\S*$/, 'expected "key=value", e.g. "berth.attach=true"').default('berth.attach=true'),
+    /** Where SSH keys come from, asked in this order. */
+    keySources: z
+      .array(z.enum(['registered', 'label', 'files']))
+      .min(1)
+      .refine((sources) => new Set(sources).size === sources.length, 'name each source once')
+      .default(['registered']),
+    /** The label holding authorized_keys lines (key source "label"). */
+    keysLabel: labelKey.default('berth.authorizedKeys'),
+    /** The label holding more authorized_keys paths, comma-separated (key source "files"). */
+    keyFilesLabel: labelKey.default('berth.authorizedKeysFiles'),
+    /** authorized_keys paths inside the container, {user} standing for the username (key source "files"). */
+    keyFiles: z.array(z.string().startsWith('/', 'expected an absolute path')).default(['/home/{user}/.ssh/authorized_keys']),
+    /** Larger authorized_keys files are refused, not read. */
+    maxKeyFileBytes: z.number().int().min(1).max(1024 * 1024).default(64 * 1024),
+    /** The label naming the container's web port; without it, environment.port. */
+    portLabel: labelKey.default('berth.port'),
+  })
+  .prefault({});
+
 const audit = z
   .strictObject({
     /** Events older than this are deleted (every hour). */
@@ -313,6 +420,47 @@ const audit = z
     file: z.string().min(1).nullable().default(null),
     /** Every event also as a JSON line on stdout, beside the gateway's log. */
     stdout: z.boolean().default(false),
+  })
+  .prefault({});
+
+const terminal = z
+  .strictObject({
+    /** How long a web terminal's shell outlives its last dropped socket, waiting for a reconnect. */
+    keepSeconds: seconds(0).default(600),
+    /** Whether an admin may open a terminal into another user's berth (audited, and shown to that user). */
+    adminAccess: z.boolean().default(false),
+  })
+  .prefault({});
+
+const recording = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Keystrokes too (off: they include typed passwords). */
+    input: z.boolean().default(false),
+    /** Per session; past it the recording ends with a marker and the session goes on. */
+    maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    /** strict: a pty session whose recording cannot be written is refused; best-effort: it runs, and says it is not recorded. */
+    failMode: z.enum(['best-effort', 'strict']).default('best-effort'),
+  })
+  .prefault({});
+
+/** ContainerSSH's config webhook, asked before every spawn (src/profiles/configWebhook.ts). */
+const configWebhook = z
+  .strictObject({
+    url: url.nullable().default(null),
+    /** One attempt's limit; attempts repeat with back-off until spawn.timeoutSeconds is spent. */
+    timeoutSeconds: seconds(0.1).default(2),
+    /** How long one user's answer is reused; 0 asks before every spawn. */
+    cacheSeconds: seconds(0).default(0),
+    tls: z
+      .strictObject({
+        /** Files in PEM form: the CA that signed the webhook's certificate, and the client certificate and key Berth presents. */
+        ca: z.string().nullable().default(null),
+        cert: z.string().nullable().default(null),
+        key: z.string().nullable().default(null),
+      })
+      .refine((t) => (t.cert === null) === (t.key === null), 'set configWebhook.tls.cert and configWebhook.tls.key together')
+      .prefault({}),
   })
   .prefault({});
 
@@ -342,7 +490,14 @@ export const configSchema = z.strictObject({
   apps,
   store,
   metrics,
+  attach,
   audit,
+  profiles,
+  /** ask: a first start with more than one profile to pick from waits on the loading page for the choice; default: starts the default at once. */
+  profilesChoice: z.enum(['ask', 'default']).default('ask'),
+  configWebhook,
+  terminal,
+  recording,
 });
 
 export type Config = z.output<typeof configSchema>;

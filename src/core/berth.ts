@@ -46,4 +46,6 @@ export interface BerthStatus {
   /** Runtime identity, e.g. a container id or a process id. */
   runtimeId: string | null;
   image: string | null;
+  /** The profile (and its option choices) of the current or last spawn; null without profiles. */
+  profile: { profile: string; options: Record<string, string> } | null;
 }

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'shutting_down'
   | 'storage_full'
   | 'storage_unavailable'
+  | 'recording_unavailable'
   | 'internal';
 
 export interface BerthErrorInit {
@@ -60,6 +61,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   shutting_down: 503,
   storage_full: 507,
   storage_unavailable: 503,
+  recording_unavailable: 503,
   internal: 500,
 };
 

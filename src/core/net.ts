@@ -70,3 +70,8 @@ export function cidrMatcher(cidrs: readonly string[]): (address: string | undefi
     return verdict;
   };
 }
+
+/** "host:port", with an IPv6 address in brackets: how remote addresses are written for others to parse. */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -18,6 +18,7 @@ import { throttledLog, type ThrottledLog, type ThrottledLevel } from '../log/thr
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import { Forwarder } from './forwarder.js';
+import { TERMINAL_SOCKET_PATH, type TerminalSockets } from './terminal/socket.js';
 import { loadingPage } from './pages/loading.js';
 import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 import { writeRawJson } from './rawResponse.js';
@@ -25,6 +26,10 @@ import { redirect, redirectDroppingSecret, sendError, sendHtml, sendJson, wantsH
 import { RouteTable, type Route } from './routes.js';
 import { requestKind } from './startPolicy.js';
 import { servesHttps } from '../config/publicUrl.js';
+import { joinHostPort } from '../core/net.js';
+import type { User } from '../core/user.js';
+import type { LaunchRequest } from '../spawner/plan.js';
+import type { FirstStartChoice } from './firstStartChoice.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -42,6 +47,9 @@ export interface GatewayDeps {
   tunnels?: Tunnels;
   /** Where refusals by the Origin rule and the CSRF check are recorded. */
   audit?: AuditRecorder;
+  /** Asked on a navigation to a stopped berth: profiles to offer instead of starting (./firstStartChoice.ts). */
+  firstStartChoice?: FirstStartChoice;
+  terminals?: TerminalSockets;
 }
 
 const GATEWAY_PREFIX = '/_berth/';
@@ -109,7 +117,9 @@ export class Gateway {
       ? this.apps.handleUpgrade(req, socket, head)
       : tunnelPort !== null && this.deps.tunnels
         ? this.deps.tunnels.handle(req, socket, head, tunnelPort)
-        : this.upgradeBerth(req, socket, head);
+        : this.deps.terminals && pathOf(req.url) === TERMINAL_SOCKET_PATH
+          ? this.deps.terminals.handle(req, socket, head)
+          : this.upgradeBerth(req, socket, head);
     work.catch((err) => {
       const error = asBerthError(err);
       this.logRefusal(req, error);
@@ -138,7 +148,7 @@ export class Gateway {
     const { csrf } = this.deps.auth;
     const refusal = token === null ? checkRequestCsrf(req, csrf, signIn, this.deps.config.publicUrl) : null;
     if (refusal) throw refusal;
-    return route.handler({ req, res, url, user, params, csrfToken: csrf.csrfToken(signIn), via: token !== null ? 'token' : this.deps.auth.authenticator.mode });
+    return route.handler({ req, res, url, user, params, csrfToken: csrf.csrfToken(signIn), via: token !== null ? 'token' : this.deps.auth.authenticator.mode, sessionId: signIn.sessionId });
   }
 
   private async serveBerth(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -153,8 +163,9 @@ export class Gateway {
     const status = directory.status(user.name);
     // A paused berth thaws in milliseconds: its navigation is held for it (below), not shown the loading page.
     if (kind === 'navigation' && status.state !== 'paused') {
-      directory.start(user.name, 'http');
-      sendHtml(res, 200, loadingPage(directory.status(user.name), this.deps.auth.csrf.csrfToken(signIn)));
+      const choices = (await this.deps.firstStartChoice?.(user, status)) ?? null;
+      if (choices === null) directory.start(user.name, 'http', launchOf(req, user));
+      sendHtml(res, 200, loadingPage(directory.status(user.name), this.deps.auth.csrf.csrfToken(signIn), choices));
       return;
     }
     if (kind === 'background' && status.state !== 'starting') {
@@ -162,7 +173,7 @@ export class Gateway {
       return;
     }
     try {
-      const endpoint = await directory.ready(user.name, 'http', config.spawn.holdSeconds * 1000);
+      const endpoint = await directory.ready(user.name, 'http', config.spawn.holdSeconds * 1000, launchOf(req, user));
       if (res.destroyed) return;
       this.forwarder.web(req, res, user.name, endpoint);
     } catch (err) {
@@ -175,7 +186,7 @@ export class Gateway {
   private async upgradeBerth(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { directory, config } = this.deps;
     if (pathOf(req.url).startsWith(GATEWAY_PREFIX)) {
-      throw new BerthError({ code: 'not_found', userMessage: 'The gateway accepts no upgrades on its own paths but its tunnels (/_berth/api/me/tunnel/<port>).' });
+      throw new BerthError({ code: 'not_found', userMessage: `The gateway accepts no upgrades on its own paths but its tunnels (/_berth/api/me/tunnel/<port>) and the terminal (${TERMINAL_SOCKET_PATH}).` });
     }
     // Checked first, so a page on another origin neither learns who is signed in nor starts the berth.
     if (headerToken(req) === null) {
@@ -193,7 +204,7 @@ export class Gateway {
         writeRawJson(socket, 503, { state, message: notRunningMessage(state) }, { 'retry-after': RETRY_AFTER_SECONDS });
         return;
       }
-      target = await directory.ready(user, 'http', config.spawn.holdSeconds * 1000);
+      target = await directory.ready(user, 'http', config.spawn.holdSeconds * 1000, launchOf(req, result.user));
     }
     this.forwarder.upgrade(req, socket, head, user, target);
   }
@@ -292,4 +303,10 @@ function notRunningMessage(state: string): string {
   return state === 'failed'
     ? 'Your environment has failed; open it in a browser tab (or call POST /_berth/api/me/start) to start it again.'
     : `Your environment is ${state}; open it in a browser tab (or call POST /_berth/api/me/start) to start it.`;
+}
+
+/** What a request tells a spawn (off the proxy's hot path: only when the berth is not ready). */
+function launchOf(req: IncomingMessage, user: User): LaunchRequest {
+  const { remoteAddress, remotePort } = req.socket;
+  return { groups: user.groups, ...(remoteAddress && remotePort ? { remoteAddress: joinHostPort(remoteAddress, remotePort) } : {}) };
 }

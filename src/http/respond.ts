@@ -2,15 +2,25 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BerthError } from '../core/errors.js';
 import { escapeHtml, page } from './pages/html.js';
 
+/** What a page may need beyond the strict default: each for one page that needs it, never the default. */
+export interface PolicyExtras {
+  /** Lets `<style>` elements carrying this nonce apply (the terminal page: xterm.js sizes its grid with them). */
+  styleNonce?: string;
+  /** Lets scripts compile WebAssembly, and nothing else eval-like (pages that play recordings: asciinema-player's parser). */
+  wasm?: boolean;
+}
+
 /**
  * The gateway pages' Content-Security-Policy: same-origin scripts, styles
  * and requests only, no inline code. `formActionOrigins` are further origins
  * a form may end up at: browsers apply form-action to the redirects after a
  * submit too, so the sign-in form that redirects to the provider names it.
  */
-export function contentSecurityPolicy(formActionOrigins: readonly string[] = []): string {
+export function contentSecurityPolicy(formActionOrigins: readonly string[] = [], extras: PolicyExtras = {}): string {
   const formAction = ["'self'", ...formActionOrigins].join(' ');
-  return `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+  const script = extras.wasm ? "'self' 'wasm-unsafe-eval'" : "'self'";
+  const style = extras.styleNonce === undefined ? "'self'" : `'self' 'nonce-${extras.styleNonce}'`;
+  return `default-src 'none'; script-src ${script}; style-src ${style}; img-src 'self' data:; connect-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
 }
 
 /** Headers on every page the gateway itself serves (never on proxied responses: those belong to the app). */

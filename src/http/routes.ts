@@ -11,6 +11,8 @@ export interface RouteContext {
   csrfToken?: string;
   /** How the user signed in: the auth mode, or "token" (absent on public routes). */
   via?: string;
+  /** The sign-in's session id (not a secret; see Authenticated), on routes with access 'user' or 'admin'. */
+  sessionId?: string;
   /** Values of the route's `:name` segments, decoded. */
   params: Readonly<Record<string, string>>;
 }

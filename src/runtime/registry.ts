@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
+import { attachRuntimeFromConfig } from './attach/fromConfig.js';
 import { dockerRuntimeFromConfig } from './docker/fromConfig.js';
 import { kubernetesRuntimeFromConfig } from './kubernetes/fromConfig.js';
 import { localRuntimeFromConfig } from './local/fromConfig.js';
@@ -28,6 +29,7 @@ const factories: Partial<Record<RuntimeKind, RuntimeFactory>> = {
   local: localRuntimeFromConfig,
   docker: dockerRuntimeFromConfig,
   kubernetes: kubernetesRuntimeFromConfig,
+  attach: attachRuntimeFromConfig,
 };
 
 export function createRuntime(config: Config, deps: RuntimeDeps): Runtime {

@@ -6,9 +6,17 @@ import type { BerthSpec } from './types.js';
 
 export type SpecFields = Omit<BerthSpec, 'user' | 'name' | 'hash'>;
 
-/** The berth a user gets from the configured environment template. */
-export function berthSpecFor(config: Config, user: string): BerthSpec {
-  const environment = config.environment;
+/** What a berth is made from: the environment template, or a profile's merge of it (src/profiles/), with its extras. */
+export interface SpecTemplate {
+  environment: Config['environment'];
+  kubernetes?: BerthSpec['kubernetes'];
+  labels?: BerthSpec['labels'];
+  profile?: BerthSpec['profile'];
+}
+
+/** The berth a user gets from the configured environment template, or from the template given. */
+export function berthSpecFor(config: Config, user: string, template: SpecTemplate = { environment: config.environment }): BerthSpec {
+  const { environment, kubernetes, labels, profile } = template;
   const fields: SpecFields = {
     image: environment.image,
     command: environment.command,
@@ -21,6 +29,10 @@ export function berthSpecFor(config: Config, user: string): BerthSpec {
     capabilities: environment.capabilities,
     readOnlyRoot: environment.readOnlyRoot,
     mounts: environment.mounts,
+    // Absent extras leave the digest of a berth made before profiles existed unchanged.
+    ...(kubernetes ? { kubernetes } : {}),
+    ...(labels && Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(profile ? { profile } : {}),
   };
   return { user, name: safeName(user), ...fields, hash: specHash(fields) };
 }

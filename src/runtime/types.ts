@@ -27,8 +27,21 @@ export interface BerthSpec {
   capabilities: string[];
   readOnlyRoot: boolean;
   mounts: Array<{ source: string; target: string; readOnly: boolean }>;
+  /** Scheduling and extra resources (nvidia.com/gpu) for the Kubernetes runtime, from a profile; merged over runtime.kubernetes' own. */
+  kubernetes?: KubernetesPlacement;
+  /** Labels from a config webhook's answer, beneath the gateway's own (which always win). */
+  labels?: Record<string, string>;
+  /** The profile and choices the berth was made from, so that picking another re-creates it. */
+  profile?: { slug: string; options: Record<string, string> };
   /** A digest of everything above that shapes the berth; a change means re-create. */
   hash: string;
+}
+
+export interface KubernetesPlacement {
+  nodeSelector: Record<string, string>;
+  tolerations: Array<{ key?: string; operator?: 'Equal' | 'Exists'; value?: string; effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'; tolerationSeconds?: number }>;
+  /** Extended resources, each requested and limited alike: {"nvidia.com/gpu": "1"}. */
+  resources: Record<string, string>;
 }
 
 /** 'paused': frozen by Runtime.pause, memory kept; reported only by runtimes that can pause. */
@@ -96,8 +109,27 @@ export interface BerthExit extends ExitFacts {
   name: string;
 }
 
+/** What a runtime does to berths, where it differs from making and ending them. */
+export interface RuntimeCapabilities {
+  /** Makes berths from the spec; false: finds berths something else runs (attach), ready as soon as found. */
+  creates: boolean;
+  /** stop() ends the berth's processes; false: it only forgets the berth, which keeps running. */
+  stops: boolean;
+}
+
+/** Where a berth itself holds keys its user may log in with (attach.keySources "label" and "files"). */
+export type BerthKeySource = 'label' | 'files';
+
+/** authorized_keys text read from a berth, with where it was read, for log lines. */
+export interface BerthKeyText {
+  origin: string;
+  text: string;
+}
+
 export interface Runtime {
   readonly kind: string;
+  /** Absent: the runtime creates and stops berths. */
+  readonly capabilities?: RuntimeCapabilities;
   /** Throws BerthError('runtime_unavailable') naming what is wrong when berths cannot be run. */
   health(): Promise<void>;
   /**
@@ -146,8 +178,8 @@ export interface Runtime {
   exec(name: string, options: ExecOptions): Promise<ExecProcess>;
   /**
    * Freezes the running berth's processes, keeping their memory (docker and
-   * podman: the engine's pause; local: SIGSTOP to its process group). Absent
-   * where the runtime cannot pause (kubernetes): idle berths are then only
+   * podman: the engine's pause). Absent
+   * where the runtime cannot pause (local, kubernetes): idle berths are then only
    * stopped. Rejects with BerthError 'pause_unsupported' (its userMessage
    * the reason and the fix) where this engine cannot, after all (rootless
    * Podman on cgroup v1). A paused berth is listed and inspected as 'paused'.
@@ -155,6 +187,12 @@ export interface Runtime {
   pause?(name: string): Promise<void>;
   /** Thaws a berth pause() froze; present exactly when pause is. */
   resume?(name: string): Promise<void>;
+  /**
+   * The keys the user's berth holds itself, from every running container
+   * that may be theirs (so a key is known even while the refusal to pick one
+   * of several stands). Only runtimes whose berths carry keys (attach) have it.
+   */
+  authorizedKeys?(user: string, source: BerthKeySource): Promise<BerthKeyText[]>;
   /** Called when a running berth exits without being asked to. */
   onExit(listener: (exit: BerthExit) => void): void;
   close(): Promise<void>;

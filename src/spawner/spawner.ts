@@ -8,12 +8,14 @@ import { describeExit, type ExitFacts } from '../core/exit.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { ConfigWebhook } from '../profiles/configWebhook.js';
 import { berthSpecFor } from '../runtime/spec.js';
 import type { BerthExit, BerthPort, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime } from '../runtime/types.js';
 import { notificationsFor, type BerthNotice, type Notifications } from '../store/notifications.js';
 import type { BerthEvent, Store } from '../store/store.js';
 import { coordinatorFor, type SpawnCoordinator, type SpawnLease } from './coordinator.js';
 import { waitUntilReady } from './readiness.js';
+import { SpawnPlanner, type LaunchRequest } from './plan.js';
 import { Semaphore } from './semaphore.js';
 import type { BerthDirectory, StartReason } from './types.js';
 
@@ -21,7 +23,10 @@ type Listener = (event: ProgressEvent, status: BerthStatus) => void;
 
 interface Entry {
   status: BerthStatus;
+  /** The template's spec until the first spawn, then the one that spawn planned (profile, webhook). */
   spec: BerthSpec;
+  /** What the front asking for the next spawn knew (profile asked for, groups, connection). */
+  launch: LaunchRequest;
   /** The main port while ready, made once so the proxy's hot path allocates nothing for it. */
   target: BerthPort | null;
   /** The newest spawn or stop in flight; new ones chain behind it, so at most one runs (single flight). */
@@ -51,6 +56,8 @@ export interface SpawnerOptions {
   notifications?: Notifications;
   /** Where starts, failures and stops are recorded. */
   audit?: AuditRecorder;
+  /** Asked before every spawn when configWebhook.url is set. */
+  webhook?: ConfigWebhook | null;
 }
 
 const LOG_TAIL_LINES = 40;
@@ -69,6 +76,7 @@ export class Spawner implements BerthDirectory {
   /** Events not yet written: record() batches them into one store transaction per turn of the event loop. */
   private pendingEvents: BerthEvent[] = [];
   private readonly flushTimer: NodeJS.Timeout;
+  private readonly planner: SpawnPlanner;
   private readonly coordinator: SpawnCoordinator;
   private readonly notifications: Notifications;
   /** Set when the runtime said it cannot pause on this engine after all: the culler then only stops. */
@@ -77,6 +85,7 @@ export class Spawner implements BerthDirectory {
   readonly gatewayId = randomUUID();
 
   constructor(private readonly options: SpawnerOptions) {
+    this.planner = new SpawnPlanner({ config: options.config, store: options.store, logger: options.logger, webhook: options.webhook ?? null });
     this.semaphore = new Semaphore(options.config.spawn.concurrency);
     this.coordinator = options.coordinator ?? coordinatorFor(options.store, this.gatewayId, options.logger);
     this.notifications = options.notifications ?? notificationsFor(options.store, this.gatewayId, options.logger);
@@ -93,6 +102,9 @@ export class Spawner implements BerthDirectory {
     for (const berth of observed) {
       if ((berth.state !== 'running' && berth.state !== 'paused') || !berth.user) continue;
       await this.adoptRunning(this.entry(berth.user), berth, activity.get(berth.user) ?? Date.now());
+      // What it runs, said per berth: for attach, this is the attach (src/runtime/attach/).
+      this.options.logger.info({ user: berth.user, runtimeId: berth.id, image: berth.image }, 'adopted running berth');
+      this.audit(berth.user, 'spawn.adopted', 'ok', { runtimeId: berth.id, image: berth.image });
       adopted++;
     }
     if (adopted > 0) this.options.logger.info({ adopted }, 'adopted running berths');
@@ -142,8 +154,9 @@ export class Spawner implements BerthDirectory {
     return entry !== undefined && entry.status.state === 'ready' ? entry.target : null;
   }
 
-  start(user: string, reason: StartReason): void {
+  start(user: string, reason: StartReason, launch?: LaunchRequest): void {
     const entry = this.entry(user);
+    if (launch) entry.launch = launch;
     if (entry.startQueued || entry.status.state === 'ready' || entry.status.state === 'starting') return;
     entry.startQueued = true;
     this.options.logger.info({ user, reason }, 'starting berth');
@@ -151,7 +164,7 @@ export class Spawner implements BerthDirectory {
     this.runTransition(entry, () => {
       entry.startQueued = false;
       // Decided when it runs: a pause queued before this start has made the berth paused by then.
-      return entry.status.state === 'paused' ? this.resumeNow(entry) : this.spawn(entry);
+      return entry.status.state === 'paused' ? this.resumeNow(entry, reason) : this.spawn(entry, reason);
     });
   }
 
@@ -178,10 +191,10 @@ export class Spawner implements BerthDirectory {
     return runtime.pause !== undefined && runtime.resume !== undefined && this.pauseRefused === null;
   }
 
-  async ready(user: string, reason: StartReason, waitMs?: number): Promise<BerthPort> {
+  async ready(user: string, reason: StartReason, waitMs?: number, launch?: LaunchRequest): Promise<BerthPort> {
     const entry = this.entry(user);
     if (!(entry.status.state === 'ready' && entry.target)) {
-      this.start(user, reason);
+      this.start(user, reason, launch);
       const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
       // Transitions chain, so waiting for the newest one waits for all queued before it.
       while (entry.transition && (await settlesWithin(entry.transition, deadline - Date.now())));
@@ -294,6 +307,7 @@ export class Spawner implements BerthDirectory {
     }
     await this.flushActivity();
     await this.flushEvents();
+    await this.options.webhook?.close();
     await this.notifications.close();
   }
 
@@ -347,6 +361,7 @@ export class Spawner implements BerthDirectory {
       entry = {
         status: this.freshStatus(user),
         spec,
+        launch: {},
         target: null,
         transition: null,
         startQueued: false,
@@ -375,6 +390,7 @@ export class Spawner implements BerthDirectory {
       failure: null,
       runtimeId: null,
       image: this.options.config.environment.image,
+      profile: null,
     };
   }
 
@@ -415,7 +431,7 @@ export class Spawner implements BerthDirectory {
    * berth once that one has it ready; a lease its holder gives up or lets
    * lapse is taken over, and the spawn finished here.
    */
-  private async spawn(entry: Entry): Promise<void> {
+  private async spawn(entry: Entry, reason: StartReason): Promise<void> {
     entry.spawnBegan = Date.now();
     entry.status.progress = [];
     entry.status.failure = null;
@@ -427,7 +443,7 @@ export class Spawner implements BerthDirectory {
       for (;;) {
         const lease = await this.coordinator.acquire(user);
         if (lease !== null) {
-          if ((await this.spawnHolding(entry, lease)) === 'done') return;
+          if ((await this.spawnHolding(entry, lease, reason)) === 'done') return;
           continue;
         }
         const outcome = await this.coordinator.follow(user, (event) => this.publish(entry, event), () => entry.stopRequested);
@@ -450,9 +466,8 @@ export class Spawner implements BerthDirectory {
   }
 
   /** The spawn proper, as the lease's holder: 'superseded' when the lease was lost to another gateway before anything was made. */
-  private async spawnHolding(entry: Entry, lease: SpawnLease): Promise<'done' | 'superseded'> {
+  private async spawnHolding(entry: Entry, lease: SpawnLease, reason: StartReason): Promise<'done' | 'superseded'> {
     const { config, runtime, logger, metrics } = this.options;
-    const { spec } = entry;
     entry.lease = lease;
     const release = await this.semaphore.acquire((position) =>
       this.emit(entry, 'queued', `Waiting for a free start slot (${position} ahead of you)`),
@@ -461,6 +476,16 @@ export class Spawner implements BerthDirectory {
       if (!(await lease.held())) return 'superseded';
       const deadline = Date.now() + config.spawn.timeoutSeconds * 1000;
       this.emit(entry, 'starting', 'Starting your environment');
+      const { launch } = entry;
+      entry.launch = {};
+      const plan = await beforeDeadline(
+        this.planner.plan(entry.status.user, reason, launch, deadline, (message) => this.emit(entry, 'starting', message)),
+        deadline,
+        `its configuration was not settled after ${config.spawn.timeoutSeconds} s`,
+      );
+      const { spec } = plan;
+      entry.spec = spec;
+      entry.status.profile = plan.selection;
       const observed = await beforeDeadline(
         runtime.ensure(spec, (step, message) => this.emit(entry, step, message), lease.generation),
         deadline,
@@ -468,7 +493,9 @@ export class Spawner implements BerthDirectory {
       );
       entry.status.runtimeId = observed.id;
       entry.status.image = observed.image;
-      this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
+      // A berth something else runs (attach) is ready once found: whether its app listens is not Berth's to wait for.
+      const found = runtime.capabilities?.creates === false;
+      if (!found) this.emit(entry, 'waiting', `Waiting for your app to answer on port ${spec.port}`);
       // A command that fails at once can be gone before its exit event arrives (on Podman, before the
       // engine even answers the start); its exit code and output then say more than "not running".
       const mainPort = await runtime.mainPort(spec.name).catch(async (err: unknown) => {
@@ -476,12 +503,14 @@ export class Spawner implements BerthDirectory {
         if (now?.state === 'exited') throw await this.exitFailure(entry, { exitCode: now.exitCode }, 'before it was ready');
         throw err;
       });
-      const answered = await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
-        readyPath: config.environment.readyPath,
-        deadline,
-        abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
-        onAttempt: () => undefined,
-      });
+      const answered =
+        found ||
+        (await waitUntilReady(() => runtime.connect(spec.name, mainPort), {
+          readyPath: config.environment.readyPath,
+          deadline,
+          abandoned: () => entry.exitedDuringSpawn !== null || entry.stopRequested,
+          onAttempt: () => undefined,
+        }));
       if (!answered && entry.stopRequested) return 'done';
       if (!answered) {
         const exited = entry.exitedDuringSpawn as ExitFacts | null;
@@ -496,7 +525,7 @@ export class Spawner implements BerthDirectory {
       metrics.spawnDuration.observe({ outcome: 'ready' }, seconds);
       logger.info({ user: spec.user, seconds, id: observed.id }, 'berth ready');
       this.record(spec.user, 'ready', `ready in ${seconds.toFixed(1)} s`);
-      this.audit(spec.user, 'spawn.started', 'ok', { seconds: Math.round(seconds * 10) / 10 });
+      this.audit(spec.user, 'spawn.started', 'ok', { seconds: Math.round(seconds * 10) / 10, runtimeId: observed.id, image: observed.image });
       void this.notifications.publish({ user: spec.user, state: 'ready' });
       return 'done';
     } catch (err) {
@@ -566,14 +595,14 @@ export class Spawner implements BerthDirectory {
   }
 
   /** Thaws a paused berth for the use that asked; one that will not thaw (gone meanwhile) is started afresh. */
-  private async resumeNow(entry: Entry): Promise<void> {
+  private async resumeNow(entry: Entry, reason: StartReason): Promise<void> {
     const { user, name } = entry.spec;
     const began = Date.now();
     try {
       await this.options.runtime.resume?.(name);
     } catch (err) {
       this.options.logger.warn({ err, user }, 'could not resume the paused berth; starting it again');
-      return this.spawn(entry);
+      return this.spawn(entry, reason);
     }
     entry.status.lastActivity = Date.now();
     this.dirtyActivity.add(user);
@@ -669,9 +698,11 @@ export class Spawner implements BerthDirectory {
       if (at) batch.set(user, at);
     }
     this.dirtyActivity.clear();
-    await this.options.store
-      .saveActivity(batch)
-      .catch((err) => this.options.logger.warn({ err }, 'could not save activity'));
+    await this.options.store.saveActivity(batch).catch((err) => {
+      // Kept for the next flush: the store away for a while loses no clock.
+      for (const user of batch.keys()) this.dirtyActivity.add(user);
+      this.options.logger.warn({ err }, 'could not save activity; will retry');
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { BerthStatus, ProgressEvent } from '../core/berth.js';
 import type { Duplex } from 'node:stream';
 import type { BerthPort, ExecOptions, ExecProcess, ListeningPort } from '../runtime/types.js';
+import type { LaunchRequest } from './plan.js';
 
 /** Why a berth is being started; only some reasons may start a stopped berth (see src/http/startPolicy). */
 export type StartReason = 'http' | 'ssh' | 'api' | 'tunnel';
@@ -16,10 +17,10 @@ export interface BerthDirectory {
   userOf(name: string): string | null;
   /** The main port when the berth is ready, else null; synchronous (one object per ready berth) for the proxy's hot path. */
   readyTarget(user: string): BerthPort | null;
-  /** Starts the berth if needed (single-flight per user) without waiting. */
-  start(user: string, reason: StartReason): void;
+  /** Starts the berth if needed (single-flight per user) without waiting; `launch` is what the front knows (see ./plan.ts). */
+  start(user: string, reason: StartReason, launch?: LaunchRequest): void;
   /** Starts if needed and resolves with the main port once ready; rejects with a BerthError on failure or after waitMs. */
-  ready(user: string, reason: StartReason, waitMs?: number): Promise<BerthPort>;
+  ready(user: string, reason: StartReason, waitMs?: number, launch?: LaunchRequest): Promise<BerthPort>;
   /** Another port of a ready berth; throws a BerthError when the berth is not ready. */
   target(user: string, port: number): BerthPort;
   /**

@@ -2,11 +2,9 @@ import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { ServerChannel } from 'ssh2';
 import type { ExecProcess } from '../runtime/types.js';
+import { hangUpProcess } from '../terminal/hangUp.js';
 
 export type Exit = Awaited<ExecProcess['exited']>;
-
-/** How long a process may outlive its closed channel after SIGHUP before SIGKILL, and then before it is given up on. */
-const HANGUP_GRACE_MS = 2000;
 
 /**
  * Joins a process in the berth to an SSH channel: client input to stdin (its
@@ -42,22 +40,11 @@ async function hangUp(proc: ExecProcess, channel: ServerChannel, exited: () => b
     stream.unpipe();
     stream.resume();
   }
-  if (exited()) return null;
-  proc.signal('HUP');
-  if (!(await settles(proc.exited, HANGUP_GRACE_MS))) {
-    proc.signal('KILL');
-    await settles(proc.exited, HANGUP_GRACE_MS);
-  }
+  await hangUpProcess(proc, exited);
   return null;
 }
 
 /** Resolves once everything written so far has left the stream (an empty write completes after all before it). */
 function drained(stream: Writable): Promise<void> {
   return new Promise((resolve) => stream.write(Buffer.alloc(0), () => resolve()));
-}
-
-function settles(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer));
 }

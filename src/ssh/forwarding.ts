@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { asBerthError, BerthError } from '../core/errors.js';
 import { safeName } from '../core/safeName.js';
 import type { Logger } from '../log/logger.js';
+import type { LaunchRequest } from '../spawner/plan.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { SshAudit } from './audit.js';
 import type { IdleClock } from './limits.js';
@@ -18,6 +19,8 @@ export interface ForwardContext {
   /** Refuses the channel with a reason the client shows ("open failed: administratively prohibited: …"). */
   refuseChannel: RefuseChannel;
   audit: SshAudit;
+  /** What this connection tells a spawn (./connection.ts). */
+  launch?: LaunchRequest;
 }
 
 /** Why a forwarding request was refused; stable, for logs and alerts. */
@@ -56,7 +59,7 @@ export function handleDirectTcpip(
     let socket: Duplex;
     try {
       const reach = async () => {
-        await directory.ready(user, 'ssh');
+        await directory.ready(user, 'ssh', undefined, context.launch);
         return directory.connect(directory.target(user, info.destPort));
       };
       socket = await context.clock.busy(reach());

@@ -49,6 +49,25 @@ export function parsePublicKey(data: Buffer | string): PublicKeyInfo | null {
   return 'key' in result ? result.key : null;
 }
 
+/**
+ * The keys of authorized_keys text (a file, a label), with the checks of
+ * uploaded keys. Lines with options (from=, command=, restrict, …) are
+ * skipped, as are keys the gateway refuses: it cannot enforce options, and
+ * honouring the key without them would grant more than the line says.
+ * `skipped` is told the number (from 1) of each line skipped.
+ */
+export function authorizedKeysIn(text: string, skipped: (line: number) => void): PublicKeyInfo[] {
+  const keys: PublicKeyInfo[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const key = parsePublicKey(line);
+    if (key) keys.push(key);
+    else skipped(index + 1);
+  });
+  return keys;
+}
+
 /** "type base64 [comment]": the authorized_keys form, also what the ContainerSSH webhook receives. */
 export function authorizedKeyLine(key: PublicKeyInfo, withComment = true): string {
   const base = `${key.type} ${key.blob.toString('base64')}`;

@@ -1,5 +1,6 @@
 import type { ProgressStep } from '../core/berth.js';
 import type { BerthError, ErrorCode } from '../core/errors.js';
+import type { LaunchRequest } from '../spawner/plan.js';
 import type { BerthDirectory } from '../spawner/types.js';
 
 /** Steps worth a line of their own: the ones that can take long enough to wonder about. */
@@ -20,10 +21,10 @@ const SPAWN_FAILURES = new Set<ErrorCode>(['spawn_failed', 'spawn_timeout']);
  * A ready berth costs nothing and prints nothing. On failure the spawner's
  * BerthError is rethrown for the caller to report (see failureReport).
  */
-export async function ensureBerth(directory: BerthDirectory, user: string, write: (text: string) => void, eol: string): Promise<void> {
+export async function ensureBerth(directory: BerthDirectory, user: string, write: (text: string) => void, eol: string, launch?: LaunchRequest): Promise<void> {
   if (directory.readyTarget(user) !== null) return;
   const began = Date.now();
-  const ready = directory.ready(user, 'ssh');
+  const ready = directory.ready(user, 'ssh', undefined, launch);
   write('berth: starting your environment…');
   // Events replayed by subscribe() belong to this spawn only while it is starting; a queued spawn replays the last.
   let live = directory.status(user).state === 'starting';

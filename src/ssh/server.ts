@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js';
 import { admission } from './admission.js';
 import { offeredAlgorithms, type OfferedAlgorithms } from './algorithms.js';
 import { AuthorizedKeysDir } from './auth/authorizedKeysDir.js';
+import { BerthKeys, type BerthKeyReader } from './auth/berthKeys.js';
 import type { AuthPolicy } from './auth/connectionAuth.js';
 import { FailureLimiter } from './auth/limiter.js';
 import { StoredKeys } from './auth/storedKeys.js';
@@ -21,6 +22,7 @@ import { WebhookAuthority } from './auth/webhook.js';
 import { handleConnection } from './connection.js';
 import { gatewayHostKeys, hostKeyFingerprints } from './hostKeys.js';
 import { SessionRegistry } from './limits.js';
+import { RECORDING_BANNER, type Recordings } from '../terminal/recordings.js';
 
 export interface SshServerOptions {
   config: Config;
@@ -29,6 +31,9 @@ export interface SshServerOptions {
   logger: Logger;
   metrics: Metrics;
   audit?: AuditRecorder;
+  /** The runtime's reader of keys berths hold themselves (Runtime.authorizedKeys), where it has one. */
+  berthKeys?: BerthKeyReader | null;
+  recordings?: Recordings;
 }
 
 export interface SshServer {
@@ -65,7 +70,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   }
   const hostKeys = await gatewayHostKeys(config, store);
   const sessions = new SessionRegistry(config.ssh.maxSessionsPerUser);
-  const auth = authPolicy(config, store, logger);
+  const auth = authPolicy(config, store, logger, options.berthKeys ?? null);
   const ends = new Set<(notice: string) => void>();
   const algorithms = offeredAlgorithms(config.ssh.algorithms);
 
@@ -74,13 +79,13 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       hostKeys: hostKeys.map((k) => k.privateKey),
       algorithms,
       ident: 'Berth',
-      ...(config.ssh.banner === null ? {} : { banner: config.ssh.banner }),
+      ...bannerOption(config),
       keepaliveInterval: config.ssh.keepaliveSeconds > 0 ? config.ssh.keepaliveSeconds * 1000 : NEVER_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     },
     (client, info) => {
       admitted.attach(client, info);
-      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions, algorithms, audit });
+      const end = handleConnection(client, info, { config, directory, logger, metrics, auth, sessions, algorithms, audit, recordings: options.recordings });
       ends.add(end);
       client.once('close', () => ends.delete(end));
     },
@@ -140,12 +145,17 @@ function newServer(options: Omit<ssh2.ServerConfig, 'algorithms'> & { algorithms
   }
 }
 
-function authPolicy(config: Config, store: Store, logger: Logger): AuthPolicy {
+function authPolicy(config: Config, store: Store, logger: Logger, berthKeys: BerthKeyReader | null): AuthPolicy {
   const { authorizedKeysDir, webhook } = config.ssh;
   const hook = webhook.url === null ? null : new WebhookAuthority(webhook.url, webhook.timeoutSeconds, logger);
+  // Attached berths may hold keys of their own; attach.keySources orders them among the registered ones.
+  const sources = config.runtime.kind === 'attach' ? config.attach.keySources : (['registered'] as const);
   const keys: KeyAuthority[] = [
     ...(authorizedKeysDir === null ? [] : [new AuthorizedKeysDir(authorizedKeysDir, logger)]),
-    new StoredKeys(store),
+    ...sources.flatMap((source): KeyAuthority[] => {
+      if (source === 'registered') return [new StoredKeys(store)];
+      return berthKeys === null ? [] : [new BerthKeys(source, berthKeys, logger)];
+    }),
     ...(hook === null ? [] : [hook]),
   ];
   return { keys, password: hook, limiter: new FailureLimiter(ADDRESS_FAILURES, ADDRESS_WINDOW_MS), maxAttempts: MAX_AUTH_ATTEMPTS };
@@ -157,4 +167,10 @@ function listenError(address: string | null, err: unknown): BerthError {
     userMessage: `Cannot listen for SSH on ${address}: ${(err as Error).message}. Choose another listen.ssh, or set it to null to turn SSH off.`,
     cause: err,
   });
+}
+
+/** ssh.banner, and the notice that pty sessions are recorded when they are, shown before signing in. */
+function bannerOption(config: Config): { banner?: string } {
+  const lines = [config.ssh.banner, config.recording.enabled ? `${RECORDING_BANNER}\n` : null].filter((l): l is string => l !== null);
+  return lines.length === 0 ? {} : { banner: lines.join('') };
 }

@@ -4,8 +4,11 @@ import { asBerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ExecOptions } from '../runtime/types.js';
+import type { LaunchRequest } from '../spawner/plan.js';
 import type { BerthDirectory } from '../spawner/types.js';
 import type { SshAudit } from './audit.js';
+import { startProcess } from '../terminal/pty.js';
+import type { Recordings } from '../terminal/recordings.js';
 import { bridge, type Exit } from './bridge.js';
 import type { IdleClock, SessionHandle } from './limits.js';
 import { ensureBerth, failureReport } from './progress.js';
@@ -23,6 +26,10 @@ export interface SessionContext {
   track(handle: SessionHandle): () => void;
   clock: IdleClock;
   audit: SshAudit;
+  /** What this connection tells a spawn (./connection.ts). */
+  launch: LaunchRequest;
+  /** Where pty sessions are recorded, when recording is on. */
+  recordings?: Recordings;
 }
 
 /** RFC 4254 §6.10's signal names, the ones a client may send. */
@@ -124,9 +131,10 @@ class BerthSession implements SessionHandle {
     try {
       releases.push(this.context.track(this));
       releases.push(directory.hold(user));
-      await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol()));
+      await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol(), this.context.launch));
       if (gone) return;
-      const proc = await directory.exec(user, { command, env: this.env, tty: this.tty });
+      const { proc, notice } = await startProcess(directory, user, { command, env: this.env, tty: this.tty }, this.context.recordings, { kind: 'ssh' });
+      if (notice !== null) channel.stderr.write(`${notice}${this.eol()}`);
       this.resize = (rows, cols) => proc.resize(rows, cols);
       this.sendSignal = (name) => proc.signal(name);
       logger.info('ssh session started');

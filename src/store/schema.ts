@@ -63,6 +63,8 @@ export interface Database {
     progress: string;
     failure: string | null;
   };
+  /** The profile each user last started (options as a JSON object) and the groups they had then: what SSH starts use. */
+  profile_choices: { user: string; profile: string; options: string; groups: string; updated_at: number };
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -186,6 +188,16 @@ export const migrations: Array<(db: Kysely<Database>, dialect: Dialect) => Promi
       .addColumn('state', 'text', notNull)
       .addColumn('progress', 'text', notNull)
       .addColumn('failure', 'text')
+      .execute();
+  },
+  async (db) => {
+    await db.schema
+      .createTable('profile_choices')
+      .addColumn('user', 'text', (c) => c.primaryKey())
+      .addColumn('profile', 'text', notNull)
+      .addColumn('options', 'text', notNull)
+      .addColumn('groups', 'text', notNull)
+      .addColumn('updated_at', TIME, notNull)
       .execute();
   },
 ];

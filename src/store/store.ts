@@ -56,6 +56,13 @@ export interface StoredToken {
   lastUsedAt: number | null;
 }
 
+/** A user's last started profile (see src/profiles/), kept so SSH starts the same. */
+export interface ProfileChoice {
+  profile: string;
+  options: Record<string, string>;
+  groups: string[];
+}
+
 /** How many events per user are kept; older ones are pruned as new ones arrive. */
 const EVENTS_KEPT = 200;
 
@@ -126,7 +133,26 @@ export class Store {
     const pool = new pg.Pool(settings);
     // An idle client losing its server is reported here; the next query gets a fresh connection.
     pool.on('error', () => undefined);
-    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', (purpose) => new pg.Client({ ...settings, application_name: `berth ${purpose}` }));
+    const listened = new WeakSet<pg.PoolClient>();
+    // The store being away is one error with the reason and what still works, not an internal one per caller.
+    const reporting = {
+      connect: () =>
+        pool.connect().then(
+          (client) => {
+            // pg-pool listens for errors only on idle clients: a server lost while Kysely holds one
+            // between statements (a transaction) would otherwise be an uncaught error that ends the
+            // gateway. Its next query fails, and the pool drops it when released.
+            if (!listened.has(client)) {
+              listened.add(client);
+              client.on('error', () => undefined);
+            }
+            return client;
+          },
+          (err: unknown) => Promise.reject(storeAway(err)),
+        ),
+      end: () => pool.end(),
+    };
+    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool: reporting }) }), 'postgres', (purpose) => new pg.Client({ ...settings, application_name: `berth ${purpose}` }));
   }
 
   /**
@@ -281,6 +307,22 @@ export class Store {
       .execute();
   }
 
+  /** The profile a user last started, with its options and the groups they had then; null before their first. */
+  async profileChoice(user: string): Promise<ProfileChoice | null> {
+    const row = await this.db.selectFrom('profile_choices').selectAll().where('user', '=', user).executeTakeFirst();
+    if (!row) return null;
+    return { profile: row.profile, options: JSON.parse(row.options) as Record<string, string>, groups: JSON.parse(row.groups) as string[] };
+  }
+
+  async saveProfileChoice(user: string, choice: ProfileChoice, at: number): Promise<void> {
+    const values = { profile: choice.profile, options: JSON.stringify(choice.options), groups: JSON.stringify(choice.groups), updated_at: at };
+    await this.db
+      .insertInto('profile_choices')
+      .values({ user, ...values })
+      .onConflict((oc) => oc.column('user').doUpdateSet(values))
+      .execute();
+  }
+
   async share(user: string, port: number): Promise<ShareLevel> {
     const row = await this.db.selectFrom('shares').select('share').where('user', '=', user).where('port', '=', port).executeTakeFirst();
     return (row?.share as ShareLevel | undefined) ?? 'owner';
@@ -395,8 +437,21 @@ function readUrlFile(path: string): string {
   return text;
 }
 
+/** No connection to PostgreSQL while serving: what needs the store is refused (503) with the reason; ready berths are still served. */
+function storeAway(cause: unknown): BerthError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new BerthError({
+    code: 'store_unavailable',
+    userMessage: `The gateway's database does not answer (${reason}), so this cannot be done now; environments already running are still served. Try again in a minute; /_berth/healthz says when the database is back.`,
+    logMessage: `the PostgreSQL store does not answer: ${reason}`,
+    cause,
+  });
+}
+
 /** The PostgreSQL store cannot be opened: say how to fix it, never with the URL's password (pg's messages hold none). */
-function unreachable(cause: unknown): BerthError {
+function unreachable(err: unknown): BerthError {
+  // At start the reader is the operator: the fix, not the serving-time message of storeAway.
+  const cause = err instanceof BerthError && err.code === 'store_unavailable' ? err.cause : err;
   if (cause instanceof BerthError) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new BerthError({

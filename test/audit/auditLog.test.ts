@@ -116,6 +116,32 @@ describe('audit log without a store', () => {
   });
 });
 
+describe('audit log under a flood of refusals', () => {
+  it('keeps 60 refusals or anonymous events a minute per address, every other address\'s and every signed-in success', async () => {
+    const [kind] = await storeKinds('audit log');
+    const store = await openFresh(kind!);
+    let now = Date.UTC(2026, 0, 1);
+    const audit = new AuditLog({ store, logger, retainDays: 1, now: () => now });
+    const refused = (source: string): AuditEvent => ({ kind: 'ssh.auth.failed', actor: null, via: 'password', source, target: null, outcome: 'refused' });
+    try {
+      for (let i = 0; i < 100; i++) audit.record(refused('203.0.113.9'));
+      audit.record(refused('198.51.100.1'));
+      audit.record({ kind: 'ssh.connected', actor: null, via: null, source: '203.0.113.9', target: null, outcome: 'ok' });
+      audit.record({ ...event('ssh.auth.succeeded', 'alice', 'alice'), source: '203.0.113.9' });
+      now += 60_000;
+      audit.record(refused('203.0.113.9'));
+      const kept = await audit.query({ limit: 500 });
+      assert.equal(kept.filter((e) => e.source === '203.0.113.9' && e.outcome === 'refused').length, 61);
+      assert.equal(kept.filter((e) => e.source === '198.51.100.1').length, 1);
+      assert.equal(kept.filter((e) => e.kind === 'ssh.auth.succeeded').length, 1);
+      assert.equal(kept.filter((e) => e.kind === 'ssh.connected').length, 0, 'an anonymous connection counts against the same budget');
+    } finally {
+      await audit.close();
+      await store.close();
+    }
+  });
+});
+
 describe('audit JSON lines file', () => {
   it('appends one JSON object per event and, after reopen(), writes to a new file under the same name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-audit-'));

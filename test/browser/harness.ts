@@ -63,9 +63,12 @@ export interface BrowserGateway {
 }
 
 /** The whole gateway (serve.ts) in oidc mode against a fresh test provider; `env` as BERTH_* overrides. */
-export async function gatewayWithProvider(options: { env?: Record<string, string>; claims?: TestProviderOptions['claims'] } = {}): Promise<BrowserGateway> {
+export async function gatewayWithProvider(
+  options: { env?: Record<string, string>; claims?: TestProviderOptions['claims']; publicPort?: number } = {},
+): Promise<BrowserGateway> {
   const port = await freeLoopbackPort();
-  const base = `http://127.0.0.1:${port}`;
+  // publicPort: the browser goes through something in front (a relay the test can cut) listening there.
+  const base = `http://127.0.0.1:${options.publicPort ?? port}`;
   const provider = await startTestProvider({ gatewayUrl: base, ...(options.claims ? { claims: options.claims } : {}) });
   const config = testConfig({
     BERTH_LISTEN_HTTP: `127.0.0.1:${port}`,

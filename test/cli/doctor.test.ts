@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { BUSYBOX, DOCKER, engineProxy, withEngine } from '../helpers/docker.js';
+import { BUSYBOX, DOCKER, engine, engineProxy, runPrefix, withEngine } from '../helpers/docker.js';
+import { startFakeApiServer, type FakeApiServer } from '../kubernetes/fakeApiServer/index.js';
 import { CLIENT_ID, CLIENT_SECRET, startTestProvider, type TestProvider } from '../helpers/oidcProvider.js';
 import { CLI } from '../helpers/serve.js';
 
@@ -140,6 +141,39 @@ await withEngine('berth doctor', () => {
       const listen = good.BERTH_LISTEN_HTTP as string;
       const result = await report({ ...good, BERTH_AUTH_MODE: 'dev', BERTH_PUBLIC_URL: `https://${listen}` });
       onlyFailure(result, 'public-url', /is https, but it points at listen\.http .*plain HTTP/);
+    });
+
+    describe('on Kubernetes (the fake API server, which answers SelfSubjectAccessReviews)', () => {
+      let fake: FakeApiServer;
+      let kube: Record<string, string>;
+      let dir: string;
+      before(async () => {
+        const prefix = runPrefix();
+        dir = mkdtempSync(join(tmpdir(), 'b19-doctor-kube-'));
+        fake = await startFakeApiServer({ engine, prefix, dir, namespaces: [prefix] });
+        kube = { ...good, BERTH_RUNTIME_KIND: 'kubernetes', BERTH_RUNTIME_KUBERNETES_KUBECONFIG: fake.kubeconfig, BERTH_RUNTIME_KUBERNETES_NAMESPACE: prefix };
+      });
+      after(async () => {
+        await fake?.close();
+        rmSync(dir, { recursive: true, force: true });
+      });
+
+      it('passes when every permission the runtime uses is granted', async () => {
+        const result = await report(kube);
+        assert.equal(result.ok, true, JSON.stringify(result.checks, null, 2));
+        assert.match(result.checks[0]?.message ?? '', /grants every permission the runtime uses/);
+      });
+
+      it('names each permission the account lacks', async () => {
+        fake.denied.add('create pods/exec');
+        fake.denied.add('create networkpolicies');
+        try {
+          const result = await report(kube);
+          onlyFailure(result, 'runtime', /lacks, in namespace \S+: create pods\/exec, create networkpolicies$/);
+        } finally {
+          fake.denied.clear();
+        }
+      });
     });
 
     describe('with Berth\'s own OpenID sign-in', () => {

@@ -3,7 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { httpThrough } from '../helpers/http.js';
-import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, Runtime } from '../../src/runtime/types.js';
+import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, Runtime, RuntimeCapabilities } from '../../src/runtime/types.js';
 
 /**
  * The behaviours every runtime must show, run against local, docker and
@@ -46,6 +46,14 @@ export interface ConformanceSubject {
    * servers bind by default.
    */
   loopbackServerCommand: string[];
+  /**
+   * For a runtime that does not create berths (attach): runs the berth of
+   * `spec` as whatever else would (its command with ${PORT} and ${USER}
+   * substituted, BERTH_USER, PORT and HOME, and the labels the runtime finds
+   * it by), so that ensure finds it. Called once per berth, before its first
+   * ensure.
+   */
+  launch?(spec: BerthSpec): Promise<void>;
   /** Removes everything the suite left behind (berths, homes, volumes). */
   cleanup(): Promise<void>;
 }
@@ -72,15 +80,25 @@ const WAIT_MS = 5_000;
 const GRACE_SECONDS = 2;
 const noProgress = () => undefined;
 
-export function describeRuntimeConformance(label: string, setup: () => Promise<ConformanceSubject>): void {
+/**
+ * `capabilities` says what the runtime does (as its Runtime.capabilities
+ * must): the tests of what it cannot do are skipped, saying so, and every
+ * other test runs against berths the subject launches.
+ */
+export function describeRuntimeConformance(label: string, setup: () => Promise<ConformanceSubject>, capabilities: RuntimeCapabilities = { creates: true, stops: true }): void {
+  const creating = capabilities.creates ? {} : { skip: 'the runtime does not create berths: it finds ones something else runs' };
+  const stopping = capabilities.stops ? {} : { skip: 'the runtime does not stop berths: stop only forgets them' };
   describe(`runtime conformance: ${label}`, () => {
     let subject: ConformanceSubject;
     let runtime: Runtime;
     const exits: BerthExit[] = [];
+    const launched = new Set<string>();
 
     before(async () => {
       subject = await setup();
       runtime = subject.runtime;
+      assert.deepEqual(runtime.capabilities ?? { creates: true, stops: true }, capabilities, 'the runtime declares the capabilities the suite is told');
+      assert.equal(typeof subject.launch === 'function', !capabilities.creates, 'a subject launches berths exactly when its runtime does not create them');
       runtime.onExit((exit) => exits.push(exit));
     });
     after(() => subject?.cleanup());
@@ -88,6 +106,10 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
     const server = (user: string) => subject.specFor(user, subject.serverCommand);
     const sleeper = (user: string) => subject.specFor(user, ['sh', '-c', 'exec sleep 100']);
     const start = async (spec: BerthSpec) => {
+      if (subject.launch && !launched.has(spec.name)) {
+        launched.add(spec.name);
+        await within(subject.launch(spec), WAIT_MS, `launch ${spec.name}`);
+      }
       const observed = await within(runtime.ensure(spec, noProgress), WAIT_MS, `ensure ${spec.name}`);
       assert.equal(observed.state, 'running');
       return observed;
@@ -112,7 +134,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       const spec = server('conf-start');
       const first = await start(spec);
       assert.ok(first.id, 'a running berth has an id');
-      assert.equal(first.specHash, spec.hash);
+      if (capabilities.creates) assert.equal(first.specHash, spec.hash);
       assert.equal(first.user, spec.user);
       await listening(spec);
       const again = await start(spec);
@@ -121,7 +143,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await stop(spec);
     });
 
-    it('gives the berth BERTH_USER and PORT, and substitutes ${USER} and ${PORT} in its command', { timeout: TEST_MS }, async () => {
+    it('gives the berth BERTH_USER and PORT, and substitutes ${USER} and ${PORT} in its command', { timeout: TEST_MS, ...creating }, async () => {
       const spec = subject.specFor('conf-env', ['sh', '-c', 'echo "env=$BERTH_USER:$PORT argv=$0:$1"; exec sleep 100', '${USER}', '${PORT}']);
       await start(spec);
       const line = await eventually(async () => (await runtime.logs(spec.name, 50)).find((l) => l.startsWith('env=')), 'the env line in the logs');
@@ -145,7 +167,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await stop(spec);
     });
 
-    it('stops a berth without reporting it as an exit, and removes it on request', { timeout: TEST_MS }, async () => {
+    it('stops a berth without reporting it as an exit, and removes it on request', { timeout: TEST_MS, ...stopping }, async () => {
       const spec = server('conf-stop');
       await start(spec);
       const main = await listening(spec);
@@ -160,7 +182,27 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       assert.ok(!exits.some((e) => e.name === spec.name), 'a requested stop is not an exit');
     });
 
-    it('ends the execs of a berth that stops', { timeout: TEST_MS }, async () => {
+    it('leaves a berth it does not stop running and reachable after stop, and finds it again', { timeout: TEST_MS, skip: capabilities.stops && 'the runtime stops berths' }, async () => {
+      const spec = server('conf-forget');
+      const first = await start(spec);
+      const main = await listening(spec);
+      const exec = await runtime.exec(spec.name, execOptions(['sh', '-c', 'echo ready; exec sleep 100']));
+      await watch(exec.stdout).waitFor(/ready/);
+      await within(stop(spec), WAIT_MS, 'stop');
+      await within(stop(spec, true), WAIT_MS, 'stop and remove');
+      assert.equal((await runtime.inspect(spec.name)).state, 'running', 'stop and remove leave the berth running');
+      const settled = await Promise.race([exec.exited.then(() => 'ended'), new Promise((r) => setTimeout(r, 300, 'running'))]);
+      assert.equal(settled, 'running', 'an exec in the berth outlives the stop');
+      // The first connection after stop may start a new way into the berth (docker: its namespace relay).
+      await eventually(() => accepts(main.open), 'its port to accept after stop');
+      exec.signal('TERM');
+      await within(exec.exited, WAIT_MS, 'the exec to end on TERM');
+      const again = await start(spec);
+      assert.equal(again.id, first.id, 'ensure finds the same berth again');
+      assert.ok(!exits.some((e) => e.name === spec.name), 'a forgotten berth is no exit');
+    });
+
+    it('ends the execs of a berth that stops', { timeout: TEST_MS, ...stopping }, async () => {
       const spec = sleeper('conf-stop-exec');
       await start(spec);
       const exec = await runtime.exec(spec.name, execOptions(['sh', '-c', 'echo ready; exec sleep 100']));
@@ -169,7 +211,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await within(exec.exited, WAIT_MS, 'the exec to end with its berth');
     });
 
-    it('reports a berth that exits by itself with its exit code and output', { timeout: TEST_MS }, async () => {
+    it('reports a berth that exits by itself with its exit code and output', { timeout: TEST_MS, ...creating }, async () => {
       const spec = subject.specFor('conf-exit', ['sh', '-c', 'echo "about to fail"; exit 3']);
       await within(runtime.ensure(spec, noProgress), WAIT_MS, 'ensure');
       const exit = await eventually(async () => exits.find((e) => e.name === spec.name), 'the onExit event');
@@ -182,7 +224,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await stop(spec, true);
     });
 
-    it('replaces a running berth whose spec changed', { timeout: TEST_MS }, async () => {
+    it('replaces a running berth whose spec changed', { timeout: TEST_MS, ...creating }, async () => {
       const before = sleeper('conf-change');
       const first = await start(before);
       const changed = server('conf-change');

@@ -22,6 +22,9 @@ export interface PostgresCluster {
   host: string;
   port: number;
   user: string;
+  /** Stops the server as a crash would (immediate shutdown), keeping its data; up() starts it again on the same port. */
+  down(): void;
+  up(): void;
   stop(): void;
 }
 
@@ -56,7 +59,8 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const run = (tool: string, args: string[]) => execFileSync(join(bin, tool), args, { ...owner, cwd: dir, stdio: 'pipe' });
   run('initdb', ['-D', data, '-U', user, '-A', 'trust', '--no-sync', '-E', 'UTF8']);
   // Sockets in the temporary directory, TCP on loopback only; no fsync: the cluster dies with the run.
-  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  start();
   let stopped = false;
   return {
     host: '127.0.0.1',
@@ -73,11 +77,19 @@ export async function startPostgres(): Promise<PostgresCluster> {
       }
       return `postgres://${user}@127.0.0.1:${port}/${name}`;
     },
+    down() {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    },
+    up() {
+      start();
+    },
     stop() {
       if (stopped) return;
       stopped = true;
       try {
         run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        // Already down (a test's down() without up()): only the directory is left to remove.
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -11,8 +11,8 @@ import { kubeHarness, type KubeHarness } from './harness.js';
 
 /*
  * Keeps the fake API server honest with a second, independent client: the
- * real kubectl gets, applies, waits for, reads logs of and execs in (with
- * stdin, and with a tty through `script`) pods of the fake. A fake that only
+ * real kubectl gets, applies, waits for, reads logs of, execs in (with
+ * stdin, and with a tty through `script`) and port-forwards to pods of the fake. A fake that only
  * Berth's own client understood would prove nothing.
  */
 
@@ -101,6 +101,29 @@ await withEngine('kubectl against the fake API server', () => {
       const { stdout } = await promisify(execFile)('script', ['-qec', `stty rows 33 cols 91; ${KUBECTL} --kubeconfig ${h.fake.kubeconfig} -n ${h.namespace} exec -it kc-pod -- sh -c 'sleep 0.5; tty; stty size'`, '/dev/null']);
       assert.match(stdout, /\/dev\/pts\/\d+/);
       assert.match(stdout, /33 91/);
+    });
+
+    it('port-forwards to a listener on the pod\'s loopback, and says why when nothing listens', { timeout: TEST_MS }, async () => {
+      await kubectl(h, ['exec', 'kc-pod', '--', 'sh', '-c', 'mkdir -p /tmp/www && echo forwarded > /tmp/www/index.html && (httpd -f -p 127.0.0.1:8081 -h /tmp/www &)']);
+      const forward = spawn(KUBECTL, ['--kubeconfig', h.fake.kubeconfig, '-n', h.namespace, 'port-forward', 'pod/kc-pod', ':8081', ':8099'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      forward.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      forward.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      try {
+        const ports = await eventually(async () => {
+          const found = [...out.matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+          return found.length === 2 && new Map(found.map(([local, remote]) => [remote, local]));
+        }, 'kubectl to listen on both local ports');
+        const page = await fetch(`http://127.0.0.1:${ports.get(8081)}/index.html`);
+        assert.equal(await page.text(), 'forwarded\n');
+        // A second connection on the same forward: kubectl opens a new pair of streams for each.
+        assert.equal(await (await fetch(`http://127.0.0.1:${ports.get(8081)}/index.html`)).text(), 'forwarded\n');
+        await fetch(`http://127.0.0.1:${ports.get(8099)}/`).catch(() => undefined);
+        const refused = await eventually(async () => /error forwarding port 8099 to pod.*(ECONNREFUSED|connection refused)/i.test(out), 'the dial failure on the error stream').catch(() => out);
+        assert.equal(refused, true, `kubectl names the refused dial; it said: ${String(refused)}`);
+      } finally {
+        forward.kill();
+      }
     });
 
     it('deletes the pod, and the claim with its volume stays', { timeout: TEST_MS }, async () => {

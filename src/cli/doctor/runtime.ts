@@ -28,6 +28,8 @@ export async function runtimeCheck(config: Config): Promise<CheckResult> {
     case 'local':
       return ok(CHECK, 'local: berths run as processes of the gateway; nothing to reach');
     case 'docker':
+    // Attached containers run on a Docker engine too, named by runtime.docker.
+    case 'attach':
       return dockerCheck(config);
     case 'kubernetes':
       return kubernetesCheck(config);

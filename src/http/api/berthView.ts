@@ -14,6 +14,7 @@ export function berthView(status: BerthStatus, config: Config) {
     lastActivity: iso(status.lastActivity),
     idleStopAt: iso(idleStopAt),
     image: status.image,
+    profile: status.profile,
     failure: status.failure && { ...status.failure, at: iso(status.failure.at) },
     progress: status.progress,
   };

@@ -1,8 +1,12 @@
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../../config/schema.js';
+import { joinHostPort } from '../../core/net.js';
+import { resolveSelection, visibleProfiles } from '../../profiles/profiles.js';
 import type { BerthDirectory } from '../../spawner/types.js';
 import { sendJson } from '../respond.js';
 import type { Route } from '../routes.js';
 import { berthView } from './berthView.js';
+import { readProfileRequest } from './profileRequest.js';
 import { openApiDocument } from './openapi.js';
 import { progressStream } from './progress.js';
 
@@ -20,8 +24,18 @@ export function berthRoutes(config: Config, directory: BerthDirectory): Route[] 
       method: 'POST',
       path: '/_berth/api/me/start',
       access: 'user',
-      handler: ({ res, user }) => {
-        directory.start(user.name, 'api');
+      handler: async ({ req, res, user }) => {
+        const asked = await readProfileRequest(req);
+        // Checked here as well as at the spawn, so a refused choice is a 403 to this request, not a failed berth.
+        const selection = asked ? resolveSelection(config.profiles, user, asked) : null;
+        const current = directory.status(user.name);
+        const switching = selection !== null && JSON.stringify(current.profile) !== JSON.stringify(selection);
+        if (switching && (current.state === 'ready' || current.state === 'starting')) {
+          // The berth is made again from the new template at its start; the home stays.
+          await directory.stop(user.name, `switching to the profile ${selection.profile}`);
+        }
+        const address = remoteAddress(req);
+        directory.start(user.name, 'api', { ...(asked ? { choice: asked } : {}), groups: user.groups, ...(address ? { remoteAddress: address } : {}) });
         sendJson(res, 202, view(user.name));
       },
     },
@@ -44,6 +58,16 @@ export function berthRoutes(config: Config, directory: BerthDirectory): Route[] 
         sendJson(res, 202, view(user.name));
       },
     },
+    {
+      method: 'GET',
+      path: '/_berth/api/me/profiles',
+      access: 'user',
+      handler: ({ res, user }) =>
+        sendJson(res, 200, {
+          profiles: visibleProfiles(config.profiles, user).map(profileView),
+          current: directory.status(user.name).profile,
+        }),
+    },
     { method: 'GET', path: '/_berth/api/me/progress', access: 'user', handler: progressStream(directory) },
     {
       method: 'GET',
@@ -53,4 +77,24 @@ export function berthRoutes(config: Config, directory: BerthDirectory): Route[] 
     },
     { method: 'GET', path: '/_berth/api/openapi.json', access: 'public', handler: ({ res }) => sendJson(res, 200, openApiDocument) },
   ];
+}
+
+/** What a person sees of a profile: its names and choices, never who else may use it or what it overrides. */
+function profileView(profile: Config['profiles'][number]) {
+  return {
+    slug: profile.slug,
+    displayName: profile.displayName,
+    description: profile.description,
+    default: profile.default,
+    options: profile.options.map((o) => ({
+      slug: o.slug,
+      displayName: o.displayName,
+      choices: o.choices.map((c) => ({ slug: c.slug, displayName: c.displayName, description: c.description, default: c.default })),
+    })),
+  };
+}
+
+function remoteAddress(req: IncomingMessage): string | undefined {
+  const { remoteAddress: address, remotePort: port } = req.socket;
+  return address === undefined || port === undefined ? undefined : joinHostPort(address, port);
 }

@@ -10,6 +10,12 @@ const berth = {
     lastActivity: { type: 'string', format: 'date-time', nullable: true },
     idleStopAt: { type: 'string', format: 'date-time', nullable: true },
     image: { type: 'string', nullable: true },
+    profile: {
+      type: 'object',
+      nullable: true,
+      description: 'the profile and option choices of the current or last start on this gateway; null without profiles',
+      properties: { profile: { type: 'string' }, options: { type: 'object', additionalProperties: { type: 'string' } } },
+    },
     failure: {
       type: 'object',
       nullable: true,
@@ -23,9 +29,9 @@ const json = (schema: object) => ({ content: { 'application/json': { schema } } 
 const probe = {
   type: 'object',
   properties: {
-    status: { type: 'string', enum: ['ok', 'ready', 'draining', 'unavailable'] },
+    status: { type: 'string', enum: ['ok', 'ready', 'draining', 'degraded', 'unavailable'] },
     runtime: { type: 'string', description: 'healthz: the runtime kind' },
-    store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind' },
+    store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind; healthz: present when the store does not answer (or, several gateways, this one does not hear the others)' },
     reason: { type: 'string', description: 'why not, and what to do' },
   },
 };
@@ -119,9 +125,12 @@ export const openApiDocument = {
     '/healthz': {
       servers: [{ url: '/_berth' }],
       get: {
-        summary: 'Liveness: the gateway answers and its runtime is usable',
+        summary: 'Liveness: the gateway answers and its runtime, data directory and store are usable',
         security: [],
-        responses: { 200: { description: 'alive', ...json(probe) }, 503: { description: 'the runtime is unavailable, with the reason', ...json(probe) } },
+        responses: {
+          200: { description: 'alive', ...json(probe) },
+          503: { description: 'the runtime is unavailable, or (degraded) the data directory or the store is: ready berths are still served; with the reason', ...json(probe) },
+        },
       },
     },
     '/readyz': {
@@ -144,7 +153,50 @@ export const openApiDocument = {
         }),
       },
     },
-    '/me/start': { post: { summary: 'Start the berth (returns at once)', responses: { 202: { description: 'starting', ...json({ $ref: '#/components/schemas/Berth' }) }, 401: error } } },
+    '/me/start': {
+      post: {
+        summary: 'Start the berth (returns at once); with a profile other than the running one, stop it first and start it from that profile (the home is kept)',
+        requestBody: {
+          required: false,
+          ...json({
+            type: 'object',
+            description: 'both optional: without them, the profile last started (or the default)',
+            properties: { profile: { type: 'string', nullable: true }, options: { type: 'object', additionalProperties: { type: 'string' }, description: 'option slug → choice slug' } },
+          }),
+        },
+        responses: { 202: { description: 'starting', ...json({ $ref: '#/components/schemas/Berth' }) }, 400: error, 401: error, 403: { description: 'a profile or choice the user may not use; the message names the groups that may', ...json({ $ref: '#/components/schemas/Error' }) } },
+      },
+    },
+    '/me/profiles': {
+      get: {
+        summary: 'The profiles the signed-in user may start, with their options (only the choices open to them), and the current one',
+        responses: {
+          200: {
+            description: 'ok',
+            ...json({
+              type: 'object',
+              properties: {
+                profiles: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      slug: { type: 'string' },
+                      displayName: { type: 'string' },
+                      description: { type: 'string' },
+                      default: { type: 'boolean' },
+                      options: { type: 'array', items: { type: 'object', properties: { slug: { type: 'string' }, displayName: { type: 'string' }, choices: { type: 'array', items: { type: 'object' } } } } },
+                    },
+                  },
+                },
+                current: { type: 'object', nullable: true },
+              },
+            }),
+          },
+          401: error,
+        },
+      },
+    },
     '/me/stop': { post: { summary: 'Stop the berth (its home is kept)', responses: { 200: { description: 'stopped', ...json({ $ref: '#/components/schemas/Berth' }) }, 401: error } } },
     '/me/restart': {
       post: { summary: 'Stop the berth if running, then start it (returns at once)', responses: { 202: { description: 'starting', ...json({ $ref: '#/components/schemas/Berth' }) }, 401: error } },
@@ -251,6 +303,70 @@ export const openApiDocument = {
           401: error,
           403: error,
         },
+      },
+    },
+    '/me/terminal/tickets': {
+      post: {
+        summary: 'A single-use ticket (valid 60 s, for this session) that the terminal WebSocket must offer; {"user"} for another user\'s berth (admins, with terminal.adminAccess)',
+        requestBody: json({ type: 'object', properties: { user: { type: 'string' } } }),
+        responses: {
+          201: { description: 'issued', ...json({ type: 'object', properties: { ticket: { type: 'string' }, user: { type: 'string' }, expiresInSeconds: { type: 'integer' } } }) },
+          401: error,
+          403: error,
+        },
+      },
+    },
+    '/me/terminal': {
+      get: {
+        summary:
+          'The web terminal as a WebSocket: a shell in the berth (started first), shared by every tab that opens it and kept terminal.keepSeconds after the last one drops. The handshake needs the session cookie, the gateway\'s exact Origin and the subprotocols "berth.terminal" and "berth.ticket.<ticket>" (403 otherwise). Binary frames carry the screen and the keys; text frames are JSON: {"type":"resize","cols","rows"} and {"type":"close"} from the page; {"type":"attached"|"notice"|"exit"} to it',
+        parameters: [
+          { name: 'cols', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          { name: 'rows', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } },
+          { name: 'user', in: 'query', required: false, schema: { type: 'string' }, description: "another user's berth (admins, with terminal.adminAccess)" },
+        ],
+        responses: { 101: { description: 'switching to WebSocket' }, 401: error, 403: error },
+      },
+    },
+    '/recordings': {
+      get: {
+        summary: 'Session recordings, newest first: admins see everyone\'s (?user= filters), users their own',
+        parameters: [{ name: 'user', in: 'query', required: false, schema: { type: 'string' } }],
+        responses: {
+          200: {
+            description: 'ok',
+            ...json({
+              type: 'object',
+              properties: {
+                recordings: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      id: { type: 'string' },
+                      user: { type: 'string' },
+                      berth: { type: 'string' },
+                      gateway: { type: 'string' },
+                      kind: { type: 'string', enum: ['ssh', 'terminal'] },
+                      startedAt: { type: 'string', format: 'date-time' },
+                      durationSeconds: { type: 'number' },
+                      bytes: { type: 'integer' },
+                    },
+                  },
+                },
+              },
+            }),
+          },
+          401: error,
+          403: error,
+        },
+      },
+    },
+    '/recordings/{id}': {
+      get: {
+        summary: 'One recording as an asciicast v2 file (output, resizes as "r", input only with recording.input, a final "m" marker when it reached recording.maxBytes)',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 200: { description: 'the recording', content: { 'application/x-asciicast': { schema: { type: 'string' } } } }, 401: error, 404: error },
       },
     },
     '/berths': {

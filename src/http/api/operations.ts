@@ -7,7 +7,10 @@ import { adminScript } from '../assets/admin.js';
 import { commonScript } from '../assets/common.js';
 import { dashboardScript } from '../assets/dashboard.js';
 import { loadingScript } from '../assets/loading.js';
+import { recordingsScript } from '../assets/recordings.js';
 import { stylesheet } from '../assets/style.js';
+import { terminalScript, terminalStylesheet } from '../assets/terminal.js';
+import { vendorAssets } from '../assets/vendor.js';
 import { sendJson } from '../respond.js';
 import { metricsAccess } from './metricsAccess.js';
 import type { Route } from '../routes.js';
@@ -16,9 +19,10 @@ import type { Route } from '../routes.js';
  * Health, metrics and static assets: answered without signing in (metrics
  * only to metrics.allowFrom). Health is 503 "unavailable" when the runtime
  * does not answer, 503 "degraded" when only the data directory cannot be
- * written (ready berths are still served; sign-ins and changes that save fail).
+ * written or the store does not answer (ready berths are still served;
+ * sign-ins and changes that save fail).
  */
-export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metrics, dataDir: DataDirHealth): Route[] {
+export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metrics, dataDir: DataDirHealth, storeProblem: () => Promise<string | null>): Route[] {
   const metricsRefusal = metricsAccess(config.metrics.allowFrom);
   return [
     {
@@ -26,14 +30,15 @@ export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metr
       path: '/_berth/healthz',
       access: 'public',
       handler: async ({ res }) => {
-        const [runtimeProblem, disk] = await Promise.all([
+        const [runtimeProblem, disk, store] = await Promise.all([
           runtime.health().then(
             () => null,
             (err: unknown) => asBerthError(err, 'runtime_unavailable').userMessage,
           ),
           dataDir.check(),
+          storeProblem(),
         ]);
-        if (runtimeProblem === null && disk === null) {
+        if (runtimeProblem === null && disk === null && store === null) {
           sendJson(res, 200, { status: 'ok', runtime: runtime.kind });
           return;
         }
@@ -41,8 +46,10 @@ export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metr
         sendJson(res, 503, {
           status: runtimeProblem === null ? 'degraded' : 'unavailable',
           runtime: runtime.kind,
-          reason: [runtimeProblem, diskReason].filter((r) => r !== null).join(' '),
+          reason: [runtimeProblem, diskReason, store].filter((r) => r !== null).join(' '),
           ...(disk === null ? {} : { dataDir: disk }),
+          // The store kind, as readyz names it, when the store is (part of) the problem; the reason says what.
+          ...(store === null ? {} : { store: config.store.kind }),
         });
       },
     },
@@ -63,11 +70,15 @@ export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metr
     asset('/_berth/assets/loading.js', 'text/javascript; charset=utf-8', loadingScript),
     asset('/_berth/assets/dashboard.js', 'text/javascript; charset=utf-8', dashboardScript),
     asset('/_berth/assets/admin.js', 'text/javascript; charset=utf-8', adminScript),
+    asset('/_berth/assets/terminal.js', 'text/javascript; charset=utf-8', terminalScript),
+    asset('/_berth/assets/terminal.css', 'text/css; charset=utf-8', terminalStylesheet),
+    asset('/_berth/assets/recordings.js', 'text/javascript; charset=utf-8', recordingsScript),
+    ...vendorAssets().map(({ path, type, body }) => asset(path, type, body)),
   ];
 }
 
-function asset(path: string, type: string, body: string): Route {
-  const bytes = Buffer.from(body);
+function asset(path: string, type: string, body: string | Buffer): Route {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   return {
     method: 'GET',
     path,

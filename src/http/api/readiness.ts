@@ -43,6 +43,17 @@ export function readinessRoutes(readiness: Readiness, store: Pick<Store, 'ping' 
   ];
 }
 
+/**
+ * Null when the store answers in time and (several gateways) this one hears
+ * the others' berth changes; else why not, for /_berth/healthz.
+ */
+export async function storeProblem(store: Pick<Store, 'ping'>, notifications: () => string | null): Promise<string | null> {
+  const problem = await pingWithin(store, STORE_PING_MS);
+  if (problem !== null) return `The store does not answer (${problem}): berths already running are served, what needs the store is refused with 503; check that the database is up and reachable.`;
+  const deaf = notifications();
+  return deaf === null ? null : `This gateway is ${deaf}; it reconnects by itself.`;
+}
+
 /** Null when the store answered in time, else why not (no URL or password in it: pg's messages name neither). */
 async function pingWithin(store: Pick<Store, 'ping'>, ms: number): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;

@@ -27,7 +27,8 @@ export const adminScript = `
         b.state === 'failed' && b.failure ? el('span', { class: 'reason', text: b.failure.reason }) : null])]),
       el('td', { class: 'num', 'data-label': 'Started', text: b.state === 'ready' ? B.when(b.startedAt) : '—' }),
       el('td', { class: 'num', 'data-label': 'Last activity', text: B.ago(b.lastActivity) }),
-      el('td', { class: 'mono small', 'data-label': 'Image', text: b.image || 'local process' }),
+      el('td', { class: 'mono small', 'data-label': 'Image' }, [b.image || 'local process',
+        b.profile ? el('div', { class: 'profile', text: 'profile ' + B.profileText(b.profile) }) : null]),
       el('td', { 'data-label': 'Actions' }, [el('div', { class: 'table-actions' }, [actionButton('restart', b), actionButton('stop', b)])])
     ]);
   }

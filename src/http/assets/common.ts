@@ -97,6 +97,23 @@ export const commonScript = `
     });
   }
 
-  window.Berth = { request: request, el: el, replace: replace, duration: duration, ago: ago, when: when, flash: flash, copyButtons: copyButtons };
+  // What a profile form (pages/profileChoice.ts) asks for: the checked profile and its options' choices.
+  function pickedProfile(form) {
+    var radio = form.querySelector('input[name="profile"]:checked');
+    if (!radio) return {};
+    var options = {};
+    var item = form.querySelector('li[data-profile="' + radio.value + '"]');
+    Array.prototype.forEach.call(item.querySelectorAll('select[data-option]'), function (select) { options[select.getAttribute('data-option')] = select.value; });
+    return { profile: radio.value, options: options };
+  }
+
+  // A berth's profile in words: "gpu (size: four)", or a dash without profiles.
+  function profileText(p) {
+    if (!p) return '—';
+    var options = Object.keys(p.options || {}).map(function (k) { return k + ': ' + p.options[k]; });
+    return p.profile + (options.length ? ' (' + options.join(', ') + ')' : '');
+  }
+
+  window.Berth = { profileText: profileText, pickedProfile: pickedProfile, request: request, el: el, replace: replace, duration: duration, ago: ago, when: when, flash: flash, copyButtons: copyButtons };
 })();
 `;

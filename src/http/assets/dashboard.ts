@@ -32,6 +32,7 @@ export const dashboardScript = `
     }[b.state] || '';
     $('started').textContent = b.state === 'ready' ? B.when(b.startedAt) : '—';
     $('image').textContent = b.image || 'local process';
+    $('profile').textContent = B.profileText(b.profile);
     var failed = b.state === 'failed' && b.failure;
     $('failure').classList.toggle('hidden', !failed);
     if (failed) {
@@ -81,6 +82,23 @@ export const dashboardScript = `
     });
   }
   ['start', 'stop', 'restart'].forEach(function (action) { $(action).addEventListener('click', function () { act(action); }); });
+
+  var profileForm = $('profile-form');
+  if (profileForm) {
+    profileForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var picked = B.pickedProfile(profileForm);
+      busy = true;
+      B.flash($('berth-flash'), 'Starting ' + picked.profile + '…');
+      B.request('POST', '/_berth/api/me/start', picked).then(function (r) {
+        busy = false;
+        if (r.ok) { me.berth = r.data; B.flash($('berth-flash'), 'Start of ' + picked.profile + ' requested.', 'ok'); }
+        else B.flash($('berth-flash'), r.message, 'bad');
+        renderBerth();
+        refresh();
+      });
+    });
+  }
 
   function empty(text) { return el('li', { class: 'empty', text: text }); }
 

@@ -75,7 +75,20 @@ export const loadingScript = `
       follow();
     });
   });
-  if (document.getElementById('loading').dataset.state === 'failed') {
+  var choice = document.getElementById('profile-form');
+  if (choice) {
+    choice.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var picked = window.Berth.pickedProfile(choice);
+      window.Berth.request('POST', '/_berth/api/me/start', picked).then(function (r) {
+        if (!r.ok) { message.textContent = r.message; return; }
+        document.getElementById('choice').classList.add('hidden');
+        document.getElementById('steps').classList.remove('hidden');
+        reset();
+        follow();
+      });
+    });
+  } else if (document.getElementById('loading').dataset.state === 'failed') {
     showFailure({ reason: document.getElementById('reason').textContent, logTail: document.getElementById('log').textContent.split('\\n') });
   } else {
     follow();

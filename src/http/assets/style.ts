@@ -96,6 +96,10 @@ ul.list .grow { flex: 1; min-width: 0; }
 /* Form controls span their field elsewhere; in a list row they keep their own width beside the text. */
 ul.list li > select { flex: 0 0 auto; width: auto; max-width: 45%; }
 ul.list code { overflow-wrap: anywhere; min-width: 0; }
+/* A profile's name, its description under it, then its options. */
+ul.list.profiles li { display: block; }
+ul.list.profiles li p { margin: 4px 0 8px 26px; }
+#profiles { margin-top: 20px; }
 ul.list .title { font-weight: 600; overflow-wrap: anywhere; }
 ul.list .meta { color: var(--muted); font-size: 0.85rem; overflow-wrap: anywhere; }
 .empty { color: var(--muted); font-style: italic; padding: 6px 0; }

@@ -2,6 +2,7 @@ import type { StoredAuditEvent } from '../../audit/kinds.js';
 import type { BerthEvent } from '../../store/store.js';
 import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
+import { RECORDING_SCRIPTS, RECORDING_STYLES, recordingsCard } from './recordings.js';
 
 function failureList(failures: BerthEvent[]): string {
   if (failures.length === 0) return '<p class="empty">No berth has failed to start recently.</p>';
@@ -18,13 +19,14 @@ function failureList(failures: BerthEvent[]): string {
  * and refreshed by assets/admin.ts from GET /_berth/api/berths; recent spawn
  * failures (from the store's events) are rendered here.
  */
-export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; activity: StoredAuditEvent[]; signOut: boolean }): string {
+export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; activity: StoredAuditEvent[]; signOut: boolean; recordings: boolean }): string {
   return page({
     title: 'Admin',
     wide: true,
     csrfToken: options.csrfToken,
     nav: { user: options.user, admin: true, current: 'admin', signOut: options.signOut },
-    scripts: ['/_berth/assets/common.js', '/_berth/assets/admin.js'],
+    scripts: ['/_berth/assets/common.js', '/_berth/assets/admin.js', ...(options.recordings ? RECORDING_SCRIPTS : [])],
+    ...(options.recordings ? { styles: RECORDING_STYLES } : {}),
     body: `<section class="card" aria-labelledby="admin-title">
 <div class="headline"><h1 id="admin-title">All berths</h1><span class="badge count" id="count">…</span></div>
 <div class="toolbar"><label for="search" class="visually-hidden">Search by user</label>
@@ -40,6 +42,7 @@ export function adminPage(options: { user: string; csrfToken: string; failures: 
 <h2 id="failures-title">Recent spawn failures</h2>
 ${failureList(options.failures)}
 </section>
-${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'The newest events of everyone; GET /_berth/api/audit filters by user, kind and time.' })}`,
+${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'The newest events of everyone; GET /_berth/api/audit filters by user, kind and time.' })}
+${options.recordings ? recordingsCard(true) : ''}`,
   });
 }

@@ -1,7 +1,10 @@
 import type { SshAccess } from '../../cli/sshInfo.js';
+import type { Profile } from '../../profiles/profiles.js';
 import type { StoredAuditEvent } from '../../audit/kinds.js';
 import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
+import { profileChoiceForm } from './profileChoice.js';
+import { RECORDING_SCRIPTS, RECORDING_STYLES, recordingsCard } from './recordings.js';
 
 function copyable(id: string, text: string, label: string): string {
   return `<div class="copy"><code id="${id}">${escapeHtml(text)}</code><button type="button" class="secondary small" data-copy="${id}" aria-label="Copy ${escapeHtml(label)}">Copy</button></div>`;
@@ -28,13 +31,30 @@ ${copyable('sftp-command', ssh.sftpCommand, 'the sftp command')}
  * instructions are rendered here; the live parts (berth state, keys, tokens,
  * ports, events) are filled and kept fresh by assets/dashboard.ts from the API.
  */
-export function dashboardPage(options: { user: string; admin: boolean; csrfToken: string; ssh: SshAccess | null; signOut: boolean; activity: StoredAuditEvent[] }): string {
+export function dashboardPage(options: {
+  user: string;
+  admin: boolean;
+  csrfToken: string;
+  ssh: SshAccess | null;
+  signOut: boolean;
+  activity: StoredAuditEvent[];
+  /** The profiles open to this user (none: the gateway has no profiles). */
+  profiles: readonly Profile[];
+  recordings: boolean;
+}): string {
+  const profiles =
+    options.profiles.length === 0
+      ? ''
+      : `<section id="profiles" aria-labelledby="profiles-title"><h2 id="profiles-title">Profiles</h2>
+<p class="sub">Starting another profile makes your berth again from it; your home directory is kept.</p>
+${profileChoiceForm(options.profiles, null, 'Start this profile')}</section>`;
   return page({
     title: 'Dashboard',
     wide: true,
     csrfToken: options.csrfToken,
     nav: { user: options.user, admin: options.admin, current: 'dashboard', signOut: options.signOut },
-    scripts: ['/_berth/assets/common.js', '/_berth/assets/dashboard.js'],
+    scripts: ['/_berth/assets/common.js', '/_berth/assets/dashboard.js', ...(options.recordings ? RECORDING_SCRIPTS : [])],
+    ...(options.recordings ? { styles: RECORDING_STYLES } : {}),
     body: `<section class="card" id="berth" aria-labelledby="berth-title">
 <div class="headline"><h1 id="berth-title">Your berth</h1><span class="badge" id="state" role="status">loading</span></div>
 <p class="muted" id="summary">Loading the state of your berth…</p>
@@ -43,15 +63,18 @@ export function dashboardPage(options: { user: string; admin: boolean; csrfToken
 <div><dt>Uptime</dt><dd id="uptime">—</dd></div>
 <div><dt>Idle stop in</dt><dd id="idle">—</dd></div>
 <div><dt>Image</dt><dd id="image">—</dd></div>
+<div><dt>Profile</dt><dd id="profile">—</dd></div>
 </dl>
 <div id="failure" class="hidden"><div class="error" id="failure-reason"></div><pre class="log" id="failure-log" aria-label="Last output of your berth"></pre></div>
 <div class="actions">
 <a class="button" href="/" id="open">Open</a>
+<a class="button secondary" href="/_berth/terminal" id="terminal" target="_blank" rel="noopener">Terminal</a>
 <button type="button" class="secondary" id="start">Start</button>
 <button type="button" class="secondary" id="restart">Restart</button>
 <button type="button" class="danger" id="stop">Stop</button>
 </div>
 <p class="flash" id="berth-flash" role="status" aria-live="polite"></p>
+${profiles}
 <noscript><p>This page needs JavaScript for the live parts; the API at /_berth/api/openapi.json offers the same.</p></noscript>
 </section>
 <div class="grid">
@@ -84,6 +107,7 @@ ${sshSection(options.ssh)}
 <ul class="list events" id="event-list"><li class="empty">Loading…</li></ul>
 </section>
 ${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'Sign-ins, tokens, shares, SSH sessions and what administrators did to your berth; GET /_berth/api/audit has all of it.' })}
+${options.recordings ? recordingsCard(false) : ''}
 </div>`,
   });
 }

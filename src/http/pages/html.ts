@@ -19,6 +19,8 @@ export interface PageOptions {
   title: string;
   body: string;
   scripts?: string[];
+  /** Stylesheets after berth.css (same-origin). */
+  styles?: string[];
   /** The session's CSRF token, for scripts that post (read from <meta name="berth-csrf">). */
   csrfToken?: string;
   /** The signed-in top bar: dashboard, admin, open the berth, sign out. */
@@ -59,7 +61,7 @@ export function page(options: PageOptions): string {
 <meta name="color-scheme" content="light dark">
 ${csrf}<title>${escapeHtml(options.title)} · Berth</title>
 <link rel="stylesheet" href="/_berth/assets/berth.css">
-${scripts}
+${(options.styles ?? []).map((href) => `<link rel="stylesheet" href="${escapeHtml(href)}">\n`).join('')}${scripts}
 </head>
 <body>
 <a class="skip" href="#content">Skip to content</a>

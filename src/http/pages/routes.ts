@@ -3,8 +3,9 @@ import { sshAccess } from '../../cli/sshInfo.js';
 import type { Config } from '../../config/schema.js';
 import { gatewayHostKeys, type HostKey } from '../../ssh/hostKeys.js';
 import type { Store } from '../../store/store.js';
-import { sendHtml } from '../respond.js';
+import { contentSecurityPolicy, sendHtml } from '../respond.js';
 import type { Route } from '../routes.js';
+import { visibleProfiles } from '../../profiles/profiles.js';
 import { adminPage } from './admin.js';
 import { dashboardPage } from './dashboard.js';
 
@@ -26,6 +27,9 @@ export function pageRoutes(config: Config, store: Store, audit: Pick<AuditLog, '
     hostKeys ??= await gatewayHostKeys(config, store);
     return sshAccess(config, hostKeys, user);
   };
+  // Pages that play recordings let asciinema-player compile its WebAssembly parser; without recording they keep the strict policy.
+  const recordings = config.recording.enabled;
+  const policy: Record<string, string> = recordings ? { 'content-security-policy': contentSecurityPolicy([], { wasm: true }) } : {};
   return [
     {
       method: 'GET',
@@ -33,7 +37,7 @@ export function pageRoutes(config: Config, store: Store, audit: Pick<AuditLog, '
       access: 'user',
       handler: async ({ res, user, csrfToken = '' }) => {
         const activity = await audit.query({ user: user.name, limit: ACTIVITY_SHOWN });
-        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut, activity }));
+        sendHtml(res, 200, dashboardPage({ user: user.name, admin: user.admin, csrfToken, ssh: await ssh(user.name), signOut, activity, profiles: visibleProfiles(config.profiles, user), recordings }), policy);
       },
     },
     {
@@ -43,7 +47,7 @@ export function pageRoutes(config: Config, store: Store, audit: Pick<AuditLog, '
       handler: async ({ res, user, csrfToken = '' }) => {
         const failures = (await store.recentEvents(null, EVENTS_SCANNED)).filter((e) => e.kind === 'failed').slice(0, FAILURES_SHOWN);
         const activity = await audit.query({ limit: ADMIN_ACTIVITY_SHOWN });
-        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures, activity, signOut }));
+        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures, activity, signOut, recordings }), policy);
       },
     },
   ];

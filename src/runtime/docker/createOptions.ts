@@ -4,6 +4,7 @@ import { BerthError } from '../../core/errors.js';
 import { substituteArgs, type BerthSpec } from '../types.js';
 import { containerName, homeVolumeName, LABEL } from './names.js';
 import { memoryBytes } from '../spec.js';
+import { mountSourceAllowed } from '../../core/mounts.js';
 
 /** How the gateway reaches berths: see ./reach.ts. */
 export type Reach = 'network' | 'published';
@@ -44,6 +45,8 @@ export function createOptions(spec: BerthSpec, ctx: CreateContext): Docker.Conta
     User: spec.runAsUser ?? undefined,
     ExposedPorts: { [port]: {} },
     Labels: {
+      // A webhook's labels first: the gateway's own, which adoption and isolation rely on, always win.
+      ...spec.labels,
       [LABEL.managed]: 'true',
       [LABEL.user]: spec.user,
       [LABEL.name]: spec.name,
@@ -76,19 +79,11 @@ export function createOptions(spec: BerthSpec, ctx: CreateContext): Docker.Conta
   };
 }
 
-/**
- * Extra mounts come only from the operator's allowlist: a host path is
- * allowed when it is, or lies under, an allowed path; a named volume when it
- * is listed by name.
- */
+/** Extra mounts come only from the operator's allowlist (src/core/mounts.ts says how it is read). */
 function allowedMount(mount: BerthSpec['mounts'][number], allowed: readonly string[]): Docker.MountSettings {
   const isPath = mount.source.startsWith('/');
   const source = isPath ? posix.normalize(mount.source) : mount.source;
-  const ok = allowed.some((entry) => {
-    if (!isPath || !entry.startsWith('/')) return entry === source;
-    const base = posix.normalize(entry).replace(/\/+$/, '');
-    return source === base || source.startsWith(`${base}/`);
-  });
+  const ok = mountSourceAllowed(source, allowed);
   if (!ok) {
     throw new BerthError({
       code: 'config_invalid',

@@ -4,25 +4,19 @@ import { BerthError } from '../../core/errors.js';
 import { signalOfExitCode } from '../../core/exit.js';
 import { cidrMatcher } from '../../core/net.js';
 import type { Logger } from '../../log/logger.js';
-import { listeningByExec, summarise } from '../procNet.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
-import { connectTcp } from '../connectTcp.js';
-import { NamespaceReach } from '../namespaceReach.js';
-import { namespaceUnavailable } from './namespaceAccess.js';
+import { ContainerAccess, noAddress, notRunning } from './containerAccess.js';
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
-import { connectEngine, engineAddress, type DockerConfig, type EngineAddress } from './engine.js';
+import { connectEngine, engineAddress, pingEngine, type DockerConfig, type EngineAddress } from './engine.js';
 import { engineFailure, engineMessage, engineStatus, engineUnavailable, isNameInUse, isUnreachable } from './engineErrors.js';
-import { startExec } from './exec.js';
-import { logLines } from './frames.js';
 import { ensureImage } from './image.js';
-import { FALLBACK_SHELL, loginShellFrom } from './loginShell.js';
 import { hostAddressMatcher } from './hostAddresses.js';
 import { berthNetworkName, containerName, homeVolumeName, LABEL } from './names.js';
 import { prepareBerthNetwork, type BerthNetwork } from './network.js';
 import { absent, engineTime, observe } from './observed.js';
 import { ensureOwnNetwork, isolatesNow, removeOrphanNetworks, removeOwnNetwork } from './ownNetworks.js';
-import { bridgeAddress, isRootless, mainPortOf, resolveReach } from './reach.js';
+import { isRootless, mainPortOf, resolveReach } from './reach.js';
 import { subnetPool, type SubnetPool } from './subnetPool.js';
 
 export interface DockerRuntimeOptions {
@@ -36,15 +30,11 @@ export interface DockerRuntimeOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const HEALTH_TIMEOUT_MS = 5000;
-const SHELL_LOOKUP_TIMEOUT_MS = 3000;
 /** How long a removed container's requested stop is remembered, for its die event arriving late. */
 const LATE_EVENT_MS = 60_000;
 /** How long a create that lost a race waits for the winner's container to show: 40 × 50 ms. */
 const NAME_CLASH_TRIES = 40;
 const NAME_CLASH_WAIT_MS = 50;
-/** The first engine API that sizes a tty exec at creation. */
-const CONSOLE_SIZE_API = [1, 42];
 /** Starts of a berth on Podman that may find its network's isolation forgotten (./ownNetworks.ts) before giving up. */
 const ISOLATED_START_TRIES = 3;
 
@@ -64,11 +54,9 @@ export class DockerRuntime implements Runtime {
   private readonly stoppedOnRequest = new Set<string>();
   /** Containers believed running, with their engine start time, to spot exits missed while the engine was away. */
   private readonly running = new Map<string, { name: string; startedAt: number }>();
-  private readonly shells = new Map<string, string>();
   private readonly exitListeners = new Set<(exit: BerthExit) => void>();
   private events: DieEvents | null = null;
   private reach: Promise<Reach> | null = null;
-  private consoleSize: Promise<boolean> | null = null;
   private networkReady: Promise<void> | null = null;
   /** How berths are kept apart here, as last read from the engine; null until it answered. */
   private berthNetwork: BerthNetwork | null = null;
@@ -78,9 +66,8 @@ export class DockerRuntime implements Runtime {
   private readonly ownNetworks = new Map<string, ReturnType<typeof ensureOwnNetwork>>();
   /** Whether berth networks left without their containers were looked for: once, when the engine first answers. */
   private sweptOrphans = false;
-  private readonly namespace: NamespaceReach;
-  /** Why connections cannot come from inside the containers' network namespaces; null while they do. */
-  private namespaceBlocked: string | null;
+  /** Connect, listening, exec and logs, on the container find() names. */
+  private readonly access: ContainerAccess;
   /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
   private inBerthNetwork: (address: string | undefined) => boolean = () => false;
   /** Whether the operator was told that berths can reach each other here: once, at the first berth it concerns. */
@@ -91,9 +78,15 @@ export class DockerRuntime implements Runtime {
     this.address = engineAddress(options.docker, options.env);
     this.docker = connectEngine(this.address);
     this.pool = subnetPool(options.docker.subnetPool);
-    this.namespace = new NamespaceReach(options.logger, (pid) => ['nsenter', `--target=${pid}`, '--net', '--']);
-    this.namespaceBlocked =
-      options.docker.enterNamespace === 'off' ? 'runtime.docker.enterNamespace is off' : namespaceUnavailable(this.address, process.getuid?.());
+    this.access = new ContainerAccess({
+      docker: this.docker,
+      address: this.address,
+      enterNamespace: options.docker.enterNamespace,
+      networkOf: (name) => this.networkOf(name),
+      logger: options.logger,
+      find: (name) => this.find(name),
+      workingDir: (name, info) => info.Mounts.find((m) => m.Name === homeVolumeName(this.config.namePrefix, name))?.Destination,
+    });
   }
 
   /** e.g. "unix:///var/run/docker.sock", for messages. */
@@ -101,19 +94,10 @@ export class DockerRuntime implements Runtime {
     return this.address.description;
   }
 
-  async health(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_TIMEOUT_MS / 1000} s`)), HEALTH_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([this.docker.ping(), timeout]);
-    } catch (err) {
-      throw engineUnavailable(this.engine, err);
-    } finally {
-      clearTimeout(timer);
-    }
+  health(): Promise<void> {
+    return pingEngine(this.docker, this.engine);
   }
+
 
   async prepare(): Promise<void> {
     try {
@@ -170,7 +154,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async stop(name: string, options: StopOptions): Promise<void> {
-    this.namespace.forget(name);
+    this.access.forget(name);
     await this.call('stop the berth', async () => {
       const info = await this.find(name);
       if (info) await this.halt(info, options.graceSeconds);
@@ -184,14 +168,14 @@ export class DockerRuntime implements Runtime {
     const refusal = await this.call('pause the berth', () => this.pauseRefusal());
     if (refusal) throw new BerthError({ code: 'pause_unsupported', userMessage: refusal });
     await this.call('pause the berth', async () => {
-      const info = await this.runningContainer(name);
+      const info = await this.access.runningContainer(name);
       if (!info.State.Paused) await this.docker.getContainer(info.Id).pause();
     });
   }
 
   async resume(name: string): Promise<void> {
     await this.call('resume the berth', async () => {
-      const info = await this.runningContainer(name);
+      const info = await this.access.runningContainer(name);
       if (info.State.Paused) await this.docker.getContainer(info.Id).unpause();
     });
   }
@@ -212,70 +196,12 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  /**
-   * From inside the container's network namespace where the gateway can
-   * enter it (../namespaceReach.ts), so a server bound to the berth's own
-   * 127.0.0.1 or ::1 is reached like one on 0.0.0.0; else at the bridge
-   * address (or published port), which reaches only the latter.
-   */
-  async connect(name: string, port: number): Promise<Duplex> {
-    if (this.namespaceBlocked === null) {
-      const pid = (await this.namespace.knownPid(name)) ?? (await this.runningContainer(name)).State.Pid;
-      try {
-        return await this.namespace.connect(name, pid, port);
-      } catch (err) {
-        if (err instanceof BerthError) throw err;
-        // A container that ended or restarted meanwhile is no reason to give the namespace path up.
-        const now = await this.runningContainer(name);
-        if (now.State.Pid !== pid) return this.namespace.connect(name, now.State.Pid, port);
-        this.blockNamespace(err as Error);
-      }
-    }
-    return this.bridgeConnect(name, port);
+  connect(name: string, port: number): Promise<Duplex> {
+    return this.access.connect(name, port);
   }
 
-  async listening(name: string): Promise<ListeningPort[]> {
-    if (this.namespaceBlocked === null) {
-      const pid = (await this.namespace.knownPid(name)) ?? (await this.runningContainer(name)).State.Pid;
-      const found = await this.namespace.listeners(pid);
-      if (found !== null) return summarise(found);
-      this.blockNamespace(new Error(`/proc/${pid}/net/tcp cannot be read: the gateway does not see the container's processes (it runs in another PID namespace)`));
-    }
-    const ports = await listeningByExec((command) => this.exec(name, { command, env: {}, tty: null }));
-    const why = this.namespaceBlocked;
-    return why === null ? ports : ports.map((p) => (p.loopbackOnly ? { ...p, unreachable: loopbackOnlyMessage(p.port, why) } : p));
-  }
-
-  private async bridgeConnect(name: string, port: number): Promise<Duplex> {
-    const info = await this.runningContainer(name);
-    const address = bridgeAddress(info, this.networkOf(name), port);
-    if (address === null) throw noAddress(name, this.networkOf(name));
-    try {
-      return await connectTcp(name, address.host, address.port);
-    } catch (err) {
-      const refused = ((err as BerthError).cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
-      const why = this.namespaceBlocked;
-      if (refused && why !== null) {
-        const listener = (await this.listening(name).catch(() => [])).find((p) => p.port === port);
-        if (listener?.loopbackOnly) {
-          throw new BerthError({ code: 'upstream_failed', userMessage: loopbackOnlyMessage(port, why), logMessage: `berth ${name}: port ${port} listens only on loopback and ${why}`, cause: err });
-        }
-      }
-      throw err;
-    }
-  }
-
-  /** From now on, the bridge; said once, at warn, with the reason. */
-  private blockNamespace(err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    // A relay slow to start on a loaded machine is no reason to give the namespace path up for good.
-    if (code === 'ETIMEDOUT') return;
-    this.namespaceBlocked = err.message;
-    this.namespace.close();
-    this.options.logger.warn(
-      { reason: err.message },
-      "docker: cannot enter berths' network namespaces; servers bound only to a berth's loopback are unreachable, other ports are reached at the bridge address",
-    );
+  listening(name: string): Promise<ListeningPort[]> {
+    return this.access.listening(name);
   }
 
   /** From the container's label, also for one that has just exited: its exit, not "not running", is then what the caller learns. */
@@ -287,32 +213,12 @@ export class DockerRuntime implements Runtime {
     return port;
   }
 
-  async logs(name: string, lines: number): Promise<string[]> {
-    return this.call('read the berth logs', async () => {
-      const info = await this.find(name);
-      if (!info) return [];
-      const body = await this.docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: lines, follow: false });
-      return logLines(body).slice(-lines);
-    });
+  logs(name: string, lines: number): Promise<string[]> {
+    return this.access.logs(name, lines);
   }
 
-  async exec(name: string, options: ExecOptions): Promise<ExecProcess> {
-    const info = await this.runningContainer(name);
-    return this.call('run a command in the berth', async () => {
-      const target = {
-        container: this.docker.getContainer(info.Id),
-        workingDir: info.Mounts.find((m) => m.Name === homeVolumeName(this.config.namePrefix, name))?.Destination,
-        consoleSize: await this.consoleSizeSupported(),
-      };
-      const command = options.command?.length ? options.command : [await this.loginShell(target, info), '-l'];
-      try {
-        return await startExec(target, command, options);
-      } catch (err) {
-        // The container stopped between the check and the exec.
-        if (engineStatus(err) === 409) throw notRunning(name);
-        throw err;
-      }
-    });
+  exec(name: string, options: ExecOptions): Promise<ExecProcess> {
+    return this.access.exec(name, options);
   }
 
   onExit(listener: (exit: BerthExit) => void): void {
@@ -328,7 +234,7 @@ export class DockerRuntime implements Runtime {
   async close(): Promise<void> {
     this.events?.close();
     this.events = null;
-    this.namespace.close();
+    this.access.close();
   }
 
   /** The container of a berth, or null; a container of that name that Berth did not make is an error, never touched. */
@@ -353,12 +259,6 @@ export class DockerRuntime implements Runtime {
       if (engineStatus(err) === 404) return null;
       throw err;
     }
-  }
-
-  private async runningContainer(name: string): Promise<Docker.ContainerInspectInfo> {
-    const info = await this.call('inspect the berth', () => this.find(name));
-    if (!info?.State.Running) throw notRunning(name);
-    return info;
   }
 
   /**
@@ -557,7 +457,7 @@ export class DockerRuntime implements Runtime {
 
   /** Removes the container, never its home volume. */
   private async remove(id: string): Promise<void> {
-    this.shells.delete(id);
+    this.access.forgetContainer(id);
     await this.docker
       .getContainer(id)
       .remove({ force: true, v: false })
@@ -585,7 +485,7 @@ export class DockerRuntime implements Runtime {
     // A late event from a run before the one now going.
     if (known && event.at < known.startedAt) return;
     this.running.delete(event.id);
-    this.namespace.forget(event.name);
+    this.access.forget(event.name);
     // The die event has no OOM flag; the container's state has (one inspect per death, never on a hot path).
     void this.inspectId(event.id)
       .catch(() => null)
@@ -639,73 +539,11 @@ export class DockerRuntime implements Runtime {
     return this.reach;
   }
 
-  private consoleSizeSupported(): Promise<boolean> {
-    this.consoleSize ??= this.docker
-      .version()
-      .then((version) => {
-        const [major = 0, minor = 0] = version.ApiVersion.split('.').map(Number);
-        const [wantMajor = 0, wantMinor = 0] = CONSOLE_SIZE_API;
-        return major > wantMajor || (major === wantMajor && minor >= wantMinor);
-      })
-      .catch((err: unknown) => {
-        this.consoleSize = null;
-        throw err;
-      });
-    return this.consoleSize;
-  }
-
-  /** The user's login shell from the image's /etc/passwd, looked up once per container; /bin/sh when it cannot be read. */
-  private async loginShell(target: Parameters<typeof startExec>[0], info: Docker.ContainerInspectInfo): Promise<string> {
-    const cached = this.shells.get(info.Id);
-    if (cached) return cached;
-    let shell = FALLBACK_SHELL;
-    try {
-      const exec = await startExec(target, ['cat', '/etc/passwd'], { command: null, env: {}, tty: null });
-      exec.stdin.end();
-      exec.stderr.resume();
-      let passwd = '';
-      exec.stdout.on('data', (chunk: Buffer) => (passwd += chunk.toString('utf8')));
-      const exit = await Promise.race([exec.exited, new Promise<null>((r) => setTimeout(r, SHELL_LOOKUP_TIMEOUT_MS, null).unref())]);
-      if (exit?.code === 0) shell = loginShellFrom(passwd, info.Config.User);
-    } catch (err) {
-      this.options.logger.debug({ err: engineMessage(err) }, 'docker: could not read /etc/passwd; using /bin/sh');
-    }
-    this.shells.set(info.Id, shell);
-    return shell;
-  }
-
-  private async call<T>(doing: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      throw engineFailure(this.engine, doing, err);
-    }
+  private call<T>(doing: string, work: () => Promise<T>): Promise<T> {
+    return this.access.call(doing, work);
   }
 }
 
-function notRunning(name: string): BerthError {
-  return new BerthError({
-    code: 'berth_not_ready',
-    userMessage: 'Your environment is not running; start it first.',
-    logMessage: `berth ${name} has no running container`,
-  });
-}
-
-function noAddress(name: string, network: string): BerthError {
-  return new BerthError({
-    code: 'berth_not_ready',
-    userMessage: 'Your environment has no network address yet; try again in a few seconds.',
-    logMessage: `container of berth ${name} has no address on network ${network} nor a published port`,
-  });
-}
-
-/** What a user is told about a server bound only to the berth's loopback where the gateway cannot enter its namespace. */
-function loopbackOnlyMessage(port: number, why: string): string {
-  return (
-    `Port ${port} in your environment listens only on its own loopback (127.0.0.1 or ::1), which this gateway cannot reach: ${why}. ` +
-    'Start the server on 0.0.0.0 (all addresses) to reach it, or ask the operator to run the gateway as root on the engine host.'
-  );
-}
 
 /** A container made under a newer spawn lease than `generation` belongs to that spawn: this one has lost its lease. */
 function refuseIfSuperseded(info: Docker.ContainerInspectInfo, name: string, generation: number | undefined): void {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import type { Config } from '../../config/schema.js';
 import { BerthError } from '../../core/errors.js';
+import { engineUnavailable } from './engineErrors.js';
 
 export type DockerConfig = Config['runtime']['docker'];
 
@@ -112,4 +113,21 @@ function invalid(key: string, value: string): BerthError {
 
 export function connectEngine(address: EngineAddress): Docker {
   return new Docker(address.options);
+}
+
+const HEALTH_TIMEOUT_MS = 5000;
+
+/** Throws BerthError('runtime_unavailable') naming the engine when it does not answer a ping within five seconds. */
+export async function pingEngine(docker: Docker, description: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_TIMEOUT_MS / 1000} s`)), HEALTH_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([docker.ping(), timeout]);
+  } catch (err) {
+    throw engineUnavailable(description, err);
+  } finally {
+    clearTimeout(timer);
+  }
 }

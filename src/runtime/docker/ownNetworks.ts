@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -145,11 +145,17 @@ async function inspect(docker: Docker, network: string): Promise<LibpodNetwork |
   }
 }
 
-/** Creates the network in the first /29 of the pool no network on the engine uses. */
+/**
+ * Creates the network in a /29 of the pool no network on the engine uses,
+ * looking from a block picked by the network's name, so berths started at
+ * once (20 after a restart, say) seldom race for the same block.
+ */
 async function make(docker: Docker, ctx: OwnNetworkContext, network: string, berth: { name: string; user: string }): Promise<LibpodNetwork> {
   const used = (await list(docker)).flatMap((n) => (n.subnets ?? []).map((s) => s.subnet));
+  const first = createHash('sha256').update(network).digest().readUInt32BE(0) % ctx.pool.blocks;
   let tries = 0;
-  for (let index = 0; index < ctx.pool.blocks && tries < SUBNET_TRIES; index++) {
+  for (let step = 0; step < ctx.pool.blocks && tries < SUBNET_TRIES; step++) {
+    const index = (first + step) % ctx.pool.blocks;
     if (used.some((subnet) => ctx.pool.overlaps(index, subnet))) continue;
     tries++;
     try {

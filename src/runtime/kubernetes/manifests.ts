@@ -41,7 +41,10 @@ export function podManifest(spec: BerthSpec, ctx: ManifestContext): V1Pod {
   const env = { HOME: spec.homePath, ...spec.env, BERTH_USER: spec.user, PORT: String(spec.port) };
   const user = numericUser(spec.runAsUser);
   const extra = spec.mounts.map((mount, i) => allowedMount(mount, i, config.allowedMounts));
-  const resources = resourcesOf(spec.limits);
+  const resources = resourcesOf(spec.limits, spec.kubernetes?.resources ?? {});
+  // A profile's placement adds to the operator's: its node labels win per key, its tolerations add up.
+  const nodeSelector = { ...config.nodeSelector, ...spec.kubernetes?.nodeSelector };
+  const tolerations = [...config.tolerations, ...(spec.kubernetes?.tolerations ?? [])];
   const container: V1Container = {
     name: CONTAINER,
     image: spec.image,
@@ -78,8 +81,8 @@ export function podManifest(spec: BerthSpec, ctx: ManifestContext): V1Pod {
       ...(user ? { runAsUser: user.uid, ...(user.gid === null ? {} : { runAsGroup: user.gid, fsGroup: user.gid }) } : {}),
     },
     ...(config.serviceAccountName ? { serviceAccountName: config.serviceAccountName } : {}),
-    ...(Object.keys(config.nodeSelector).length ? { nodeSelector: config.nodeSelector } : {}),
-    ...(config.tolerations.length ? { tolerations: config.tolerations } : {}),
+    ...(Object.keys(nodeSelector).length ? { nodeSelector } : {}),
+    ...(tolerations.length ? { tolerations } : {}),
     ...(config.imagePullSecrets.length ? { imagePullSecrets: config.imagePullSecrets.map((name) => ({ name })) } : {}),
     volumes: [
       { name: HOME_VOLUME, persistentVolumeClaim: { claimName: homeClaimName(config.namePrefix, spec.name) } },
@@ -93,7 +96,7 @@ export function podManifest(spec: BerthSpec, ctx: ManifestContext): V1Pod {
     metadata: {
       name: podName(config.namePrefix, spec.name),
       namespace: config.namespace,
-      labels: { ...berthLabels(ctx, spec.name), [LABEL.spec]: specLabel(spec.hash) },
+      labels: { ...spec.labels, ...berthLabels(ctx, spec.name), [LABEL.spec]: specLabel(spec.hash) },
       annotations: { ...config.annotations, [ANNOTATION.username]: spec.user, [ANNOTATION.spec]: spec.hash, [ANNOTATION.port]: String(spec.port) },
     },
     spec: mergePodOverrides(podSpec, config.podOverrides),
@@ -178,9 +181,13 @@ function numericUser(text: string | null): { uid: number; gid: number | null } |
   return { uid: Number(match[1]), gid: match[2] === undefined ? null : Number(match[2]) };
 }
 
-/** Docker-style sizes ("512m", binary) as Kubernetes quantities; requests equal limits, so a berth gets what it is promised. */
-function resourcesOf(limits: BerthSpec['limits']): V1Container['resources'] | null {
-  const values: Record<string, string> = {};
+/**
+ * Docker-style sizes ("512m", binary) as Kubernetes quantities, and extended
+ * resources (nvidia.com/gpu) as given; requests equal limits, so a berth gets
+ * what it is promised (and extended resources allow nothing else).
+ */
+function resourcesOf(limits: BerthSpec['limits'], extended: Record<string, string>): V1Container['resources'] | null {
+  const values: Record<string, string> = { ...extended };
   if (limits.memory !== null) values.memory = String(memoryBytes(limits.memory));
   if (limits.cpus !== null) values.cpu = String(limits.cpus);
   return Object.keys(values).length ? { requests: values, limits: values } : null;

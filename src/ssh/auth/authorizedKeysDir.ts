@@ -1,15 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
-import { parsePublicKey, type PublicKeyInfo } from '../keys.js';
+import { authorizedKeysIn, type PublicKeyInfo } from '../keys.js';
 import { DENIED, type AttemptInfo, type KeyAuthority, type Verdict } from './types.js';
 
 /**
  * Keys from `<dir>/<username>` in authorized_keys format, read on every
  * attempt as sshd does, so an edit takes effect at the next login. Lines with
- * options (from=, command=, restrict, …) are skipped with a warning: the
- * gateway cannot enforce them, and honouring the key without them would grant
- * more than the file says.
+ * options are skipped with a warning (../keys.ts authorizedKeysIn).
  */
 export class AuthorizedKeysDir implements KeyAuthority {
   readonly name = 'authorized_keys';
@@ -29,24 +27,15 @@ export class AuthorizedKeysDir implements KeyAuthority {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn({ file, err }, 'cannot read authorized_keys file');
       return DENIED;
     }
-    return this.keysIn(text, file).some((k) => k.blob.equals(key.blob)) ? { allowed: true, user: attempt.username } : DENIED;
+    const keys = authorizedKeysIn(text, (line) =>
+      this.logger.warn({ file, line }, 'authorized_keys line skipped: options are not supported, or the key is unsupported or weak'),
+    );
+    return keys.some((k) => k.blob.equals(key.blob)) ? { allowed: true, user: attempt.username } : DENIED;
   }
 
   /** Null for usernames that are no plain file name, so none can reach outside the directory. */
   private fileOf(username: string): string | null {
     if (username === '.' || username === '..' || /[/\\\0]/.test(username)) return null;
     return join(this.dir, username);
-  }
-
-  private keysIn(text: string, file: string): PublicKeyInfo[] {
-    const keys: PublicKeyInfo[] = [];
-    text.split('\n').forEach((raw, index) => {
-      const line = raw.trim();
-      if (line === '' || line.startsWith('#')) return;
-      const key = parsePublicKey(line);
-      if (key) keys.push(key);
-      else this.logger.warn({ file, line: index + 1 }, 'authorized_keys line skipped: options are not supported, or the key is unsupported or weak');
-    });
-    return keys;
   }
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -8,6 +8,7 @@ import type Docker from 'dockerode';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { demultiplexer } from '../../../src/runtime/docker/frames.js';
 import type { Kubelet } from './kubelet.js';
+import { SPDY_UPGRADE, spdyPortForward } from './spdyPortForward.js';
 import { statusBody } from './server.js';
 
 /*
@@ -31,7 +32,8 @@ import { statusBody } from './server.js';
  * (1.30 on) also takes SPDY/3.1 tunnelled in a WebSocket
  * ("SPDY/3.1+portforward.k8s.io") and a plain SPDY/3.1 upgrade
  * ("portforward.k8s.io"): the two kubectl port-forward tries, in that order.
- * The fake speaks no SPDY, so kubectl port-forward is refused here.
+ * The fake refuses the first and speaks the second (spdyPortForward.ts),
+ * so kubectl falls back to it, as it does against an API server before 1.30.
  */
 const PORT_FORWARD_PROTOCOLS = ['v4.channel.k8s.io'];
 
@@ -79,6 +81,7 @@ export class Streams {
   handle(kind: 'exec' | 'attach' | 'portforward', namespace: string, name: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const pod = this.kubelet.runtimeOf(namespace, name);
     if (!pod || pod.pid === 0) return refuse(socket, 400, `container not found ("berth")`);
+    if (kind === 'portforward' && req.headers.upgrade?.toLowerCase() === SPDY_UPGRADE) return this.spdyPortForward(req, socket, head, pod);
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
     const supported = this.supported(req);
     if (!offered.some((p) => supported.includes(p))) return refuse(socket, 400, `none of the offered subprotocols (${offered.join(', ')}) is supported; use ${supported.join(' or ')}`);
@@ -176,37 +179,34 @@ export class Streams {
       prefix.writeUInt16LE(port);
       send(ws, 2 * i, prefix);
       send(ws, 2 * i + 1, prefix);
-      const conn = connect(relay);
-      conn.write(`${port}\n`);
-      let opened = false;
-      let failure = '';
-      conn.on('data', (chunk: Buffer) => {
-        if (opened) return send(ws, 2 * i, chunk);
-        // The relay answers one line first: "ok", or the error of its dial inside the pod.
-        const text = chunk.toString('utf8');
-        const nl = text.indexOf('\n');
-        if (nl < 0) return void (failure += text);
-        const line = failure + text.slice(0, nl);
-        if (line === 'ok') {
-          opened = true;
-          const rest = chunk.subarray(Buffer.byteLength(text.slice(0, nl + 1)));
-          if (rest.length) send(ws, 2 * i, rest);
-        } else {
-          send(ws, 2 * i + 1, Buffer.from(`error forwarding port ${port} to pod, uid : failed to connect to localhost:${port} inside namespace: ${line}`));
+      const conn = dialThroughRelay(relay, port);
+      conn.then(
+        (c) => {
+          c.on('data', (chunk: Buffer) => send(ws, 2 * i, chunk));
+          c.on('error', () => ws.close(1000));
+          c.on('close', () => ws.close(1000));
+          c.resume();
+        },
+        (err: Error) => {
+          send(ws, 2 * i + 1, Buffer.from(`error forwarding port ${port} to pod, uid : ${err.message}`));
           ws.close(1000);
-        }
-      });
-      conn.on('error', () => ws.close(1000));
-      conn.on('close', () => ws.close(1000));
+        },
+      );
       return conn;
     });
+    // Writes wait for their connection in the order they came.
     const onMessage = (data: Buffer) => {
       const channel = data[0] as number;
-      if (channel % 2 === 0) streams[channel / 2]?.write(data.subarray(1));
+      if (channel % 2 === 0) void streams[channel / 2]?.then((c) => c.write(data.subarray(1)), () => undefined);
     };
     for (const data of early) onMessage(data);
     ws.on('message', onMessage);
-    ws.on('close', () => streams.forEach((c) => c.destroy()));
+    ws.on('close', () => streams.forEach((c) => void c.then((conn) => conn.destroy(), () => undefined)));
+  }
+
+  /** kubectl's plain SPDY/3.1 port-forward (spdyPortForward.ts), dialling through the pod's relay as the WebSocket one does. */
+  private spdyPortForward(req: IncomingMessage, socket: Duplex, head: Buffer, pod: { containerId: string; pid: number }): void {
+    spdyPortForward(req, socket, head, async (port) => dialThroughRelay(await this.relayOf(pod), port), (message) => refuse(socket, 400, message));
   }
 
   /**
@@ -295,6 +295,37 @@ net.createServer((client) => {
   });
 }).listen(path, () => process.stdout.write('ready\\n'));
 `;
+
+/**
+ * A connection to localhost:<port> inside the pod through its relay, once the
+ * relay's dial there succeeded; rejects with the dial's error as the kubelet
+ * words it.
+ */
+function dialThroughRelay(relay: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const conn = connect(relay);
+    conn.write(`${port}\n`);
+    let line = '';
+    const onData = (chunk: Buffer) => {
+      // The relay answers one line first: "ok", or the error of its dial inside the pod.
+      const text = chunk.toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl < 0) return void (line += text);
+      conn.off('data', onData);
+      conn.pause();
+      line += text.slice(0, nl);
+      if (line !== 'ok') {
+        conn.destroy();
+        return reject(new Error(`failed to connect to localhost:${port} inside namespace: ${line}`));
+      }
+      const rest = chunk.subarray(Buffer.byteLength(text.slice(0, nl + 1)));
+      if (rest.length) conn.unshift(rest);
+      resolve(conn);
+    };
+    conn.on('data', onData);
+    conn.once('error', reject);
+  });
+}
 
 function send(ws: WebSocket, channel: number, data: Buffer | string): void {
   if (ws.readyState !== ws.OPEN) return;
