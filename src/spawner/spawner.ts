@@ -350,8 +350,9 @@ export class Spawner implements BerthDirectory {
     entry.status.runtimeId = berth.id;
     entry.status.image = berth.image;
     entry.status.lastActivity = Math.max(entry.status.lastActivity ?? 0, lastActivity);
-    // Paused stays paused: only use resumes it (start()), so adoption wakes nothing nobody uses.
-    this.setState(entry, berth.state === 'paused' ? 'paused' : 'ready');
+    // Paused stays paused: only use resumes it (start()), so adoption wakes nothing nobody uses. A runtime
+    // that cannot resume (attach, seeing a container its owner paused) serves it as it always did.
+    this.setState(entry, berth.state === 'paused' && this.canPause ? 'paused' : 'ready');
   }
 
   private entry(user: string): Entry {
