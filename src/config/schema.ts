@@ -287,6 +287,7 @@ const spawn = z
 const idle = z
   .strictObject({
     stopAfterSeconds: seconds(1).default(3600),
+    pauseAfterSeconds: seconds(1).nullable().default(null),
     checkEverySeconds: seconds(1).default(30),
     action: z.enum(['stop', 'remove']).default('stop'),
     countBerthData: z.boolean().default(false),

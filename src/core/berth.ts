@@ -6,8 +6,9 @@
  *                          │                  │
  *                          └──fail/timeout──► failed ◄──exited── (crash)
  *   failed ──ensure──► starting  (the next request retries)
+ *   ready ──idle.pauseAfterSeconds──► paused ──any use──► ready  (paused ──cull──► stopping)
  */
-export type BerthState = 'stopped' | 'starting' | 'ready' | 'stopping' | 'failed';
+export type BerthState = 'stopped' | 'starting' | 'ready' | 'paused' | 'stopping' | 'failed';
 
 export interface Failure {
   /** One line for the person: what happened and what to do. */

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'spawn_failed'
   | 'spawn_timeout'
   | 'spawn_superseded'
+  | 'pause_unsupported'
   | 'berth_not_ready'
   | 'berth_stopped'
   | 'upstream_failed'
@@ -51,6 +52,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   spawn_failed: 503,
   spawn_timeout: 503,
   spawn_superseded: 503,
+  pause_unsupported: 501,
   berth_not_ready: 503,
   berth_stopped: 503,
   upstream_failed: 502,

@@ -161,7 +161,8 @@ export class Gateway {
 
     const kind = requestKind(req);
     const status = directory.status(user.name);
-    if (kind === 'navigation') {
+    // A paused berth thaws in milliseconds: its navigation is held for it (below), not shown the loading page.
+    if (kind === 'navigation' && status.state !== 'paused') {
       const choices = (await this.deps.firstStartChoice?.(user, status)) ?? null;
       if (choices === null) directory.start(user.name, 'http', launchOf(req, user));
       sendHtml(res, 200, loadingPage(directory.status(user.name), this.deps.auth.csrf.csrfToken(signIn), choices));

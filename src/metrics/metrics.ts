@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BerthState, BerthStatus } from '../core/berth.js';
 
-const STATES: BerthState[] = ['stopped', 'starting', 'ready', 'stopping', 'failed'];
+const STATES: BerthState[] = ['stopped', 'starting', 'ready', 'paused', 'stopping', 'failed'];
 
 /** Every metric the gateway exports, in one registry served at /_berth/metrics. */
 export class Metrics {

@@ -44,7 +44,8 @@ export interface KubernetesPlacement {
   resources: Record<string, string>;
 }
 
-export type ObservedState = 'running' | 'stopped' | 'exited' | 'absent';
+/** 'paused': frozen by Runtime.pause, memory kept; reported only by runtimes that can pause. */
+export type ObservedState = 'running' | 'paused' | 'stopped' | 'exited' | 'absent';
 
 /** What the runtime itself reports about a berth. */
 export interface Observed {
@@ -175,6 +176,17 @@ export interface Runtime {
   /** The last `lines` lines of the berth's output. */
   logs(name: string, lines: number): Promise<string[]>;
   exec(name: string, options: ExecOptions): Promise<ExecProcess>;
+  /**
+   * Freezes the running berth's processes, keeping their memory (docker and
+   * podman: the engine's pause). Absent
+   * where the runtime cannot pause (local, kubernetes): idle berths are then only
+   * stopped. Rejects with BerthError 'pause_unsupported' (its userMessage
+   * the reason and the fix) where this engine cannot, after all (rootless
+   * Podman on cgroup v1). A paused berth is listed and inspected as 'paused'.
+   */
+  pause?(name: string): Promise<void>;
+  /** Thaws a berth pause() froze; present exactly when pause is. */
+  resume?(name: string): Promise<void>;
   /**
    * The keys the user's berth holds itself, from every running container
    * that may be theirs (so a key is known even while the refusal to pick one

@@ -4,12 +4,25 @@ import { SOLE_LEADER, type Leadership } from '../store/leader.js';
 export interface CullTarget {
   /** Takes in the activity other gateways saw, so a pass culls on the newest of all. */
   refreshActivity(): Promise<void>;
-  idleSince(cutoff: number): string[];
+  /** Berths to stop (ready or paused) idle since before `cutoff`; with `only: 'ready'`, those to pause. */
+  idleSince(cutoff: number, only?: 'ready'): string[];
   stop(user: string, why: string): Promise<void>;
+  readonly canPause: boolean;
+  /** Freezes the idle berth; false when it was left running (see Spawner.pause). */
+  pause(user: string): Promise<boolean>;
+}
+
+export interface CullSettings {
+  stopAfterSeconds: number;
+  /** null: never pause; else pause berths idle this long (when shorter than stopAfterSeconds and the runtime can). */
+  pauseAfterSeconds?: number | null;
+  checkEverySeconds: number;
 }
 
 /**
- * Stops berths with no activity for `stopAfterSeconds`, checking every
+ * Pauses berths with no activity for `pauseAfterSeconds` (where the runtime
+ * can; else they keep running) and stops those idle for `stopAfterSeconds`
+ * (paused or not, counted from the last activity), checking every
  * `checkEverySeconds`, on the one gateway that leads (several share a
  * store). A pass reads the clocks in memory, after one read of the other
  * gateways' from the store, so it stays cheap with thousands of berths; the
@@ -21,12 +34,20 @@ export class Culler {
 
   constructor(
     private readonly target: CullTarget,
-    private readonly settings: { stopAfterSeconds: number; checkEverySeconds: number },
+    private readonly settings: CullSettings,
     private readonly logger: Logger,
     private readonly leadership: Leadership = SOLE_LEADER,
   ) {}
 
   start(): void {
+    if (this.pauseSeconds() === null && (this.settings.pauseAfterSeconds ?? null) !== null) {
+      this.logger.warn(
+        { pauseAfterSeconds: this.settings.pauseAfterSeconds, stopAfterSeconds: this.settings.stopAfterSeconds },
+        this.target.canPause
+          ? 'idle.pauseAfterSeconds is not shorter than idle.stopAfterSeconds, so idle berths are only stopped; lower it to pause them first'
+          : 'this runtime cannot pause berths, so idle.pauseAfterSeconds is ignored and idle berths are only stopped',
+      );
+    }
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.pass()
@@ -34,6 +55,12 @@ export class Culler {
         .finally(() => (this.running = null));
     }, this.settings.checkEverySeconds * 1000);
     this.timer.unref();
+  }
+
+  /** The idle time after which berths are paused, or null when they are not. */
+  private pauseSeconds(): number | null {
+    const { pauseAfterSeconds, stopAfterSeconds } = this.settings;
+    return pauseAfterSeconds != null && pauseAfterSeconds < stopAfterSeconds && this.target.canPause ? pauseAfterSeconds : null;
   }
 
   /** One pass; returns the users it stopped. */
@@ -53,6 +80,19 @@ export class Culler {
       ),
     );
     if (idle.length > 0) this.logger.info({ stopped: idle.length }, 'culled idle berths');
+    const pauseSeconds = this.pauseSeconds();
+    if (pauseSeconds !== null) {
+      const paused = await Promise.all(
+        this.target.idleSince(now - pauseSeconds * 1000, 'ready').map((user) =>
+          this.target.pause(user).catch((err) => {
+            this.logger.warn({ err, user }, 'idle pause failed; will retry next pass');
+            return false;
+          }),
+        ),
+      );
+      const count = paused.filter(Boolean).length;
+      if (count > 0) this.logger.info({ paused: count }, 'paused idle berths');
+    }
     return idle;
   }
 

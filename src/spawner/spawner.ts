@@ -79,6 +79,8 @@ export class Spawner implements BerthDirectory {
   private readonly planner: SpawnPlanner;
   private readonly coordinator: SpawnCoordinator;
   private readonly notifications: Notifications;
+  /** Set when the runtime said it cannot pause on this engine after all: the culler then only stops. */
+  private pauseRefused: string | null = null;
   /** This gateway among those sharing the store. */
   readonly gatewayId = randomUUID();
 
@@ -98,7 +100,7 @@ export class Spawner implements BerthDirectory {
     const [observed, activity] = await Promise.all([this.options.runtime.list(), this.options.store.loadActivity()]);
     let adopted = 0;
     for (const berth of observed) {
-      if (berth.state !== 'running' || !berth.user) continue;
+      if ((berth.state !== 'running' && berth.state !== 'paused') || !berth.user) continue;
       await this.adoptRunning(this.entry(berth.user), berth, activity.get(berth.user) ?? Date.now());
       // What it runs, said per berth: for attach, this is the attach (src/runtime/attach/).
       this.options.logger.info({ user: berth.user, runtimeId: berth.id, image: berth.image }, 'adopted running berth');
@@ -161,8 +163,32 @@ export class Spawner implements BerthDirectory {
     this.audit(user, 'spawn.requested', 'ok', { reason });
     this.runTransition(entry, () => {
       entry.startQueued = false;
-      return this.spawn(entry, reason);
+      // Decided when it runs: a pause queued before this start has made the berth paused by then.
+      return entry.status.state === 'paused' ? this.resumeNow(entry, reason) : this.spawn(entry, reason);
     });
+  }
+
+  /**
+   * Freezes a ready berth nobody uses (the culler, after idle.pauseAfterSeconds);
+   * false, leaving it alone, where the runtime cannot pause or something is in flight.
+   */
+  async pause(user: string): Promise<boolean> {
+    const entry = this.entries.get(user);
+    if (!entry || entry.status.state !== 'ready' || entry.transition !== null || !this.canPause) return false;
+    // Paused before the engine is asked, so no new request is proxied into a berth being frozen: it waits in ready() instead.
+    this.setState(entry, 'paused');
+    let paused = false;
+    this.runTransition(entry, async () => {
+      paused = await this.pauseNow(entry);
+    });
+    await entry.transition;
+    return paused;
+  }
+
+  /** Whether idle berths can be paused here (the runtime has pause and resume). */
+  get canPause(): boolean {
+    const { runtime } = this.options;
+    return runtime.pause !== undefined && runtime.resume !== undefined && this.pauseRefused === null;
   }
 
   async ready(user: string, reason: StartReason, waitMs?: number, launch?: LaunchRequest): Promise<BerthPort> {
@@ -261,11 +287,12 @@ export class Spawner implements BerthDirectory {
     }
   }
 
-  /** Berths the culler may stop: ready, not held open, and idle since before `cutoff`. */
-  idleSince(cutoff: number): string[] {
+  /** Berths the culler may stop (ready or paused) or, with `only: 'ready'`, pause: not held open, and idle since before `cutoff`. */
+  idleSince(cutoff: number, only?: 'ready'): string[] {
     const idle: string[] = [];
     for (const [user, entry] of this.entries) {
-      if (entry.status.state !== 'ready' || entry.holds > 0 || entry.transition) continue;
+      const { state } = entry.status;
+      if ((state !== 'ready' && (only === 'ready' || state !== 'paused')) || entry.holds > 0 || entry.transition) continue;
       if ((entry.status.lastActivity ?? 0) < cutoff) idle.push(user);
     }
     return idle;
@@ -323,7 +350,9 @@ export class Spawner implements BerthDirectory {
     entry.status.runtimeId = berth.id;
     entry.status.image = berth.image;
     entry.status.lastActivity = Math.max(entry.status.lastActivity ?? 0, lastActivity);
-    this.setState(entry, 'ready');
+    // Paused stays paused: only use resumes it (start()), so adoption wakes nothing nobody uses. A runtime
+    // that cannot resume (attach, seeing a container its owner paused) serves it as it always did.
+    this.setState(entry, berth.state === 'paused' && this.canPause ? 'paused' : 'ready');
   }
 
   private entry(user: string): Entry {
@@ -547,7 +576,45 @@ export class Spawner implements BerthDirectory {
     }
   }
 
+  private async pauseNow(entry: Entry): Promise<boolean> {
+    const { user, name } = entry.spec;
+    try {
+      await this.options.runtime.pause?.(name);
+      this.options.logger.info({ user }, 'berth paused while idle');
+      this.record(user, 'paused', 'idle');
+      return true;
+    } catch (err) {
+      this.setState(entry, 'ready');
+      if (err instanceof BerthError && err.code === 'pause_unsupported') {
+        this.pauseRefused = err.userMessage;
+        this.options.logger.warn({ reason: err.userMessage }, 'idle.pauseAfterSeconds is ignored: this engine cannot pause berths');
+        return false;
+      }
+      this.options.logger.warn({ err, user }, 'could not pause the idle berth; it keeps running and is stopped when idle.stopAfterSeconds is reached');
+      return false;
+    }
+  }
+
+  /** Thaws a paused berth for the use that asked; one that will not thaw (gone meanwhile) is started afresh. */
+  private async resumeNow(entry: Entry, reason: StartReason): Promise<void> {
+    const { user, name } = entry.spec;
+    const began = Date.now();
+    try {
+      await this.options.runtime.resume?.(name);
+    } catch (err) {
+      this.options.logger.warn({ err, user }, 'could not resume the paused berth; starting it again');
+      return this.spawn(entry, reason);
+    }
+    entry.status.lastActivity = Date.now();
+    this.dirtyActivity.add(user);
+    this.setState(entry, 'ready');
+    this.options.logger.info({ user, ms: Date.now() - began }, 'berth resumed');
+    this.record(user, 'resumed', `resumed in ${Date.now() - began} ms`);
+  }
+
   private async stopNow(entry: Entry, why: string, remove: boolean): Promise<void> {
+    // Thawed first, so its processes get the stop signal and their grace time on every engine.
+    if (entry.status.state === 'paused') await this.options.runtime.resume?.(entry.spec.name).catch(() => undefined);
     this.setState(entry, 'stopping');
     entry.target = null;
     try {
@@ -575,7 +642,7 @@ export class Spawner implements BerthDirectory {
       entry.exitedDuringSpawn = exit;
       return;
     }
-    if (entry.status.state !== 'ready') return;
+    if (entry.status.state !== 'ready' && entry.status.state !== 'paused') return;
     this.runTransition(entry, async () => {
       await this.fail(entry, await this.exitFailure(entry, exit, 'while running'));
       this.notifyStopped(entry.spec.user, `it died: ${describeExit(exit)}`);

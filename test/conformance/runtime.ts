@@ -237,6 +237,33 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await stop(changed);
     });
 
+    it('pauses a berth, keeping its processes, and resumes it (runtimes with pause)', { timeout: TEST_MS }, async (t) => {
+      const { pause, resume } = runtime;
+      if (!pause || !resume) return t.skip(`the ${runtime.kind} runtime cannot pause; idle berths are only stopped`);
+      const spec = subject.specFor('conf-pause', ['sh', '-c', 'echo $$ > "$HOME/pid"; exec sleep 100']);
+      const started = await start(spec);
+      const refused = await pause.call(runtime, spec.name).then(
+        () => null,
+        (err: { code?: string; userMessage?: string }) => {
+          if (err.code === 'pause_unsupported') return err.userMessage ?? 'pause unsupported';
+          throw err;
+        },
+      );
+      if (refused !== null) {
+        await stop(spec);
+        return t.skip(refused);
+      }
+      assert.equal((await runtime.inspect(spec.name)).state, 'paused');
+      assert.ok((await runtime.list()).some((b) => b.name === spec.name && b.state === 'paused'), 'listed as paused, for adoption');
+      await resume.call(runtime, spec.name);
+      const now = await runtime.inspect(spec.name);
+      assert.equal(now.state, 'running');
+      assert.equal(now.id, started.id, 'the same berth, not a new one');
+      assert.equal(now.startedAt, started.startedAt, 'not restarted');
+      assert.equal((await run(runtime, spec.name, ['sh', '-c', 'kill -0 "$(cat "$HOME/pid")" && echo alive'])).stdout, 'alive\n');
+      await stop(spec);
+    });
+
     it('gives two users distinct berths and homes', { timeout: TEST_MS }, async () => {
       const alice = server('conf-alice');
       const bob = server('conf-bob');

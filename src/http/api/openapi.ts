@@ -4,7 +4,7 @@ const berth = {
   properties: {
     user: { type: 'string' },
     name: { type: 'string', description: 'safe name: the berth in the runtime' },
-    state: { type: 'string', enum: ['stopped', 'starting', 'ready', 'stopping', 'failed'] },
+    state: { type: 'string', enum: ['stopped', 'starting', 'ready', 'paused', 'stopping', 'failed'] },
     since: { type: 'string', format: 'date-time' },
     startedAt: { type: 'string', format: 'date-time', nullable: true },
     lastActivity: { type: 'string', format: 'date-time', nullable: true },

@@ -7,7 +7,7 @@ export const adminScript = `
 (function () {
   var B = window.Berth, el = B.el;
   function $(id) { return document.getElementById(id); }
-  var LABELS = { stopped: 'Stopped', starting: 'Starting', ready: 'Running', stopping: 'Stopping', failed: 'Failed' };
+  var LABELS = { stopped: 'Stopped', starting: 'Starting', ready: 'Running', paused: 'Paused', stopping: 'Stopping', failed: 'Failed' };
   var berths = null, timer = null;
 
   function actionButton(action, b) {

@@ -9,7 +9,7 @@ export const dashboardScript = `
   var B = window.Berth, el = B.el;
   function $(id) { return document.getElementById(id); }
   var me = null, busy = false, timer = null;
-  var LABELS = { stopped: 'Stopped', starting: 'Starting', ready: 'Running', stopping: 'Stopping', failed: 'Failed' };
+  var LABELS = { stopped: 'Stopped', starting: 'Starting', ready: 'Running', paused: 'Paused', stopping: 'Stopping', failed: 'Failed' };
   var KINDS = { ready: 'Started', failed: 'Failed to start', stopped: 'Stopped' };
   var SHARES = [['owner', 'Only me'], ['users', 'Signed-in users'], ['public', 'Anyone with the link']];
 
@@ -26,6 +26,7 @@ export const dashboardScript = `
       stopped: 'Your berth is stopped; your home directory is kept. Open it or press Start to start it again.',
       starting: 'Your berth is starting.' + lastProgress(b),
       ready: 'Your berth is running. It stops by itself when idle; your files stay.',
+      paused: 'Your berth is paused while idle, with its processes and memory kept; opening it resumes it at once.',
       stopping: 'Your berth is stopping.',
       failed: 'Your berth could not start. Its last output is below; Start tries again.'
     }[b.state] || '';

@@ -77,7 +77,7 @@ button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible
 .badge.count::before { display: none; }
 .state-cell { display: flex; flex-direction: column; align-items: flex-start; gap: 4px; }
 .badge.ready { background: var(--ok-bg); color: var(--ok); }
-.badge.starting, .badge.stopping { background: var(--warn-bg); color: var(--warn); }
+.badge.starting, .badge.stopping, .badge.paused { background: var(--warn-bg); color: var(--warn); }
 .badge.failed { background: var(--bad-bg); color: var(--bad); }
 .headline { display: flex; align-items: center; gap: 12px; flex-wrap: wrap; margin-bottom: 12px; }
 .headline h1 { margin: 0; }

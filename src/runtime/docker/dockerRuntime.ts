@@ -129,7 +129,9 @@ export class DockerRuntime implements Runtime {
         await this.discard(info);
         info = null;
       }
-      if (info?.State.Running) return this.remember(spec.name, info);
+      // A berth the gateway lost track of while paused (a stop that failed halfway) is thawed, not left frozen.
+      if (info?.State.Paused) await this.docker.getContainer(info.Id).unpause();
+      if (info?.State.Running) return this.remember(spec.name, info.State.Paused ? await this.docker.getContainer(info.Id).inspect() : info);
       const id = info?.Id ?? (await this.create(spec, reach, progress, generation));
       progress('starting', `starting container ${containerName(this.config.namePrefix, spec.name)}`);
       await this.start(id, spec);
@@ -159,6 +161,22 @@ export class DockerRuntime implements Runtime {
       if (!options.remove) return;
       if (info) await this.remove(info.Id);
       await this.removeOwnNetwork(name);
+    });
+  }
+
+  async pause(name: string): Promise<void> {
+    const refusal = await this.call('pause the berth', () => this.pauseRefusal());
+    if (refusal) throw new BerthError({ code: 'pause_unsupported', userMessage: refusal });
+    await this.call('pause the berth', async () => {
+      const info = await this.access.runningContainer(name);
+      if (!info.State.Paused) await this.docker.getContainer(info.Id).pause();
+    });
+  }
+
+  async resume(name: string): Promise<void> {
+    await this.call('resume the berth', async () => {
+      const info = await this.access.runningContainer(name);
+      if (info.State.Paused) await this.docker.getContainer(info.Id).unpause();
     });
   }
 
@@ -495,6 +513,14 @@ export class DockerRuntime implements Runtime {
 
   private report(exit: BerthExit): void {
     for (const listener of this.exitListeners) listener(exit);
+  }
+
+  /** Why this engine cannot freeze containers, or null: a rootless engine needs cgroup v2 (the freezer is not delegated on v1). */
+  private async pauseRefusal(): Promise<string | null> {
+    if (!(await this.engineRootless())) return null;
+    const { CgroupVersion: cgroups } = (await this.docker.info()) as { CgroupVersion?: string };
+    if (cgroups !== '1') return null;
+    return `the rootless engine at ${this.engine} cannot pause containers on a cgroup v1 host; idle berths are only stopped. Run it rootful, or on a cgroup v2 host, to pause them`;
   }
 
   private engineRootless(): Promise<boolean> {

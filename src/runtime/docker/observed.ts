@@ -20,7 +20,7 @@ export function observe(name: string, info: Docker.ContainerInspectInfo, stopped
     id: info.Id,
     exitCode: state === 'exited' || state === 'stopped' ? info.State.ExitCode : null,
     startedAt: engineTime(info.State.StartedAt),
-    finishedAt: state === 'running' ? null : engineTime(info.State.FinishedAt),
+    finishedAt: state === 'running' || state === 'paused' ? null : engineTime(info.State.FinishedAt),
     specHash: info.Config.Labels[LABEL.spec] ?? null,
     image: info.Config.Labels[LABEL.image] ?? info.Config.Image,
   };
@@ -30,8 +30,9 @@ function observedState(status: string, stoppedOnRequest: boolean): ObservedState
   switch (status) {
     case 'running':
     case 'restarting':
-    case 'paused':
       return 'running';
+    case 'paused':
+      return 'paused';
     case 'exited':
     case 'dead':
     // Podman's word for a container whose process ended, until its clean-up makes it "exited".
