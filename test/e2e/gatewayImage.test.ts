@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it, test } from 'node:test';
 import type { Browser } from 'playwright-core';
@@ -20,6 +21,14 @@ import { eventually, httpRequest } from '../helpers/http.js';
  * cache laid in and npm told to stay offline: the Dockerfile's `npm ci` then
  * installs the lock from that cache and compiles the native modules in the
  * build stage, as it would against the registry.
+ *
+ * Compiling better-sqlite3 from source takes many minutes on a loaded 2-core
+ * machine, and its prebuild-install cannot download the prebuilt binary here.
+ * It looks in the npm cache's _prebuilds/ before downloading, though, so the
+ * cache copy carries the addon this machine already compiled (same Node.js 20
+ * ABI, platform and glibc as the local base), packed as the release asset
+ * prebuild-install would have fetched. The Dockerfile is untouched by this: an
+ * operator's build downloads the same asset, or compiles.
  */
 
 const NODE_BASE = 'berth-test/node20:latest';
@@ -27,6 +36,21 @@ const run = promisify(execFile);
 const docker = (...args: string[]) => run('docker', args, { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 });
 /** A berth that answers whom it runs for, from the busybox test image, on every address (the gateway runs unprivileged, so it reaches berths at their bridge address). */
 const BERTH_COMMAND = JSON.stringify(['sh', '-c', 'mkdir -p /tmp/w && echo "<!doctype html><title>berth</title><h1>berth of $BERTH_USER</h1>" > /tmp/w/index.html && exec busybox httpd -f -p "$PORT" -h /tmp/w']);
+
+/** Packs this machine's compiled better-sqlite3 addon into `npmCache`/_prebuilds/ under the name prebuild-install gives the release asset it would download. */
+async function cachePrebuiltBetterSqlite3(npmCache: string): Promise<void> {
+  const fromBetterSqlite3 = createRequire(createRequire(import.meta.url).resolve('better-sqlite3/package.json'));
+  const prebuildInstall = fromBetterSqlite3('prebuild-install/util') as {
+    getDownloadUrl(opts: Record<string, unknown>): string;
+    cachedPrebuild(url: string): string;
+  };
+  const pkg = fromBetterSqlite3('./package.json') as { name: string; version: string };
+  // The options prebuild-install's rc gives a glibc Linux build (libc '' means glibc).
+  const url = prebuildInstall.getDownloadUrl({ pkg, platform: process.platform, arch: process.arch, abi: process.versions.modules, runtime: 'node', libc: '', 'tag-prefix': 'v' });
+  mkdirSync(join(npmCache, '_prebuilds'), { recursive: true });
+  const asset = join(npmCache, '_prebuilds', basename(prebuildInstall.cachedPrebuild(url)));
+  await run('tar', ['-czf', asset, '-C', dirname(fromBetterSqlite3.resolve('./package.json')), 'build/Release/better_sqlite3.node']);
+}
 
 const baseMissing = await engine.getImage(NODE_BASE).inspect().then(() => null, () => `${NODE_BASE} is missing; build it with: bash scripts/build-test-images.sh`);
 
@@ -51,6 +75,7 @@ if (baseMissing && process.env.CI === 'true') {
         scratch = mkdtempSync(join(tmpdir(), 'b19-image-'));
         const { stdout: cache } = await run('npm', ['config', 'get', 'cache']);
         cpSync(join(cache.trim(), '_cacache'), join(scratch, 'npm-cache', '_cacache'), { recursive: true });
+        await cachePrebuiltBetterSqlite3(join(scratch, 'npm-cache'));
         writeFileSync(join(scratch, 'Dockerfile'), `FROM ${NODE_BASE}\nCOPY npm-cache /root/.npm\nENV npm_config_offline=true\n`);
         // The classic builder needs no buildx plugin and takes local images as FROM.
         await run('docker', ['build', '-q', '-t', base, scratch], { env: { ...process.env, DOCKER_BUILDKIT: '0' }, timeout: 5 * 60_000 });
