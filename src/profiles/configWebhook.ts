@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { maskUrlPassword } from '../config/load.js';
 import { profileOverrides, type Config } from '../config/schema.js';
+import { readTlsFiles } from '../config/tlsFiles.js';
 import { BerthError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { answerOf, type WebhookAnswer } from './webhookAnswer.js';
@@ -48,19 +48,7 @@ export class ConfigWebhook {
     const { url, tls } = config.configWebhook;
     if (url === null) throw new Error('ConfigWebhook needs configWebhook.url');
     this.url = url;
-    const read = (key: 'ca' | 'cert' | 'key') => {
-      const path = tls[key];
-      if (path === null) return undefined;
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new BerthError({
-          code: 'config_invalid',
-          userMessage: `configWebhook.tls.${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); point it at a readable PEM file.`,
-        });
-      }
-    };
-    this.dispatcher = new Agent({ connect: { ca: read('ca'), cert: read('cert'), key: read('key') } });
+    this.dispatcher = new Agent({ connect: readTlsFiles('configWebhook.tls', tls) });
   }
 
   static fromConfig(config: Config, logger: Logger): ConfigWebhook | null {

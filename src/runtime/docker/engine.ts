@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import type { Config } from '../../config/schema.js';
+import { readTlsFiles, type TlsFilePaths } from '../../config/tlsFiles.js';
 import { BerthError } from '../../core/errors.js';
 import { engineUnavailable } from './engineErrors.js';
 
@@ -68,40 +68,17 @@ export function engineAddress(config: DockerConfig, env: NodeJS.ProcessEnv = pro
   return {
     description: `${base} (TLS)`,
     local: false,
-    options: { ...NO_DEFAULTS, host, port: url.port, protocol: 'https', ...readTls(tls) },
+    options: { ...NO_DEFAULTS, host, port: url.port, protocol: 'https', ...readTlsFiles('runtime.docker.tls', tls) },
   };
 }
 
-interface TlsFiles {
-  ca: string | null;
-  cert: string | null;
-  key: string | null;
-}
-
-function tlsFiles(config: DockerConfig, env: NodeJS.ProcessEnv, fromConfig: boolean): TlsFiles | null {
+function tlsFiles(config: DockerConfig, env: NodeJS.ProcessEnv, fromConfig: boolean): TlsFilePaths | null {
   const { ca, cert, key } = config.tls;
   if (ca || cert || key) return { ca, cert, key };
   if (fromConfig) return null;
   const dir = env.DOCKER_CERT_PATH;
   if (dir) return { ca: `${dir}/ca.pem`, cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
   return env.DOCKER_TLS_VERIFY === '1' ? { ca: null, cert: null, key: null } : null;
-}
-
-function readTls(files: TlsFiles): Pick<Docker.DockerOptions, 'ca' | 'cert' | 'key'> {
-  const read = (field: keyof TlsFiles) => {
-    const path = files[field];
-    if (path === null) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new BerthError({
-        code: 'config_invalid',
-        userMessage: `runtime.docker.tls.${field}: cannot read ${path}: ${(err as Error).message}`,
-        cause: err,
-      });
-    }
-  };
-  return { ca: read('ca'), cert: read('cert'), key: read('key') };
 }
 
 function invalid(key: string, value: string): BerthError {
