@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ISOLATION_OPTION } from '../../src/runtime/docker/network.js';
 import { bridgeOf, listenerOn } from '../helpers/bridge.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { writeGatewayConfig } from '../helpers/gatewayConfig.js';
 import { httpRequest } from '../helpers/http.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
 
@@ -46,21 +47,11 @@ await withEngine('a berth posing as the auth proxy', () => {
       ({ subnet, hostAddress } = await bridgeOf(network));
       const { port, proxyAddress } = await listenerOn(hostAddress);
       const configFile = join(dir, 'berth.yaml');
-      writeFileSync(
-        configFile,
-        [
-          `dataDir: ${join(dir, 'data')}`,
-          'listen: { ssh: null }',
-          'log: { level: warn }',
-          `auth: { mode: header, header: { trustedProxies: ["${subnet}", "${proxyAddress}/32"] } }`,
-          `runtime: { kind: docker, docker: { namePrefix: ${prefix}, network: ${network}, reach: network } }`,
-          'environment:',
-          `  image: ${BUSYBOX}`,
-          `  command: [sh, -c, ${JSON.stringify(GREETER)}]`,
-          'spawn: { stopGraceSeconds: 1 }',
-          '',
-        ].join('\n'),
-      );
+      writeGatewayConfig(configFile, {
+        auth: { mode: 'header', header: { trustedProxies: [subnet, `${proxyAddress}/32`] } },
+        runtime: { kind: 'docker', docker: { namePrefix: prefix, network, reach: 'network' } },
+        environment: { image: BUSYBOX, command: ['sh', '-c', GREETER] },
+      });
       gateway = await berthServe(['--config', configFile], { BERTH_LISTEN_HTTP: `${hostAddress}:${port}` });
     });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import { berthNetworkName } from '../../src/runtime/docker/names.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { bridgeOf, listenerOn } from '../helpers/bridge.js';
 import { BUSYBOX, PODMAN, PODMAN_ROOTLESS, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
+import { writeGatewayConfig } from '../helpers/gatewayConfig.js';
 import { httpRequest } from '../helpers/http.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
 
@@ -60,19 +61,11 @@ function posingSuite(on: TestEngine): Promise<void> {
         const { port, proxyAddress } = await listenerOn(hostAddress);
         trusted = [POOL, `${proxyAddress}/32`];
         const configFile = join(dir, 'berth.yaml');
-        writeFileSync(
-          configFile,
-          [
-            `dataDir: ${join(dir, 'data')}`,
-            'listen: { ssh: null }',
-            'log: { level: warn }',
-            `auth: { mode: header, header: { trustedProxies: ${JSON.stringify(trusted)} } }`,
-            `runtime: { kind: docker, docker: ${JSON.stringify(docker)} }`,
-            `environment: ${JSON.stringify(environment)}`,
-            'spawn: { stopGraceSeconds: 1 }',
-            '',
-          ].join('\n'),
-        );
+        writeGatewayConfig(configFile, {
+          auth: { mode: 'header', header: { trustedProxies: trusted } },
+          runtime: { kind: 'docker', docker },
+          environment,
+        });
         gateway = await berthServe(['--config', configFile], { BERTH_LISTEN_HTTP: `${hostAddress}:${port}` });
       });
 

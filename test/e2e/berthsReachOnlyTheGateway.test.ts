@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { ISOLATION_OPTION } from '../../src/runtime/docker/network.js';
 import { bridgeOf, connectsFrom, listenerOn } from '../helpers/bridge.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { writeGatewayConfig } from '../helpers/gatewayConfig.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
 
@@ -92,21 +93,11 @@ await withEngine('berths that may reach only the gateway', () => {
       await open.start();
 
       const configFile = join(dir, 'berth.yaml');
-      writeFileSync(
-        configFile,
-        [
-          `dataDir: ${join(dir, 'data')}`,
-          'listen: { ssh: null }',
-          'log: { level: warn }',
-          `auth: { mode: header, header: { trustedProxies: ["${proxyAddress}/32"] } }`,
-          `runtime: { kind: docker, docker: { namePrefix: ${prefix}, network: ${network}, reach: network } }`,
-          'environment:',
-          `  image: ${BUSYBOX}`,
-          `  command: [sh, -c, ${JSON.stringify(GREETER)}]`,
-          'spawn: { stopGraceSeconds: 1 }',
-          '',
-        ].join('\n'),
-      );
+      writeGatewayConfig(configFile, {
+        auth: { mode: 'header', header: { trustedProxies: [`${proxyAddress}/32`] } },
+        runtime: { kind: 'docker', docker: { namePrefix: prefix, network, reach: 'network' } },
+        environment: { image: BUSYBOX, command: ['sh', '-c', GREETER] },
+      });
       gateway = await berthServe(['--config', configFile], { BERTH_LISTEN_HTTP: `${hostAddress}:${port}` });
     });
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BUSYBOX, ENGINES, engineProxy, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
+import { writeGatewayConfig } from '../helpers/gatewayConfig.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
 
@@ -38,21 +39,11 @@ function serveSuites(on: TestEngine): Promise<void> {
 
       before(async () => {
         await socket.up();
-        writeFileSync(
-          configFile,
-          [
-            `dataDir: ${join(dir, 'data')}`,
-            'listen: { ssh: null }',
-            'log: { level: warn }',
-            'auth: { mode: header }',
-            `runtime: { kind: docker, docker: { socket: "unix://${socket.path}", namePrefix: ${prefix}, network: ${network} } }`,
-            'environment:',
-            `  image: ${BUSYBOX}`,
-            `  command: [sh, -c, ${JSON.stringify(GREETER)}]`,
-            'spawn: { stopGraceSeconds: 1 }',
-            '',
-          ].join('\n'),
-        );
+        writeGatewayConfig(configFile, {
+          auth: { mode: 'header' },
+          runtime: { kind: 'docker', docker: { socket: `unix://${socket.path}`, namePrefix: prefix, network } },
+          environment: { image: BUSYBOX, command: ['sh', '-c', GREETER] },
+        });
         gateway = await berthServe(['--config', configFile], {});
       });
 

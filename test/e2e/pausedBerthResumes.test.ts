@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { BUSYBOX, ENGINES, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
+import { writeGatewayConfig } from '../helpers/gatewayConfig.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
 import { clientOptions, makeKey, run, scratchDir, type ClientKey } from '../ssh/harness.js';
@@ -51,21 +52,14 @@ function pausedSuites(on: TestEngine): Promise<void> {
       before(async () => {
         key = makeKey(scratch.dir, 'alice');
         sshPort = await freeLoopbackPort();
-        writeFileSync(
-          configFile,
-          [
-            `dataDir: ${join(dir, 'data')}`,
-            'log: { level: info }',
-            'auth: { mode: header }',
-            `runtime: { kind: docker, docker: { socket: "${on.socket}", namePrefix: ${prefix}, network: ${network} } }`,
-            'environment:',
-            `  image: ${BUSYBOX}`,
-            `  command: [sh, -c, ${JSON.stringify(COUNTER)}]`,
-            'spawn: { stopGraceSeconds: 1 }',
-            'idle: { pauseAfterSeconds: 2, stopAfterSeconds: 3600, checkEverySeconds: 1 }',
-            '',
-          ].join('\n'),
-        );
+        writeGatewayConfig(configFile, {
+          listen: {},
+          log: { level: 'info' },
+          auth: { mode: 'header' },
+          runtime: { kind: 'docker', docker: { socket: on.socket, namePrefix: prefix, network } },
+          environment: { image: BUSYBOX, command: ['sh', '-c', COUNTER] },
+          idle: { pauseAfterSeconds: 2, stopAfterSeconds: 3600, checkEverySeconds: 1 },
+        });
         await serve();
         const added = await httpRequest(`${gateway.base}/_berth/api/me/keys`, {
           method: 'POST',
