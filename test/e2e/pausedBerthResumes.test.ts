@@ -21,7 +21,8 @@ import { clientOptions, makeKey, run, scratchDir, type ClientKey } from '../ssh/
  */
 
 const TICK_MS = 200;
-const COUNTER = `mkdir -p /tmp/www; (i=0; while :; do i=$((i+1)); echo $i > /tmp/www/count; sleep 0.2; done) & exec httpd -f -p "$PORT" -h /tmp/www`;
+// Written aside and renamed, so a read never finds the file emptied halfway through a write (it read as 0).
+const COUNTER = `mkdir -p /tmp/www; (i=0; while :; do i=$((i+1)); echo $i > /tmp/www/next; mv /tmp/www/next /tmp/www/count; sleep 0.2; done) & exec httpd -f -p "$PORT" -h /tmp/www`;
 
 function pausedSuites(on: TestEngine): Promise<void> {
   const prefix = runPrefix();
