@@ -22,7 +22,8 @@ const LEVELS: Record<number, { name: string; style: Style }> = {
 const PLACED = new Set(['level', 'time', 'msg', 'component', 'service', 'err']);
 
 export function prettyDestination(out: NodeJS.WritableStream, colour: boolean): { write(line: string): boolean } {
-  const paint = (style: Style, text: string) => (colour ? styleText(style, text) : text);
+  // Whether to colour is decided by the caller (a terminal, no NO_COLOR); styleText's own check would also drop colour wherever CI is set.
+  const paint = (style: Style, text: string) => (colour ? styleText(style, text, { validateStream: false }) : text);
   return {
     write(line: string): boolean {
       return out.write(`${prettyLine(line, paint)}\n`);
