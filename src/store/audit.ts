@@ -2,17 +2,8 @@ import type { Selectable } from 'kysely';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
 
-/** An audit row as the store keeps it; src/audit/ gives `kind` and `detail` their meaning. */
-export interface AuditRow {
-  at: number;
-  kind: string;
-  actor: string | null;
-  via: string | null;
-  source: string | null;
-  target: string | null;
-  outcome: string;
-  detail: Record<string, unknown>;
-}
+/** An audit row as the store keeps it, its detail parsed; src/audit/ gives `kind` and `detail` their meaning. */
+export type AuditRow = Omit<Selectable<Database['audit']>, 'id' | 'detail'> & { detail: Record<string, unknown> };
 
 export interface AuditQuery {
   /** Events this user did or that concern them (actor or target). */
