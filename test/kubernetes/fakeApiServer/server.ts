@@ -181,14 +181,9 @@ export class ApiServer {
   }
 
   private list(resource: Resource, ns: string | undefined, query: URLSearchParams, res: ServerResponse): void {
-    let labels, fields;
-    try {
-      labels = labelMatcher(query.get('labelSelector'));
-      fields = fieldMatcher(query.get('fieldSelector'));
-    } catch (err) {
-      return status(res, 400, 'BadRequest', (err as SelectorError).message);
-    }
-    let items = this.store.list(resource.name, ns).filter((o) => labels(o.metadata.labels ?? {}) && fields(o));
+    const selected = selectorsOf(query);
+    if (selected instanceof SelectorError) return status(res, 400, 'BadRequest', selected.message);
+    let items = this.store.list(resource.name, ns).filter(selected);
     let listRv = this.store.revision;
     const token = query.get('continue');
     if (token) {
@@ -218,15 +213,10 @@ export class ApiServer {
   }
 
   private watch(resource: Resource, ns: string | undefined, query: URLSearchParams, res: ServerResponse): void {
-    let labels, fields;
-    try {
-      labels = labelMatcher(query.get('labelSelector'));
-      fields = fieldMatcher(query.get('fieldSelector'));
-    } catch (err) {
-      return status(res, 400, 'BadRequest', (err as SelectorError).message);
-    }
+    const selected = selectorsOf(query);
+    if (selected instanceof SelectorError) return status(res, 400, 'BadRequest', selected.message);
     const apiVersion = groupVersion(resource.group);
-    const matches = (o: KubeObject) => (ns === undefined || o.metadata.namespace === ns) && labels(o.metadata.labels ?? {}) && fields(o);
+    const matches = (o: KubeObject) => (ns === undefined || o.metadata.namespace === ns) && selected(o);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
     const send = (type: string, object: object) => res.write(`${JSON.stringify({ type, object })}\n`);
     const rvParam = query.get('resourceVersion');
@@ -393,4 +383,16 @@ function status(res: ServerResponse, code: number, reason: string, message: stri
 
 function notFound(res: ServerResponse, resource: Resource, name: string): void {
   status(res, 404, 'NotFound', `${resource.name} "${name}" not found`, { name, kind: resource.name });
+}
+
+/** A list's or watch's label and field selectors as one test of an object, or why they cannot be read. */
+function selectorsOf(query: URLSearchParams): ((o: KubeObject) => boolean) | SelectorError {
+  try {
+    const labels = labelMatcher(query.get('labelSelector'));
+    const fields = fieldMatcher(query.get('fieldSelector'));
+    return (o) => labels(o.metadata.labels ?? {}) && fields(o);
+  } catch (err) {
+    if (err instanceof SelectorError) return err;
+    throw err;
+  }
 }
