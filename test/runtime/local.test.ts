@@ -12,6 +12,7 @@ import { sandboxLayout } from '../../src/runtime/local/sandbox/layout.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthExit, BerthSpec } from '../../src/runtime/types.js';
 import { accepts, describeRuntimeConformance, eventually, within, type IsolationProbe } from '../conformance/runtime.js';
+import { processAlive } from '../helpers/processAlive.js';
 
 /** The host has no busybox httpd; node is always there. */
 const serverCommand = [
@@ -66,15 +67,6 @@ async function localSubject(stopGraceSeconds = 2, sandboxed = false) {
 describeRuntimeConformance('local', () => localSubject());
 describeRuntimeConformance('local, sandboxed', () => localSubject(2, true));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The value of `key=` in the first log line that has it. */
 async function logged(runtime: LocalRuntime, name: string, key: string): Promise<string> {
   const prefix = `${key}=`;
@@ -105,9 +97,9 @@ describe('local runtime', () => {
     const spec = specFor('group-stop', ['sh', '-c', `(trap '' TERM; exec sleep 1000) & echo "child=$!"; wait`]);
     await runtime.ensure(spec, () => undefined);
     const child = Number(await logged(runtime, spec.name, 'child'));
-    assert.ok(alive(child));
+    assert.ok(processAlive(child));
     await within(runtime.stop(spec.name, { remove: false, graceSeconds: 5 }), 3000, 'stop without waiting out the grace');
-    await eventually(async () => !alive(child), `child ${child} to be gone`);
+    await eventually(async () => !processAlive(child), `child ${child} to be gone`);
   });
 
   it('kills what a berth leaves behind when it exits by itself', { timeout: 10_000 }, async () => {
@@ -116,7 +108,7 @@ describe('local runtime', () => {
     const child = Number(await logged(runtime, spec.name, 'child'));
     const exit = await eventually(async () => exits.find((e) => e.name === spec.name), 'the exit');
     assert.equal(exit.exitCode, 0);
-    await eventually(async () => !alive(child), `child ${child} to be gone`);
+    await eventually(async () => !processAlive(child), `child ${child} to be gone`);
   });
 
   it('sends SIGKILL after the grace period when SIGTERM is ignored', { timeout: 10_000 }, async () => {
@@ -127,7 +119,7 @@ describe('local runtime', () => {
     await within(runtime.stop(spec.name, { remove: false, graceSeconds: 0.5 }), 5000, 'stop');
     const took = Date.now() - began;
     assert.ok(took >= 450 && took < 3000, `stop took ${took} ms`);
-    assert.equal(alive(pid), false);
+    assert.equal(processAlive(pid), false);
     const observed = await runtime.inspect(spec.name);
     assert.equal(observed.state, 'stopped');
     assert.equal(observed.exitCode, 128 + 9, 'a process killed by SIGKILL reports 137, as a container would');

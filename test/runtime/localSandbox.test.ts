@@ -14,6 +14,7 @@ import { revealsFor, sandboxLayout } from '../../src/runtime/local/sandbox/layou
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthSpec } from '../../src/runtime/types.js';
 import { eventually, run, within } from '../conformance/runtime.js';
+import { processAlive } from '../helpers/processAlive.js';
 
 /** A TCP server on PORT (or $1) and `host` that greets each connection with the berth's user, then closes. */
 function greeter(host = '127.0.0.1'): string[] {
@@ -31,15 +32,6 @@ function connectCommand(port: number): string[] {
 
 function specFor(user: string, command: string[] | null, environment: ConfigInput['environment'] = {}): BerthSpec {
   return berthSpecFor(configSchema.parse({ environment: { ...environment, command } }), user);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function read(socket: NodeJS.ReadableStream): Promise<string> {
@@ -187,7 +179,7 @@ describe('local sandbox: a berth in it', () => {
     assert.notEqual((await sh(alice.name, `ls ${join(dataDir, 'homes', bob.name)}`)).code, 0, "listed bob's home");
     assert.equal((await sh(alice.name, `ls ${join(dataDir, 'homes')}`)).stdout, `${alice.name}\n`);
     assert.notEqual((await sh(alice.name, `kill -0 ${process.pid}`)).code, 0, "signalled the gateway's PID");
-    assert.ok(alive(process.pid));
+    assert.ok(processAlive(process.pid));
     await eventually(async () => (await runtime.listening(bob.name)).some((l) => l.port === bobPort), "bob's server to listen");
     assert.notEqual((await run(runtime, alice.name, connectCommand(bobPort))).code, 0, "reached bob's port");
     assert.notEqual((await run(runtime, alice.name, connectCommand(outsidePort))).code, 0, "reached the host's loopback");
@@ -245,7 +237,7 @@ describe('local sandbox: a berth in it', () => {
       return stdout === '' ? undefined : Number(stdout.split('\n')[0]);
     }, 'the daemon on the host');
     await within(runtime.stop(spec.name, { remove: true, graceSeconds: 1 }), 5000, 'stop');
-    await eventually(async () => !alive(pid), `daemon ${pid} to be gone`);
+    await eventually(async () => !processAlive(pid), `daemon ${pid} to be gone`);
   });
 
   it('hands the gateway connections to ports inside, on 127.0.0.1 or ::1, and a greeting sent at once is not lost', { timeout: 20_000 }, async () => {
