@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Config } from '../../config/schema.js';
+import { homeFilesUnsupported } from '../../core/homeFiles.js';
 import { safeName } from '../../core/safeName.js';
 import type { Logger } from '../../log/logger.js';
 import type {
@@ -81,6 +82,7 @@ export class AttachRuntime implements Runtime {
 
   /** Finds the user's one container; the attach is logged with the container's id and image. */
   async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
+    if (spec.files?.length) throw homeFilesUnsupported(spec.name, this.kind);
     const { userLabel } = this.options.attach;
     progress('starting', `looking for the running container labeled ${userLabel}=${spec.user}`);
     const candidates = await this.access.call('list containers', async () => (await this.candidates()).filter((c) => c.user === spec.user));

@@ -10,6 +10,7 @@ import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, pingEngine, type DockerConfig, type EngineAddress } from './engine.js';
 import { engineFailure, engineMessage, engineStatus, engineUnavailable, isNameInUse, isUnreachable } from './engineErrors.js';
+import { writeHomeFiles } from './homeFiles.js';
 import { ensureImage } from './image.js';
 import { hostAddressMatcher } from './hostAddresses.js';
 import { berthNetworkName, containerName, homeVolumeName, LABEL } from './names.js';
@@ -133,6 +134,7 @@ export class DockerRuntime implements Runtime {
       if (info?.State.Paused) await this.docker.getContainer(info.Id).unpause();
       if (info?.State.Running) return this.remember(spec.name, info.State.Paused ? await this.docker.getContainer(info.Id).inspect() : info);
       const id = info?.Id ?? (await this.create(spec, reach, progress, generation));
+      if (spec.files?.length) await writeHomeFiles(this.docker.getContainer(id), spec.name, spec.homePath, spec.files);
       progress('starting', `starting container ${containerName(this.config.namePrefix, spec.name)}`);
       await this.start(id, spec);
       return this.remember(spec.name, await this.docker.getContainer(id).inspect());
