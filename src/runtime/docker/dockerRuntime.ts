@@ -7,7 +7,7 @@ import type { Logger } from '../../log/logger.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { ContainerAccess, noAddress, notRunning } from './containerAccess.js';
 import { createOptions, type Reach } from './createOptions.js';
-import { DieEvents, type DieEvent } from './dieEvents.js';
+import { DieEvents, MANAGED_DEATHS, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, pingEngine, type DockerConfig, type EngineAddress } from './engine.js';
 import { engineFailure, engineMessage, engineStatus, engineUnavailable, isNameInUse, isUnreachable } from './engineErrors.js';
 import { writeHomeFiles } from './homeFiles.js';
@@ -228,6 +228,7 @@ export class DockerRuntime implements Runtime {
     this.events ??= new DieEvents(
       this.docker,
       this.options.logger,
+      MANAGED_DEATHS,
       (event) => this.died(event),
       () => void this.catchUp(),
     );
