@@ -78,6 +78,9 @@ export interface IsolationProbe {
 const TEST_MS = 10_000;
 const WAIT_MS = 5_000;
 const GRACE_SECONDS = 2;
+/** The pause test's counter ticks this often, and stays paused this long: long enough that counting on would show. */
+const PAUSE_TICK_MS = 100;
+const PAUSED_MS = 1_500;
 const noProgress = () => undefined;
 
 /**
@@ -237,11 +240,17 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       await stop(changed);
     });
 
-    it('pauses a berth, keeping its processes, and resumes it (runtimes with pause)', { timeout: TEST_MS }, async (t) => {
+    it('pauses a berth, keeping its processes, which do not run while paused, and resumes it (runtimes with pause)', { timeout: TEST_MS }, async (t) => {
       const { pause, resume } = runtime;
       if (!pause || !resume) return t.skip(`the ${runtime.kind} runtime cannot pause; idle berths are only stopped`);
-      const spec = subject.specFor('conf-pause', ['sh', '-c', 'echo $$ > "$HOME/pid"; exec sleep 100']);
+      // The berth's own shell counts in memory every PAUSE_TICK_MS: a frozen berth does not count, a restarted one starts again from 1.
+      const counter = `echo $$ > "$HOME/pid"; i=0; while :; do i=$((i+1)); echo $i > "$HOME/count.next"; mv "$HOME/count.next" "$HOME/count"; sleep ${PAUSE_TICK_MS / 1000}; done`;
+      const spec = subject.specFor('conf-pause', ['sh', '-c', counter]);
+      const count = async () => Number((await run(runtime, spec.name, ['sh', '-c', 'cat "$HOME/count"'])).stdout.trim());
       const started = await start(spec);
+      await eventually(async () => (await count()) > 0, 'the counter to count');
+      const first = await count();
+      const counterFrom = Date.now();
       const refused = await pause.call(runtime, spec.name).then(
         () => null,
         (err: { code?: string; userMessage?: string }) => {
@@ -253,9 +262,16 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
         await stop(spec);
         return t.skip(refused);
       }
+      const pausedAt = Date.now();
       assert.equal((await runtime.inspect(spec.name)).state, 'paused');
       assert.ok((await runtime.list()).some((b) => b.name === spec.name && b.state === 'paused'), 'listed as paused, for adoption');
+      await new Promise((resolve) => setTimeout(resolve, PAUSED_MS));
       await resume.call(runtime, spec.name);
+      const frozenMs = Date.now() - pausedAt;
+      const counted = await count();
+      const runningMs = Date.now() - counterFrom - frozenMs;
+      assert.ok(counted >= first, `the counter went on from ${first} (got ${counted}): the same process, not a new one`);
+      assert.ok(counted - first <= runningMs / PAUSE_TICK_MS + 3, `no counting while paused: ${counted - first} ticks in ${runningMs + frozenMs} ms, ${frozenMs} ms of it paused`);
       const now = await runtime.inspect(spec.name);
       assert.equal(now.state, 'running');
       assert.equal(now.id, started.id, 'the same berth, not a new one');
