@@ -46,6 +46,8 @@ export interface ConformanceSubject {
    * servers bind by default.
    */
   loopbackServerCommand: string[];
+  /** Set, with the reason, for a runtime that refuses spec.files (a config webhook's) rather than writing them into the home. */
+  writesHomeFiles?: { skip: string };
   /**
    * For a runtime that does not create berths (attach): runs the berth of
    * `spec` as whatever else would (its command with ${PORT} and ${USER}
@@ -168,6 +170,30 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       const read = await run(runtime, spec.name, ['sh', '-c', 'cat "$HOME/marker"']);
       assert.deepEqual(read, { stdout: 'kept\n', stderr: '', code: 0, signal: null });
       await stop(spec);
+    });
+
+    it("writes the spec's files into the home before the command runs, and refuses a link in their way", { timeout: TEST_MS, ...creating }, async (t) => {
+      if (subject.writesHomeFiles) return t.skip(subject.writesHomeFiles.skip);
+      const files = [
+        { path: 'conf/hello.txt', content: Buffer.from('hello from the webhook\n'), mode: 0o644 },
+        { path: 'conf/deep/secret', content: Buffer.from('s3cret'), mode: 0o600 },
+      ];
+      const base = subject.specFor('conf-files', ['sh', '-c', 'cat "$HOME/conf/hello.txt" > "$HOME/seen-at-start"; exec sleep 100']);
+      await start({ ...base, files });
+      const read = await run(runtime, base.name, ['sh', '-c', 'cat "$HOME/seen-at-start"; stat -c %a "$HOME/conf/deep/secret"; cat "$HOME/conf/deep/secret"']);
+      assert.deepEqual(read, { stdout: 'hello from the webhook\n600\ns3cret', stderr: '', code: 0, signal: null });
+      // The berth plants a link where the files go (to anywhere: here a directory beside it): the next start must not follow it.
+      assert.equal((await run(runtime, base.name, ['sh', '-c', 'rm -r "$HOME/conf" && mkdir "$HOME/elsewhere" && ln -s elsewhere "$HOME/conf"'])).code, 0);
+      await stop(base);
+      await assert.rejects(runtime.ensure({ ...base, files }, noProgress), (err: { code?: string; userMessage?: string }) => {
+        assert.equal(err.code, 'forbidden');
+        assert.match(err.userMessage ?? '', /the symbolic link conf in your home is in its way/);
+        return true;
+      });
+      await start(base);
+      const outside = await run(runtime, base.name, ['sh', '-c', 'ls -A "$HOME/elsewhere"']);
+      assert.deepEqual(outside, { stdout: '', stderr: '', code: 0, signal: null }, 'nothing written through the link');
+      await stop(base);
     });
 
     it('stops a berth without reporting it as an exit, and removes it on request', { timeout: TEST_MS, ...stopping }, async () => {

@@ -7,9 +7,10 @@ import type { Logger } from '../../log/logger.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { ContainerAccess, noAddress, notRunning } from './containerAccess.js';
 import { createOptions, type Reach } from './createOptions.js';
-import { DieEvents, type DieEvent } from './dieEvents.js';
+import { DieEvents, MANAGED_DEATHS, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, pingEngine, type DockerConfig, type EngineAddress } from './engine.js';
 import { engineFailure, engineMessage, engineStatus, engineUnavailable, isNameInUse, isUnreachable } from './engineErrors.js';
+import { writeHomeFiles } from './homeFiles.js';
 import { ensureImage } from './image.js';
 import { hostAddressMatcher } from './hostAddresses.js';
 import { berthNetworkName, containerName, homeVolumeName, LABEL } from './names.js';
@@ -136,6 +137,7 @@ export class DockerRuntime implements Runtime {
       if (info?.State.Paused) await this.docker.getContainer(info.Id).unpause();
       if (info?.State.Running) return this.remember(spec.name, info.State.Paused ? await this.docker.getContainer(info.Id).inspect() : info);
       const id = info?.Id ?? (await this.create(spec, reach, progress, generation));
+      if (spec.files?.length) await writeHomeFiles(this.docker.getContainer(id), spec.name, spec.homePath, spec.files);
       progress('starting', `starting container ${containerName(this.config.namePrefix, spec.name)}`);
       await this.start(id, spec);
       return this.remember(spec.name, await this.docker.getContainer(id).inspect());
@@ -229,6 +231,7 @@ export class DockerRuntime implements Runtime {
     this.events ??= new DieEvents(
       this.docker,
       this.options.logger,
+      MANAGED_DEATHS,
       (event) => this.died(event),
       () => void this.catchUp(),
     );
