@@ -31,6 +31,7 @@ import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
 import { ConfigWebhook } from '../profiles/configWebhook.js';
 import { firstStartChoice } from '../http/firstStartChoice.js';
+import { startOnSignIn } from '../http/startOnSignIn.js';
 import { Spawner } from '../spawner/spawner.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
@@ -83,6 +84,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
 
   const directory = spawner;
+  const choice = firstStartChoice(config, store);
+  auth.onSignIn(startOnSignIn(config, spawner, choice, logger.child({ component: 'spawner' })));
   const proxy = createProxy((target) => directory.connect(target));
   const tokens = new Tokens(store, auth.isAdmin, audit);
   const codes = new HandOffCodes(store);
@@ -120,7 +123,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ? {}
       : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }), audit }) }),
     audit,
-    firstStartChoice: firstStartChoice(config, store),
+    firstStartChoice: choice,
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
     terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });

@@ -185,8 +185,8 @@ export interface Runtime {
   exec(name: string, options: ExecOptions): Promise<ExecProcess>;
   /**
    * Freezes the running berth's processes, keeping their memory (docker and
-   * podman: the engine's pause). Absent
-   * where the runtime cannot pause (local, kubernetes): idle berths are then only
+   * podman: the engine's pause; local: SIGSTOP to its process groups). Absent
+   * where the runtime cannot pause (kubernetes, attach): idle berths are then only
    * stopped. Rejects with BerthError 'pause_unsupported' (its userMessage
    * the reason and the fix) where this engine cannot, after all (rootless
    * Podman on cgroup v1). A paused berth is listed and inspected as 'paused'.

@@ -224,7 +224,8 @@ describe('gateway, dev login', () => {
       const login = await httpRequest(`${gw.base}/_berth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gw.base },
-        body: 'username=alice',
+        // To the dashboard, so the sign-in itself starts nothing (spawn.startOnSignIn).
+        body: 'username=alice&next=%2F_berth%2F',
       });
       const cookie = String(login.headers['set-cookie']).split(';')[0] as string;
       const forged = await httpRequest(`${gw.base}/_berth/api/me/start`, { method: 'POST', headers: { cookie, origin: 'https://evil.test' } });

@@ -64,6 +64,7 @@ const OWNED_FRESH_MS = 1_000;
  * isolation beyond a private home. Either way each still gets a port that is
  * free on the host, so PORT means the same in both. Local berths live and
  * die with this instance, so there is nothing to adopt after a restart.
+ * Pause is SIGSTOP to the berth's process groups, resume SIGCONT (./berthProcess.ts).
  */
 export class LocalRuntime implements Runtime {
   readonly kind = 'local';
@@ -113,6 +114,8 @@ export class LocalRuntime implements Runtime {
       }
       const current = this.berths.get(spec.name);
       if (current?.run.running) {
+        // A berth the gateway lost track of while paused is thawed, not left frozen, as on Docker.
+        current.run.resume();
         if (current.spec.hash === spec.hash) return observe(current);
         progress('creating', 'the environment changed; replacing the running one');
         await this.halt(current, this.options.stopGraceSeconds);
@@ -137,6 +140,14 @@ export class LocalRuntime implements Runtime {
 
   async list(): Promise<Observed[]> {
     return [...this.berths.values()].map(observe);
+  }
+
+  pause(name: string): Promise<void> {
+    return this.queued(name, async () => this.running(name).run.pause());
+  }
+
+  resume(name: string): Promise<void> {
+    return this.queued(name, async () => this.running(name).run.resume());
   }
 
   /**
@@ -327,7 +338,7 @@ function observe(berth: LocalBerth): Observed {
   return {
     name: spec.name,
     user: spec.user,
-    state: run.running ? 'running' : berth.stopRequested ? 'stopped' : 'exited',
+    state: run.paused ? 'paused' : run.running ? 'running' : berth.stopRequested ? 'stopped' : 'exited',
     id: run.pid === null ? null : String(run.pid),
     exitCode: run.exitCode,
     startedAt: run.startedAt,
