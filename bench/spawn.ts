@@ -194,26 +194,19 @@ try {
   };
   const signIn = await signInFigures(cli, dir, { ...berths, image, command: COMMAND }, users);
   const mib = (values: number[]) => (median(values) / 2 ** 20).toFixed(1);
+  const against = (name: string, ms: number[], other: string, otherMs: number[]): string[] => [
+    name,
+    median(ms).toFixed(0),
+    Math.max(...ms).toFixed(0),
+    other,
+    median(otherMs).toFixed(0),
+    Math.max(...otherMs).toFixed(0),
+    `${(median(ms) / median(otherMs)).toFixed(2)}x`,
+  ];
   printTable([
     ['warm starts', 'p50 ms', 'max ms', 'against', 'p50 ms', 'max ms', 'ratio'],
-    ...Object.entries(paused).map(([name, f]) => [
-      `returning user, paused berth (${name})`,
-      median(f.resume).toFixed(0),
-      Math.max(...f.resume).toFixed(0),
-      'restart of a stopped one',
-      median(f.restart).toFixed(0),
-      Math.max(...f.restart).toFixed(0),
-      `${(median(f.resume) / median(f.restart)).toFixed(2)}x`,
-    ]),
-    [
-      'new user from the sign-in POST, start on sign-in',
-      median(signIn.withStart).toFixed(0),
-      Math.max(...signIn.withStart).toFixed(0),
-      'without',
-      median(signIn.without).toFixed(0),
-      Math.max(...signIn.without).toFixed(0),
-      `${(median(signIn.withStart) / median(signIn.without)).toFixed(2)}x`,
-    ],
+    ...Object.entries(paused).map(([name, f]) => against(`returning user, paused berth (${name})`, f.resume, 'restart of a stopped one', f.restart)),
+    against('new user from the sign-in POST, start on sign-in', signIn.withStart, 'without', signIn.without),
   ]);
   printTable([
     ['paused berth (cgroup)', 'memory running MiB', 'memory paused MiB', 'anonymous paused MiB', `CPU while paused, ${users} berths × 1 s`],
