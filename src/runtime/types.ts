@@ -1,5 +1,6 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { ExitFacts } from '../core/exit.js';
+import type { HomeFile } from '../core/homeFiles.js';
 import type { HostPort } from '../core/net.js';
 
 /**
@@ -35,6 +36,12 @@ export interface BerthSpec {
   profile?: { slug: string; options: Record<string, string> };
   /** A digest of everything above that shapes the berth; a change means re-create. */
   hash: string;
+  /**
+   * Files (a config webhook's) written into the home at every start, before
+   * the berth's own processes run; outside the hash, since writing them again
+   * needs no re-create. A runtime that cannot write them refuses the start.
+   */
+  files?: HomeFile[];
 }
 
 export interface KubernetesPlacement {

@@ -21,6 +21,7 @@ import { connectTcp, notListening } from '../connectTcp.js';
 import { dialAddress, summarise, type Listener } from '../procNet.js';
 import { listenersOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
+import { writeHomeFiles } from './homeFiles.js';
 import { bwrapConfinement, enterNetworkArgs } from './sandbox/bwrap.js';
 import type { SandboxLayout } from './sandbox/layout.js';
 
@@ -248,6 +249,7 @@ export class LocalRuntime implements Runtime {
   private async start(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
     const port = await freeLoopbackPort();
     const home = await prepareHome(this.dataDir, spec.name);
+    if (spec.files?.length) await writeHomeFiles(home, spec.name, spec.files);
     const env: Record<string, string> = {
       ...(process.env.PATH === undefined ? {} : { PATH: process.env.PATH }),
       ...spec.env,
