@@ -33,6 +33,8 @@ import { ConfigWebhook } from '../profiles/configWebhook.js';
 import { firstStartChoice } from '../http/firstStartChoice.js';
 import { startOnSignIn } from '../http/startOnSignIn.js';
 import { Spawner } from '../spawner/spawner.js';
+import { ImagePrePuller, imagesToPrePull } from '../spawner/prePull.js';
+import { imageRoutes } from '../http/api/images.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
 import { cullerLeadership } from '../store/leader.js';
@@ -82,6 +84,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const webhook = ConfigWebhook.fromConfig(config, logger.child({ component: 'config-webhook' }));
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit, webhook });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
+  const prePuller = new ImagePrePuller(runtime, imagesToPrePull(config), logger.child({ component: 'images' }));
+  prePuller.start();
 
   const directory = spawner;
   const choice = firstStartChoice(config, store);
@@ -108,7 +112,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...keyRoutes(store),
       ...eventRoutes(store),
       ...adminRoutes(config, spawner, audit),
-      ...pageRoutes(config, store, audit),
+      ...pageRoutes(config, store, audit, () => prePuller.status()),
+      ...imageRoutes(() => prePuller.status()),
       ...tokenRoutes(store, tokens, audit),
       ...portRoutes(config, spawner, store, audit),
       ...auditRoutes(audit),
@@ -134,6 +139,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   } catch (err) {
     // A half-finished start cleans up after itself, so the caller sees only the reason.
     await http.close(0, () => proxy.close());
+    prePuller.close();
     await spawner.close({ stopBerths: false });
     await runtime.close();
     await audit.close();
@@ -172,6 +178,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       await Promise.all([ssh?.close(), terminals.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
       recordings.close();
       await culler.close();
+      prePuller.close();
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();
       proxy.close();

@@ -195,6 +195,14 @@ export interface Runtime {
   /** Thaws a berth pause() froze; present exactly when pause is. */
   resume?(name: string): Promise<void>;
   /**
+   * Makes sure `image` is on the engine ahead of any berth that needs it,
+   * pulling it (with progress lines) only when it is missing, as ensure
+   * would; resolves with which. Rejects with a BerthError whose logMessage
+   * carries the engine's reason. Absent where the gateway pulls nothing
+   * (local: no images; kubernetes: each node's kubelet pulls).
+   */
+  prePull?(image: string, progress: (message: string) => void): Promise<'present' | 'pulled'>;
+  /**
    * The keys the user's berth holds itself, from every running container
    * that may be theirs (so a key is known even while the refusal to pick one
    * of several stands). Only runtimes whose berths carry keys (attach) have it.

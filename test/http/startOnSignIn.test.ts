@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { startGateway, type RunningGateway } from '../../src/cli/serve.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { testConfig } from '../helpers/gatewayParts.js';
+import { inProcessGateway, type InProcessGateway } from '../helpers/inProcessGateway.js';
 import { eventually, httpRequest, type Reply } from '../helpers/http.js';
 import { CLIENT_ID, CLIENT_SECRET, CookieJar, signInUntilCallback, startTestProvider, step, type TestProvider } from '../helpers/oidcProvider.js';
 
@@ -29,24 +27,9 @@ const PROFILES = JSON.stringify([
   { slug: 'large', displayName: 'Large' },
 ]);
 
-interface TestGateway {
-  base: string;
-  close(): Promise<void>;
-}
+type TestGateway = InProcessGateway;
 
-async function gatewayWith(overrides: Record<string, string>, port?: number): Promise<TestGateway> {
-  const listen = port ?? (await freeLoopbackPort());
-  const base = `http://127.0.0.1:${listen}`;
-  const config = testConfig({ BERTH_LISTEN_HTTP: `127.0.0.1:${listen}`, BERTH_PUBLIC_URL: base, BERTH_LISTEN_SSH: 'null', BERTH_ENVIRONMENT_COMMAND: SLOW_BERTH, ...overrides });
-  const gateway: RunningGateway = await startGateway({ config, file: null }, 'test');
-  return {
-    base,
-    async close() {
-      await gateway.shutdown();
-      rmSync(config.dataDir, { recursive: true, force: true });
-    },
-  };
-}
+const gatewayWith = (overrides: Record<string, string>, port?: number) => inProcessGateway({ BERTH_ENVIRONMENT_COMMAND: SLOW_BERTH, ...overrides }, port);
 
 /** The dev login's form POST, as the browser sends it; the 303 is not followed. */
 function devSignIn(gw: TestGateway, username: string, next: string): Promise<Reply> {

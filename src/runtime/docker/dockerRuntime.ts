@@ -178,6 +178,10 @@ export class DockerRuntime implements Runtime {
     });
   }
 
+  prePull(image: string, progress: (message: string) => void): Promise<'present' | 'pulled'> {
+    return this.call('pull the image', () => ensureImage(this.docker, image, (_step, message) => progress(message)));
+  }
+
   async resume(name: string): Promise<void> {
     await this.call('resume the berth', async () => {
       const info = await this.access.runningContainer(name);
