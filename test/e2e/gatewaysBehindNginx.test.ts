@@ -174,7 +174,8 @@ await withEngine('three gateways behind nginx', () => {
           apps: { domain: APPS_DOMAIN },
           runtime: { kind: 'docker', docker: { namePrefix: prefix, network } },
           environment: { image: NODE_IMAGE, command: ['node', '-e', BERTH] },
-          spawn: { stopGraceSeconds: 1, holdSeconds: 40 },
+          // Signing in starts nothing here: the first requests below are the berth's first.
+          spawn: { stopGraceSeconds: 1, holdSeconds: 40, startOnSignIn: false },
           idle: { stopAfterSeconds: IDLE_SECONDS, checkEverySeconds: 1 },
           http: { shutdownGraceSeconds: 2 },
           ssh: { authorizedKeysDir: keysDir },
