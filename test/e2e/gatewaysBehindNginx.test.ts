@@ -220,6 +220,9 @@ await withEngine('three gateways behind nginx', () => {
           assert.match(reply.body, /<html|<!doctype/i, `request ${i} got the loading page or the berth`);
         }
       }
+      // nginx spread the first requests: each gateway was asked to start the berth, and one made it.
+      for (const gateway of gateways) assert.ok(gateway.served.lines.some((l) => l.msg === 'starting berth' && l.user === 'alice'), `${gateway.name} got first requests`);
+      assert.equal(gateways.filter((g) => g.served.lines.some((l) => l.msg === 'berth ready' && l.user === 'alice')).length, 1, 'one gateway spawned it');
       // Every gateway knows the berth and serves it from that one container.
       for (const gateway of gateways) assert.equal((await berthOf('alice', gateway.base)).host, made.Id.slice(0, 12), gateway.name);
     });

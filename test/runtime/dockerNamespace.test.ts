@@ -119,6 +119,14 @@ await withEngine('docker network namespace reach', () => {
       }
     });
 
+    // A relay that came up late on a loaded host failed without a code, so the runtime took the namespace
+    // for one it cannot enter and used the bridge for good, where loopback-only listeners cannot be reached.
+    it('rejects a relay slow to start as a timeout (ETIMEDOUT), not as a namespace that cannot be entered', { timeout: TEST_MS }, async () => {
+      const slow = ['sh', '-c', 'sleep 5; exec "$@"', 'slow-enter'];
+      await assert.rejects(NamespaceRelay.start(slow, 300), (err: NodeJS.ErrnoException) => err.code === 'ETIMEDOUT' && /did not start within 0\.3 s/.test(err.message));
+      await assert.rejects(NamespaceRelay.start(['false']), (err: NodeJS.ErrnoException) => err.code === undefined, 'a relay that cannot start at all keeps no timeout code');
+    });
+
     it('hands over a connection to a server that speaks first without losing its first bytes', { timeout: TEST_MS }, async () => {
       const talker = specFor('ns-talker', DEBIAN, ['sh', '-c', 'exec sleep 1000']);
       await runtime.ensure(talker, () => undefined);
