@@ -351,6 +351,8 @@ await withEngine('three gateways behind nginx', () => {
       }
       assert.deepEqual(failures, [], `${failures.length} of ${sent} requests failed; nginx said: ${nginx.errorLog()}`);
       assert.ok(sent > 100, `a steady load was sent (${sent} requests)`);
+      // Requests did meet a gateway that was gone, and nginx passed them on to the next (proxy_next_upstream).
+      assert.match(nginx.errorLog(), /Connection refused\) while connecting to upstream/);
     });
 
     it('culls on time after the culler\'s leader is killed, and keeps alive a berth whose ssh session is on a non-leader', async () => {
