@@ -180,8 +180,14 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
       ];
       const base = subject.specFor('conf-files', ['sh', '-c', 'cat "$HOME/conf/hello.txt" > "$HOME/seen-at-start"; exec sleep 100']);
       await start({ ...base, files });
-      const read = await run(runtime, base.name, ['sh', '-c', 'cat "$HOME/seen-at-start"; stat -c %a "$HOME/conf/deep/secret"; cat "$HOME/conf/deep/secret"']);
-      assert.deepEqual(read, { stdout: 'hello from the webhook\n600\ns3cret', stderr: '', code: 0, signal: null });
+      // ensure resolves once the berth runs: its command copies the file a moment later.
+      const seen = await eventually(async () => {
+        const copied = await run(runtime, base.name, ['sh', '-c', 'test -s "$HOME/seen-at-start" && cat "$HOME/seen-at-start"']);
+        return copied.code === 0 ? copied.stdout : undefined;
+      }, 'the command to copy the file it found at its start');
+      assert.equal(seen, 'hello from the webhook\n');
+      const read = await run(runtime, base.name, ['sh', '-c', 'stat -c %a "$HOME/conf/deep/secret"; cat "$HOME/conf/deep/secret"']);
+      assert.deepEqual(read, { stdout: '600\ns3cret', stderr: '', code: 0, signal: null });
       // The berth plants a link where the files go (to anywhere: here a directory beside it): the next start must not follow it.
       assert.equal((await run(runtime, base.name, ['sh', '-c', 'rm -r "$HOME/conf" && mkdir "$HOME/elsewhere" && ln -s elsewhere "$HOME/conf"'])).code, 0);
       await stop(base);

@@ -110,11 +110,12 @@ function podmanSuite(on: TestEngine): Promise<void> {
         const aliceAt = await addressOf(alice);
         const bobReachesAlice = () => reachesTwice(async () => (await run(runtime, bob.name, nc(aliceAt, port))).code === 0);
         assert.equal(await bobReachesAlice(), false, 'apart while all four run');
+        // The rule comes back within a moment of each stop (a real hole stays open: the wait then times out).
         await runtime.stop(carol.name, { remove: false, graceSeconds: 1 });
-        assert.equal(await bobReachesAlice(), false, 'bob reached alice once carol was stopped through the runtime');
+        await eventually(async () => !(await bobReachesAlice()), 'bob to stop reaching alice once carol was stopped through the runtime');
         // Stopped by someone else: the runtime learns it from the engine's events.
         await podman('stop', '-t', '0', containerName(prefix, dave.name));
-        assert.equal(await eventually(async () => !(await bobReachesAlice()), 'the rule to be back after dave stopped outside the runtime'), true);
+        await eventually(async () => !(await bobReachesAlice()), 'bob to stop reaching alice once dave was stopped outside the runtime');
         await runtime.stop(alice.name, { remove: true, graceSeconds: 1 });
         await runtime.stop(bob.name, { remove: true, graceSeconds: 1 });
         await runtime.stop(carol.name, { remove: true, graceSeconds: 1 });

@@ -245,6 +245,7 @@ export class DockerRuntime implements Runtime {
     this.events?.close();
     this.events = null;
     this.access.close();
+    await this.keeper?.settled();
   }
 
   /** The container of a berth, or null; a container of that name that Berth did not make is an error, never touched. */
@@ -357,7 +358,7 @@ export class DockerRuntime implements Runtime {
             this.options.logger.warn({ err: engineMessage(err) }, 'docker: could not look for berth networks left without their containers');
           });
           // A berth that stopped while no gateway ran left the rule out too.
-          await this.restoreIsolation();
+          void this.restoreIsolation();
         }
       })
       .finally(() => {
@@ -405,7 +406,7 @@ export class DockerRuntime implements Runtime {
       this.stoppedOnRequest.add(id);
       await container.stop({ t: 0 }).catch(() => undefined);
       if (attempt === ISOLATED_START_TRIES) {
-        await this.restoreIsolation();
+        void this.restoreIsolation();
         throw new BerthError({
           code: 'runtime_unavailable',
           userMessage: 'Your environment could not be started apart from the others; try again, or tell the operator.',
@@ -440,7 +441,7 @@ export class DockerRuntime implements Runtime {
     return { prefix: this.config.namePrefix, pool: this.pool, internal, allowUnisolated: this.config.allowUnisolatedBerths };
   }
 
-  /** After a berth's container stopped, where berths have networks of their own (./isolationKeeper.ts). */
+  /** After a berth's container stopped, where berths have networks of their own (./isolationKeeper.ts); never rejects. */
   private restoreIsolation(): Promise<void> {
     if (this.berthNetwork?.kind !== 'own') return Promise.resolve();
     this.keeper ??= new IsolationKeeper(this.docker, this.ownNetworkContext(), this.options.logger);
@@ -476,7 +477,8 @@ export class DockerRuntime implements Runtime {
       .catch((err: unknown) => {
         if (engineStatus(err) !== 304 && engineStatus(err) !== 404) throw err;
       });
-    await this.restoreIsolation();
+    // Not waited for: a stop is not held up by the second or so it takes.
+    void this.restoreIsolation();
   }
 
   /** Removes the container, never its home volume. */

@@ -30,7 +30,12 @@ export class IsolationKeeper {
     private readonly logger: Logger,
   ) {}
 
-  /** Resolves once the rule is back (or could not be put back, which is logged). */
+  /** Once no restore runs: a closing runtime leaves nothing half-made behind. */
+  async settled(): Promise<void> {
+    await this.running;
+  }
+
+  /** Resolves once the rule is back (or could not be put back, which is logged); never rejects. */
   restore(): Promise<void> {
     if (this.running) {
       this.again = true;
