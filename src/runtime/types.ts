@@ -39,7 +39,8 @@ export interface BerthSpec {
   /**
    * Files (a config webhook's) written into the home at every start, before
    * the berth's own processes run; outside the hash, since writing them again
-   * needs no re-create. A runtime that cannot write them refuses the start.
+   * needs no re-create (kubernetes mounts them instead, as of the pod's
+   * creation). A runtime that cannot write them refuses the start.
    */
   files?: HomeFile[];
 }

@@ -134,5 +134,26 @@ await withEngine('kubectl against the fake API server', () => {
       const pvc = await kubectl(h, ['get', 'pvc', 'kc-home', '-o', 'name']);
       assert.equal(pvc.stdout.trim(), 'persistentvolumeclaim/kc-home');
     });
+
+    it("gets the Secret a berth's config webhook files are mounted from, and finds it gone with the pod", { timeout: TEST_MS }, async () => {
+      const runtime = h.makeRuntime({ namePrefix: 'kc' });
+      const spec = h.specFor('kc-files', ['sh', '-c', 'exec sleep 100']);
+      const files = [
+        { path: '.config/tool.toml', content: Buffer.from('answer = 42\n'), mode: 0o644 },
+        { path: 'token', content: Buffer.from([0, 255, 10]), mode: 0o600 },
+      ];
+      await runtime.ensure({ ...spec, files }, () => undefined);
+      const secret = await kubectl(h, ['get', 'secret', 'kc-kc-files-files', '-o', 'json']);
+      assert.equal(secret.code, 0, secret.stderr);
+      const got = JSON.parse(secret.stdout) as { type: string; data: Record<string, string>; metadata: { labels: Record<string, string> } };
+      assert.equal(got.type, 'Opaque');
+      assert.deepEqual(got.data, { 'file-0': Buffer.from('answer = 42\n').toString('base64'), 'file-1': 'AP8K' });
+      assert.equal(got.metadata.labels['berth.user'], 'kc-files');
+      const modes = await kubectl(h, ['get', 'pod', 'kc-kc-files', '-o', 'jsonpath={.spec.volumes[?(@.name=="home-files")].secret.items[*].mode} {.spec.containers[0].volumeMounts[?(@.name=="home-files")].mountPath}']);
+      assert.equal(modes.stdout, `420 384 ${spec.homePath}/.config/tool.toml ${spec.homePath}/token`);
+      await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+      const gone = await kubectl(h, ['get', 'secret', 'kc-kc-files-files']);
+      assert.match(gone.stderr, /NotFound|not found/);
+    });
   });
 });

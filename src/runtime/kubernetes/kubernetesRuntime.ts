@@ -2,7 +2,6 @@ import type { Duplex } from 'node:stream';
 import { AuthorizationV1Api, CoreV1Api, NetworkingV1Api, VersionApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Gauge, type Registry } from 'prom-client';
 import { BerthError } from '../../core/errors.js';
-import { homeFilesUnsupported } from '../../core/homeFiles.js';
 import type { Logger } from '../../log/logger.js';
 import { connectTcp, notListening } from '../connectTcp.js';
 import { FALLBACK_SHELL, loginShellFrom } from '../docker/loginShell.js';
@@ -11,8 +10,8 @@ import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Obs
 import { apiFailure, apiMessage, apiStatus, apiUnavailable, isUnreachable } from './apiErrors.js';
 import { startPodExec } from './exec.js';
 import { loadKubeConfig } from './kubeConfig.js';
-import { homeClaimManifest, instanceSelector, networkPolicyManifest, networkPolicyProblem, podManifest } from './manifests.js';
-import { ANNOTATION, CONTAINER, LABEL, MANAGED_BY, networkPolicyName, podName } from './names.js';
+import { homeClaimManifest, homeFilesSecretManifest, instanceSelector, networkPolicyManifest, networkPolicyProblem, podManifest } from './manifests.js';
+import { ANNOTATION, CONTAINER, HOME_FILES_VOLUME, homeFilesSecretName, LABEL, MANAGED_BY, networkPolicyName, podName } from './names.js';
 import { checkPermissions, type PermissionReport } from './permissions.js';
 import { absent, berthNameOf, exitFactsOf, exitOf, isRunning, mainStatus, observe, pendingReason, reportEvent, startFailure } from './podState.js';
 import { DEFAULT_WATCH_OPTIONS, PodWatch, type PodWatchOptions } from './podWatch.js';
@@ -160,7 +159,6 @@ export class KubernetesRuntime implements Runtime {
     // learns Kubernetes' reason (Unschedulable: …) rather than only that the time ran out.
     const timeoutMs = this.options.spawnTimeoutSeconds * 1000;
     const deadline = Date.now() + timeoutMs - Math.min(GIVE_UP_EARLY_MS, timeoutMs / 10);
-    if (spec.files?.length) throw homeFilesUnsupported(spec.name, this.kind);
     try {
       // Built first: a configuration problem fails before anything is created.
       const manifest = podManifest(spec, this.ctx);
@@ -176,6 +174,7 @@ export class KubernetesRuntime implements Runtime {
       if (pod && isRunning(pod)) return this.remember(spec.name, pod);
       if (!pod) {
         await this.ensureHome(spec);
+        await this.replaceHomeFiles(spec);
         progress('creating', `creating pod ${name}`);
         pod = await this.createPod(spec, manifest);
       }
@@ -359,6 +358,30 @@ export class KubernetesRuntime implements Runtime {
     }
   }
 
+  /** The config webhook's files, as of this start: the Secret the new pod mounts them from is made or replaced. */
+  private async replaceHomeFiles(spec: BerthSpec): Promise<void> {
+    if (!spec.files?.length) return;
+    const body = homeFilesSecretManifest(spec, this.ctx);
+    try {
+      await this.core.createNamespacedSecret({ namespace: this.namespace, body });
+    } catch (err) {
+      if (apiStatus(err) !== 409) throw err;
+      await this.core.replaceNamespacedSecret({ name: body.metadata?.name as string, namespace: this.namespace, body });
+    }
+  }
+
+  /** Goes with the pod that mounts it: the files are that pod's, and the next start writes them again. */
+  private async deleteHomeFiles(pod: V1Pod): Promise<void> {
+    const berth = berthNameOf(pod);
+    if (!berth || !pod.spec?.volumes?.some((volume) => volume.name === HOME_FILES_VOLUME)) return;
+    const name = homeFilesSecretName(this.options.kubernetes.namePrefix, berth);
+    try {
+      await this.core.deleteNamespacedSecret({ name, namespace: this.namespace });
+    } catch (err) {
+      if (apiStatus(err) !== 404) throw err;
+    }
+  }
+
   /** Creates the NetworkPolicy that keeps berths apart, or checks the one there; once per runtime, again after a failure. */
   private ensureNetworkPolicy(): Promise<void> {
     this.policy ??= this.checkNetworkPolicy().catch((err: unknown) => {
@@ -485,6 +508,7 @@ export class KubernetesRuntime implements Runtime {
         if (apiStatus(err) !== 404) throw err;
       }
     }
+    await this.deleteHomeFiles(pod);
     const deadline = Date.now() + grace * 1000 + GONE_EXTRA_MS;
     for (;;) {
       try {

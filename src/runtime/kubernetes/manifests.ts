@@ -1,9 +1,9 @@
 import { posix } from 'node:path';
-import type { V1Container, V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1PodSpec, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { BerthError } from '../../core/errors.js';
 import { memoryBytes } from '../spec.js';
 import { substituteArgs, type BerthSpec } from '../types.js';
-import { ANNOTATION, BERTH_COMPONENT, CONTAINER, GATEWAY_LABELS, HOME_VOLUME, homeClaimName, LABEL, MANAGED_BY, networkPolicyName, podName, specLabel } from './names.js';
+import { ANNOTATION, BERTH_COMPONENT, CONTAINER, GATEWAY_LABELS, HOME_FILES_VOLUME, HOME_VOLUME, homeClaimName, homeFilesSecretName, LABEL, MANAGED_BY, networkPolicyName, podName, specLabel } from './names.js';
 import { mergePodOverrides } from './podOverrides.js';
 import type { ManifestContext } from './settings.js';
 
@@ -42,6 +42,7 @@ export function podManifest(spec: BerthSpec, ctx: ManifestContext): V1Pod {
   const user = numericUser(spec.runAsUser);
   const extra = spec.mounts.map((mount, i) => allowedMount(mount, i, config.allowedMounts));
   const resources = resourcesOf(spec.limits, spec.kubernetes?.resources ?? {});
+  const files = homeFilesMounts(spec, config.namePrefix);
   // A profile's placement adds to the operator's: its node labels win per key, its tolerations add up.
   const nodeSelector = { ...config.nodeSelector, ...spec.kubernetes?.nodeSelector };
   const tolerations = [...config.tolerations, ...(spec.kubernetes?.tolerations ?? [])];
@@ -63,6 +64,7 @@ export function podManifest(spec: BerthSpec, ctx: ManifestContext): V1Pod {
     volumeMounts: [
       { name: HOME_VOLUME, mountPath: spec.homePath },
       ...extra.map((m) => m.mount),
+      ...files.mounts,
       // A read-only root still needs somewhere for temporary files.
       ...(spec.readOnlyRoot ? [{ name: 'tmp', mountPath: '/tmp' }] : []),
     ],
@@ -87,6 +89,7 @@ export function podManifest(spec: BerthSpec, ctx: ManifestContext): V1Pod {
     volumes: [
       { name: HOME_VOLUME, persistentVolumeClaim: { claimName: homeClaimName(config.namePrefix, spec.name) } },
       ...extra.map((m) => m.volume),
+      ...files.volumes,
       ...(spec.readOnlyRoot ? [{ name: 'tmp', emptyDir: {} }] : []),
     ],
   };
@@ -120,6 +123,48 @@ export function homeClaimManifest(spec: BerthSpec, ctx: ManifestContext): V1Pers
       resources: { requests: { storage: config.homeSize } },
       ...(config.storageClassName ? { storageClassName: config.storageClassName } : {}),
     },
+  };
+}
+
+/**
+ * The config webhook's files of a berth, one key each (paths are not valid
+ * keys, so they are numbered in the order of spec.files, as the pod's
+ * mounts are). Labelled like the pod, so a collection delete by labels
+ * takes it too.
+ */
+export function homeFilesSecretManifest(spec: BerthSpec, ctx: ManifestContext): V1Secret {
+  const { config } = ctx;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: homeFilesSecretName(config.namePrefix, spec.name),
+      namespace: config.namespace,
+      labels: berthLabels(ctx, spec.name),
+      annotations: { ...config.annotations, [ANNOTATION.username]: spec.user },
+    },
+    type: 'Opaque',
+    data: Object.fromEntries((spec.files ?? []).map((file, i) => [fileKey(i), file.content.toString('base64')])),
+  };
+}
+
+function fileKey(index: number): string {
+  return `file-${index}`;
+}
+
+/**
+ * Each file mounted by subPath at its path under the home, read-only, with
+ * its own mode: no process or helper image writes into the home, and the
+ * kubelet makes the directories on the way. A subPath mount does not follow
+ * later changes of the Secret: the files are as of the pod's creation.
+ */
+function homeFilesMounts(spec: BerthSpec, prefix: string): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const files = spec.files ?? [];
+  if (files.length === 0) return { volumes: [], mounts: [] };
+  const items = files.map((file, i) => ({ key: fileKey(i), path: fileKey(i), mode: file.mode }));
+  return {
+    volumes: [{ name: HOME_FILES_VOLUME, secret: { secretName: homeFilesSecretName(prefix, spec.name), items, defaultMode: 0o644 } }],
+    mounts: files.map((file, i) => ({ name: HOME_FILES_VOLUME, mountPath: posix.join(spec.homePath, file.path), subPath: fileKey(i), readOnly: true })),
   };
 }
 

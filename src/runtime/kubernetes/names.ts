@@ -30,6 +30,7 @@ export const GATEWAY_LABELS = { 'app.kubernetes.io/name': 'berth', [LABEL.compon
 /** The one container of a berth pod. */
 export const CONTAINER = 'berth';
 export const HOME_VOLUME = 'home';
+export const HOME_FILES_VOLUME = 'home-files';
 
 export function podName(prefix: string, name: string): string {
   return `${prefix}-${name}`;
@@ -37,6 +38,11 @@ export function podName(prefix: string, name: string): string {
 
 export function homeClaimName(prefix: string, name: string): string {
   return `${prefix}-${name}-home`;
+}
+
+/** The Secret that holds the config webhook's files of a berth: `-files` keeps it inside a DNS label, as `-home` does. */
+export function homeFilesSecretName(prefix: string, name: string): string {
+  return `${prefix}-${name}-files`;
 }
 
 export function networkPolicyName(prefix: string): string {

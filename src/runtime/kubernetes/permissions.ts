@@ -10,6 +10,7 @@ export const NEEDED: ReadonlyArray<{ verb: string; resource: string; subresource
   { verb: 'get', resource: 'pods', subresource: 'log' },
   ...['get', 'create'].map((verb) => ({ verb, resource: 'persistentvolumeclaims' })),
   ...['list'].map((verb) => ({ verb, resource: 'events' })),
+  ...['create', 'update', 'delete'].map((verb) => ({ verb, resource: 'secrets' })),
   ...['get', 'create'].map((verb) => ({ verb, resource: 'networkpolicies', group: 'networking.k8s.io' })),
 ];
 

@@ -50,6 +50,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
     engine: options.engine,
     prefix: options.prefix,
     nodeName,
+    dir: options.dir,
     nodeLabels: { 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux', ...options.nodeLabels },
     allocatableMemory: options.allocatableMemory ?? 8 * 2 ** 30,
   });

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Store, KubeObject } from './store.js';
 import { now } from './store.js';
@@ -11,7 +13,9 @@ import { now } from './store.js';
  * ErrImagePull/ImagePullBackOff, Created, Started, FailedScheduling with the
  * scheduler's wording (Insufficient memory, node selector, unbound claims),
  * terminated with its exit code or OOMKilled, CrashLoopBackOff for pods that
- * restart. One container per pod: Berth makes no other kind.
+ * restart. One container per pod: Berth makes no other kind. A secret
+ * volume's items mounted by subPath are files the fake writes into a
+ * directory of the host per pod, bind-mounted read-only at their paths.
  */
 
 export interface KubeletOptions {
@@ -20,6 +24,8 @@ export interface KubeletOptions {
   prefix: string;
   nodeName: string;
   nodeLabels: Record<string, string>;
+  /** Where the files of secret volumes go on the host (bind-mounted into the containers). */
+  dir: string;
   /** Bytes of memory the one fake node can give; a test may lower it, as other pods filling the node would. */
   allocatableMemory: number;
 }
@@ -39,15 +45,17 @@ type PodSpec = {
     workingDir?: string;
     resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
     securityContext?: { runAsUser?: number; runAsGroup?: number; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
-    volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+    volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }>;
   }>;
-  volumes?: Array<{ name: string; persistentVolumeClaim?: { claimName: string }; emptyDir?: object }>;
+  volumes?: Array<{ name: string; persistentVolumeClaim?: { claimName: string }; emptyDir?: object; secret?: SecretVolume }>;
   nodeSelector?: Record<string, string>;
   restartPolicy?: string;
   hostname?: string;
   shareProcessNamespace?: boolean;
   securityContext?: { runAsUser?: number; runAsGroup?: number };
 };
+
+type SecretVolume = { secretName: string; items?: Array<{ key: string; path: string; mode?: number }>; defaultMode?: number };
 
 const SCHEDULE_RETRY_MS = 1000;
 
@@ -61,6 +69,8 @@ export class Kubelet {
   readonly unpullable = new Set<string>();
   private readonly running = new Map<string, PodRuntime>();
   private readonly restarts = new Map<string, number>();
+  /** The host directory of each pod's secret files, removed with the pod. */
+  private readonly secretDirs = new Map<string, string>();
   private events: NodeJS.ReadableStream | null = null;
   private closed = false;
 
@@ -103,6 +113,8 @@ export class Kubelet {
   async close(): Promise<void> {
     this.closed = true;
     (this.events as unknown as { destroy?: () => void } | null)?.destroy?.();
+    await Promise.all([...this.secretDirs.values()].map((dir) => rm(dir, { recursive: true, force: true })));
+    this.secretDirs.clear();
   }
 
   /** The container behind a running pod, for exec, logs and port-forward. */
@@ -220,6 +232,14 @@ export class Kubelet {
         mounts.push({ Type: 'volume', Source: source, Target: mount.mountPath, ReadOnly: mount.readOnly ?? false });
       } else if (volume?.emptyDir) {
         mounts.push({ Type: 'tmpfs', Target: mount.mountPath, Source: '' });
+      } else if (volume?.secret) {
+        const source = await this.secretFile(namespace, name, volume.name, volume.secret, mount.subPath);
+        if (!source) {
+          const message = `MountVolume.SetUp failed for volume "${volume.name}" : secret "${volume.secret.secretName}" not found`;
+          this.event(pod, 'Warning', 'FailedMount', message);
+          return this.setContainerState(namespace, name, main, { waiting: { reason: 'ContainerCreating' } });
+        }
+        mounts.push({ Type: 'bind', Source: source, Target: mount.mountPath, ReadOnly: true });
       }
     }
     const sc = { ...spec.securityContext, ...main.securityContext };
@@ -284,6 +304,24 @@ export class Kubelet {
         ],
       };
     });
+  }
+
+  /**
+   * The host file of one secret item, as of now (a subPath mount is not
+   * updated later); null when the Secret is missing. Only subPath mounts of
+   * listed items: all Berth makes.
+   */
+  private async secretFile(namespace: string, pod: string, volume: string, secret: SecretVolume, subPath: string | undefined): Promise<string | null> {
+    const found = this.store.get('secrets', namespace, secret.secretName) as (KubeObject & { data?: Record<string, string> }) | undefined;
+    const item = secret.items?.find((i) => i.path === subPath);
+    if (!found || !item) return null;
+    const podKey = `${namespace}/${pod}`;
+    let dir = this.secretDirs.get(podKey);
+    if (!dir) this.secretDirs.set(podKey, (dir = await mkdtemp(join(this.options.dir, 'secret-'))));
+    const file = join(dir, `${volume}-${item.path}`);
+    await writeFile(file, Buffer.from(found.data?.[item.key] ?? '', 'base64'));
+    await chmod(file, item.mode ?? secret.defaultMode ?? 0o644);
+    return file;
   }
 
   private async died(podKey: string, containerId: string): Promise<void> {
@@ -360,6 +398,9 @@ export class Kubelet {
         await container.remove({ force: true }).catch(() => undefined);
       }),
     );
+    const secretDir = this.secretDirs.get(podKey);
+    this.secretDirs.delete(podKey);
+    if (secretDir) await rm(secretDir, { recursive: true, force: true });
     this.store.remove('pods', namespace, name);
   }
 

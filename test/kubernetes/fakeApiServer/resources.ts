@@ -20,6 +20,7 @@ export const RESOURCES: Resource[] = [
   { name: 'namespaces', kind: 'Namespace', group: '', namespaced: false, verbs: CRUD, shortNames: ['ns'] },
   { name: 'pods', kind: 'Pod', group: '', namespaced: true, verbs: CRUD, shortNames: ['po'] },
   { name: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', group: '', namespaced: true, verbs: CRUD, shortNames: ['pvc'] },
+  { name: 'secrets', kind: 'Secret', group: '', namespaced: true, verbs: CRUD },
   { name: 'events', kind: 'Event', group: '', namespaced: true, verbs: CRUD, shortNames: ['ev'] },
   { name: 'networkpolicies', kind: 'NetworkPolicy', group: 'networking.k8s.io', namespaced: true, verbs: CRUD, shortNames: ['netpol'] },
   { name: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', group: 'authorization.k8s.io', namespaced: false, verbs: ['create'] },
