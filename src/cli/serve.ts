@@ -25,7 +25,7 @@ import { Gateway } from '../http/gateway.js';
 import { createProxy, stripRules } from '../http/proxy/index.js';
 import { pageRoutes } from '../http/pages/routes.js';
 import { listenHttp } from '../http/server.js';
-import { chooseLogFormat, createLogger } from '../log/logger.js';
+import { openGatewayLogs } from '../log/gatewayLogs.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
@@ -63,11 +63,14 @@ export interface RunningGateway {
   sshAddress: { host: string; port: number } | null;
   /** Stops accepting, finishes requests in flight (bounded), stops local berths, closes the store. */
   shutdown(): Promise<void>;
+  /** Opens every log file the gateway writes (log.file, log.accessFile, audit.file) again under its name, after logrotate renamed it. */
+  reopenLogs(): void;
 }
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
 export async function startGateway({ config, file }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
-  const logger = createLogger(config.log.level, logSink, chooseLogFormat(config.log.format, logSink ?? process.stdout));
+  const logs = openGatewayLogs(config.log, logSink);
+  const { logger } = logs;
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
   let spawner: Spawner | undefined;
@@ -122,6 +125,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     audit,
     firstStartChoice: firstStartChoice(config, store),
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
+    access: logs.access,
     terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });
   const http = await listenHttp(config, gateway);
@@ -175,18 +179,29 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       await audit.close();
       await store.close();
       logger.info('stopped');
+      await logs.close();
+    },
+    reopenLogs() {
+      logs.reopen();
+      audit.reopen();
+      logger.info('log files reopened');
     },
   };
 }
 
-/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0. */
+/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0; SIGHUP reopens the log files. */
 export async function serve(loaded: LoadedConfig, version: string): Promise<void> {
   // Listening before starting: a signal during start-up (an init forwarding a quick `docker stop`) shuts down once started, rather than killing the process half-way.
   const stopAsked = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  const gateway = await startGateway(loaded, version);
+  // logrotate's postrotate sends SIGHUP: the files are reopened under their names, nothing else changes (and a SIGHUP during start-up does not kill).
+  let gateway: RunningGateway | null = null;
+  const reopen = () => gateway?.reopenLogs();
+  process.on('SIGHUP', reopen);
+  gateway = await startGateway(loaded, version);
   await stopAsked;
+  process.off('SIGHUP', reopen);
   await gateway.shutdown();
 }

@@ -478,6 +478,12 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       /** null: pretty when stdout is a terminal, else JSON lines. */
       format: z.enum(['json', 'pretty']).nullable().default(null),
+      /** A file the gateway's log is appended to instead of stdout; reopened on SIGHUP (logrotate). */
+      file: z.string().min(1).nullable().default(null),
+      /** One JSON line per request the gateway serves or proxies (src/http/accessLog.ts). */
+      access: z.boolean().default(false),
+      /** Where the access lines go; null: beside the gateway's log (log.file or stdout). Reopened on SIGHUP. */
+      accessFile: z.string().min(1).nullable().default(null),
     })
     .prefault({}),
   auth,
