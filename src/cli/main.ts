@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { BerthError } from '../core/errors.js';
+import { version } from './version.js';
 
 const HELP = `berth: a gateway that gives every signed-in user their own container
 
@@ -32,11 +32,6 @@ The configuration is YAML: --config FILE, else $BERTH_CONFIG, else ./berth.yaml,
 else the defaults. Any key can be overridden by an environment variable named
 after its path, e.g. BERTH_LISTEN_HTTP=0.0.0.0:8000 for listen.http.
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function takeConfigFlag(args: string[]): { file: string | undefined; rest: string[] } {
   const rest: string[] = [];

@@ -25,7 +25,8 @@ import { Gateway } from '../http/gateway.js';
 import { createProxy, stripRules } from '../http/proxy/index.js';
 import { pageRoutes } from '../http/pages/routes.js';
 import { listenHttp } from '../http/server.js';
-import { openGatewayLogs } from '../log/gatewayLogs.js';
+import { BerthHandle, type StartedGateway } from '../embed/handle.js';
+import { isLogger, openGatewayLogs, type LogTarget } from '../log/gatewayLogs.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
@@ -57,19 +58,20 @@ function demoCommand(): string[] {
   return [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../demo/app.ts', import.meta.url))];
 }
 
-export interface RunningGateway {
+export interface RunningGateway extends StartedGateway {
   httpAddress: { host: string; port: number };
   /** null when listen.ssh is null. */
   sshAddress: { host: string; port: number } | null;
-  /** Stops accepting, finishes requests in flight (bounded), stops local berths, closes the store. */
-  shutdown(): Promise<void>;
+  /** Stops accepting, finishes requests in flight (for graceSeconds, else http.shutdownGraceSeconds), stops local berths, closes the store. */
+  shutdown(graceSeconds?: number): Promise<void>;
   /** Opens every log file the gateway writes (log.file, log.accessFile, audit.file) again under its name, after logrotate renamed it. */
   reopenLogs(): void;
 }
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
-export async function startGateway({ config, file }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
-  const logs = openGatewayLogs(config.log, logSink);
+export async function startGateway({ config, file }: LoadedConfig, version: string, logTo?: LogTarget): Promise<RunningGateway> {
+  const logs = openGatewayLogs(config.log, logTo);
+  const logSink = logTo === undefined || isLogger(logTo) ? undefined : logTo;
   const { logger } = logs;
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
@@ -161,7 +163,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   return {
     httpAddress: address,
     sshAddress: ssh?.address() ?? null,
-    async shutdown() {
+    async shutdown(graceSeconds = config.http.shutdownGraceSeconds) {
       // Readiness fails first: a balancer probing /_berth/readyz stops sending work while this gateway still serves it.
       readiness.drain();
       if (config.http.drainSeconds > 0) {
@@ -170,7 +172,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       }
       logger.info('shutting down: no new requests or connections; finishing those in flight');
       // SSH sessions are told why before the berths they run in stop.
-      await Promise.all([ssh?.close(), terminals.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
+      await Promise.all([ssh?.close(), terminals.close(), http.close(graceSeconds * 1000, () => proxy.close())]);
       recordings.close();
       await culler.close();
       await spawner.close({ stopBerths: runtime.kind === 'local' });
@@ -181,6 +183,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       logger.info('stopped');
       await logs.close();
     },
+    onBerth: (listener) => spawner.onStateChange(({ user, state, since, failure }) => listener({ user, state, since, ...(failure && state === 'failed' ? { failure: { reason: failure.reason, exitCode: failure.exitCode ?? null } } : {}) })),
     reopenLogs() {
       logs.reopen();
       audit.reopen();
@@ -196,12 +199,12 @@ export async function serve(loaded: LoadedConfig, version: string): Promise<void
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  const berth = new BerthHandle(() => startGateway(loaded, version));
   // logrotate's postrotate sends SIGHUP: the files are reopened under their names, nothing else changes (and a SIGHUP during start-up does not kill).
-  let gateway: RunningGateway | null = null;
-  const reopen = () => gateway?.reopenLogs();
+  const reopen = () => berth.reopenLogs();
   process.on('SIGHUP', reopen);
-  gateway = await startGateway(loaded, version);
+  await berth.start();
   await stopAsked;
   process.off('SIGHUP', reopen);
-  await gateway.shutdown();
+  await berth.stop();
 }

@@ -2,18 +2,13 @@ import { closeSync, openSync } from 'node:fs';
 import { pino } from 'pino';
 import { BerthError } from '../core/errors.js';
 
-/** Where log lines go: a stream the gateway does not own (stdout), or a file it can reopen after logrotate renamed it. */
+/** A log file the gateway owns: reopened after logrotate renamed it, closed at shutdown. */
 export interface LogDestination {
   readonly stream: NodeJS.WritableStream;
-  /** Opens the file again under its name (SIGHUP); a no-op for a stream. */
+  /** Opens the file again under its name (SIGHUP). */
   reopen(): void;
-  /** Resolves once what is buffered is written and the file closed; a stream is left open. */
+  /** Resolves once what is buffered is written and the file closed. */
   close(): Promise<void>;
-}
-
-/** A stream such as stdout, or a test's sink: never reopened or closed here. */
-export function streamDestination(stream: NodeJS.WritableStream): LogDestination {
-  return { stream, reopen: () => undefined, close: async () => undefined };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { fileDestination, streamDestination, type LogDestination } from './destination.js';
+import { fileDestination, type LogDestination } from './destination.js';
 import { chooseLogFormat, createLogger, formatted, type LogFormat, type Logger } from './logger.js';
 import { throttledLog } from './throttled.js';
 
@@ -23,29 +23,48 @@ export interface GatewayLogs {
   close(): Promise<void>;
 }
 
+/** A host program's own logger, or a stream (a test's) for the gateway's to write to. */
+export type LogTarget = Logger | NodeJS.WritableStream;
+
+export function isLogger(target: LogTarget): target is Logger {
+  return typeof (target as Logger).child === 'function' && typeof (target as Logger).info === 'function';
+}
+
+/** Access lines have a pino logger of their own, so that log.level (warn, say) does not silence them. */
+const ACCESS_LOGGER = { level: 'info', base: { service: 'berth', component: 'access' } };
+
 /**
- * The gateway's log on `sink` (a host program's or a test's stream), else
- * log.file, else stdout; access lines in log.accessFile, else beside it, in
- * its format. The access log is a pino logger of its own so that log.level
- * (warn, say) does not silence it and a separate file gets plain JSON lines.
+ * The gateway's log: a host program's logger, else on a given stream, else
+ * log.file, else stdout. Access lines go to log.accessFile (plain JSON lines),
+ * else beside the log in its format (beside a host's logger: its child).
  */
-export function openGatewayLogs(settings: LogSettings, sink?: NodeJS.WritableStream): GatewayLogs {
-  const main = sink !== undefined ? streamDestination(sink) : settings.file !== null ? fileDestination(settings.file, 'log.file', mainFileFailed(settings.file)) : streamDestination(process.stdout);
-  const format = chooseLogFormat(settings.format, main.stream);
-  const logger = createLogger(settings.level, main.stream, format);
-  const files: LogDestination[] = [main];
+export function openGatewayLogs(settings: LogSettings, target?: LogTarget): GatewayLogs {
+  const files: LogDestination[] = [];
+  const open = (path: string, key: string, onError: (err: NodeJS.ErrnoException) => void) => {
+    const file = fileDestination(path, key, onError);
+    files.push(file);
+    return file.stream;
+  };
+  let logger: Logger;
+  let beside: NodeJS.WritableStream | { write(line: string): boolean } | null = null;
+  if (target !== undefined && isLogger(target)) {
+    logger = target;
+  } else {
+    const out = target ?? (settings.file === null ? process.stdout : open(settings.file, 'log.file', mainFileFailed(settings.file)));
+    const format = chooseLogFormat(settings.format, out);
+    logger = createLogger(settings.level, out, format);
+    beside = formatted(out, format);
+  }
   let access: Logger | null = null;
-  if (settings.access) {
-    let out: NodeJS.WritableStream | { write(line: string): boolean } = formatted(main.stream, format);
-    if (settings.accessFile !== null) {
-      const problems = throttledLog(logger, { burst: 1 });
-      const file = fileDestination(settings.accessFile, 'log.accessFile', (err) =>
-        problems.write('error', 'access_file', { path: settings.accessFile, code: err.code }, 'cannot write the access log (log.accessFile): check the path, its directory and free space'),
-      );
-      files.push(file);
-      out = file.stream;
-    }
-    access = pino({ level: 'info', base: { service: 'berth', component: 'access' } }, out);
+  if (settings.access && settings.accessFile !== null) {
+    const problems = throttledLog(logger, { burst: 1 });
+    const path = settings.accessFile;
+    access = pino(
+      ACCESS_LOGGER,
+      open(path, 'log.accessFile', (err) => problems.write('error', 'access_file', { path, code: err.code }, 'cannot write the access log (log.accessFile): check the path, its directory and free space')),
+    );
+  } else if (settings.access) {
+    access = beside === null ? logger.child({ component: 'access' }) : pino(ACCESS_LOGGER, beside);
   }
   return {
     logger,

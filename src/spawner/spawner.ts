@@ -72,6 +72,7 @@ export class Spawner implements BerthDirectory {
   private readonly byName = new Map<string, string>();
   private readonly semaphore: Semaphore;
   private readonly stoppedListeners = new Set<(user: string, why: string) => void>();
+  private readonly stateListeners = new Set<(status: Readonly<BerthStatus>) => void>();
   private readonly dirtyActivity = new Set<string>();
   /** Events not yet written: record() batches them into one store transaction per turn of the event loop. */
   private pendingEvents: BerthEvent[] = [];
@@ -273,6 +274,12 @@ export class Spawner implements BerthDirectory {
     };
   }
 
+  /** Every state change of every berth this gateway knows, as it happens (the embedding API's 'berth' event). */
+  onStateChange(listener: (status: Readonly<BerthStatus>) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
   onStopped(listener: (user: string, why: string) => void): () => void {
     this.stoppedListeners.add(listener);
     return () => this.stoppedListeners.delete(listener);
@@ -408,6 +415,13 @@ export class Spawner implements BerthDirectory {
   private setState(entry: Entry, state: BerthStatus['state']): void {
     entry.status.state = state;
     entry.status.since = Date.now();
+    for (const listener of this.stateListeners) {
+      try {
+        listener(entry.status);
+      } catch (err) {
+        this.options.logger.warn({ err }, 'berth state listener threw');
+      }
+    }
   }
 
   private emit(entry: Entry, step: ProgressStep, message: string, failure?: Failure): void {
