@@ -5,7 +5,8 @@ import { version } from './version.js';
 const HELP = `berth: a gateway that gives every signed-in user their own container
 
 Usage:
-  berth serve [--config FILE]          run the gateway (HTTP, SSH, spawner, culler)
+  berth serve [--config FILE]          run the gateway (HTTP, SSH, spawner, culler); SIGTERM or SIGINT
+                                       stops it in order, SIGHUP reopens its log files (logrotate)
   berth config check [--config FILE]   print the effective configuration (in header mode, first the header
                                        believed), or every error with its key
   berth forward [--gateway URL] [--token T] LOCALPORT [USER/]PORT
