@@ -32,7 +32,10 @@ import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
 import { ConfigWebhook } from '../profiles/configWebhook.js';
 import { firstStartChoice } from '../http/firstStartChoice.js';
+import { startOnSignIn } from '../http/startOnSignIn.js';
 import { Spawner } from '../spawner/spawner.js';
+import { ImagePrePuller, imagesToPrePull } from '../spawner/prePull.js';
+import { imageRoutes } from '../http/api/images.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
 import { cullerLeadership } from '../store/leader.js';
@@ -86,8 +89,12 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const webhook = ConfigWebhook.fromConfig(config, logger.child({ component: 'config-webhook' }));
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit, webhook });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
+  const prePuller = new ImagePrePuller(runtime, imagesToPrePull(config), logger.child({ component: 'images' }));
+  prePuller.start();
 
   const directory = spawner;
+  const choice = firstStartChoice(config, store);
+  auth.onSignIn(startOnSignIn(config, spawner, choice, logger.child({ component: 'spawner' })));
   const proxy = createProxy((target) => directory.connect(target));
   const tokens = new Tokens(store, auth.isAdmin, audit);
   const codes = new HandOffCodes(store);
@@ -110,7 +117,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...keyRoutes(store),
       ...eventRoutes(store),
       ...adminRoutes(config, spawner, audit),
-      ...pageRoutes(config, store, audit),
+      ...pageRoutes(config, store, audit, () => prePuller.status()),
+      ...imageRoutes(() => prePuller.status()),
       ...tokenRoutes(store, tokens, audit),
       ...portRoutes(config, spawner, store, audit),
       ...auditRoutes(audit),
@@ -125,7 +133,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ? {}
       : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }), audit }) }),
     audit,
-    firstStartChoice: firstStartChoice(config, store),
+    firstStartChoice: choice,
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
     access: logs.access,
     terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
@@ -137,10 +145,12 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   } catch (err) {
     // A half-finished start cleans up after itself, so the caller sees only the reason.
     await http.close(0, () => proxy.close());
+    prePuller.close();
     await spawner.close({ stopBerths: false });
     await runtime.close();
     await audit.close();
     await store.close();
+    await logs.close();
     throw err;
   }
   const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }), cullerLeadership(store, logger.child({ component: 'culler' })));
@@ -175,6 +185,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       await Promise.all([ssh?.close(), terminals.close(), http.close(graceSeconds * 1000, () => proxy.close())]);
       recordings.close();
       await culler.close();
+      prePuller.close();
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();
       proxy.close();

@@ -38,10 +38,3 @@ export function withoutQueryParameter(target: string, name: string): string {
     .filter((part) => part !== '' && keyOf(part) !== name);
   return kept.length === 0 ? target.slice(0, q) : `${target.slice(0, q)}?${kept.join('&')}`;
 }
-
-/** The path of a request target, without the query: the query may carry tokens and never reaches a log. */
-export function pathOf(target: string | undefined): string {
-  if (!target) return '/';
-  const q = target.indexOf('?');
-  return q === -1 ? target : target.slice(0, q);
-}

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerOptions } from 'node:https';
 import { readTlsFiles, type TlsFilePaths } from '../config/tlsFiles.js';
-import { pathOf } from '../core/query.js';
+import { pathOf } from '../http/gatewayPath.js';
 
 /*
  * The server side of the two webhooks Berth calls, in ContainerSSH's request

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pathOf } from '../core/query.js';
 import type { Logger } from '../log/logger.js';
 import { clientAddress } from './clientAddress.js';
+import { pathOf } from './gatewayPath.js';
 
 /**
  * log.access: one line per request the gateway answers or proxies, and per

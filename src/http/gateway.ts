@@ -7,7 +7,7 @@ import type { Auth } from '../auth/registry.js';
 import { checkUpgradeOrigin, isOriginRefusal } from '../auth/csrf/origin.js';
 import { checkRequestCsrf } from '../auth/csrf/request.js';
 import { bearerToken, headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
-import { hasQueryParameter, pathOf, withoutQueryParameter } from '../core/query.js';
+import { hasQueryParameter, withoutQueryParameter } from '../core/query.js';
 import type { TokenScope } from '../store/store.js';
 import { loginLocation } from '../auth/next.js';
 import type { Authenticated, AuthResult } from '../auth/types.js';
@@ -32,6 +32,7 @@ import { joinHostPort } from '../core/net.js';
 import type { User } from '../core/user.js';
 import type { LaunchRequest } from '../spawner/plan.js';
 import type { FirstStartChoice } from './firstStartChoice.js';
+import { GATEWAY_PREFIX, isGatewayPath, pathOf } from './gatewayPath.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -56,7 +57,6 @@ export interface GatewayDeps {
   access?: Logger | null;
 }
 
-const GATEWAY_PREFIX = '/_berth/';
 const API_PREFIX = '/_berth/api/';
 const RETRY_AFTER_SECONDS = '5';
 
@@ -102,7 +102,7 @@ export class Gateway {
   private routeOf(req: IncomingMessage): AccessRoute {
     if (this.apps?.claims(req)) return 'app';
     const path = pathOf(req.url);
-    return path.startsWith(GATEWAY_PREFIX) || path === '/_berth' ? 'gateway' : 'berth';
+    return isGatewayPath(path) ? 'gateway' : 'berth';
   }
 
   handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -111,7 +111,7 @@ export class Gateway {
       ? this.apps.handleRequest(req, res)
       : hasQueryParameter(req.url, TOKEN_QUERY)
         ? this.dropTokenFromUrl(req, res)
-        : path.startsWith(GATEWAY_PREFIX) || path === '/_berth'
+        : isGatewayPath(path)
           ? this.serveGateway(req, res, path)
           : this.serveBerth(req, res);
     work.catch((err) => this.refuse(req, res, asBerthError(err)));
