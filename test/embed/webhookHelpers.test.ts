@@ -95,7 +95,8 @@ describe('createAuthWebhookHandler behind a real gateway', () => {
   });
 
   it('answers what is not the protocol with a clear error and denies', async () => {
-    const { url } = await serve(createAuthWebhookHandler({ onPassword: () => true }));
+    const { server, url } = await serve(createAuthWebhookHandler({ onPassword: () => true }));
+    after(() => server.close());
     const notJson = await httpRequest(`${url}/password`, { method: 'POST', body: 'username=alice' });
     assert.equal(notJson.status, 400);
     assert.match(JSON.parse(notJson.body).error, /not JSON/);
