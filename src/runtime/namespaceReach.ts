@@ -14,7 +14,7 @@ const RELAY_IDLE_MS = 5 * 60_000;
 interface BerthRelay {
   pid: number;
   /** The namespace the relay entered, as /proc/<pid>/ns/net reads ("net:[4026532291]"): a container that restarted has another. */
-  netns: string;
+  netns: Promise<string | null>;
   relay: Promise<NamespaceRelay>;
   idle: NodeJS.Timeout;
 }
@@ -42,7 +42,8 @@ export class NamespaceReach {
   async knownPid(name: string): Promise<number | null> {
     const entry = this.relays.get(name);
     if (!entry) return null;
-    if ((await netnsOf(entry.pid)) === entry.netns) return entry.pid;
+    const [now, entered] = await Promise.all([netnsOf(entry.pid), entry.netns]);
+    if (now !== null && now === entered) return entry.pid;
     this.forget(name);
     return null;
   }
@@ -113,9 +114,13 @@ export class NamespaceReach {
       entry = undefined;
     }
     if (!entry) {
-      const netns = await netnsOf(pid);
-      if (netns === null) throw new Error(`/proc/${pid}/ns/net cannot be read: the container's process is gone or not visible from the gateway`);
-      const relay = NamespaceRelay.start(this.enter(pid));
+      // The entry is in the map before anything is awaited: connections arriving at once share one relay,
+      // where each would otherwise start its own and all but the last be left running, never closed.
+      const netns = netnsOf(pid);
+      const relay = netns.then((entered) => {
+        if (entered === null) throw new Error(`/proc/${pid}/ns/net cannot be read: the container's process is gone or not visible from the gateway`);
+        return NamespaceRelay.start(this.enter(pid));
+      });
       entry = { pid, netns, relay, idle: this.idleTimer(name) };
       this.relays.set(name, entry);
       relay.then(

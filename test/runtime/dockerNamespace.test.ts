@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -46,6 +47,21 @@ async function hostServer(body: string): Promise<Server> {
   const server = createServer((_req, res) => res.end(`${body}\n`));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
+}
+
+/** This process's relay children (node running nsRelay in a berth's namespace), by pid. */
+function relayChildren(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const parent = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+        return parent === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('nsRelay');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 await withEngine('docker network namespace reach', () => {
@@ -136,6 +152,21 @@ await withEngine('docker network namespace reach', () => {
         exec.signal('KILL');
         await runtime.stop(talker.name, { remove: true, graceSeconds: GRACE });
       }
+    });
+
+    it('starts one relay for connections arriving at once, and leaves none running once closed (a leaked relay kept the gateway from exiting)', { timeout: TEST_MS }, async () => {
+      // The file's own runtime holds relays of its own: only the fresh runtime's are counted.
+      const before = new Set(relayChildren());
+      const started = () => relayChildren().filter((pid) => !before.has(pid));
+      const fresh = makeRuntime();
+      try {
+        const sockets = await Promise.all(Array.from({ length: 12 }, () => fresh.connect(alice.name, 8080)));
+        for (const socket of sockets) socket.destroy();
+        assert.equal(started().length, 1, 'one relay for one berth');
+      } finally {
+        await fresh.close();
+      }
+      await eventually(async () => (started().length === 0 ? true : undefined), 'every relay to end with the runtime');
     });
 
     it('reaches the berth again after its container restarted (a new process, a new namespace)', { timeout: TEST_MS }, async () => {
