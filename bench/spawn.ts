@@ -9,6 +9,7 @@ import Docker from 'dockerode';
 import { buildGateway, scriptRequest, startGateway, USER_HEADER } from './lib/gateway.js';
 import type { ServerProcess } from './lib/processes.js';
 import { appendResult, printTable } from './lib/report.js';
+import { pausedAgainstStopped, signInFigures } from './lib/warmStarts.js';
 
 /**
  * npm run bench:spawn — with the docker runtime and a tiny image, the time
@@ -16,16 +17,24 @@ import { appendResult, printTable } from './lib/report.js';
  * berth, through a real gateway (`berth serve`), next to `docker run` of the
  * same image and command plus waiting until the same port answers HTTP; then
  * a stopped berth's restart next to `docker start` plus the same wait; then
- * 20 users arriving at once next to 20 such `docker run`s at once. Medians of
- * BENCH_USERS one-at-a-time users; everything made carries a random
- * prefix and is removed at the end (containers, home volumes, network).
- * Knobs: BENCH_USERS (7), BENCH_CROWD (20), BENCH_IMAGE.
+ * 20 users arriving at once next to 20 such `docker run`s at once. Then the
+ * warm starts (./lib/warmStarts.ts): a returning user whose berth the culler
+ * paused against the restart of a stopped one, on the busybox and the Debian
+ * test image, with the memory a paused berth keeps and the CPU it uses (from
+ * its cgroup); and a new user's first byte from the sign-in POST, with and
+ * without spawn.startOnSignIn. Medians of BENCH_USERS one-at-a-time users;
+ * everything made carries a random prefix and is removed at the end
+ * (containers, home volumes, network).
+ * Knobs: BENCH_USERS (7), BENCH_CROWD (20), BENCH_IMAGE, BENCH_DEBIAN_IMAGE.
  */
 const users = Number(process.env.BENCH_USERS ?? 7);
 const crowd = Number(process.env.BENCH_CROWD ?? 20);
 const image = process.env.BENCH_IMAGE ?? 'berth-test/busybox:latest';
+const debianImage = process.env.BENCH_DEBIAN_IMAGE ?? 'berth-test/debian:latest';
 const PORT = 8080;
 const COMMAND = ['sh', '-c', 'exec busybox httpd -f -p "$PORT"'];
+const DEBIAN_COMMAND = ['sh', '-c', 'exec python3 -m http.server "$PORT"'];
+const PAUSED_TARGET_MS = 50;
 const prefix = `bb${randomBytes(3).toString('hex')}`;
 const network = `${prefix}-net`;
 const TARGET_RATIO = 1.15;
@@ -102,9 +111,10 @@ async function stopThroughGateway(gateway: ServerProcess, user: string): Promise
 }
 
 async function cleanup(): Promise<void> {
-  const containers = await docker.listContainers({ all: true, filters: { name: [`${prefix}-`] } });
+  // The random prefix alone: the sign-in gateways name their berths <prefix>on-… and <prefix>off-….
+  const containers = await docker.listContainers({ all: true, filters: { name: [prefix] } });
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  const { Volumes: volumes } = await docker.listVolumes({ filters: { name: [`${prefix}-`] } });
+  const { Volumes: volumes } = await docker.listVolumes({ filters: { name: [prefix] } });
   await Promise.all((volumes ?? []).map((v) => docker.getVolume(v.Name).remove().catch(() => undefined)));
   const networks = await docker.listNetworks({ filters: { name: [network] } });
   await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
@@ -174,12 +184,47 @@ try {
       `restart: ${ratios.restartVsCreate.toFixed(2)}x of creation (target < 1x); ` +
       `${crowd} at once: all served in ${togetherWall.toFixed(0)} ms, docker runs in ${baseTogetherWall.toFixed(0)} ms`,
   );
+
+  await gateway.stop();
+  gateway = undefined;
+  const berths = { namePrefix: prefix, network, port: PORT };
+  const paused = {
+    busybox: await pausedAgainstStopped(cli, dir, { ...berths, image, command: COMMAND }, users, 'bb'),
+    debian: await pausedAgainstStopped(cli, dir, { ...berths, image: debianImage, command: DEBIAN_COMMAND }, users, 'deb'),
+  };
+  const signIn = await signInFigures(cli, dir, { ...berths, image, command: COMMAND }, users);
+  const mib = (values: number[]) => (median(values) / 2 ** 20).toFixed(1);
+  const against = (name: string, ms: number[], other: string, otherMs: number[]): string[] => [
+    name,
+    median(ms).toFixed(0),
+    Math.max(...ms).toFixed(0),
+    other,
+    median(otherMs).toFixed(0),
+    Math.max(...otherMs).toFixed(0),
+    `${(median(ms) / median(otherMs)).toFixed(2)}x`,
+  ];
+  printTable([
+    ['warm starts', 'p50 ms', 'max ms', 'against', 'p50 ms', 'max ms', 'ratio'],
+    ...Object.entries(paused).map(([name, f]) => against(`returning user, paused berth (${name})`, f.resume, 'restart of a stopped one', f.restart)),
+    against('new user from the sign-in POST, start on sign-in', signIn.withStart, 'without', signIn.without),
+  ]);
+  printTable([
+    ['paused berth (cgroup)', 'memory running MiB', 'memory paused MiB', 'anonymous paused MiB', `CPU while paused, ${users} berths × 1 s`],
+    ...Object.entries(paused).map(([name, f]) => [name, mib(f.runningMemory), mib(f.pausedMemory), mib(f.pausedAnon), `${f.pausedCpuNs.reduce((a, b) => a + b, 0) / 1000} µs`]),
+  ]);
+  console.log(
+    Object.entries(paused)
+      .map(([name, f]) => `paused ${name}: ${median(f.resume).toFixed(0)} ms p50 (target ≤ ${PAUSED_TARGET_MS} ms)`)
+      .join('; '),
+  );
   const file = appendResult('spawn', {
     image,
+    debianImage,
     users,
     crowd,
     ms: { create, baseCreate, restart, baseRestart, together, baseTogether, togetherWall, baseTogetherWall },
     ratios,
+    warm: { paused, signIn },
   });
   console.log(`appended to ${file}`);
 } finally {

@@ -9,7 +9,7 @@ import { createDevAuthenticator } from './dev/authenticator.js';
 import { createHeaderAuthenticator } from './header/authenticator.js';
 import { createOidcAuthenticator } from './oidc/authenticator.js';
 import { loadSessionSecret } from './session/secret.js';
-import { Sessions } from './session/sessions.js';
+import { Sessions, type SignInListener } from './session/sessions.js';
 import type { AuthContext, AuthMode, Authenticator } from './types.js';
 import { servesHttps } from '../config/publicUrl.js';
 
@@ -26,6 +26,8 @@ export interface Auth {
   /** Signs the app hosts' cookies (src/apps/appCookie.ts); derived, so it can sign nothing else. */
   appKey: Buffer;
   isAdmin: (name: string) => boolean;
+  /** Called on every completed sign-in through the gateway's own login (dev, oidc); header mode has none. */
+  onSignIn: (listener: SignInListener) => void;
 }
 
 /** Without a runtime (tests of auth alone) no address is a berth's. */
@@ -57,5 +59,11 @@ export async function createAuth(
   });
   const keyFor = (purpose: string) => deriveKey(secret, purpose);
   const authenticator = modes[config.auth.mode]({ config, logger, sessions, isAdmin, keyFor, isBerthAddress, audit });
-  return { authenticator, csrf: createCsrf(deriveKey(secret, 'csrf'), config.publicUrl), appKey: deriveKey(secret, 'apps'), isAdmin };
+  return {
+    authenticator,
+    csrf: createCsrf(deriveKey(secret, 'csrf'), config.publicUrl),
+    appKey: deriveKey(secret, 'apps'),
+    isAdmin,
+    onSignIn: (listener) => sessions.onIssued(listener),
+  };
 }

@@ -31,7 +31,10 @@ import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
 import { ConfigWebhook } from '../profiles/configWebhook.js';
 import { firstStartChoice } from '../http/firstStartChoice.js';
+import { startOnSignIn } from '../http/startOnSignIn.js';
 import { Spawner } from '../spawner/spawner.js';
+import { ImagePrePuller, imagesToPrePull } from '../spawner/prePull.js';
+import { imageRoutes } from '../http/api/images.js';
 import { startSshServer, type SshServer } from '../ssh/server.js';
 import { DataDirHealth, ensureDataDir } from '../store/dataDir.js';
 import { cullerLeadership } from '../store/leader.js';
@@ -82,8 +85,12 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   const webhook = ConfigWebhook.fromConfig(config, logger.child({ component: 'config-webhook' }));
   spawner = new Spawner({ config, runtime, store, logger: logger.child({ component: 'spawner' }), metrics, audit, webhook });
   await spawner.adopt().catch((err) => logger.warn({ err }, 'could not list berths to adopt; the runtime may be unavailable'));
+  const prePuller = new ImagePrePuller(runtime, imagesToPrePull(config), logger.child({ component: 'images' }));
+  prePuller.start();
 
   const directory = spawner;
+  const choice = firstStartChoice(config, store);
+  auth.onSignIn(startOnSignIn(config, spawner, choice, logger.child({ component: 'spawner' })));
   const proxy = createProxy((target) => directory.connect(target));
   const tokens = new Tokens(store, auth.isAdmin, audit);
   const codes = new HandOffCodes(store);
@@ -106,7 +113,8 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...keyRoutes(store),
       ...eventRoutes(store),
       ...adminRoutes(config, spawner, audit),
-      ...pageRoutes(config, store, audit),
+      ...pageRoutes(config, store, audit, () => prePuller.status()),
+      ...imageRoutes(() => prePuller.status()),
       ...tokenRoutes(store, tokens, audit),
       ...portRoutes(config, spawner, store, audit),
       ...auditRoutes(audit),
@@ -121,7 +129,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ? {}
       : { apps: (forwarder) => new AppHosts({ config, directory: spawner, store, tokens, cookies: appCookies, codes, forwarder, logger: logger.child({ component: 'apps' }), audit }) }),
     audit,
-    firstStartChoice: firstStartChoice(config, store),
+    firstStartChoice: choice,
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
     terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });
@@ -132,6 +140,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   } catch (err) {
     // A half-finished start cleans up after itself, so the caller sees only the reason.
     await http.close(0, () => proxy.close());
+    prePuller.close();
     await spawner.close({ stopBerths: false });
     await runtime.close();
     await audit.close();
@@ -170,6 +179,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       await Promise.all([ssh?.close(), terminals.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
       recordings.close();
       await culler.close();
+      prePuller.close();
       await spawner.close({ stopBerths: runtime.kind === 'local' });
       await runtime.close();
       proxy.close();

@@ -281,6 +281,8 @@ const spawn = z
     holdSeconds: seconds(0).default(30),
     concurrency: z.number().int().min(1).default(8),
     stopGraceSeconds: seconds(0).default(10),
+    /** A completed sign-in (dev, OIDC callback) starts (or resumes) the user's berth while the browser follows its redirects. */
+    startOnSignIn: z.boolean().default(true),
   })
   .prefault({});
 

@@ -1,10 +1,9 @@
 import type { Config } from '../config/schema.js';
 import type { BerthStatus } from '../core/berth.js';
-import type { User } from '../core/user.js';
-import { visibleProfiles, type Profile } from '../profiles/profiles.js';
+import { visibleProfiles, type Person, type Profile } from '../profiles/profiles.js';
 import type { Store } from '../store/store.js';
 
-export type FirstStartChoice = (user: User, status: BerthStatus) => Promise<Profile[] | null>;
+export type FirstStartChoice = (person: Person, status: BerthStatus) => Promise<Profile[] | null>;
 
 /**
  * Whether a navigation to a stopped berth should ask which profile to start
@@ -13,10 +12,10 @@ export type FirstStartChoice = (user: User, status: BerthStatus) => Promise<Prof
  * keeps the last one, which later starts reuse).
  */
 export function firstStartChoice(config: Config, store: Store): FirstStartChoice {
-  return async (user, status) => {
+  return async (person, status) => {
     if (config.profilesChoice !== 'ask' || status.state !== 'stopped' || status.profile !== null) return null;
-    const visible = visibleProfiles(config.profiles, user);
+    const visible = visibleProfiles(config.profiles, person);
     if (visible.length < 2) return null;
-    return (await store.profileChoice(user.name)) === null ? visible : null;
+    return (await store.profileChoice(person.name)) === null ? visible : null;
   };
 }

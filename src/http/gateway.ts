@@ -30,6 +30,7 @@ import { joinHostPort } from '../core/net.js';
 import type { User } from '../core/user.js';
 import type { LaunchRequest } from '../spawner/plan.js';
 import type { FirstStartChoice } from './firstStartChoice.js';
+import { GATEWAY_PREFIX, isGatewayPath, pathOf } from './gatewayPath.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -52,7 +53,6 @@ export interface GatewayDeps {
   terminals?: TerminalSockets;
 }
 
-const GATEWAY_PREFIX = '/_berth/';
 const API_PREFIX = '/_berth/api/';
 const RETRY_AFTER_SECONDS = '5';
 
@@ -86,7 +86,7 @@ export class Gateway {
       ? this.apps.handleRequest(req, res)
       : hasQueryParameter(req.url, TOKEN_QUERY)
         ? this.dropTokenFromUrl(req, res)
-        : path.startsWith(GATEWAY_PREFIX) || path === '/_berth'
+        : isGatewayPath(path)
           ? this.serveGateway(req, res, path)
           : this.serveBerth(req, res);
     work.catch((err) => this.refuse(req, res, asBerthError(err)));
@@ -293,11 +293,6 @@ function refusalLevel(error: BerthError): ThrottledLevel {
 }
 
 /** The path without the query: the query may carry tokens and never reaches a log. */
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
 
 function notRunningMessage(state: string): string {
   return state === 'failed'

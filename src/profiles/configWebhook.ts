@@ -4,6 +4,7 @@ import { maskUrlPassword } from '../config/load.js';
 import { profileOverrides, type Config } from '../config/schema.js';
 import { readTlsFiles } from '../config/tlsFiles.js';
 import { BerthError } from '../core/errors.js';
+import { homeFilesOf, type HomeFile } from '../core/homeFiles.js';
 import type { Logger } from '../log/logger.js';
 import { answerOf, type WebhookAnswer } from './webhookAnswer.js';
 import type { Person, ProfileSelection } from './profiles.js';
@@ -68,13 +69,7 @@ export class ConfigWebhook {
       const outcome = await this.attempt(body, Math.max(1, Math.min(timeoutSeconds * 1000, left)));
       if ('answer' in outcome) {
         const answer = answerOf(outcome.answer, this.config, profileOverrides);
-        if ('refused' in answer) {
-          this.logger.warn({ user: question.user, code: 'webhook_refused', refused: answer.refused }, 'config webhook asked for what the gateway does not allow; not applied');
-          throw new BerthError({
-            code: 'forbidden',
-            userMessage: `Your environment was not started: the configuration service asked for something this gateway does not allow (${answer.refused.join('; ')}). Ask the operator to fix the configuration service.`,
-          });
-        }
+        if ('refused' in answer) throw this.refusal(question.user, answer.refused);
         if (cacheSeconds > 0) this.cache.set(question.user, { key, answer, until: Date.now() + cacheSeconds * 1000 });
         return answer;
       }
@@ -92,8 +87,23 @@ export class ConfigWebhook {
     }
   }
 
+  /** The answer's files, confined to the home the berth gets (known only once every override is applied); refused like the rest of an answer. */
+  filesFor(user: string, answer: WebhookAnswer, homePath: string): HomeFile[] {
+    const files = homeFilesOf(answer.files, homePath);
+    if ('refused' in files) throw this.refusal(user, files.refused);
+    return files.files;
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
+  }
+
+  private refusal(user: string, refused: string[]): BerthError {
+    this.logger.warn({ user, code: 'webhook_refused', refused }, 'config webhook asked for what the gateway does not allow; not applied');
+    return new BerthError({
+      code: 'forbidden',
+      userMessage: `Your environment was not started: the configuration service asked for something this gateway does not allow (${refused.join('; ')}). Ask the operator to fix the configuration service.`,
+    });
   }
 
   private async attempt(body: string, timeoutMs: number): Promise<{ answer: unknown } | { problem: string }> {

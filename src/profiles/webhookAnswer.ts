@@ -10,6 +10,8 @@ export interface WebhookAnswer {
   /** Applied after the profile's, in order. */
   overrides: ProfileOverrides[];
   labels: Record<string, string>;
+  /** ContainerSSH's `files` as answered ({path: {value, sensitive}}): confined to the home once the home is known (src/core/homeFiles.ts). */
+  files: Record<string, unknown>;
 }
 
 type Json = Record<string, unknown>;
@@ -21,7 +23,7 @@ type Json = Record<string, unknown>;
  * pod spec), `environment` and `files` (metadata values), and Berth's own
  * `berth: {profile, overrides}`. Anything that would loosen a berth's
  * confinement (privileged, added capabilities, host namespaces or devices, a
- * mount outside allowedMounts, files) refuses the whole answer: the list says what.
+ * mount outside allowedMounts) refuses the whole answer: the list says what.
  */
 export function answerOf(body: unknown, config: Config, overridesSchema: z.ZodType<ProfileOverrides, unknown>): WebhookAnswer | { refused: string[] } {
   const refused: string[] = [];
@@ -77,8 +79,7 @@ export function answerOf(body: unknown, config: Config, overridesSchema: z.ZodTy
   );
   if (Object.keys(metadataEnv).length > 0) overrides.push({ env: metadataEnv });
 
-  // Refused rather than half applied: no runtime writes them into the home yet.
-  if (Object.keys(asObject(field(root, 'files'))).length > 0) refused.push('files written into the berth, which this gateway does not do yet');
+  const files = asObject(field(root, 'files'));
 
   let profile: string | null = null;
   const native = asObject(field(root, 'berth'));
@@ -95,7 +96,7 @@ export function answerOf(body: unknown, config: Config, overridesSchema: z.ZodTy
       overrides.push(parsed.data);
     }
   }
-  return refused.length > 0 ? { refused } : { profile, overrides, labels };
+  return refused.length > 0 ? { refused } : { profile, overrides, labels, files };
 }
 
 function kubernetesOverrides(pod: Json, refused: string[]): ProfileOverrides | null {

@@ -1,5 +1,6 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { ExitFacts } from '../core/exit.js';
+import type { HomeFile } from '../core/homeFiles.js';
 import type { HostPort } from '../core/net.js';
 
 /**
@@ -35,6 +36,12 @@ export interface BerthSpec {
   profile?: { slug: string; options: Record<string, string> };
   /** A digest of everything above that shapes the berth; a change means re-create. */
   hash: string;
+  /**
+   * Files (a config webhook's) written into the home at every start, before
+   * the berth's own processes run; outside the hash, since writing them again
+   * needs no re-create. A runtime that cannot write them refuses the start.
+   */
+  files?: HomeFile[];
 }
 
 export interface KubernetesPlacement {
@@ -178,8 +185,8 @@ export interface Runtime {
   exec(name: string, options: ExecOptions): Promise<ExecProcess>;
   /**
    * Freezes the running berth's processes, keeping their memory (docker and
-   * podman: the engine's pause). Absent
-   * where the runtime cannot pause (local, kubernetes): idle berths are then only
+   * podman: the engine's pause; local: SIGSTOP to its process groups). Absent
+   * where the runtime cannot pause (kubernetes, attach): idle berths are then only
    * stopped. Rejects with BerthError 'pause_unsupported' (its userMessage
    * the reason and the fix) where this engine cannot, after all (rootless
    * Podman on cgroup v1). A paused berth is listed and inspected as 'paused'.
@@ -187,6 +194,14 @@ export interface Runtime {
   pause?(name: string): Promise<void>;
   /** Thaws a berth pause() froze; present exactly when pause is. */
   resume?(name: string): Promise<void>;
+  /**
+   * Makes sure `image` is on the engine ahead of any berth that needs it,
+   * pulling it (with progress lines) only when it is missing, as ensure
+   * would; resolves with which. Rejects with a BerthError whose logMessage
+   * carries the engine's reason. Absent where the gateway pulls nothing
+   * (local: no images; kubernetes: each node's kubelet pulls).
+   */
+  prePull?(image: string, progress: (message: string) => void): Promise<'present' | 'pulled'>;
   /**
    * The keys the user's berth holds itself, from every running container
    * that may be theirs (so a key is known even while the refusal to pick one

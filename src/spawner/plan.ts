@@ -74,7 +74,8 @@ export class SpawnPlanner {
       ...(answer && Object.keys(answer.labels).length > 0 ? { labels: answer.labels } : {}),
       ...(selection ? { profile: { slug: selection.profile, options: selection.options } } : {}),
     });
-    return { spec, selection };
+    const files = answer && webhook ? webhook.filesFor(user, answer, environment.homePath) : [];
+    return { spec: files.length > 0 ? { ...spec, files } : spec, selection };
   }
 
   /** A choice asked for now must be allowed; a stored one that no longer is gives way to the default. */

@@ -32,7 +32,7 @@ function sessions(options: { secret?: string; now?: () => number; secure?: boole
 /** The Set-Cookie lines a signed-in response carries. */
 function issue(store: Sessions, identity = { name: 'alice', email: 'alice@example.test', groups: ['devs'] }): string[] {
   const res = new ServerResponse(new IncomingMessage({} as Socket));
-  store.issue(res, identity);
+  store.issue(res, identity, '/');
   return res.getHeader('set-cookie') as string[];
 }
 

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { CAP_MARKER } from '../../src/terminal/asciicast.js';
 import { DEBIAN, DOCKER, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { kubeHarness, type KubeHarness } from '../kubernetes/harness.js';
 import { clientOptions, makeKey, run, scratchDir, until, type ClientKey, type Scratch } from '../ssh/harness.js';
 import { gatewayWithProvider, launchBrowser, newPage, screenshot, signIn, WAIT_MS, type BrowserGateway } from './harness.js';
 
@@ -16,8 +17,9 @@ import { gatewayWithProvider, launchBrowser, newPage, screenshot, signIn, WAIT_M
  * /_berth/terminal through a loopback relay the test can cut (a dropped
  * connection, as a train going into a tunnel), OpenSSH's ssh -tt in tmux
  * for a real terminal with a size, and the admin page's asciinema-player.
- * The same behaviours on the local runtime and on berths as Docker
- * containers from the Debian test image (vim-tiny for the alternate screen).
+ * The same behaviours on the local runtime, on berths as Docker containers
+ * from the Debian test image (vim-tiny for the alternate screen), and on the
+ * kubernetes runtime (its exec) against the fake API server.
  */
 
 /** A TCP relay in front of the gateway whose connections the test can all cut at once. */
@@ -68,7 +70,10 @@ function tmux(socket: string, ...args: string[]) {
   return run('tmux', ['-L', socket, '-f', '/dev/null', ...args], { timeoutMs: 10_000 });
 }
 
-type Runtime = { kind: 'local' | 'docker'; env: () => Record<string, string>; cleanUp: () => Promise<void> };
+type Runtime = { kind: 'local' | 'docker' | 'kubernetes'; setUp?: () => Promise<void>; env: () => Record<string, string>; cleanUp: () => Promise<void> };
+
+/** The fake API server (test/kubernetes/), whose pods are Docker containers: the kubernetes runtime's exec is what the terminal goes through. */
+let kube: KubeHarness | null = null;
 
 const DOCKER_PREFIX = runPrefix();
 const RUNTIMES: Runtime[] = [
@@ -85,6 +90,21 @@ const RUNTIMES: Runtime[] = [
       BERTH_ENVIRONMENT_COMMAND: JSON.stringify(['sh', '-c', 'exec python3 -m http.server "$PORT" -d /tmp']),
     }),
     cleanUp: () => removeByPrefix(DOCKER_PREFIX, [`${DOCKER_PREFIX}-net`], DOCKER),
+  },
+  {
+    kind: 'kubernetes',
+    setUp: async () => {
+      kube = await kubeHarness();
+    },
+    env: () => ({
+      BERTH_RUNTIME_KIND: 'kubernetes',
+      BERTH_RUNTIME_KUBERNETES_KUBECONFIG: kube?.fake.kubeconfig ?? '',
+      BERTH_RUNTIME_KUBERNETES_NAMESPACE: kube?.namespace ?? '',
+      BERTH_RUNTIME_KUBERNETES_REACH: 'podIP',
+      BERTH_ENVIRONMENT_IMAGE: DEBIAN,
+      BERTH_ENVIRONMENT_COMMAND: JSON.stringify(['sh', '-c', 'exec python3 -m http.server "$PORT" -d /tmp']),
+    }),
+    cleanUp: async () => kube?.cleanup(),
   },
 ];
 
@@ -106,6 +126,7 @@ function suite(runtime: Runtime): void {
     const auditFile = () => join(scratch.dir, 'audit.jsonl');
 
     before(async () => {
+      await runtime.setUp?.();
       scratch = scratchDir();
       const publicPort = await freeLoopbackPort();
       let gatewayPort = 0;
@@ -379,6 +400,6 @@ function suite(runtime: Runtime): void {
 }
 
 for (const runtime of RUNTIMES) {
-  if (runtime.kind === 'docker') await withEngine('web terminal on docker berths', () => suite(runtime), DOCKER);
+  if (runtime.kind !== 'local') await withEngine(`web terminal on ${runtime.kind} berths`, () => suite(runtime), DOCKER);
   else suite(runtime);
 }

@@ -199,6 +199,38 @@ function attachSuites(on: TestEngine): Promise<void> {
         }
       });
 
+      it('sees at once an attached container its owner stops or removes: the session is told and closed, the dashboard shows it gone, the container is left as it is', { timeout: TEST_MS }, async () => {
+        const carol = makeKey(scratch.dir, 'carol');
+        const context = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-Preferred-Username': 'carol' } });
+        const page = await context.newPage();
+        const endsUnder = async (id: string, end: () => void, how: RegExp) => {
+          const session = background('ssh', [...clientOptions(carol), '-p', String(sshPort), 'carol@127.0.0.1', '--', 'echo ready; exec sleep 600']);
+          await eventually(async () => (session.output().stdout.includes('ready') ? true : undefined), 30_000, "carol's session").catch((err: Error) => {
+            throw new Error(`${err.message}: ${session.output().stderr}`);
+          });
+          end();
+          // Well before ssh's own keepalive or the sleep could end it: the engine's event did.
+          const ended = await Promise.race([session.ended, new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000))]);
+          assert.ok(ended, 'the session was closed');
+          assert.equal(ended.code, 255, ended.stderr);
+          assert.match(ended.stderr, new RegExp(`berth: your environment stopped \\(it died: .*its container ${prefix}-carol-\\d ${how.source} outside Berth\\)`));
+          const me = JSON.parse((await httpRequest(`${gateway.base}/_berth/api/me`, { headers: { 'X-Forwarded-Preferred-Username': 'carol' } })).body) as { berth: { state: string; failure: { reason: string } | null } };
+          assert.equal(me.berth.state, 'failed');
+          assert.match(me.berth.failure?.reason ?? '', how);
+          await page.goto(`${gateway.base}/_berth/`);
+          await page.locator('#failure-reason').getByText(how).waitFor({ timeout: 10_000 });
+          assert.match((await page.locator('#state').textContent()) ?? '', /fail/i);
+        };
+        const firstId = runLabeled('carol-1', 'carol', [`berth.authorizedKeys=${carol.publicKey}`]);
+        await endsUnder(firstId, () => cli('stop', '-t', '1', firstId), /stopped/);
+        assert.equal(running(firstId), false);
+        assert.equal(cli('inspect', '--format', '{{.State.Status}}', firstId), 'exited', 'Berth left the stopped container where its owner put it');
+        const secondId = runLabeled('carol-2', 'carol', [`berth.authorizedKeys=${carol.publicKey}`]);
+        await endsUnder(secondId, () => cli('rm', '-f', secondId), /stopped|was removed/);
+        assert.equal(cli('inspect', '--format', '{{.State.Status}}', firstId), 'exited', 'and started nothing of its own');
+        await context.close();
+      });
+
       it('leaves every container running after the gateway stops; started again, it adopts bob\'s, logged with its id and image, and not alice\'s two', { timeout: TEST_MS }, async () => {
         assert.equal(await stopServe(gateway, 'SIGTERM'), 0);
         assert.deepEqual([aliceId, bobId].map(running), [true, true]);

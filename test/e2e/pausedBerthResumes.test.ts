@@ -13,8 +13,8 @@ import { clientOptions, makeKey, run, scratchDir, type ClientKey } from '../ssh/
 /*
  * Warm starts end to end: `berth serve` on a real engine with
  * idle.pauseAfterSeconds, the culler pausing an idle berth, and each way in
- * (a script's request, a browser navigation, an OpenSSH login, a restarted
- * gateway's next request) resuming it with its processes as they were. The
+ * (a script's request, a browser navigation, an app host's request, an
+ * OpenSSH login, a restarted gateway's next request) resuming it with its processes as they were. The
  * berth's own shell keeps a counter in memory and writes it where its web
  * server serves it: a restarted berth would start counting from 1 again, and
  * a frozen one does not count at all.
@@ -22,7 +22,10 @@ import { clientOptions, makeKey, run, scratchDir, type ClientKey } from '../ssh/
 
 const TICK_MS = 200;
 // Written aside and renamed, so a read never finds the file emptied halfway through a write (it read as 0).
-const COUNTER = `mkdir -p /tmp/www; (i=0; while :; do i=$((i+1)); echo $i > /tmp/www/next; mv /tmp/www/next /tmp/www/count; sleep 0.2; done) & exec httpd -f -p "$PORT" -h /tmp/www`;
+// The same files also on APP_PORT, reached through its app host (alice-3000.apps.test).
+const APP_PORT = 3000;
+const COUNTER = `mkdir -p /tmp/www; (i=0; while :; do i=$((i+1)); echo $i > /tmp/www/next; mv /tmp/www/next /tmp/www/count; sleep 0.2; done) & httpd -p ${APP_PORT} -h /tmp/www; exec httpd -f -p "$PORT" -h /tmp/www`;
+const APPS_DOMAIN = 'apps.test';
 
 function pausedSuites(on: TestEngine): Promise<void> {
   const prefix = runPrefix();
@@ -35,6 +38,8 @@ function pausedSuites(on: TestEngine): Promise<void> {
       let key: ClientKey;
       let gateway: Served;
       let sshPort: number;
+      /** alice's API token with the apps scope, which signs her in on her app hosts (X-Berth-Token). */
+      let appsToken: string;
       const as = { 'X-Forwarded-Preferred-Username': 'alice' };
 
       const container = async () => (await on.client.getContainer(`${prefix}-alice`).inspect()).State;
@@ -60,6 +65,7 @@ function pausedSuites(on: TestEngine): Promise<void> {
           runtime: { kind: 'docker', docker: { socket: on.socket, namePrefix: prefix, network } },
           environment: { image: BUSYBOX, command: ['sh', '-c', COUNTER] },
           idle: { pauseAfterSeconds: 2, stopAfterSeconds: 3600, checkEverySeconds: 1 },
+          apps: { domain: APPS_DOMAIN },
         });
         await serve();
         const added = await httpRequest(`${gateway.base}/_berth/api/me/keys`, {
@@ -68,6 +74,13 @@ function pausedSuites(on: TestEngine): Promise<void> {
           body: JSON.stringify({ key: key.publicKey }),
         });
         assert.equal(added.status, 201, added.body);
+        const issued = await httpRequest(`${gateway.base}/_berth/api/me/tokens`, {
+          method: 'POST',
+          headers: { ...as, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'app host', scopes: ['apps'], expiresInSeconds: 3600 }),
+        });
+        assert.equal(issued.status, 201, issued.body);
+        appsToken = (JSON.parse(issued.body) as { token: string }).token;
       });
 
       after(async () => {
@@ -104,6 +117,19 @@ function pausedSuites(on: TestEngine): Promise<void> {
         await untilPaused();
         const navigated = await count({ 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', 'sec-fetch-dest': 'document', accept: 'text/html' });
         assert.ok(navigated > before, `${navigated} after ${before}`);
+      });
+
+      it('resumes a paused berth on a request to one of its app hosts', async () => {
+        const before = await count();
+        await untilPaused();
+        const { port } = new URL(gateway.base);
+        const reply = await httpRequest(`${gateway.base}/count`, {
+          headers: { host: `alice-${APP_PORT}.${APPS_DOMAIN}:${port}`, 'x-berth-token': appsToken },
+          timeoutMs: 30_000,
+        });
+        assert.equal(reply.status, 200, reply.body);
+        assert.ok(Number(reply.body.trim()) > before, `${reply.body.trim()} after ${before}`);
+        assert.equal((await container()).Paused, false);
       });
 
       it('resumes a paused berth on an ssh login', async () => {

@@ -5,6 +5,8 @@ import { connect, createServer, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import Docker from 'dockerode';
+import { isolationKeeperNames } from '../../src/runtime/docker/names.js';
+import { libpod } from '../../src/runtime/docker/ownNetworks.js';
 
 /*
  * What every test against a real container engine shares: the locally built
@@ -82,9 +84,12 @@ export function runPrefix(): string {
   return `bt${randomBytes(4).toString('hex')}`;
 }
 
-/** Removes every container, volume and network named `<prefix>-…` (berths' own networks on Podman among them) and the networks given. */
+/** Removes every container, volume and network named `<prefix>-…` (berths' own networks on Podman among them, and the isolation keeper's pod) and the networks given. */
 export async function removeByPrefix(prefix: string, networks: string[] = [], on: TestEngine = DOCKER): Promise<void> {
   const engine = on.client;
+  if (on.kind !== 'docker') {
+    await Promise.all(isolationKeeperNames(prefix).pods.map((pod) => libpod(engine, 'DELETE', `/pods/${pod}?`, { force: true }).catch(() => undefined)));
+  }
   const containers = await engine.listContainers({ all: true, filters: { name: [`${prefix}-`] } });
   await Promise.all(containers.map((c) => engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   const { Volumes: volumes } = await engine.listVolumes({ filters: { name: [`${prefix}-`] } });

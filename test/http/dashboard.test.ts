@@ -1,29 +1,10 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { startGateway, type RunningGateway } from '../../src/cli/serve.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { testConfig } from '../helpers/gatewayParts.js';
+import { inProcessGateway } from '../helpers/inProcessGateway.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 
-async function gatewayWith(overrides: Record<string, string>) {
-  const port = await freeLoopbackPort();
-  const base = `http://127.0.0.1:${port}`;
-  const config = testConfig({
-    BERTH_LISTEN_HTTP: `127.0.0.1:${port}`,
-    BERTH_PUBLIC_URL: base,
-    BERTH_LISTEN_SSH: `127.0.0.1:${await freeLoopbackPort()}`,
-    ...overrides,
-  });
-  const gateway: RunningGateway = await startGateway({ config, file: null }, 'test');
-  return {
-    base,
-    async close() {
-      await gateway.shutdown();
-      rmSync(config.dataDir, { recursive: true, force: true });
-    },
-  };
-}
+const gatewayWith = async (overrides: Record<string, string>) => inProcessGateway({ BERTH_LISTEN_SSH: `127.0.0.1:${await freeLoopbackPort()}`, ...overrides });
 
 describe('dashboard and CSRF, dev sign-in', () => {
   let gw: Awaited<ReturnType<typeof gatewayWith>>;
@@ -33,7 +14,8 @@ describe('dashboard and CSRF, dev sign-in', () => {
     const login = await httpRequest(`${gw.base}/_berth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gw.base },
-      body: 'username=alice',
+      // To the dashboard, so the sign-in itself starts nothing (spawn.startOnSignIn starts berths only for a way back into one).
+      body: 'username=alice&next=%2F_berth%2F',
     });
     cookie = String(login.headers['set-cookie']).split(';')[0] as string;
   });

@@ -1,33 +1,15 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { startGateway, type RunningGateway } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/load.js';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { testConfig } from '../helpers/gatewayParts.js';
+import { inProcessGateway } from '../helpers/inProcessGateway.js';
 import { eventually, httpRequest } from '../helpers/http.js';
-
-async function gatewayWith(overrides: Record<string, string> = {}) {
-  const port = await freeLoopbackPort();
-  const base = `http://127.0.0.1:${port}`;
-  const config = testConfig({ BERTH_LISTEN_HTTP: `127.0.0.1:${port}`, BERTH_PUBLIC_URL: base, BERTH_LISTEN_SSH: 'null', ...overrides });
-  const gateway: RunningGateway = await startGateway({ config, file: null }, 'test');
-  return {
-    base,
-    config,
-    async close() {
-      await gateway.shutdown();
-      rmSync(config.dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 const asAlice = { 'X-Forwarded-Preferred-Username': 'alice' };
 
 describe('gateway, header mode', () => {
   it('holds a first request until the berth is ready, then proxies it without identity headers', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header' });
     try {
       const reply = await httpRequest(`${gw.base}/env`, { headers: { ...asAlice, 'X-Forwarded-Email': 'a@example.test', Authorization: 'Bearer app-own' } });
       assert.equal(reply.status, 200, reply.body);
@@ -43,7 +25,7 @@ describe('gateway, header mode', () => {
   });
 
   it('refuses identity headers from a peer outside trustedProxies with 403, starting nothing', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header', BERTH_AUTH_HEADER_TRUSTED_PROXIES: '[10.0.0.0/8]' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header', BERTH_AUTH_HEADER_TRUSTED_PROXIES: '[10.0.0.0/8]' });
     try {
       const reply = await httpRequest(`${gw.base}/env`, { headers: asAlice });
       assert.equal(reply.status, 403);
@@ -55,7 +37,7 @@ describe('gateway, header mode', () => {
   });
 
   it('answers 401 with a hint when the auth proxy sent no user header', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header' });
     try {
       const reply = await httpRequest(`${gw.base}/`);
       assert.equal(reply.status, 401);
@@ -66,7 +48,7 @@ describe('gateway, header mode', () => {
   });
 
   it('starts exactly one berth for 50 concurrent first requests', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header' });
     try {
       const replies = await Promise.all(Array.from({ length: 50 }, () => httpRequest(`${gw.base}/env`, { headers: asAlice })));
       assert.deepEqual([...new Set(replies.map((r) => r.status))], [200]);
@@ -80,7 +62,7 @@ describe('gateway, header mode', () => {
   });
 
   it('does not let background browser traffic start a stopped berth', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header' });
     try {
       const reply = await httpRequest(`${gw.base}/api/data`, { headers: { ...asAlice, 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Site': 'same-origin' } });
       assert.equal(reply.status, 503);
@@ -94,7 +76,7 @@ describe('gateway, header mode', () => {
   });
 
   it('round-trips a WebSocket echo through the gateway', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header' });
     try {
       await httpRequest(`${gw.base}/hello`, { headers: asAlice });
       const ws = new WebSocket(`${gw.base.replace('http', 'ws')}/ws`, { headers: asAlice });
@@ -115,7 +97,7 @@ describe('gateway, header mode', () => {
   });
 
   it('stops an idle berth and brings it back with its home intact', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header', BERTH_IDLE_STOP_AFTER_SECONDS: '3', BERTH_IDLE_CHECK_EVERY_SECONDS: '1' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header', BERTH_IDLE_STOP_AFTER_SECONDS: '3', BERTH_IDLE_CHECK_EVERY_SECONDS: '1' });
     try {
       const first = await httpRequest(`${gw.base}/`, { headers: asAlice });
       assert.match(first.body, /<strong>1<\/strong> time/);
@@ -137,7 +119,7 @@ describe('gateway, header mode', () => {
   });
 
   it('reports a berth whose command exits at once as failed, with exit code and output', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header', BERTH_ENVIRONMENT_COMMAND: '[sh, -c, "echo cannot find model >&2; exit 3"]' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header', BERTH_ENVIRONMENT_COMMAND: '[sh, -c, "echo cannot find model >&2; exit 3"]' });
     try {
       const reply = await httpRequest(`${gw.base}/`, { headers: asAlice });
       assert.equal(reply.status, 503);
@@ -151,7 +133,7 @@ describe('gateway, header mode', () => {
   });
 
   it('answers health and readiness and serves its OpenAPI document', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'header' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'header' });
     try {
       assert.deepEqual(JSON.parse((await httpRequest(`${gw.base}/_berth/healthz`)).body), { status: 'ok', runtime: 'local' });
       assert.deepEqual(JSON.parse((await httpRequest(`${gw.base}/_berth/readyz`)).body), { status: 'ready', store: 'sqlite' });
@@ -167,7 +149,7 @@ describe('gateway, header mode', () => {
 
 describe('gateway, dev login', () => {
   it('signs alice and bob in and gives each their own berth, loading page first', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'dev' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'dev' });
     try {
       const cookies: Record<string, string> = {};
       for (const name of ['alice', 'bob']) {
@@ -208,7 +190,7 @@ describe('gateway, dev login', () => {
   });
 
   it('sends an unauthenticated browser to the login page with the way back', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'dev' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'dev' });
     try {
       const reply = await httpRequest(`${gw.base}/lab/tree?x=1`, { headers: { accept: 'text/html' } });
       assert.equal(reply.status, 303);
@@ -219,12 +201,13 @@ describe('gateway, dev login', () => {
   });
 
   it('refuses a cross-origin POST to the API', async () => {
-    const gw = await gatewayWith({ BERTH_AUTH_MODE: 'dev' });
+    const gw = await inProcessGateway({ BERTH_AUTH_MODE: 'dev' });
     try {
       const login = await httpRequest(`${gw.base}/_berth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gw.base },
-        body: 'username=alice',
+        // To the dashboard, so the sign-in itself starts nothing (spawn.startOnSignIn).
+        body: 'username=alice&next=%2F_berth%2F',
       });
       const cookie = String(login.headers['set-cookie']).split(';')[0] as string;
       const forged = await httpRequest(`${gw.base}/_berth/api/me/start`, { method: 'POST', headers: { cookie, origin: 'https://evil.test' } });

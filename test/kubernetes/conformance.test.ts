@@ -17,6 +17,7 @@ import { kubeHarness, SERVER } from './harness.js';
 const realCluster = process.env.BERTH_TEST_KUBECONFIG;
 
 /** Pods are kept apart by the NetworkPolicy, which the cluster's network plugin enforces, not the runtime. */
+const writesHomeFiles = { skip: 'the kubernetes runtime refuses a config webhook\'s files: it has no way into the home before the pod runs yet' };
 const isolatesBerths = {
   skip: "the NetworkPolicy that keeps berth pods apart is enforced by the cluster's network plugin, not by the runtime; test/kubernetes/runtime.test.ts checks the policy the runtime creates",
 };
@@ -36,6 +37,7 @@ if (realCluster) {
       loopbackServerCommand: LOOPBACK_SERVER,
       stopDeletes: true,
       isolatesBerths,
+      writesHomeFiles,
       cleanup: async () => {
         await runtime.close();
         const kc = new KubeConfig();
@@ -59,6 +61,7 @@ if (realCluster) {
       loopbackServerCommand: LOOPBACK_SERVER,
           stopDeletes: true,
           isolatesBerths,
+          writesHomeFiles,
           cleanup: () => harness.cleanup(),
         };
       });

@@ -84,6 +84,17 @@ withEngine('profiles and the config webhook on docker', () => {
               });
             case 'wh-priv':
               return answer(200, { config: { backend: 'docker', docker: { execution: { container: { image: WEBHOOK_IMAGE }, host: { privileged: true, capAdd: ['SYS_ADMIN'] } } } } });
+            case 'wh-files':
+              // ContainerSSH's metadata.BinaryValue: base64 bytes, and whether they are sensitive.
+              return answer(200, {
+                config: {},
+                files: {
+                  '/home/berth/.config/course/settings.ini': { value: Buffer.from('[course]\nname=intro\n').toString('base64'), sensitive: false },
+                  '.ssh/id_course': { value: Buffer.from('not really a key').toString('base64'), sensitive: true },
+                },
+              });
+            case 'wh-escape':
+              return answer(200, { config: {}, files: { '/etc/motd': { value: Buffer.from('owned').toString('base64'), sensitive: false } } });
             case 'wh-down':
               return answer(500, { error: 'down' });
             default:
@@ -182,6 +193,22 @@ withEngine('profiles and the config webhook on docker', () => {
       assert.match(asked.connectionId as string, /^[0-9a-f]{16}$/);
       for (const key of ['metadata', 'environment', 'files']) assert.deepEqual(asked[key], {}, key);
       assert.deepEqual(asked.berth, { protocol: 'http', groups: ['staff'], profile: 'course', options: {} });
+    });
+
+    it("writes the answer's files into the home before the berth starts", async () => {
+      const page = await httpRequest(`${gateway.base}/`, as('wh-files'));
+      assert.equal(page.status, 200, page.body);
+      const inBerth = (script: string) => execFileSync('docker', ['exec', `${prefix}-wh-files`, 'sh', '-c', script], { encoding: 'utf8' });
+      assert.equal(inBerth('cat /home/berth/.config/course/settings.ini'), '[course]\nname=intro\n');
+      assert.equal(inBerth('stat -c "%a %s" /home/berth/.ssh/id_course'), '600 16\n', 'a sensitive value is private to the user');
+    });
+
+    it('refuses an answer with a file outside the home, and starts nothing', async () => {
+      assert.equal((await post(gateway.base, '/_berth/api/me/start', 'wh-escape', '', {})).status, 202);
+      const failure = await eventually(async () => (await berthOf(gateway.base, 'wh-escape')).failure ?? undefined, 20_000, 'the refusal');
+      assert.match(failure.reason, /a file outside the home \("\/etc\/motd"\)/);
+      assert.equal(containerOf('wh-escape'), null);
+      assert.ok(gateway.lines.some((l) => l.code === 'webhook_refused' && l.user === 'wh-escape'), 'logged');
     });
 
     it('refuses a privileged answer, logs it, and starts nothing', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { BerthError } from '../../src/core/errors.js';
+import { HOME_FILE_LIMITS, homeFilesOf } from '../../src/core/homeFiles.js';
 import { createLogger } from '../../src/log/logger.js';
 import { resolveSelection, visibleProfiles } from '../../src/profiles/profiles.js';
 import { answerOf } from '../../src/profiles/webhookAnswer.js';
@@ -140,12 +141,41 @@ describe('profiles', () => {
     assert.match(refusedOf(pod({ containers: [{ image: 'x', securityContext: { privileged: true } }] })), /privileged/);
     assert.match(refusedOf(pod({ hostNetwork: true, containers: [] })), /hostNetwork/);
     assert.match(refusedOf(pod({ volumes: [{ name: 'root', hostPath: { path: '/' } }], containers: [] })), /hostPath/);
-    assert.match(refusedOf({ config: {}, files: { '/home/berth/.bashrc': { value: 'ZWNobw==' } } }), /files/);
+    const withFiles = answerOf({ config: {}, files: { '/home/berth/.bashrc': { value: 'ZWNobw==' } } }, c, profileOverrides);
+    assert.ok(!('refused' in withFiles) && withFiles.files['/home/berth/.bashrc'], 'files are kept for the home they go into');
     assert.match(refusedOf({ config: {}, berth: { overrides: { mounts: [{ source: 'pvc/other', target: '/data' }] } } }), /a mount of pvc\/other/);
     assert.match(refusedOf({ config: {}, berth: { overrides: { capabilities: ['CHOWN', 'NET_ADMIN'] } } }), /NET_ADMIN/);
     const docker = configSchema.parse({ runtime: { kind: 'docker', docker: { allowedMounts: ['/srv/data'] } } });
     const binds = (list: string[]) => answerOf({ config: { docker: { execution: { host: { Binds: list } } } } }, docker, profileOverrides);
     assert.ok(!('refused' in binds(['/srv/data/course:/data:ro'])));
     assert.ok('refused' in binds(['/srv/data/../../etc:/etc']), 'a path climbing out of the allowed one');
+  });
+
+  it('confines a config webhook\'s files to the home: paths, base64 and caps', () => {
+    const b64 = (text: string) => ({ value: Buffer.from(text).toString('base64') });
+    const ok = homeFilesOf({ '/home/berth/.ssh/config': { ...b64('Host *'), sensitive: true }, 'notes/a b.txt': b64(''), '/home/berth/x..y': b64('z') }, '/home/berth/');
+    assert.deepEqual(ok, {
+      files: [
+        { path: '.ssh/config', content: Buffer.from('Host *'), mode: 0o600 },
+        { path: 'notes/a b.txt', content: Buffer.alloc(0), mode: 0o644 },
+        { path: 'x..y', content: Buffer.from('z'), mode: 0o644 },
+      ],
+    });
+    const refused = (raw: Record<string, unknown>) => {
+      const result = homeFilesOf(raw, '/home/berth');
+      assert.ok('refused' in result, JSON.stringify(Object.keys(raw)));
+      return result.refused.join('; ');
+    };
+    for (const path of ['../etc/passwd', 'a/../../b', '/etc/passwd', '/home/berthx/f', '/home/berth', '/home/berth/', '/home/berth/../root/f', './f', 'a//b', 'dir/', '', 'nul\0byte', 'x'.repeat(HOME_FILE_LIMITS.pathBytes + 1)]) {
+      assert.match(refused({ [path]: b64('x') }), /a file outside the home/, JSON.stringify(path));
+    }
+    assert.match(refused({ f: { value: 'not base64!' } }), /not base64 \(f\)/);
+    assert.match(refused({ f: 'aGk=' }), /not base64/, 'a bare string is not ContainerSSH\'s {value}');
+    assert.match(refused({ big: { value: Buffer.alloc(HOME_FILE_LIMITS.fileBytes + 1).toString('base64') } }), /larger than \d+ bytes \(big\)/);
+    const many = Object.fromEntries(Array.from({ length: HOME_FILE_LIMITS.count + 1 }, (_, i) => [`f${i}`, b64('x')]));
+    assert.match(refused(many), /65 files/);
+    const heavy = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}`, { value: Buffer.alloc(HOME_FILE_LIMITS.fileBytes).toString('base64') }]));
+    assert.match(refused(heavy), /in all/);
+    assert.match(refused({ '../a': b64('x'), b: { value: '%' } }), /outside the home.*; .*not base64/, 'every reason is listed');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,35 +8,20 @@ import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import { DockerRuntime } from '../../src/runtime/docker/dockerRuntime.js';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import { accepts, eventually as until, within } from '../conformance/runtime.js';
 import { BUSYBOX, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
-import { eventually, httpRequest } from '../helpers/http.js';
+import { startRegistry } from '../helpers/registry.js';
 
 /*
- * Pulling a missing image, against a real registry: Debian's docker-registry
- * (the CNCF distribution server) on loopback, which the engine may use over
- * plain HTTP because it is on 127.0.0.0/8. The test image is pushed to it and
- * removed locally, so the runtime must pull it to start the berth.
+ * Pulling a missing image, against a real registry on loopback
+ * (../helpers/registry.ts). The test image is pushed to it and removed
+ * locally, so the runtime must pull it to start the berth.
  */
 
 const docker = (...args: string[]) => promisify(execFile)('docker', args, { timeout: 60_000 });
 const prefix = runPrefix();
 const network = `${prefix}-net`;
-
-async function startRegistry(dir: string): Promise<{ address: string; process: ChildProcess }> {
-  const port = await freeLoopbackPort();
-  const config = join(dir, 'registry.yml');
-  writeFileSync(
-    config,
-    ['version: 0.1', 'log: { level: error }', `storage: { filesystem: { rootdirectory: ${join(dir, 'storage')} } }`, `http: { addr: "127.0.0.1:${port}" }`, ''].join('\n'),
-  );
-  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  const address = `127.0.0.1:${port}`;
-  await eventually(() => httpRequest(`http://${address}/v2/`).then((r) => (r.status === 200 ? true : undefined), () => undefined), 15_000, 'the registry to answer');
-  return { address, process: child };
-}
 
 await withEngine('docker image pull', () => {
   describe('docker runtime pulling a missing image from a registry', { timeout: 120_000 }, () => {

@@ -12,7 +12,7 @@ import { removeOrphanNetworks } from '../../src/runtime/docker/ownNetworks.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthSpec } from '../../src/runtime/types.js';
 import { captureLogger } from '../auth/helpers.js';
-import { accepts, eventually, run } from '../conformance/runtime.js';
+import { accepts, eventually, reachesTwice, run } from '../conformance/runtime.js';
 import { bridgeOf } from '../helpers/bridge.js';
 import { BUSYBOX, PODMAN, PODMAN_ROOTLESS, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 
@@ -96,8 +96,30 @@ function podmanSuite(on: TestEngine): Promise<void> {
         await eventually(() => accepts(() => runtime.connect(alice.name, port)), "alice's server to accept");
         const aliceAt = await addressOf(alice);
         assert.equal((await run(runtime, alice.name, nc(aliceAt, port))).code, 0, 'alice reaches her own port at her address');
-        assert.notEqual((await run(runtime, bob.name, nc(aliceAt, port))).code, 0, "bob reached alice's port after the listing");
+        assert.equal(await reachesTwice(async () => (await run(runtime, bob.name, nc(aliceAt, port))).code === 0), false, "bob reached alice's port after the listing");
         await Promise.all([alice, bob].map((spec) => runtime.stop(spec.name, { remove: true, graceSeconds: 1 })));
+      });
+
+      it("keeps berths apart after another berth stops, which makes netavark 1.4 drop the rule every isolated network shares", { timeout: TEST_MS }, async () => {
+        const runtime = makeRuntime();
+        const [alice, bob, carol, dave] = [specFor('kept-alice', SERVER), specFor('kept-bob', SLEEPER), specFor('kept-carol', SLEEPER), specFor('kept-dave', SLEEPER)];
+        runtime.onExit(() => undefined);
+        await Promise.all([alice, bob, carol, dave].map((spec) => runtime.ensure(spec, () => undefined)));
+        const port = await runtime.mainPort(alice.name);
+        await eventually(() => accepts(() => runtime.connect(alice.name, port)), "alice's server to accept");
+        const aliceAt = await addressOf(alice);
+        const bobReachesAlice = () => reachesTwice(async () => (await run(runtime, bob.name, nc(aliceAt, port))).code === 0);
+        assert.equal(await bobReachesAlice(), false, 'apart while all four run');
+        // The rule comes back within a moment of each stop (a real hole stays open: the wait then times out).
+        await runtime.stop(carol.name, { remove: false, graceSeconds: 1 });
+        await eventually(async () => !(await bobReachesAlice()), 'bob to stop reaching alice once carol was stopped through the runtime');
+        // Stopped by someone else: the runtime learns it from the engine's events.
+        await podman('stop', '-t', '0', containerName(prefix, dave.name));
+        await eventually(async () => !(await bobReachesAlice()), 'bob to stop reaching alice once dave was stopped outside the runtime');
+        await runtime.stop(alice.name, { remove: true, graceSeconds: 1 });
+        await runtime.stop(bob.name, { remove: true, graceSeconds: 1 });
+        await runtime.stop(carol.name, { remove: true, graceSeconds: 1 });
+        await runtime.stop(dave.name, { remove: true, graceSeconds: 1 });
       });
 
       it('is adopted by a restarted gateway on its own network: listed, reached and not re-created', { timeout: TEST_MS }, async () => {

@@ -58,7 +58,7 @@ export function devLogin({ config, sessions, logger, audit }: DevRoutesOptions):
       sendLoginPage(res, 400, { next, username, error: `That username cannot be used: ${parsed.problem}.` });
       return;
     }
-    sessions.issue(res, { name: parsed.name, groups: [] });
+    sessions.issue(res, { name: parsed.name, groups: [] }, next);
     logger.info({ user: parsed.name }, 'signed in');
     audit.record(signedIn(req, parsed.name, 'dev'));
     seeOther(res, next);

@@ -202,7 +202,7 @@ export function oidcCallback({ config, settings, provider, flows, sessions, logg
         signOut: true,
       });
     }
-    sessions.issue(res, identity);
+    sessions.issue(res, identity, next);
     logger.info({ user: identity.name, groups: identity.groups.length }, 'signed in');
     audit.record(signedIn(req, identity.name, 'oidc'));
     seeOther(res, next);

@@ -26,9 +26,13 @@ export interface Identity {
   groups: string[];
 }
 
+/** Told of a completed sign-in, with where the browser goes next. */
+export type SignInListener = (identity: Identity, landing: string) => void;
+
 /** Signed session cookies: issued by a login page, read on every request. */
 export class Sessions {
   private readonly now: () => number;
+  private readonly issuedListeners = new Set<SignInListener>();
 
   constructor(private readonly options: SessionsOptions) {
     this.now = options.now ?? Date.now;
@@ -81,7 +85,8 @@ export class Sessions {
     };
   }
 
-  issue(res: ServerResponse, identity: Identity): void {
+  /** `landing` is where the browser goes next (a safe path on the gateway), for the sign-in listeners. */
+  issue(res: ServerResponse, identity: Identity, landing: string): void {
     const issuedAt = this.nowSeconds();
     const value = encodeSession(this.options.key, {
       id: randomBytes(16).toString('base64url'),
@@ -97,6 +102,18 @@ export class Sessions {
       });
     }
     setCookie(res, { kind: 'session', value, maxAgeSeconds: this.options.lifetimeSeconds, secure: this.options.secure });
+    for (const listener of this.issuedListeners) {
+      try {
+        listener(identity, landing);
+      } catch (err) {
+        this.options.logger.error({ err, user: identity.name }, 'a sign-in listener failed');
+      }
+    }
+  }
+
+  /** Called on every completed sign-in (each mode's login issues its session here), once the cookie is set. */
+  onIssued(listener: SignInListener): void {
+    this.issuedListeners.add(listener);
   }
 
   clear(res: ServerResponse): void {

@@ -383,5 +383,35 @@ export const openApiDocument = {
         },
       },
     },
+    '/images': {
+      get: {
+        summary: 'The images berths are made from (the template, each profile and choice), pulled in the background when the gateway starts (admins only)',
+        responses: {
+          200: {
+            description: 'ok',
+            ...json({
+              type: 'object',
+              properties: {
+                images: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      image: { type: 'string' },
+                      state: { type: 'string', enum: ['queued', 'pulling', 'present', 'pulled', 'failed'] },
+                      message: { type: 'string', description: "the last progress line, or the engine's reason for a failure" },
+                      attempts: { type: 'integer' },
+                      at: { type: 'string', format: 'date-time', description: 'when the state last changed' },
+                      retryAt: { type: 'string', format: 'date-time', nullable: true, description: 'the next attempt after a failure (back-off doubling from 5 s to 5 min)' },
+                    },
+                  },
+                },
+              },
+            }),
+          },
+          403: error,
+        },
+      },
+    },
   },
 };

@@ -1,6 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Config } from '../../config/schema.js';
+import { homeFilesUnsupported } from '../../core/homeFiles.js';
+import { signalOfExitCode } from '../../core/exit.js';
 import { safeName } from '../../core/safeName.js';
 import type { Logger } from '../../log/logger.js';
 import type {
@@ -18,9 +20,11 @@ import type {
 } from '../types.js';
 import { readContainerFile } from '../docker/archive.js';
 import { ContainerAccess, notRunning } from '../docker/containerAccess.js';
+import { DieEvents } from '../docker/dieEvents.js';
+import { engineMessage, engineStatus } from '../docker/engineErrors.js';
 import { connectEngine, engineAddress, pingEngine, type DockerConfig, type EngineAddress } from '../docker/engine.js';
 import { absent, observe } from '../docker/observed.js';
-import { candidateOf, isBerth, labelFilter, theOne, type Candidate } from './labels.js';
+import { berthNameOf, candidateOf, isBerth, labelFilter, theOne, type Candidate } from './labels.js';
 
 export type AttachConfig = Config['attach'];
 
@@ -51,6 +55,10 @@ export class AttachRuntime implements Runtime {
   private readonly access: ContainerAccess;
   /** Addresses of attached containers seen so far: requests from them are never believed as coming from a proxy. */
   private readonly containerAddresses = new Set<string>();
+  /** Attached containers seen running, by id, with their berth's name: the end of each is told to onExit listeners once. */
+  private readonly attached = new Map<string, string>();
+  private readonly exitListeners = new Set<(exit: BerthExit) => void>();
+  private events: DieEvents | null = null;
 
   constructor(private readonly options: AttachRuntimeOptions) {
     this.address = engineAddress(options.docker, options.env);
@@ -81,6 +89,7 @@ export class AttachRuntime implements Runtime {
 
   /** Finds the user's one container; the attach is logged with the container's id and image. */
   async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
+    if (spec.files?.length) throw homeFilesUnsupported(spec.name, this.kind);
     const { userLabel } = this.options.attach;
     progress('starting', `looking for the running container labeled ${userLabel}=${spec.user}`);
     const candidates = await this.access.call('list containers', async () => (await this.candidates()).filter((c) => c.user === spec.user));
@@ -154,11 +163,60 @@ export class AttachRuntime implements Runtime {
     return texts.flat();
   }
 
-  /** Attached containers are not watched for exits: one that ends is found gone at the next connection, and a replacement by its labels. */
-  onExit(_listener: (exit: BerthExit) => void): void {}
+  /**
+   * Attached containers are watched through the engine's events: one that
+   * its owner stops or removes is told at once (the spawner then tells its
+   * sessions and shows it gone); Berth does nothing to the container. A
+   * replacement is found by its labels at the next start.
+   */
+  onExit(listener: (exit: BerthExit) => void): void {
+    this.exitListeners.add(listener);
+    const { userLabel, requireLabel } = this.options.attach;
+    this.events ??= new DieEvents(
+      this.docker,
+      this.options.logger,
+      {
+        labels: [requireLabel, userLabel],
+        actions: ['die', 'died', 'destroy', 'remove'],
+        nameOf: (attributes) => berthNameOf(attributes[userLabel]),
+      },
+      (event) => this.ended(event.id, event.containerName, event.action === 'destroy' || event.action === 'remove' ? null : event.exitCode),
+      () => void this.catchUp(),
+    );
+  }
 
   async close(): Promise<void> {
+    this.events?.close();
+    this.events = null;
     this.access.close();
+  }
+
+  /** An attached container ended (exitCode null: removed): told once, and its way in is forgotten. */
+  private ended(id: string, containerName: string, exitCode: number | null): void {
+    const name = this.attached.get(id);
+    if (name === undefined) return;
+    this.attached.delete(id);
+    this.access.forget(name);
+    const how = exitCode === null ? 'was removed' : 'stopped';
+    this.options.logger.info({ berth: name, container: containerName, containerId: id, exitCode }, `attach: the attached container ${how} outside Berth`);
+    const exit: BerthExit = { name, exitCode, signal: signalOfExitCode(exitCode), reason: `its container ${containerName} ${how} outside Berth` };
+    for (const listener of this.exitListeners) listener(exit);
+  }
+
+  /** After the events stream was lost: attached containers that ended unseen are told now. */
+  private async catchUp(): Promise<void> {
+    for (const [id] of [...this.attached]) {
+      try {
+        const info = await this.docker.getContainer(id).inspect().catch((err: unknown) => {
+          if (engineStatus(err) === 404) return null;
+          throw err;
+        });
+        if (!info?.State.Running) this.ended(id, info?.Name.replace(/^\//, '') ?? id.slice(0, 12), info ? info.State.ExitCode : null);
+      } catch (err) {
+        this.options.logger.warn({ err: engineMessage(err) }, 'attach: could not check attached containers after the engine came back');
+        return;
+      }
+    }
   }
 
   private async keysOf(candidate: Candidate, user: string, source: BerthKeySource): Promise<BerthKeyText[]> {
@@ -198,6 +256,7 @@ export class AttachRuntime implements Runtime {
 
   /** As the docker runtime observes its containers, with the user from attach.userLabel; addresses are remembered for isBerthAddress. */
   private observed(name: string, info: Docker.ContainerInspectInfo): Observed {
+    if (info.State.Running) this.attached.set(info.Id, name);
     for (const network of Object.values(info.NetworkSettings.Networks ?? {})) {
       if (network.IPAddress) this.containerAddresses.add(network.IPAddress);
       if (network.GlobalIPv6Address) this.containerAddresses.add(network.GlobalIPv6Address);

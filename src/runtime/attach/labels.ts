@@ -34,6 +34,12 @@ export function candidateOf(summary: Docker.ContainerInfo, labels: AttachLabels)
   };
 }
 
+/** The safe name of the berth a user label names, or null when it names no username the gateway accepts. */
+export function berthNameOf(label: string | undefined): string | null {
+  const parsed = parseUsername(label ?? '');
+  return 'name' in parsed ? safeName(parsed.name) : null;
+}
+
 /** Whether a candidate is the berth with safe name `name` (safe names are injective, so this is the user's). */
 export function isBerth(candidate: Candidate, name: string): boolean {
   return candidate.user !== null && safeName(candidate.user) === name;

@@ -6,20 +6,40 @@ import { LABEL } from './names.js';
 
 export interface DieEvent {
   id: string;
+  /** The engine's word: "die" (Podman 4: "died"), or for watches that follow removals too "destroy" (Podman: "remove"). */
+  action: string;
   /** The container's name, without the leading slash. */
   containerName: string;
-  /** The berth.name label. */
+  /** The berth's safe name, from the container's labels. */
   name: string;
   exitCode: number | null;
   /** Engine time of the event, ms since the epoch. */
   at: number;
 }
 
+/** Which containers' ends to follow, and how a container's labels name its berth. */
+export interface EventWatch {
+  /** Label filters ("key" or "key=value"), all of which a container carries. */
+  labels: string[];
+  actions: string[];
+  /** The berth's safe name from the event's attributes (the container's labels among them), or null for none. */
+  nameOf(attributes: Record<string, string>): string | null;
+}
+
+/** The docker runtime's own containers (berth.managed=true), named by their berth.name label. */
+export const MANAGED_DEATHS: EventWatch = {
+  labels: [`${LABEL.managed}=true`],
+  // Podman (4.x) filters by its own name for the event, "died", while it reports it as "die".
+  actions: ['die', 'died'],
+  nameOf: (attributes) => attributes[LABEL.name] || null,
+};
+
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 10_000;
 
 /**
- * Follows the engine's "die" events for Berth's containers. The stream ends
+ * Follows the engine's "die" events (and others the watch names) for the
+ * containers the watch picks. The stream ends
  * whenever the engine restarts or the connection drops; it is then opened
  * again with exponential back-off, and `onResubscribed` lets the runtime
  * catch up on exits it may have missed in between (events are not replayed
@@ -34,6 +54,7 @@ export class DieEvents {
   constructor(
     private readonly docker: Docker,
     private readonly logger: Logger,
+    private readonly watch: EventWatch,
     private readonly onDie: (event: DieEvent) => void,
     private readonly onResubscribed: () => void,
   ) {
@@ -54,8 +75,7 @@ export class DieEvents {
       let error: string | undefined;
       try {
         const stream = (await this.docker.getEvents({
-          // Podman (4.x) filters by its own name for the event, "died", while it reports it as "die".
-          filters: { type: ['container'], event: ['die', 'died'], label: [`${LABEL.managed}=true`] },
+          filters: { type: ['container'], event: this.watch.actions, label: this.watch.labels },
         })) as Readable;
         if (this.closed) {
           stream.destroy();
@@ -66,7 +86,7 @@ export class DieEvents {
         subscribed = true;
         failures = 0;
         for await (const event of jsonLines(stream)) {
-          const die = dieEvent(event);
+          const die = dieEvent(event, this.watch);
           if (die) this.onDie(die);
         }
       } catch (err) {
@@ -88,12 +108,13 @@ export class DieEvents {
   }
 }
 
-function dieEvent(event: Record<string, unknown>): DieEvent | null {
+function dieEvent(event: Record<string, unknown>, watch: EventWatch): DieEvent | null {
   const actor = event.Actor as { ID?: unknown; Attributes?: Record<string, string> } | undefined;
   const attributes = actor?.Attributes ?? {};
-  const name = attributes[LABEL.name];
-  if (typeof actor?.ID !== 'string' || !name) return null;
+  const name = watch.nameOf(attributes);
+  const action = event.Action ?? event.status;
+  if (typeof actor?.ID !== 'string' || !name || typeof action !== 'string') return null;
   const exitCode = Number.parseInt(attributes.exitCode ?? '', 10);
   const at = typeof event.timeNano === 'number' ? event.timeNano / 1e6 : Number(event.time) * 1000;
-  return { id: actor.ID, containerName: attributes.name ?? '', name, exitCode: Number.isNaN(exitCode) ? null : exitCode, at };
+  return { id: actor.ID, action, containerName: attributes.name ?? '', name, exitCode: Number.isNaN(exitCode) ? null : exitCode, at };
 }

@@ -7,16 +7,18 @@ import type { Logger } from '../../log/logger.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { ContainerAccess, noAddress, notRunning } from './containerAccess.js';
 import { createOptions, type Reach } from './createOptions.js';
-import { DieEvents, type DieEvent } from './dieEvents.js';
+import { DieEvents, MANAGED_DEATHS, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, pingEngine, type DockerConfig, type EngineAddress } from './engine.js';
 import { engineFailure, engineMessage, engineStatus, engineUnavailable, isNameInUse, isUnreachable } from './engineErrors.js';
+import { writeHomeFiles } from './homeFiles.js';
 import { ensureImage } from './image.js';
 import { hostAddressMatcher } from './hostAddresses.js';
 import { berthNetworkName, containerName, homeVolumeName, LABEL } from './names.js';
 import { prepareBerthNetwork, type BerthNetwork } from './network.js';
 import { refuseIfSuperseded } from '../superseded.js';
 import { absent, engineTime, observe } from './observed.js';
-import { ensureOwnNetwork, isolatesNow, removeOrphanNetworks, removeOwnNetwork } from './ownNetworks.js';
+import { IsolationKeeper } from './isolationKeeper.js';
+import { ensureOwnNetwork, isolatesNow, removeOrphanNetworks, removeOwnNetwork, type OwnNetworkContext } from './ownNetworks.js';
 import { isRootless, mainPortOf, resolveReach } from './reach.js';
 import { subnetPool, type SubnetPool } from './subnetPool.js';
 
@@ -67,6 +69,8 @@ export class DockerRuntime implements Runtime {
   private readonly ownNetworks = new Map<string, ReturnType<typeof ensureOwnNetwork>>();
   /** Whether berth networks left without their containers were looked for: once, when the engine first answers. */
   private sweptOrphans = false;
+  /** Where berths have networks of their own: puts Podman's isolation rule back after a berth stops. */
+  private keeper: IsolationKeeper | null = null;
   /** Connect, listening, exec and logs, on the container find() names. */
   private readonly access: ContainerAccess;
   /** Matches the berth network's subnets but the host's own addresses on it, as last read from the engine; nothing before that. */
@@ -134,6 +138,7 @@ export class DockerRuntime implements Runtime {
       if (info?.State.Paused) await this.docker.getContainer(info.Id).unpause();
       if (info?.State.Running) return this.remember(spec.name, info.State.Paused ? await this.docker.getContainer(info.Id).inspect() : info);
       const id = info?.Id ?? (await this.create(spec, reach, progress, generation));
+      if (spec.files?.length) await writeHomeFiles(this.docker.getContainer(id), spec.name, spec.homePath, spec.files);
       progress('starting', `starting container ${containerName(this.config.namePrefix, spec.name)}`);
       await this.start(id, spec);
       return this.remember(spec.name, await this.docker.getContainer(id).inspect());
@@ -172,6 +177,10 @@ export class DockerRuntime implements Runtime {
       const info = await this.access.runningContainer(name);
       if (!info.State.Paused) await this.docker.getContainer(info.Id).pause();
     });
+  }
+
+  prePull(image: string, progress: (message: string) => void): Promise<'present' | 'pulled'> {
+    return this.call('pull the image', () => ensureImage(this.docker, image, (_step, message) => progress(message)));
   }
 
   async resume(name: string): Promise<void> {
@@ -227,6 +236,7 @@ export class DockerRuntime implements Runtime {
     this.events ??= new DieEvents(
       this.docker,
       this.options.logger,
+      MANAGED_DEATHS,
       (event) => this.died(event),
       () => void this.catchUp(),
     );
@@ -236,6 +246,7 @@ export class DockerRuntime implements Runtime {
     this.events?.close();
     this.events = null;
     this.access.close();
+    await this.keeper?.settled();
   }
 
   /** The container of a berth, or null; a container of that name that Berth did not make is an error, never touched. */
@@ -347,6 +358,8 @@ export class DockerRuntime implements Runtime {
           await removeOrphanNetworks(this.docker, this.config.namePrefix, this.options.logger).catch((err: unknown) => {
             this.options.logger.warn({ err: engineMessage(err) }, 'docker: could not look for berth networks left without their containers');
           });
+          // A berth that stopped while no gateway ran left the rule out too.
+          void this.restoreIsolation();
         }
       })
       .finally(() => {
@@ -394,6 +407,7 @@ export class DockerRuntime implements Runtime {
       this.stoppedOnRequest.add(id);
       await container.stop({ t: 0 }).catch(() => undefined);
       if (attempt === ISOLATED_START_TRIES) {
+        void this.restoreIsolation();
         throw new BerthError({
           code: 'runtime_unavailable',
           userMessage: 'Your environment could not be started apart from the others; try again, or tell the operator.',
@@ -409,9 +423,7 @@ export class DockerRuntime implements Runtime {
   private async ensureOwnNetwork(spec: BerthSpec): Promise<boolean> {
     let pending = this.ownNetworks.get(spec.name);
     if (!pending) {
-      const internal = this.berthNetwork?.kind === 'own' && this.berthNetwork.internal;
-      const context = { prefix: this.config.namePrefix, pool: this.pool, internal, allowUnisolated: this.config.allowUnisolatedBerths };
-      pending = ensureOwnNetwork(this.docker, context, { name: spec.name, user: spec.user }).finally(() => this.ownNetworks.delete(spec.name));
+      pending = ensureOwnNetwork(this.docker, this.ownNetworkContext(), { name: spec.name, user: spec.user }).finally(() => this.ownNetworks.delete(spec.name));
       this.ownNetworks.set(spec.name, pending);
     }
     const { unisolated } = await pending;
@@ -423,6 +435,18 @@ export class DockerRuntime implements Runtime {
       );
     }
     return unisolated === null;
+  }
+
+  private ownNetworkContext(): OwnNetworkContext {
+    const internal = this.berthNetwork?.kind === 'own' && this.berthNetwork.internal;
+    return { prefix: this.config.namePrefix, pool: this.pool, internal, allowUnisolated: this.config.allowUnisolatedBerths };
+  }
+
+  /** After a berth's container stopped, where berths have networks of their own (./isolationKeeper.ts); never rejects. */
+  private restoreIsolation(): Promise<void> {
+    if (this.berthNetwork?.kind !== 'own') return Promise.resolve();
+    this.keeper ??= new IsolationKeeper(this.docker, this.ownNetworkContext(), this.options.logger);
+    return this.keeper.restore();
   }
 
   /** A removed berth's own network goes with it; one that cannot be removed is left for the sweep at the next start, and said. */
@@ -454,6 +478,8 @@ export class DockerRuntime implements Runtime {
       .catch((err: unknown) => {
         if (engineStatus(err) !== 304 && engineStatus(err) !== 404) throw err;
       });
+    // Not waited for: a stop is not held up by the second or so it takes.
+    void this.restoreIsolation();
   }
 
   /** Removes the container, never its home volume. */
@@ -487,6 +513,7 @@ export class DockerRuntime implements Runtime {
     if (known && event.at < known.startedAt) return;
     this.running.delete(event.id);
     this.access.forget(event.name);
+    void this.restoreIsolation();
     // The die event has no OOM flag; the container's state has (one inspect per death, never on a hot path).
     void this.inspectId(event.id)
       .catch(() => null)

@@ -8,17 +8,18 @@ const PROGRESS_EVERY_MS = 500;
 /** The statuses a pull reports per layer (others name the image or its digest). */
 const LAYER_STATUS = /^(Pulling fs layer|Waiting|Downloading|Verifying Checksum|Download complete|Extracting|Pull complete|Already exists)$/;
 
-/** Makes sure `image` is present, pulling it with progress when it is not. */
-export async function ensureImage(docker: Docker, image: string, progress: RuntimeProgress): Promise<void> {
+/** Makes sure `image` is present, pulling it with progress when it is not; resolves with whether it pulled. */
+export async function ensureImage(docker: Docker, image: string, progress: RuntimeProgress): Promise<'present' | 'pulled'> {
   try {
     await docker.getImage(image).inspect();
-    return;
+    return 'present';
   } catch (err) {
     if (engineStatus(err) !== 404) throw err;
   }
   progress('pulling', `pulling image ${image}`);
   try {
     await pull(docker, image, progress);
+    return 'pulled';
   } catch (err) {
     if (isUnreachable(err)) throw err;
     const line = `image ${image} not found locally and could not be pulled: ${engineMessage(err).split('\n')[0]}`;

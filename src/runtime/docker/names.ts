@@ -23,7 +23,18 @@ export const LABEL = {
   image: 'berth.image',
   /** How the gateway reaches it; a container made for another mode is re-created. */
   reach: 'berth.reach',
+  /** What a thing Berth made on the engine is for, where it is not a berth's: see ISOLATION_KEEPER. */
+  role: 'berth.role',
 } as const;
+
+/** The role of the pod and network that keep Podman's isolation rules in place (./isolationKeeper.ts). */
+export const ISOLATION_KEEPER = 'isolation-keeper';
+
+/** The keeper's two pods and its network; the double hyphen keeps them apart from every berth's names (safe names never start with one). */
+export function isolationKeeperNames(prefix: string): { pods: [string, string]; network: string } {
+  const base = `${prefix}--${ISOLATION_KEEPER}`;
+  return { pods: [base, `${base}-2`], network: `${base}-net` };
+}
 
 export function containerName(prefix: string, name: string): string {
   return `${prefix}-${name}`;

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 import { engineMessage, engineStatus } from './engineErrors.js';
-import { berthNetworkName, containerName, LABEL } from './names.js';
+import { berthNetworkName, containerName, ISOLATION_KEEPER, LABEL } from './names.js';
 import type { SubnetPool } from './subnetPool.js';
 
 /**
@@ -63,7 +63,7 @@ interface LibpodNetwork {
  */
 export async function ensureOwnNetwork(docker: Docker, ctx: OwnNetworkContext, berth: { name: string; user: string }): Promise<{ network: string; unisolated: string | null }> {
   const network = berthNetworkName(ctx.prefix, berth.name);
-  let found = (await inspect(docker, network)) ?? (await make(docker, ctx, network, berth));
+  let found = (await inspect(docker, network)) ?? (await make(docker, ctx, network, { [LABEL.managed]: 'true', [LABEL.name]: berth.name, [LABEL.user]: berth.user }));
   if (found.labels?.[LABEL.managed] !== 'true' || found.labels?.[LABEL.name] !== berth.name) {
     throw new BerthError({
       code: 'internal',
@@ -71,11 +71,7 @@ export async function ensureOwnNetwork(docker: Docker, ctx: OwnNetworkContext, b
       logMessage: `a network named ${network} exists that Berth did not create; remove or rename it, or change runtime.docker.namePrefix`,
     });
   }
-  if (!isolates(found)) {
-    await rereadNetworks(docker, ctx.prefix);
-    found = (await inspect(docker, network)) ?? found;
-  }
-  if (isolates(found)) return { network, unisolated: null };
+  if (await isolatesAfterReread(docker, ctx.prefix, found)) return { network, unisolated: null };
   const why = `the engine made network ${network} without Podman's ${PODMAN_ISOLATE} option (it needs Podman 4 with netavark), so berths could reach each other's ports`;
   if (ctx.allowUnisolated) return { network, unisolated: why };
   await removeOwnNetwork(docker, network);
@@ -94,6 +90,26 @@ export async function isolatesNow(docker: Docker, network: string): Promise<bool
 
 function isolates(network: LibpodNetwork): boolean {
   return network.options?.[PODMAN_ISOLATE] === 'true';
+}
+
+/** Whether the network isolates as Podman holds it, after making Podman re-read its files if a Docker API client made it forget. */
+async function isolatesAfterReread(docker: Docker, prefix: string, found: LibpodNetwork): Promise<boolean> {
+  if (isolates(found)) return true;
+  await rereadNetworks(docker, prefix);
+  return isolates((await inspect(docker, found.name)) ?? found);
+}
+
+/**
+ * The isolation keeper's network (./isolationKeeper.ts), made if missing:
+ * isolated, with a /29 of the pool like a berth's; null when the engine
+ * drops `isolate`, as there is then no isolation to keep. Never internal:
+ * netavark sets up no firewall rules for an internal network, so its set-up
+ * would not put the shared rule back. No berth name label, so the orphan
+ * sweep leaves it alone.
+ */
+export async function ensureKeeperNetwork(docker: Docker, ctx: OwnNetworkContext, network: string): Promise<string | null> {
+  const found = (await inspect(docker, network)) ?? (await make(docker, { ...ctx, internal: false }, network, { [LABEL.managed]: 'true', [LABEL.role]: ISOLATION_KEEPER }));
+  return (await isolatesAfterReread(docker, ctx.prefix, found)) ? network : null;
 }
 
 /** Makes Podman re-read its network files (their options intact) by creating and removing a network of no berth's. */
@@ -150,7 +166,7 @@ async function inspect(docker: Docker, network: string): Promise<LibpodNetwork |
  * looking from a block picked by the network's name, so berths started at
  * once (20 after a restart, say) seldom race for the same block.
  */
-async function make(docker: Docker, ctx: OwnNetworkContext, network: string, berth: { name: string; user: string }): Promise<LibpodNetwork> {
+async function make(docker: Docker, ctx: OwnNetworkContext, network: string, labels: Record<string, string>): Promise<LibpodNetwork> {
   const used = (await list(docker)).flatMap((n) => (n.subnets ?? []).map((s) => s.subnet));
   const first = createHash('sha256').update(network).digest().readUInt32BE(0) % ctx.pool.blocks;
   let tries = 0;
@@ -166,7 +182,7 @@ async function make(docker: Docker, ctx: OwnNetworkContext, network: string, ber
         // The gateway named: Podman gives an internal network none, and its berth would then take the first address, which counts as the host's.
         subnets: [{ subnet: ctx.pool.block(index), gateway: ctx.pool.gateway(index) }],
         options: { [PODMAN_ISOLATE]: 'true' },
-        labels: { [LABEL.managed]: 'true', [LABEL.name]: berth.name, [LABEL.user]: berth.user },
+        labels,
       });
     } catch (err) {
       // Made meanwhile by another call for the same berth: that one is used.
@@ -192,14 +208,15 @@ function list(docker: Docker): Promise<LibpodNetwork[]> {
   return libpod<LibpodNetwork[]>(docker, 'GET', '/networks/json');
 }
 
-function libpod<T>(docker: Docker, method: 'GET' | 'POST', path: string, body?: object): Promise<T> {
+/** A call to Podman's own API; answers other than 2xx reject with the engine's status and message. */
+export function libpod<T>(docker: Docker, method: 'GET' | 'POST' | 'DELETE', path: string, body?: object): Promise<T> {
   return new Promise((resolve, reject) => {
     (docker.modem as { dial: (options: object, callback: (err: unknown, data: unknown) => void) => void }).dial(
       {
         path: `${LIBPOD}${path}`,
         method,
         options: body ?? {},
-        statusCodes: { 200: true, 201: true, 404: 'no such network', 409: 'network exists', 500: 'server error' },
+        statusCodes: { 200: true, 201: true, 204: true, 304: true, 404: 'not found', 409: 'already exists', 500: 'server error' },
       },
       (err, data) => (err ? reject(err) : resolve(data as T)),
     );

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { AuthorizationV1Api, CoreV1Api, NetworkingV1Api, VersionApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Gauge, type Registry } from 'prom-client';
 import { BerthError } from '../../core/errors.js';
+import { homeFilesUnsupported } from '../../core/homeFiles.js';
 import type { Logger } from '../../log/logger.js';
 import { connectTcp, notListening } from '../connectTcp.js';
 import { FALLBACK_SHELL, loginShellFrom } from '../docker/loginShell.js';
@@ -160,6 +161,7 @@ export class KubernetesRuntime implements Runtime {
     // learns Kubernetes' reason (Unschedulable: …) rather than only that the time ran out.
     const timeoutMs = this.options.spawnTimeoutSeconds * 1000;
     const deadline = Date.now() + timeoutMs - Math.min(GIVE_UP_EARLY_MS, timeoutMs / 10);
+    if (spec.files?.length) throw homeFilesUnsupported(spec.name, this.kind);
     try {
       // Built first: a configuration problem fails before anything is created.
       const manifest = podManifest(spec, this.ctx, generation);

@@ -38,6 +38,7 @@ export class BerthProcess {
   sandboxPid: number | null = null;
   private readonly child: ChildProcess;
   private readonly execs = new Set<number>();
+  private frozen = false;
 
   /** `onEnd` is called when a started process ends, for any reason. */
   constructor(
@@ -90,11 +91,36 @@ export class BerthProcess {
     return this.pid !== null && this.finishedAt === null;
   }
 
+  /** Set while pause() holds the berth's processes stopped. */
+  get paused(): boolean {
+    return this.frozen && this.running;
+  }
+
+  /**
+   * SIGSTOP to every process group of the berth (the main one, the
+   * sandbox's, each exec's): its processes keep their memory and use no CPU
+   * until resume(). A process that left its group (setsid) is not frozen,
+   * as a container engine's freezer would; berths that need that run on Docker.
+   */
+  pause(): void {
+    if (!this.running) return;
+    this.frozen = true;
+    this.signalAll('SIGSTOP');
+  }
+
+  /** SIGCONT to every group pause() stopped. */
+  resume(): void {
+    this.frozen = false;
+    if (this.running) this.signalAll('SIGCONT');
+  }
+
   /** SIGTERM to the group, SIGKILL after the grace period; resolves when the process has ended. */
   async terminate(graceSeconds: number): Promise<void> {
     if (!this.running || this.pid === null) return this.ended;
     // The berth's own processes get the TERM; bwrap itself would end the sandbox at once.
     signalGroup(this.sandboxPid ?? this.pid, 'SIGTERM');
+    // A stopped process only acts on its TERM once continued.
+    if (this.frozen) this.resume();
     const timer = setTimeout(() => this.kill(), graceSeconds * 1000);
     await this.ended;
     clearTimeout(timer);
@@ -126,6 +152,11 @@ export class BerthProcess {
   private enter(): string[] {
     const pid = this.enterablePid();
     return pid === null || this.confinement === null ? [] : this.confinement.enter(pid);
+  }
+
+  private signalAll(signal: NodeJS.Signals): void {
+    for (const group of this.groups) signalGroup(group, signal);
+    if (this.sandboxPid !== null) signalGroup(this.sandboxPid, signal);
   }
 
   private kill(): void {

@@ -4,6 +4,7 @@ import { PassThrough, Writable } from 'node:stream';
 import pty from 'node-pty';
 import { BerthError } from '../../core/errors.js';
 import type { ExecOptions, ExecProcess } from '../types.js';
+import { pipePtyOutput } from './ptyOutput.js';
 import { signalGroup, signalName, signalNumber } from './signals.js';
 
 /** Where a local berth runs its processes. */
@@ -85,13 +86,9 @@ function withTerminal(
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   stderr.end();
-  term.onData((data) => {
-    if (stdout.write(data)) return;
-    term.pause();
-    stdout.once('drain', () => term.resume());
-  });
+  pipePtyOutput(term, stdout);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-    // node-pty reports exit only after the terminal's output is drained.
+    // node-pty reports exit only after its socket closed, which ./ptyOutput.ts puts off until the output is drained.
     term.onExit(({ exitCode, signal }) => {
       ended = true;
       stdout.end();

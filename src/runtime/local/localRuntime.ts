@@ -21,6 +21,7 @@ import { connectTcp, notListening } from '../connectTcp.js';
 import { dialAddress, summarise, type Listener } from '../procNet.js';
 import { listenersOfGroups } from './ownedPorts.js';
 import { prepareHome } from './home.js';
+import { writeHomeFiles } from './homeFiles.js';
 import { bwrapConfinement, enterNetworkArgs } from './sandbox/bwrap.js';
 import type { SandboxLayout } from './sandbox/layout.js';
 
@@ -63,6 +64,7 @@ const OWNED_FRESH_MS = 1_000;
  * isolation beyond a private home. Either way each still gets a port that is
  * free on the host, so PORT means the same in both. Local berths live and
  * die with this instance, so there is nothing to adopt after a restart.
+ * Pause is SIGSTOP to the berth's process groups, resume SIGCONT (./berthProcess.ts).
  */
 export class LocalRuntime implements Runtime {
   readonly kind = 'local';
@@ -112,6 +114,8 @@ export class LocalRuntime implements Runtime {
       }
       const current = this.berths.get(spec.name);
       if (current?.run.running) {
+        // A berth the gateway lost track of while paused is thawed, not left frozen, as on Docker.
+        current.run.resume();
         if (current.spec.hash === spec.hash) return observe(current);
         progress('creating', 'the environment changed; replacing the running one');
         await this.halt(current, this.options.stopGraceSeconds);
@@ -136,6 +140,14 @@ export class LocalRuntime implements Runtime {
 
   async list(): Promise<Observed[]> {
     return [...this.berths.values()].map(observe);
+  }
+
+  pause(name: string): Promise<void> {
+    return this.queued(name, async () => this.running(name).run.pause());
+  }
+
+  resume(name: string): Promise<void> {
+    return this.queued(name, async () => this.running(name).run.resume());
   }
 
   /**
@@ -237,6 +249,7 @@ export class LocalRuntime implements Runtime {
   private async start(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
     const port = await freeLoopbackPort();
     const home = await prepareHome(this.dataDir, spec.name);
+    if (spec.files?.length) await writeHomeFiles(home, spec.name, spec.files);
     const env: Record<string, string> = {
       ...(process.env.PATH === undefined ? {} : { PATH: process.env.PATH }),
       ...spec.env,
@@ -325,7 +338,7 @@ function observe(berth: LocalBerth): Observed {
   return {
     name: spec.name,
     user: spec.user,
-    state: run.running ? 'running' : berth.stopRequested ? 'stopped' : 'exited',
+    state: run.paused ? 'paused' : run.running ? 'running' : berth.stopRequested ? 'stopped' : 'exited',
     id: run.pid === null ? null : String(run.pid),
     exitCode: run.exitCode,
     startedAt: run.startedAt,
