@@ -11,6 +11,7 @@ import { BUSYBOX, removeByPrefix, withEngine } from '../helpers/docker.js';
 import { containersOf, HELLO_SERVER } from '../helpers/gatewaysOnPostgres.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 import { postgresForTests } from '../helpers/postgres.js';
+import { processAlive } from '../helpers/processAlive.js';
 import { berthServe, CLI, stopServe, type Served } from '../helpers/serve.js';
 
 /*
@@ -45,15 +46,6 @@ async function workersAnswering(base: string, count: number, ms: number): Promis
 
 function parentOf(pid: number): number {
   return Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The SSH listener's first line on a fresh connection. */
@@ -158,7 +150,7 @@ if (cluster !== null) {
 
       after(async () => {
         if (served !== undefined) {
-          for (const pid of workers?.keys() ?? []) if (alive(pid)) process.kill(pid, 'SIGKILL');
+          for (const pid of workers?.keys() ?? []) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
           await stopServe(served, 'SIGKILL');
         }
         await removeByPrefix(prefix, [`${prefix}-net`]);
@@ -205,7 +197,7 @@ if (cluster !== null) {
       });
 
       it('drains every worker on SIGTERM: readiness fails, requests are still served, then all exit and berth serve exits 0', async () => {
-        const pids = [...workers.keys()].filter(alive);
+        const pids = [...workers.keys()].filter(processAlive);
         served.child.kill('SIGTERM');
         const draining = await eventually(
           () => httpRequest(`${served.base}/_berth/readyz`).then((r) => (r.status === 503 ? r.body : undefined), () => undefined),
@@ -215,7 +207,7 @@ if (cluster !== null) {
         assert.match(draining, /draining/);
         assert.equal((await httpRequest(`${served.base}/`, as('ann'))).body, 'hello from ann\n', 'served while draining');
         assert.equal(await served.exited, 0, served.output());
-        for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} has exited`);
+        for (const pid of pids) assert.equal(processAlive(pid), false, `worker ${pid} has exited`);
         assert.equal(served.lines.filter((l) => l.msg === 'stopped').length, pids.length, 'each worker shut down in order');
         assert.ok(served.lines.some((l) => l.msg === 'every worker has stopped'));
       });
