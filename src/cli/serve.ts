@@ -113,7 +113,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...keyRoutes(store),
       ...eventRoutes(store),
       ...adminRoutes(config, spawner, audit),
-      ...pageRoutes(config, store, audit, () => prePuller.status()),
+      ...pageRoutes(config, store, audit),
       ...imageRoutes(() => prePuller.status()),
       ...tokenRoutes(store, tokens, audit),
       ...portRoutes(config, spawner, store, audit),

@@ -292,8 +292,6 @@ function refusalLevel(error: BerthError): ThrottledLevel {
   }
 }
 
-/** The path without the query: the query may carry tokens and never reaches a log. */
-
 function notRunningMessage(state: string): string {
   return state === 'failed'
     ? 'Your environment has failed; open it in a browser tab (or call POST /_berth/api/me/start) to start it again.'
