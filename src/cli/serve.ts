@@ -41,6 +41,7 @@ import { cullerLeadership } from '../store/leader.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 import { raiseFileLimit } from './fileLimit.js';
+import { leaveCluster, reportServing, stopRequested, superviseWorkers, supervisesWorkers } from './workers.js';
 import { recordingRoutes } from '../http/api/recordings.js';
 import { terminalRoutes } from '../http/terminal/routes.js';
 import { TerminalSockets } from '../http/terminal/socket.js';
@@ -189,14 +190,17 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   };
 }
 
-/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0. */
+/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0. With workers > 1, supervises that many of itself (./workers.ts). */
 export async function serve(loaded: LoadedConfig, version: string): Promise<void> {
+  if (supervisesWorkers(loaded.config)) return superviseWorkers(loaded.config);
   // Listening before starting: a signal during start-up (an init forwarding a quick `docker stop`) shuts down once started, rather than killing the process half-way.
-  const stopAsked = new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  const gateway = await startGateway(loaded, version);
-  await stopAsked;
-  await gateway.shutdown();
+  const stopAsked = stopRequested();
+  try {
+    const gateway = await startGateway(loaded, version);
+    reportServing();
+    await stopAsked;
+    await gateway.shutdown();
+  } finally {
+    leaveCluster();
+  }
 }
