@@ -42,6 +42,7 @@ import { cullerLeadership } from '../store/leader.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 import { raiseFileLimit } from './fileLimit.js';
+import { leaveCluster, reportServing, stopRequested, superviseWorkers, supervisesWorkers } from './workers.js';
 import { recordingRoutes } from '../http/api/recordings.js';
 import { terminalRoutes } from '../http/terminal/routes.js';
 import { TerminalSockets } from '../http/terminal/socket.js';
@@ -117,7 +118,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       ...keyRoutes(store),
       ...eventRoutes(store),
       ...adminRoutes(config, spawner, audit),
-      ...pageRoutes(config, store, audit, () => prePuller.status()),
+      ...pageRoutes(config, store, audit),
       ...imageRoutes(() => prePuller.status()),
       ...tokenRoutes(store, tokens, audit),
       ...portRoutes(config, spawner, store, audit),
@@ -203,19 +204,22 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   };
 }
 
-/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0; SIGHUP reopens the log files. */
+/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0; SIGHUP reopens the log files. With workers > 1, supervises that many of itself (./workers.ts). */
 export async function serve(loaded: LoadedConfig, version: string): Promise<void> {
+  if (supervisesWorkers(loaded.config)) return superviseWorkers(loaded.config);
   // Listening before starting: a signal during start-up (an init forwarding a quick `docker stop`) shuts down once started, rather than killing the process half-way.
-  const stopAsked = new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  const stopAsked = stopRequested();
   const berth = new BerthHandle(() => startGateway(loaded, version));
   // logrotate's postrotate sends SIGHUP: the files are reopened under their names, nothing else changes (and a SIGHUP during start-up does not kill).
   const reopen = () => berth.reopenLogs();
   process.on('SIGHUP', reopen);
-  await berth.start();
-  await stopAsked;
-  process.off('SIGHUP', reopen);
-  await berth.stop();
+  try {
+    await berth.start();
+    reportServing();
+    await stopAsked;
+    await berth.stop();
+  } finally {
+    process.off('SIGHUP', reopen);
+    leaveCluster();
+  }
 }

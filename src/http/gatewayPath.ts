@@ -6,7 +6,7 @@ export function isGatewayPath(path: string): boolean {
   return path.startsWith(GATEWAY_PREFIX) || path === '/_berth';
 }
 
-/** The path of a request URL, without its query. */
+/** The path of a request URL without the query: the query may carry tokens and never reaches a log. */
 export function pathOf(url: string | undefined): string {
   if (!url) return '/';
   const q = url.indexOf('?');

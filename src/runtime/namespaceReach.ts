@@ -13,8 +13,8 @@ const RELAY_IDLE_MS = 5 * 60_000;
 
 interface BerthRelay {
   pid: number;
-  /** The namespace the relay entered, as /proc/<pid>/ns/net reads ("net:[4026532291]"): a container that restarted has another. */
-  netns: string;
+  /** The namespace the relay entered, as /proc/<pid>/ns/net reads ("net:[4026532291]"): a container that restarted has another; null while it is read. */
+  netns: string | null;
   relay: Promise<NamespaceRelay>;
   idle: NodeJS.Timeout;
 }
@@ -42,6 +42,8 @@ export class NamespaceReach {
   async knownPid(name: string): Promise<number | null> {
     const entry = this.relays.get(name);
     if (!entry) return null;
+    // Still starting: the connection waits for that relay (which fails by itself if the process is gone).
+    if (entry.netns === null) return entry.pid;
     if ((await netnsOf(entry.pid)) === entry.netns) return entry.pid;
     this.forget(name);
     return null;
@@ -106,25 +108,26 @@ export class NamespaceReach {
     for (const name of [...this.relays.keys()]) this.forget(name);
   }
 
-  private async relayFor(name: string, pid: number): Promise<NamespaceRelay> {
-    let entry = this.relays.get(name);
-    if (entry && entry.pid !== pid) {
-      this.forget(name);
-      entry = undefined;
+  private relayFor(name: string, pid: number): Promise<NamespaceRelay> {
+    const known = this.relays.get(name);
+    if (known?.pid === pid) {
+      known.idle.refresh();
+      return known.relay;
     }
-    if (!entry) {
-      const netns = await netnsOf(pid);
+    if (known) this.forget(name);
+    // Kept before anything is awaited: the connections of a berth's first burst of requests share
+    // this one relay; each starting its own would leave all but the last running, unclosed.
+    const relay = netnsOf(pid).then((netns) => {
       if (netns === null) throw new Error(`/proc/${pid}/ns/net cannot be read: the container's process is gone or not visible from the gateway`);
-      const relay = NamespaceRelay.start(this.enter(pid));
-      entry = { pid, netns, relay, idle: this.idleTimer(name) };
-      this.relays.set(name, entry);
-      relay.then(
-        () => this.logger.debug({ berth: name, pid }, 'network namespace relay started'),
-        () => this.relays.get(name) === entry && this.forget(name),
-      );
-    } else {
-      entry.idle.refresh();
-    }
+      entry.netns = netns;
+      return NamespaceRelay.start(this.enter(pid));
+    });
+    const entry: BerthRelay = { pid, netns: null, relay, idle: this.idleTimer(name) };
+    this.relays.set(name, entry);
+    entry.relay.then(
+      () => this.logger.debug({ berth: name, pid }, 'network namespace relay started'),
+      () => this.relays.get(name) === entry && this.forget(name),
+    );
     return entry.relay;
   }
 

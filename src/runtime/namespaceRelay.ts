@@ -46,8 +46,11 @@ export class NamespaceRelay {
     child.once('exit', (code, signal) => this.end(new Error(`the relay ended (${signal ?? `code ${code}`})`)));
   }
 
-  /** Starts a relay through `enter` (e.g. `nsenter --target=PID --net --`); rejects with what nsenter or node said when it cannot. */
-  static start(enter: readonly string[]): Promise<NamespaceRelay> {
+  /**
+   * Starts a relay through `enter` (e.g. `nsenter --target=PID --net --`); rejects with what nsenter
+   * or node said when it cannot, or (code ETIMEDOUT: slow, not impossible) when it took longer than `timeoutMs`.
+   */
+  static start(enter: readonly string[], timeoutMs = START_TIMEOUT_MS): Promise<NamespaceRelay> {
     const [file = 'nsenter', ...args] = enter;
     return new Promise((resolve, reject) => {
       const child = spawn(file, [...args, process.execPath, ...loaderFlags(process.execArgv), RELAY_SCRIPT], {
@@ -59,12 +62,13 @@ export class NamespaceRelay {
       child.stderr?.on('data', (chunk: string) => {
         if (stderr.length < STDERR_KEPT) stderr += chunk;
       });
-      const fail = (why: string) => {
+      const fail = (why: string, code?: string) => {
         clearTimeout(timer);
         child.kill('SIGKILL');
-        reject(new Error(`${why}${stderr.trim() === '' ? '' : `: ${stderr.trim().slice(0, STDERR_KEPT)}`}`));
+        reject(Object.assign(new Error(`${why}${stderr.trim() === '' ? '' : `: ${stderr.trim().slice(0, STDERR_KEPT)}`}`), code === undefined ? {} : { code }));
       };
-      const timer = setTimeout(() => fail(`the relay did not start within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
+      // A timeout, as the connect's own: a loaded host is no reason for the runtime to give the namespace path up for good.
+      const timer = setTimeout(() => fail(`the relay did not start within ${timeoutMs / 1000} s`, 'ETIMEDOUT'), timeoutMs);
       child.once('error', (err) => fail(`cannot run nsenter (${err.message})`));
       child.once('exit', (code, signal) => fail(`${enter.join(' ')} ended (${signal ?? `code ${code}`})`));
       child.once('message', (message: RelayReady) => {

@@ -86,13 +86,13 @@ export class ImagePrePuller {
         pull.message = message;
         this.logger.info({ image: pull.image }, message);
       });
-      const seconds = Math.round((Date.now() - began) / 100) / 10;
-      this.set(pull, outcome, outcome === 'pulled' ? `pulled in ${seconds} s` : 'already on the engine', null);
+      const seconds = Number(((Date.now() - began) / 1000).toFixed(1));
+      this.set(pull, outcome, outcome === 'pulled' ? `pulled in ${seconds.toFixed(1)} s` : 'already on the engine', null);
       this.logger.info({ image: pull.image, outcome, seconds }, outcome === 'pulled' ? 'image pulled ahead of its first berth' : 'image already on the engine');
     } catch (err) {
       const error = asBerthError(err);
       const delayMs = Math.min(this.backoff.maxMs, this.backoff.firstMs * 2 ** (pull.attempts - 1));
-      this.set(pull, 'failed', error.logMessage, Date.now() + delayMs);
+      this.set(pull, 'failed', error.logMessage.trim(), Date.now() + delayMs);
       this.logger.warn({ image: pull.image, attempts: pull.attempts, retryInSeconds: delayMs / 1000, reason: error.logMessage }, 'could not pull the image ahead of its first berth; will retry');
       if (this.closed) return;
       const timer = setTimeout(() => {

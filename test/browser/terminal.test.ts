@@ -346,7 +346,8 @@ function suite(runtime: Runtime): void {
         [webRecording, 'web-terminal-recorded-line'],
       ] as const) {
         await root.page.locator(`#recording-list li[data-id="${recording.id}"] button`).click();
-        await root.page.locator('#recording-player .ap-term', { hasText: text }).waitFor({ timeout: WAIT_MS });
+        // The player replays the whole session (gaps cut to idleTimeLimit, 2 s): the web terminal's spans every test above, longer on a loaded machine.
+        await root.page.locator('#recording-player .ap-term', { hasText: text }).waitFor({ timeout: 3 * WAIT_MS });
         await root.page.locator('#recording-player').scrollIntoViewIfNeeded();
         await screenshot(root.page, `recording-${recording.kind}-${runtime.kind}`);
       }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { DESKTOP, launchBrowser, screenshot, WAIT_MS } from '../browser/harness.js';
 import { BUSYBOX, DOCKER, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import { writeGatewayConfig } from '../helpers/gatewayConfig.js';
 import { eventually, httpRequest } from '../helpers/http.js';
@@ -16,7 +17,7 @@ import { berthServe, stopServe, type Served } from '../helpers/serve.js';
  * engine, with the template's image and a profile's image in a real registry
  * on loopback (../helpers/registry.ts) and missing from the engine. The
  * gateway pulls them at start with nobody signed in, shows each on the admin
- * page and GET /_berth/api/images, and logs the pull; an image that does not
+ * page (in Chromium) and GET /_berth/api/images, and logs the pull; an image that does not
  * exist fails with the engine's reason and is retried. Changing the
  * template's image (the configuration is read at start) pulls the new one at
  * the start that brings it, so the first berth from it does not wait.
@@ -96,11 +97,22 @@ await withEngine('images pulled ahead', () => {
       assert.match(failed.message, /manifest unknown|not found/i, `the engine's reason: ${failed.message}`);
       assert.ok(failed.retryAt !== null, 'a retry is scheduled');
 
-      const page = await httpRequest(`${gateway.base}/_berth/admin`, { headers: { ...asRoot, accept: 'text/html' } });
-      assert.equal(page.status, 200);
-      const entry = (name: string) => new RegExp(`<li data-image="${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}">.*?</li>`).exec(page.body)?.[0] ?? '';
-      assert.match(entry(image('v1')), /Pulled.*pulled in [\d.]+ s/);
-      assert.match(entry(image('no-such-tag')), /Failed.*(manifest unknown|not found).*Retrying at/i);
+      // The admin page as an administrator's browser shows it (header mode: the auth proxy's header on every request).
+      const browser = await launchBrowser();
+      try {
+        const context = await browser.newContext({ viewport: DESKTOP, extraHTTPHeaders: asRoot });
+        context.setDefaultTimeout(WAIT_MS);
+        const page = await context.newPage();
+        await page.goto(`${gateway.base}/_berth/admin`);
+        const entry = (name: string) => page.locator(`#images li[data-image="${name}"]`);
+        await entry(image('v1')).filter({ hasText: 'Pulled' }).waitFor();
+        assert.match(await entry(image('v1')).innerText(), /pulled in [\d.]+ s/);
+        await entry(image('no-such-tag')).filter({ hasText: 'Failed' }).waitFor();
+        assert.match(await entry(image('no-such-tag')).innerText(), /(manifest unknown|not found)[\s\S]*Retrying at/i);
+        await screenshot(page, 'admin-images');
+      } finally {
+        await browser.close();
+      }
 
       const logged = gateway.lines.filter((l) => l.image === image('v1')).map((l) => String(l.msg));
       assert.ok(logged.includes('image pulled ahead of its first berth'), logged.join('\n'));
@@ -113,7 +125,7 @@ await withEngine('images pulled ahead', () => {
     });
 
     it("pulls a changed template image at the start that brings it, so the first berth from it does not wait for a pull", async () => {
-      await stopServe(gateway as Served, 'SIGTERM');
+      if (gateway) await stopServe(gateway, 'SIGTERM');
       configure('v2');
       assert.equal(await onEngine(image('v2')), false);
       gateway = await berthServe(['--config', configFile], {});

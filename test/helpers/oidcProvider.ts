@@ -135,10 +135,12 @@ export async function step(jar: CookieJar, url: string, init: { method?: string;
 /**
  * Signs in at the gateway up to the provider's redirect back, the way a
  * browser would: starts the flow, logs in at the provider's form, and returns
- * the callback URL (with code and state) without visiting it.
+ * the callback URL (with code and state) without visiting it. `loginAt` is
+ * where the sign-in form is posted: one gateway of several behind
+ * `gatewayUrl` (the publicUrl), or by default `gatewayUrl` itself.
  */
-export async function signInUntilCallback(gatewayUrl: string, login: string, jar = new CookieJar()): Promise<{ callbackUrl: string; jar: CookieJar }> {
-  let res = await step(jar, `${gatewayUrl}/_berth/login`, { method: 'POST', form: { next: '/' }, origin: gatewayUrl });
+export async function signInUntilCallback(gatewayUrl: string, login: string, jar = new CookieJar(), loginAt = gatewayUrl): Promise<{ callbackUrl: string; jar: CookieJar }> {
+  let res = await step(jar, `${loginAt}/_berth/login`, { method: 'POST', form: { next: '/' }, origin: gatewayUrl });
   for (let hops = 0; hops < 10; hops++) {
     const location = res.headers.get('location');
     if (res.status === 200) {

@@ -20,11 +20,12 @@ export function nginxMissing(): string | null {
   return null;
 }
 
-/** The README's nginx block for TLS in front of the gateway. */
-export function readmeNginxBlock(): string {
+/** The README's nginx block that starts with `opening`: by default the one for TLS in front of the gateway. */
+export function readmeNginxBlock(opening = 'map $http_upgrade'): string {
   const readme = readFileSync('README.md', 'utf8');
-  const block = /```nginx\n(map \$http_upgrade[\s\S]*?)```/.exec(readme)?.[1];
-  if (block === undefined) throw new Error('README has no nginx block starting with the Upgrade map');
+  const escaped = opening.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const block = new RegExp(`\`\`\`nginx\\n(${escaped}[\\s\\S]*?)\`\`\``).exec(readme)?.[1];
+  if (block === undefined) throw new Error(`README has no nginx block starting with "${opening}"`);
   return block;
 }
 
@@ -46,13 +47,22 @@ export function makeCertificate(dir: string, names: string[]): { cert: string; k
 
 export async function startNginx(port: number, upstream: string, names: string[]): Promise<Nginx> {
   const root = mkdtempSync(join(tmpdir(), 'b19-nginx-'));
-  mkdirSync(join(root, 'tmp'));
   const { cert, key } = makeCertificate(root, names);
   const server = readmeNginxBlock()
     .replace('listen 443 ssl;', `listen 127.0.0.1:${port} ssl;`)
     .replace('/etc/ssl/berth/fullchain.pem', cert)
     .replace('/etc/ssl/berth/privkey.pem', key)
     .replace('http://127.0.0.1:8000', `http://${upstream}`);
+  return runNginx(root, port, server);
+}
+
+/**
+ * nginx in the foreground with `server` (http-level directives: a server
+ * block, maps, upstreams) as its whole http block, everything it writes
+ * under `root`, which close() removes; resolves once it accepts on `port`.
+ */
+export async function runNginx(root: string, port: number, server: string): Promise<Nginx> {
+  mkdirSync(join(root, 'tmp'));
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${root}/tmp/${t};`).join('\n');
   writeFileSync(
     join(root, 'nginx.conf'),

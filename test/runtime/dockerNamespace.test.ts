@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -11,7 +13,7 @@ import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthSpec } from '../../src/runtime/types.js';
 import { eventually, run, within } from '../conformance/runtime.js';
 import { httpThrough } from '../helpers/http.js';
-import { BUSYBOX, DEBIAN, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
+import { BUSYBOX, DEBIAN, engine, LOOPBACK_SERVER, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 
 /*
  * The docker runtime's way into a berth's own loopback (a relay in the
@@ -117,6 +119,14 @@ await withEngine('docker network namespace reach', () => {
       }
     });
 
+    // A relay that came up late on a loaded host failed without a code, so the runtime took the namespace
+    // for one it cannot enter and used the bridge for good, where loopback-only listeners cannot be reached.
+    it('rejects a relay slow to start as a timeout (ETIMEDOUT), not as a namespace that cannot be entered', { timeout: TEST_MS }, async () => {
+      const slow = ['sh', '-c', 'sleep 5; exec "$@"', 'slow-enter'];
+      await assert.rejects(NamespaceRelay.start(slow, 300), (err: NodeJS.ErrnoException) => err.code === 'ETIMEDOUT' && /did not start within 0\.3 s/.test(err.message));
+      await assert.rejects(NamespaceRelay.start(['false']), (err: NodeJS.ErrnoException) => err.code === undefined, 'a relay that cannot start at all keeps no timeout code');
+    });
+
     it('hands over a connection to a server that speaks first without losing its first bytes', { timeout: TEST_MS }, async () => {
       const talker = specFor('ns-talker', DEBIAN, ['sh', '-c', 'exec sleep 1000']);
       await runtime.ensure(talker, () => undefined);
@@ -147,6 +157,28 @@ await withEngine('docker network namespace reach', () => {
       await runtime.ensure(spec, () => undefined);
       await serveInBerth(runtime, spec, '127.0.0.1', 7304, 'second-run');
       assert.equal((await eventually(() => httpThrough(() => runtime.connect(spec.name, 7304)).catch(() => undefined), 'the second run')).body, 'second-run\n');
+      await runtime.stop(spec.name, { remove: true, graceSeconds: GRACE });
+    });
+
+    // A berth's first burst of requests (a follower gateway serving a berth another made) each started a
+    // relay: on a loaded host none came up within its start timeout, and all but the last were left running.
+    it('starts one relay for a burst of first connections to a berth, not one each', { timeout: TEST_MS }, async () => {
+      const spec = specFor('ns-burst', BUSYBOX, LOOPBACK_SERVER);
+      await runtime.ensure(spec, () => undefined);
+      await eventually(async () => (await runtime.listening(spec.name)).some((l) => l.port === spec.port), 'the berth to listen');
+      const replies = await Promise.all(Array.from({ length: 8 }, () => httpThrough(() => runtime.connect(spec.name, spec.port))));
+      assert.deepEqual(new Set(replies.map((r) => r.body)), new Set(['loopback\n']));
+      const netns = readlinkSync(`/proc/${(await engine.getContainer(`${prefix}-${spec.name}`).inspect()).State.Pid}/ns/net`);
+      const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
+      const relays = children.filter((line) => line.includes('nsRelay')).map((line) => Number(line.trim().split(/\s+/)[0]));
+      const inBerth = relays.filter((pid) => {
+        try {
+          return readlinkSync(`/proc/${pid}/ns/net`) === netns;
+        } catch {
+          return false;
+        }
+      });
+      assert.equal(inBerth.length, 1, `relays in the berth's namespace: ${inBerth.join(', ')}`);
       await runtime.stop(spec.name, { remove: true, graceSeconds: GRACE });
     });
   });

@@ -61,6 +61,16 @@ async function oldBerth(network: string, name: string, running: boolean): Promis
   return container.id;
 }
 
+/** The networks named exactly `name` (the engine's name filter also matches parts of names). */
+async function networksNamed(name: string) {
+  return (await engine.listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name);
+}
+
+/** Frees the engine's few address pools as soon as a test is done with its networks. */
+async function removeNetworksNamed(name: string): Promise<void> {
+  for (const network of await networksNamed(name)) await engine.getNetwork(network.Id).remove();
+}
+
 const startupError = async (runtime: DockerRuntime): Promise<BerthError> => {
   const err = await runtime.prepare().then(
     () => assert.fail('prepare() accepted a network that lets berths reach each other'),
@@ -96,6 +106,43 @@ await withEngine('docker berth network', () => {
       assert.equal(runtime.isBerthAddress(ipam.Gateway), false, 'the bridge address is the host, not a berth');
       for (const other of ['127.0.0.1', '::1', '192.0.2.7', undefined]) assert.equal(runtime.isBerthAddress(other), false, String(other));
       await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+    });
+
+    // Three gateways starting at once on one engine each created the network; every later use of its name then failed as "ambiguous".
+    it('leaves one berth network when several gateways prepare it at once, so its name is never ambiguous', { timeout: TEST_MS }, async () => {
+      const name = `${prefix}-at-once`;
+      await Promise.all(Array.from({ length: 6 }, () => runtimeOn(name).prepare()));
+      const named = await networksNamed(name);
+      assert.equal(named.length, 1, `networks named ${name}: ${named.map((n) => n.Id).join(', ')}`);
+      assert.equal((await networkInfo(name)).Options[ISOLATION_OPTION], 'false');
+      await removeNetworksNamed(name);
+    });
+
+    it('keeps the first of berth networks made twice under one name (an earlier race) and removes the other', { timeout: TEST_MS }, async () => {
+      const name = `${prefix}-twice`;
+      const made = async () => (await engine.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: false, Options: { [ISOLATION_OPTION]: 'false' }, Labels: { 'berth.managed': 'true' } })).id;
+      const first = await made();
+      await made();
+      await runtimeOn(name).prepare();
+      assert.equal((await networkInfo(name)).Id, first, 'the first one is kept, and its name resolves again');
+      const spec = berthSpecFor(configSchema.parse({ environment: { image: BUSYBOX, command: ['sleep', '1000'] } }), 'twice-user');
+      const runtime = runtimeOn(name);
+      await runtime.ensure(spec, () => undefined);
+      assert.equal((await engine.getContainer(`${prefix}-${spec.name}`).inspect()).State.Running, true, 'a berth starts on it');
+      await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+      await removeNetworksNamed(name);
+    });
+
+    it('refuses to pick between two networks of one name when the other is not Berth\'s, naming it and the fix, removing nothing', { timeout: TEST_MS }, async () => {
+      const name = `${prefix}-twice-theirs`;
+      const made = async (labels: Record<string, string>) =>
+        (await engine.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: false, Options: { [ISOLATION_OPTION]: 'false' }, Labels: labels })).id;
+      await made({ 'berth.managed': 'true' });
+      const theirs = await made({});
+      const err = await startupError(runtimeOn(name));
+      assert.match(err.logMessage, new RegExp(`2 networks named ${name}.*${theirs.slice(0, 12)} was not made by Berth.*docker network rm ${theirs.slice(0, 12)}`));
+      assert.equal((await networksNamed(name)).length, 2, 'nothing removed');
+      await removeNetworksNamed(name);
     });
 
     it('re-creates an older release\'s berth network when no berth runs on it, keeping the homes', { timeout: TEST_MS }, async () => {

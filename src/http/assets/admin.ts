@@ -1,7 +1,8 @@
 /**
  * The admin page's script, served at /_berth/assets/admin.js: fills the
- * table of berths from GET /_berth/api/berths every few seconds, filters it
- * by user as one types, and stops or restarts a berth.
+ * table of berths from GET /_berth/api/berths and the images pulled ahead
+ * from GET /_berth/api/images every few seconds, filters the berths by user
+ * as one types, and stops or restarts a berth.
  */
 export const adminScript = `
 (function () {
@@ -51,8 +52,27 @@ export const adminScript = `
     }
   }
 
+  var PULLS = { queued: ['Queued', 'starting'], pulling: ['Pulling', 'starting'], present: ['Present', 'ready'], pulled: ['Pulled', 'ready'], failed: ['Failed', 'failed'] };
+
+  function pullItem(p) {
+    var label = PULLS[p.state] || [p.state, ''];
+    var retry = p.retryAt ? ' Retrying at ' + B.when(p.retryAt) + ' (attempt ' + (p.attempts + 1) + ').' : '';
+    return el('li', { 'data-image': p.image }, [el('span', { class: 'badge ' + label[1], text: label[0] }),
+      el('div', { class: 'grow' }, [el('div', { class: 'title mono', text: p.image }), el('div', { class: 'meta', text: (retry ? p.message.replace(/\\.?$/, '.') : p.message) + retry })])]);
+  }
+
+  function loadImages() {
+    return B.request('GET', '/_berth/api/images').then(function (r) {
+      if (!r.ok) return;
+      B.replace($('images'), r.data.images.length === 0
+        ? [el('li', { class: 'empty', text: 'No images to pull ahead: this runtime pulls none, or no image is configured.' })]
+        : r.data.images.map(pullItem));
+    });
+  }
+
   function load() {
     clearTimeout(timer);
+    loadImages();
     return B.request('GET', '/_berth/api/berths').then(function (r) {
       if (r.ok) {
         berths = r.data.berths.sort(function (a, b) { return a.user < b.user ? -1 : a.user > b.user ? 1 : 0; });

@@ -1,5 +1,4 @@
 import type { StoredAuditEvent } from '../../audit/kinds.js';
-import type { ImagePull } from '../../spawner/prePull.js';
 import type { BerthEvent } from '../../store/store.js';
 import { activitySection } from './activity.js';
 import { escapeHtml, page } from './html.js';
@@ -15,32 +14,13 @@ function failureList(failures: BerthEvent[]): string {
     .join('')}</ul>`;
 }
 
-const PULL_LABELS: Record<ImagePull['state'], [string, string]> = {
-  queued: ['Queued', 'starting'],
-  pulling: ['Pulling', 'starting'],
-  present: ['Present', 'ready'],
-  pulled: ['Pulled', 'ready'],
-  failed: ['Failed', 'failed'],
-};
-
-/** The images pulled ahead of their first berth (src/spawner/prePull.ts), with progress or the engine's reason. */
-function imageList(pulls: ImagePull[]): string {
-  if (pulls.length === 0) return '<p class="empty">No images to pull ahead: this runtime pulls none, or no image is configured.</p>';
-  return `<ul class="list images">${pulls
-    .map((p) => {
-      const [label, tone] = PULL_LABELS[p.state];
-      const retry = p.retryAt === null ? '' : ` Retrying at ${new Date(p.retryAt).toISOString().replace('T', ' ').slice(0, 19)} (attempt ${p.attempts + 1}).`;
-      return `<li data-image="${escapeHtml(p.image)}"><span class="badge ${tone}">${label}</span><div class="grow"><div class="title mono">${escapeHtml(p.image)}</div><div class="meta">${escapeHtml(p.message)}${escapeHtml(retry)}</div></div></li>`;
-    })
-    .join('')}</ul>`;
-}
-
 /**
- * GET /_berth/admin: every berth, with stop and restart. The table is filled
- * and refreshed by assets/admin.ts from GET /_berth/api/berths; recent spawn
- * failures (from the store's events) and the images pulled ahead are rendered here.
+ * GET /_berth/admin: every berth, with stop and restart. The table and the
+ * images pulled ahead are filled and refreshed by assets/admin.ts from GET
+ * /_berth/api/berths and /_berth/api/images; recent spawn failures (from the
+ * store's events) are rendered here.
  */
-export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; activity: StoredAuditEvent[]; signOut: boolean; recordings: boolean; images: ImagePull[] }): string {
+export function adminPage(options: { user: string; csrfToken: string; failures: BerthEvent[]; activity: StoredAuditEvent[]; signOut: boolean; recordings: boolean }): string {
   return page({
     title: 'Admin',
     wide: true,
@@ -65,7 +45,8 @@ ${failureList(options.failures)}
 </section>
 <section class="card" aria-labelledby="images-title">
 <h2 id="images-title">Images</h2>
-${imageList(options.images)}
+<p class="muted small">Pulled ahead of their first berth when the gateway starts.</p>
+<ul class="list images" id="images"><li class="empty">Loading…</li></ul>
 </section>
 ${activitySection(options.activity, { title: 'Activity', empty: 'Nothing recorded yet.', more: 'The newest events of everyone; GET /_berth/api/audit filters by user, kind and time.' })}
 ${options.recordings ? recordingsCard(true) : ''}`,

@@ -2,7 +2,6 @@ import type { AuditLog } from '../../audit/auditLog.js';
 import { sshAccess } from '../../cli/sshInfo.js';
 import type { Config } from '../../config/schema.js';
 import { gatewayHostKeys, type HostKey } from '../../ssh/hostKeys.js';
-import type { ImagePull } from '../../spawner/prePull.js';
 import type { Store } from '../../store/store.js';
 import { contentSecurityPolicy, sendHtml } from '../respond.js';
 import type { Route } from '../routes.js';
@@ -18,7 +17,7 @@ const ACTIVITY_SHOWN = 20;
 const ADMIN_ACTIVITY_SHOWN = 50;
 
 /** The signed-in pages: the dashboard at /_berth/ and, for admins, /_berth/admin. */
-export function pageRoutes(config: Config, store: Store, audit: Pick<AuditLog, 'query'>, images: () => ImagePull[] = () => []): Route[] {
+export function pageRoutes(config: Config, store: Store, audit: Pick<AuditLog, 'query'>): Route[] {
   // Read (made, the first time) once: the SSH server owns them, the dashboard only shows their fingerprints.
   let hostKeys: HostKey[] | null = null;
   // Header mode signs in and out at the auth proxy in front; the other modes have /_berth/logout.
@@ -48,7 +47,7 @@ export function pageRoutes(config: Config, store: Store, audit: Pick<AuditLog, '
       handler: async ({ res, user, csrfToken = '' }) => {
         const failures = (await store.recentEvents(null, EVENTS_SCANNED)).filter((e) => e.kind === 'failed').slice(0, FAILURES_SHOWN);
         const activity = await audit.query({ limit: ADMIN_ACTIVITY_SHOWN });
-        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures, activity, signOut, recordings, images: images() }), policy);
+        sendHtml(res, 200, adminPage({ user: user.name, csrfToken, failures, activity, signOut, recordings }), policy);
       },
     },
   ];

@@ -57,6 +57,7 @@ type NetworkInfo = {
 export async function prepareBerthNetwork(docker: Docker, name: string, logger: Logger): Promise<BerthNetwork> {
   // Asked first: Podman ignores the option whatever its networks report, so nothing it says can be trusted to isolate.
   if (await isPodman(docker)) return { kind: 'own', internal: (await inspectNetwork(docker, name))?.Internal === true };
+  await keepOneNetworkNamed(docker, name);
   const existing = await inspectNetwork(docker, name);
   if (existing === null) return create(docker, name);
   if (isolates(existing)) return described(existing);
@@ -111,9 +112,41 @@ async function make(docker: Docker, name: string): Promise<NetworkInfo> {
     // Made meanwhile by another gateway or call: checked below like any other.
     if (engineStatus(err) !== 409) throw err;
   }
+  await keepOneNetworkNamed(docker, name);
   const made = await inspectNetwork(docker, name);
   if (made === null) throw notIsolated(name, null, []);
   return made;
+}
+
+/**
+ * Docker's CheckDuplicate is no lock: gateways starting at once on one engine
+ * can each create `name`, and the engine then refuses every use of the name
+ * ("network … is ambiguous"), on every gateway, until all but one are gone.
+ * Every gateway keeps the same one (the first made; then the lowest id) and
+ * removes the others Berth made while nothing is attached to them; a
+ * duplicate it did not make, or one in use, is reported with the fix.
+ */
+async function keepOneNetworkNamed(docker: Docker, name: string): Promise<void> {
+  // The name filter matches parts of names: only exact ones count.
+  const same = (await docker.listNetworks({ filters: { name: [name] } })).filter((n) => n.Name === name);
+  if (same.length < 2) return;
+  const [, ...extra] = same.sort((a, b) => Date.parse(a.Created) - Date.parse(b.Created) || a.Id.localeCompare(b.Id));
+  for (const network of extra) {
+    const info = await docker.getNetwork(network.Id).inspect().catch(() => null) as NetworkInfo | null;
+    if (info === null) continue;
+    const attached = Object.values(info.Containers ?? {}).map((c) => c.Name);
+    if (info.Labels?.[LABEL.managed] !== 'true' || attached.length > 0) {
+      throw new BerthError({
+        code: 'runtime_unavailable',
+        userMessage: 'Berths cannot be started: their network name is ambiguous on the engine; tell the operator.',
+        logMessage: `the engine has ${same.length} networks named ${name}, and ${network.Id.slice(0, 12)} ${attached.length > 0 ? `is in use by ${attached.join(', ')}` : 'was not made by Berth'}; to fix, keep one: docker network rm ${network.Id.slice(0, 12)}`,
+      });
+    }
+    await docker.getNetwork(network.Id).remove().catch((err: unknown) => {
+      // Another gateway removed it first.
+      if (engineStatus(err) !== 404) throw err;
+    });
+  }
 }
 
 async function isPodman(docker: Docker): Promise<boolean> {

@@ -99,8 +99,9 @@ export class BerthProcess {
   /**
    * SIGSTOP to every process group of the berth (the main one, the
    * sandbox's, each exec's): its processes keep their memory and use no CPU
-   * until resume(). A process that left its group (setsid) is not frozen,
-   * as a container engine's freezer would; berths that need that run on Docker.
+   * until resume(). Unlike a container engine's cgroup freezer, this misses
+   * a process that left the berth's groups (setsid); berths that need every
+   * process frozen run on Docker or Podman.
    */
   pause(): void {
     if (!this.running) return;
