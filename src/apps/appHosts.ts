@@ -7,6 +7,7 @@ import { safeNext } from '../auth/next.js';
 import { headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
+import { noteUser } from '../http/accessLog.js';
 import type { Forwarder } from '../http/forwarder.js';
 import { headerValues } from '../http/headerValues.js';
 import type { Logger } from '../log/logger.js';
@@ -84,6 +85,7 @@ export class AppHosts {
       }
       throw signInError(app);
     }
+    if (admitted.visitor !== null) noteUser(res, admitted.visitor);
     const target = await this.reach(req, admitted);
     if (res.destroyed) return;
     this.deps.forwarder.web(req, res, owner, target, visitorHeader(admitted.visitor));
@@ -99,6 +101,7 @@ export class AppHosts {
     const owner = await this.owner(app);
     const admitted = await this.admit(req, app, owner);
     if (admitted === 'sign_in') throw signInError(app);
+    if (admitted.visitor !== null) noteUser(socket, admitted.visitor);
     const target = await this.reach(req, admitted);
     if (socket.destroyed) return;
     this.deps.forwarder.upgrade(req, socket, head, owner, target, visitorHeader(admitted.visitor));

@@ -6,6 +6,7 @@ import type { Authenticator } from '../auth/types.js';
 import { bearerToken, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
+import { noteBerth, noteStatus, noteUser } from '../http/accessLog.js';
 import type { Logger } from '../log/logger.js';
 import type { BerthPort } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
@@ -74,6 +75,9 @@ export class Tunnels {
     socket.once('close', abandon);
     this.server.handleUpgrade(req, socket, head, (ws) => {
       socket.off('close', abandon);
+      noteUser(socket, visitor);
+      noteBerth(socket, owner, port);
+      noteStatus(socket, 101);
       const release = directory.hold(owner);
       const stream = createWebSocketStream(ws);
       const close = () => {

@@ -1,11 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { BerthError } from '../core/errors.js';
+import { version } from './version.js';
 
 const HELP = `berth: a gateway that gives every signed-in user their own container
 
 Usage:
-  berth serve [--config FILE]          run the gateway (HTTP, SSH, spawner, culler)
+  berth serve [--workers N] [--config FILE]
+                                       run the gateway (HTTP, SSH, spawner, culler); with --workers N
+                                       (or the key workers), N gateway processes share its ports and
+                                       the PostgreSQL store, and a worker that dies is started again;
+                                       SIGTERM or SIGINT stops it in order, SIGHUP reopens its log
+                                       files (logrotate)
   berth config check [--config FILE]   print the effective configuration (in header mode, first the header
                                        believed), or every error with its key
   berth forward [--gateway URL] [--token T] LOCALPORT [USER/]PORT
@@ -33,11 +38,6 @@ else the defaults. Any key can be overridden by an environment variable named
 after its path, e.g. BERTH_LISTEN_HTTP=0.0.0.0:8000 for listen.http.
 `;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 function takeConfigFlag(args: string[]): { file: string | undefined; rest: string[] } {
   const rest: string[] = [];
   let file: string | undefined;
@@ -61,6 +61,15 @@ function takeToFlag(args: string[]): string {
   if (args.length === 2 && first === '--to' && second !== undefined) return second;
   if (args.length === 1 && first?.startsWith('--to=')) return first.slice('--to='.length);
   throw new UsageError('store copy needs --to postgres://… (the URL of an empty PostgreSQL database)');
+}
+
+/** `--workers N` or `--workers=N` (serve's only flag besides --config); undefined without it. */
+function takeWorkersFlag(args: string[]): string | undefined {
+  const [first, second] = args;
+  if (args.length === 0) return undefined;
+  if (args.length === 2 && first === '--workers' && second !== undefined) return second;
+  if (args.length === 1 && first?.startsWith('--workers=')) return first.slice('--workers='.length);
+  throw new UsageError(`serve takes --workers N and --config FILE only, not: ${args.join(' ')}`);
 }
 
 class UsageError extends Error {}
@@ -117,9 +126,11 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(await storeCopy(loadConfig({ file }).config, to));
     return 0;
   }
-  if (command === 'serve' && rest.length === 0) {
+  if (command === 'serve') {
+    const workers = takeWorkersFlag(rest);
     const { serve } = await import('./serve.js');
-    await serve(loadConfig({ file }), version());
+    // The flag is the `workers` key set from the command line: validated with the rest of the configuration.
+    await serve(loadConfig({ file, env: workers === undefined ? process.env : { ...process.env, BERTH_WORKERS: workers } }), version());
     return 0;
   }
   throw new UsageError(`unknown command: ${argv.join(' ')}`);

@@ -25,7 +25,8 @@ import { Gateway } from '../http/gateway.js';
 import { createProxy, stripRules } from '../http/proxy/index.js';
 import { pageRoutes } from '../http/pages/routes.js';
 import { listenHttp } from '../http/server.js';
-import { chooseLogFormat, createLogger } from '../log/logger.js';
+import { BerthHandle, type StartedGateway } from '../embed/handle.js';
+import { isLogger, openGatewayLogs, type LogTarget } from '../log/gatewayLogs.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createRuntime } from '../runtime/registry.js';
 import { Culler } from '../spawner/culler.js';
@@ -41,6 +42,7 @@ import { cullerLeadership } from '../store/leader.js';
 import { Store } from '../store/store.js';
 import { servesHttps } from '../config/publicUrl.js';
 import { raiseFileLimit } from './fileLimit.js';
+import { leaveCluster, reportServing, stopRequested, superviseWorkers, supervisesWorkers } from './workers.js';
 import { recordingRoutes } from '../http/api/recordings.js';
 import { terminalRoutes } from '../http/terminal/routes.js';
 import { TerminalSockets } from '../http/terminal/socket.js';
@@ -60,17 +62,21 @@ function demoCommand(): string[] {
   return [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../demo/app.ts', import.meta.url))];
 }
 
-export interface RunningGateway {
+export interface RunningGateway extends StartedGateway {
   httpAddress: { host: string; port: number };
   /** null when listen.ssh is null. */
   sshAddress: { host: string; port: number } | null;
-  /** Stops accepting, finishes requests in flight (bounded), stops local berths, closes the store. */
-  shutdown(): Promise<void>;
+  /** Stops accepting, finishes requests in flight (for graceSeconds, else http.shutdownGraceSeconds), stops local berths, closes the store. */
+  shutdown(graceSeconds?: number): Promise<void>;
+  /** Opens every log file the gateway writes (log.file, log.accessFile, audit.file) again under its name, after logrotate renamed it. */
+  reopenLogs(): void;
 }
 
 /** Wires every part together; holds no logic of its own beyond start and stop order. */
-export async function startGateway({ config, file }: LoadedConfig, version: string, logSink?: NodeJS.WritableStream): Promise<RunningGateway> {
-  const logger = createLogger(config.log.level, logSink, chooseLogFormat(config.log.format, logSink ?? process.stdout));
+export async function startGateway({ config, file }: LoadedConfig, version: string, logTo?: LogTarget): Promise<RunningGateway> {
+  const logs = openGatewayLogs(config.log, logTo);
+  const logSink = logTo === undefined || isLogger(logTo) ? undefined : logTo;
+  const { logger } = logs;
   await raiseFileLimit(logger);
   ensureDataDir(config.dataDir);
   let spawner: Spawner | undefined;
@@ -130,6 +136,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     audit,
     firstStartChoice: choice,
     tunnels: new Tunnels({ config, directory: spawner, store, tokens, authenticator: auth.authenticator, logger: logger.child({ component: 'tunnel' }) }),
+    access: logs.access,
     terminals: new TerminalSockets({ config, audit, directory: spawner, authenticator: auth.authenticator, tickets, hub: terminals, recordings, logger: logger.child({ component: 'terminal' }) }),
   });
   const http = await listenHttp(config, gateway);
@@ -144,6 +151,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
     await runtime.close();
     await audit.close();
     await store.close();
+    await logs.close();
     throw err;
   }
   const culler = new Culler(spawner, config.idle, logger.child({ component: 'culler' }), cullerLeadership(store, logger.child({ component: 'culler' })));
@@ -166,7 +174,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
   return {
     httpAddress: address,
     sshAddress: ssh?.address() ?? null,
-    async shutdown() {
+    async shutdown(graceSeconds = config.http.shutdownGraceSeconds) {
       // Readiness fails first: a balancer probing /_berth/readyz stops sending work while this gateway still serves it.
       readiness.drain();
       if (config.http.drainSeconds > 0) {
@@ -175,7 +183,7 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       }
       logger.info('shutting down: no new requests or connections; finishing those in flight');
       // SSH sessions are told why before the berths they run in stop.
-      await Promise.all([ssh?.close(), terminals.close(), http.close(config.http.shutdownGraceSeconds * 1000, () => proxy.close())]);
+      await Promise.all([ssh?.close(), terminals.close(), http.close(graceSeconds * 1000, () => proxy.close())]);
       recordings.close();
       await culler.close();
       prePuller.close();
@@ -185,18 +193,33 @@ export async function startGateway({ config, file }: LoadedConfig, version: stri
       await audit.close();
       await store.close();
       logger.info('stopped');
+      await logs.close();
+    },
+    onBerth: (listener) => spawner.onStateChange(({ user, state, since, failure }) => listener({ user, state, since, ...(failure && state === 'failed' ? { failure: { reason: failure.reason, exitCode: failure.exitCode ?? null } } : {}) })),
+    reopenLogs() {
+      logs.reopen();
+      audit.reopen();
+      logger.info('log files reopened');
     },
   };
 }
 
-/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0. */
+/** `berth serve`: runs until SIGTERM or SIGINT, then shuts down in order and exits 0; SIGHUP reopens the log files. With workers > 1, supervises that many of itself (./workers.ts). */
 export async function serve(loaded: LoadedConfig, version: string): Promise<void> {
+  if (supervisesWorkers(loaded.config)) return superviseWorkers(loaded.config);
   // Listening before starting: a signal during start-up (an init forwarding a quick `docker stop`) shuts down once started, rather than killing the process half-way.
-  const stopAsked = new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  const gateway = await startGateway(loaded, version);
-  await stopAsked;
-  await gateway.shutdown();
+  const stopAsked = stopRequested();
+  const berth = new BerthHandle(() => startGateway(loaded, version));
+  // logrotate's postrotate sends SIGHUP: the files are reopened under their names, nothing else changes (and a SIGHUP during start-up does not kill).
+  const reopen = () => berth.reopenLogs();
+  process.on('SIGHUP', reopen);
+  try {
+    await berth.start();
+    reportServing();
+    await stopAsked;
+    await berth.stop();
+  } finally {
+    process.off('SIGHUP', reopen);
+    leaveCluster();
+  }
 }

@@ -106,13 +106,21 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       problems.push(`${path.join('.')} (from ${envName(path)}): not a valid YAML value`);
     }
   }
+  return { config: validConfig(raw, file ?? 'configuration', cwd, problems), file };
+}
+
+/**
+ * A configuration object as the YAML file makes it, checked by the schema:
+ * the defaults filled in and dataDir made absolute, or a ConfigError naming
+ * every key that is wrong (with `problems` found before, if any).
+ */
+export function validConfig(raw: unknown, source: string, cwd = process.cwd(), problems: string[] = []): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) problems.push(...formatIssues(result.error.issues));
-  if (problems.length > 0 || !result.success) throw new ConfigError(file ?? 'configuration', problems);
-
+  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
   const config = result.data;
   config.dataDir = resolve(cwd, config.dataDir);
-  return { config, file };
+  return config;
 }
 
 const SECRET_KEY = /secret|password|token/i;

@@ -480,6 +480,12 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       /** null: pretty when stdout is a terminal, else JSON lines. */
       format: z.enum(['json', 'pretty']).nullable().default(null),
+      /** A file the gateway's log is appended to instead of stdout; reopened on SIGHUP (logrotate). */
+      file: z.string().min(1).nullable().default(null),
+      /** One JSON line per request the gateway serves or proxies (src/http/accessLog.ts). */
+      access: z.boolean().default(false),
+      /** Where the access lines go; null: beside the gateway's log (log.file or stdout). Reopened on SIGHUP. */
+      accessFile: z.string().min(1).nullable().default(null),
     })
     .prefault({}),
   auth,
@@ -500,7 +506,18 @@ export const configSchema = z.strictObject({
   configWebhook,
   terminal,
   recording,
-});
+  /** Gateway processes on this host sharing its ports (`berth serve --workers N`, src/cli/workers.ts). */
+  workers: z.number().int().min(1).max(256).default(1),
+})
+  // Workers are gateways sharing berths: only through PostgreSQL, and with a runtime whose berths every process sees.
+  .refine((c) => c.workers === 1 || c.store.kind === 'postgres', {
+    path: ['workers'],
+    message: 'workers above 1 share berths through the store: set store.kind: postgres (and store.url or store.urlFile), or run one worker on SQLite',
+  })
+  .refine((c) => c.workers === 1 || c.runtime.kind !== 'local', {
+    path: ['workers'],
+    message: "workers above 1 need a runtime every worker sees (docker or kubernetes): local berths live in the process that started them; set runtime.kind, or run one worker",
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -26,6 +26,16 @@ export function unmapV4(address: string): string {
   return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
+/** An address as forwarding headers write it ("[v6]:port", "1.2.3.4:port"), without brackets or port; anything else trimmed, as it is. */
+export function plainAddress(text: string): string {
+  const trimmed = text.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(trimmed);
+  if (bracketed) return bracketed[1] as string;
+  // "1.2.3.4:5678": an IPv4 address with a port (an IPv6 one has more than one colon).
+  const v4Port = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(trimmed);
+  return v4Port ? (v4Port[1] as string) : trimmed;
+}
+
 export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
   const [address = '', prefixText, ...rest] = text.trim().split('/');
   if (rest.length > 0) return null;

@@ -5,6 +5,7 @@ import { throttledLog, type ThrottledLog } from '../log/throttled.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthPort } from '../runtime/types.js';
 import type { BerthDirectory } from '../spawner/types.js';
+import { noteBerth, noteStatus, noteUpstreamAnswer } from './accessLog.js';
 import type { BerthCookieRules, Proxy, StripRules } from './proxy/index.js';
 
 export interface ForwarderDeps {
@@ -35,13 +36,17 @@ export class Forwarder {
   web(req: IncomingMessage, res: ServerResponse, user: string, target: BerthPort, addHeaders?: Record<string, string>): void {
     const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
+    noteBerth(res, user, target.port);
     proxy.web(req, res, target, {
       scheme: this.deps.scheme,
       strip: this.deps.strip,
       cookies: this.deps.cookies,
       ...(addHeaders === undefined ? {} : { addHeaders }),
       onDroppedCookie: (name) => this.droppedCookie(user, name),
-      onStatus: (status) => metrics.countProxied(status),
+      onStatus: (status) => {
+        noteUpstreamAnswer(res);
+        metrics.countProxied(status);
+      },
       onError: (error) => this.failures.write('warn', `${error.code}:${user}`, { user, code: error.code, detail: error.logMessage }, 'proxy error'),
     });
   }
@@ -49,6 +54,7 @@ export class Forwarder {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: string, target: BerthPort, addHeaders?: Record<string, string>): void {
     const { directory, proxy, metrics } = this.deps;
     directory.touch(user);
+    noteBerth(socket, user, target.port);
     let counted = false;
     proxy.upgrade(req, socket, head, target, {
       scheme: this.deps.scheme,
@@ -57,6 +63,8 @@ export class Forwarder {
       ...(addHeaders === undefined ? {} : { addHeaders }),
       onDroppedCookie: (name) => this.droppedCookie(user, name),
       onStatus: (status) => {
+        noteUpstreamAnswer(socket);
+        noteStatus(socket, status);
         metrics.countProxied(status);
         if (status === 101) {
           counted = true;

@@ -17,6 +17,8 @@ import type { Logger } from '../log/logger.js';
 import { throttledLog, type ThrottledLog, type ThrottledLevel } from '../log/throttled.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BerthDirectory } from '../spawner/types.js';
+import { cidrMatcher } from '../core/net.js';
+import { AccessLog, noteUser, type AccessRoute } from './accessLog.js';
 import { Forwarder } from './forwarder.js';
 import { TERMINAL_SOCKET_PATH, type TerminalSockets } from './terminal/socket.js';
 import { loadingPage } from './pages/loading.js';
@@ -51,6 +53,8 @@ export interface GatewayDeps {
   /** Asked on a navigation to a stopped berth: profiles to offer instead of starting (./firstStartChoice.ts). */
   firstStartChoice?: FirstStartChoice;
   terminals?: TerminalSockets;
+  /** Where a line per request goes (log.access); absent or null: none, at no cost per request. */
+  access?: Logger | null;
 }
 
 const API_PREFIX = '/_berth/api/';
@@ -78,6 +82,27 @@ export class Gateway {
     const scheme = servesHttps(deps.config) ? 'https' : 'http';
     this.forwarder = new Forwarder({ ...deps, scheme });
     this.apps = deps.apps?.(this.forwarder);
+    if (deps.access) this.logAccess(new AccessLog(deps.access, cidrMatcher(deps.config.auth.header.trustedProxies), (req) => this.routeOf(req)));
+  }
+
+  /** Puts the access log in front of both entry points, once: with it off, they are left as they are. */
+  private logAccess(log: AccessLog): void {
+    const { handleRequest, handleUpgrade } = this;
+    this.handleRequest = (req, res) => {
+      log.request(req, res);
+      handleRequest(req, res);
+    };
+    this.handleUpgrade = (req, socket, head) => {
+      log.upgrade(req, socket);
+      handleUpgrade(req, socket, head);
+    };
+  }
+
+  /** The same choice handleRequest makes, for the access log. */
+  private routeOf(req: IncomingMessage): AccessRoute {
+    if (this.apps?.claims(req)) return 'app';
+    const path = pathOf(req.url);
+    return isGatewayPath(path) ? 'gateway' : 'berth';
   }
 
   handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -142,6 +167,7 @@ export class Gateway {
     const signIn = token !== null ? await this.tokenSignIn(req, token, ['api']) : await this.identify(req, res);
     if (!signIn) return;
     const { user } = signIn;
+    noteUser(res, user.name);
     if (route.access === 'admin' && !user.admin) {
       throw new BerthError({ code: 'forbidden', userMessage: 'Only administrators may do this; ask one to add you to auth.admins.' });
     }
@@ -155,6 +181,7 @@ export class Gateway {
     const signIn = await this.identify(req, res);
     if (!signIn) return;
     const { user } = signIn;
+    noteUser(res, user.name);
     const { directory, config } = this.deps;
     const ready = directory.readyTarget(user.name);
     if (ready) return this.forwarder.web(req, res, user.name, ready);
@@ -197,6 +224,7 @@ export class Gateway {
     if ('refused' in result) throw result.refused;
     if ('challenge' in result) throw result.challenge.error;
     const user = result.user.name;
+    noteUser(socket, user);
     let target = directory.readyTarget(user);
     if (!target) {
       const state = directory.status(user).state;

@@ -36,6 +36,11 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
         censor: '[redacted]',
       },
     },
-    format === 'pretty' ? prettyDestination(out, (out as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR) : out,
+    formatted(out, format),
   );
+}
+
+/** What pino writes its JSON lines to: `out` itself, or, format pretty, a readable rendering of them onto `out`. */
+export function formatted(out: NodeJS.WritableStream, format: LogFormat): NodeJS.WritableStream | { write(line: string): boolean } {
+  return format === 'pretty' ? prettyDestination(out, (out as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR) : out;
 }

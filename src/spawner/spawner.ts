@@ -72,6 +72,7 @@ export class Spawner implements BerthDirectory {
   private readonly byName = new Map<string, string>();
   private readonly semaphore: Semaphore;
   private readonly stoppedListeners = new Set<(user: string, why: string) => void>();
+  private readonly stateListeners = new Set<(status: Readonly<BerthStatus>) => void>();
   private readonly dirtyActivity = new Set<string>();
   /** Events not yet written: record() batches them into one store transaction per turn of the event loop. */
   private pendingEvents: BerthEvent[] = [];
@@ -119,13 +120,16 @@ export class Spawner implements BerthDirectory {
   async resync(): Promise<void> {
     try {
       const [observed, activity] = await Promise.all([this.options.runtime.list(), this.options.store.loadActivity()]);
-      const running = new Map(observed.filter((b) => b.state === 'running' && b.user).map((b) => [b.user, b]));
+      // A paused berth is still there: adopted as paused, not taken for stopped.
+      const running = new Map(observed.filter((b) => (b.state === 'running' || b.state === 'paused') && b.user).map((b) => [b.user, b]));
       for (const [user, berth] of running) {
         const entry = this.entry(user);
-        if (entry.transition === null && entry.status.state !== 'ready') await this.adoptRunning(entry, berth, activity.get(user) ?? Date.now());
+        const seen = berth.state === 'paused' && this.canPause ? 'paused' : 'ready';
+        if (entry.transition === null && entry.status.state !== seen) await this.adoptRunning(entry, berth, activity.get(user) ?? Date.now());
       }
       for (const [user, entry] of this.entries) {
-        if (!running.has(user) && entry.transition === null && entry.status.state === 'ready') this.stoppedElsewhere(entry, 'stopped', 'it stopped on another gateway');
+        const live = entry.status.state === 'ready' || entry.status.state === 'paused';
+        if (!running.has(user) && entry.transition === null && live) this.stoppedElsewhere(entry, 'stopped', 'it stopped on another gateway');
       }
     } catch (err) {
       this.options.logger.warn({ err }, 'could not re-read berths after missing notices; the next request to each finds out');
@@ -175,8 +179,10 @@ export class Spawner implements BerthDirectory {
   async pause(user: string): Promise<boolean> {
     const entry = this.entries.get(user);
     if (!entry || entry.status.state !== 'ready' || entry.transition !== null || !this.canPause) return false;
-    // Paused before the engine is asked, so no new request is proxied into a berth being frozen: it waits in ready() instead.
+    // Paused before the engine is asked, so no new request is proxied into a berth being frozen: it waits in ready()
+    // instead, here and (told now) on the other gateways.
     this.setState(entry, 'paused');
+    void this.notifications.publish({ user, state: 'paused' });
     let paused = false;
     this.runTransition(entry, async () => {
       paused = await this.pauseNow(entry);
@@ -273,6 +279,12 @@ export class Spawner implements BerthDirectory {
     };
   }
 
+  /** Every state change of every berth this gateway knows, as it happens (the embedding API's 'berth' event). */
+  onStateChange(listener: (status: Readonly<BerthStatus>) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
   onStopped(listener: (user: string, why: string) => void): () => void {
     this.stoppedListeners.add(listener);
     return () => this.stoppedListeners.delete(listener);
@@ -321,6 +333,11 @@ export class Spawner implements BerthDirectory {
         const observed = await this.options.runtime.inspect(entry.spec.name).catch(() => null);
         if (observed?.state === 'running') await this.adoptRunning(entry, observed, Date.now()).catch(() => undefined);
       });
+      return;
+    }
+    if (notice.state === 'paused') {
+      // Requests wait in ready() and resume it (start()), as they would where it was paused.
+      if (entry.status.state === 'ready') this.setState(entry, 'paused');
       return;
     }
     if (notice.state === 'stopping') {
@@ -408,6 +425,13 @@ export class Spawner implements BerthDirectory {
   private setState(entry: Entry, state: BerthStatus['state']): void {
     entry.status.state = state;
     entry.status.since = Date.now();
+    for (const listener of this.stateListeners) {
+      try {
+        listener(entry.status);
+      } catch (err) {
+        this.options.logger.warn({ err }, 'berth state listener threw');
+      }
+    }
   }
 
   private emit(entry: Entry, step: ProgressStep, message: string, failure?: Failure): void {
@@ -582,9 +606,12 @@ export class Spawner implements BerthDirectory {
       await this.options.runtime.pause?.(name);
       this.options.logger.info({ user }, 'berth paused while idle');
       this.record(user, 'paused', 'idle');
+      // Again once frozen: a gateway that resumed it while the engine was still pausing it takes it for paused again, so its next request thaws it.
+      void this.notifications.publish({ user, state: 'paused' });
       return true;
     } catch (err) {
       this.setState(entry, 'ready');
+      void this.notifications.publish({ user, state: 'ready' });
       if (err instanceof BerthError && err.code === 'pause_unsupported') {
         this.pauseRefused = err.userMessage;
         this.options.logger.warn({ reason: err.userMessage }, 'idle.pauseAfterSeconds is ignored: this engine cannot pause berths');
@@ -608,6 +635,7 @@ export class Spawner implements BerthDirectory {
     entry.status.lastActivity = Date.now();
     this.dirtyActivity.add(user);
     this.setState(entry, 'ready');
+    void this.notifications.publish({ user, state: 'ready' });
     this.options.logger.info({ user, ms: Date.now() - began }, 'berth resumed');
     this.record(user, 'resumed', `resumed in ${Date.now() - began} ms`);
   }

@@ -6,8 +6,12 @@ import type { Store } from './store.js';
 /** A berth's state changed on some gateway: what the others need to keep their view of it true. */
 export interface BerthNotice {
   user: string;
-  /** 'stopping' comes before the runtime stops it, so the others take its end for no crash. */
-  state: 'ready' | 'stopping' | 'stopped' | 'failed';
+  /**
+   * 'stopping' comes before the runtime stops it, so the others take its end for no crash; 'paused' before
+   * the engine freezes it (idle.pauseAfterSeconds), so no gateway proxies into a frozen berth; 'ready' also
+   * after a resume, or a pause that failed.
+   */
+  state: 'ready' | 'paused' | 'stopping' | 'stopped' | 'failed';
   /** Why it stopped or failed, for the sessions and pages this closes. */
   reason?: string;
 }

@@ -43,7 +43,7 @@ describe('berth command', () => {
       const run = berth(args, { BERTH_LISTEN_HTTP: '127.0.0.1:70000' });
       assert.equal(run.status, 0, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stdout, /^berth: a gateway/);
-      assert.match(run.stdout, /berth serve \[--config FILE\]/);
+      assert.match(run.stdout, /berth serve \[--workers N\] \[--config FILE\]/);
     }
   });
 

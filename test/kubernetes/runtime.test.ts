@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { BerthError } from '../../src/core/errors.js';
 import type { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetesRuntime.js';
 import type { BerthExit } from '../../src/runtime/types.js';
 import { eventually, run, within } from '../conformance/runtime.js';
@@ -130,6 +131,25 @@ await withEngine('kubernetes runtime', () => {
       await run(successor, spec.name, ['sh', '-c', 'kill -TERM $(pidof sleep)']);
       const exit = await eventually(async () => seen.find((e) => e.name === spec.name), 'the adopted pod\'s exit');
       assert.equal(exit.exitCode, 143);
+      await runtime.stop(spec.name, { remove: false, graceSeconds: 1 });
+    });
+
+    it("carries the spawn lease's generation as a label, and refuses a stale holder's create or re-create once a newer one made the pod", { timeout: TEST_MS }, async () => {
+      const spec = h.specFor('fenced-user', SLEEPER);
+      const made = await runtime.ensure(spec, () => undefined, 2);
+      const podOf = () => h.fake.api.store.get('pods', h.namespace, `berth-${spec.name}`) as KubeObject;
+      assert.equal(podOf().metadata.labels?.['berth.generation'], '2', 'made under the second lease');
+      const stale = h.makeRuntime();
+      const superseded = (err: unknown) => err instanceof BerthError && err.code === 'spawn_superseded';
+      await assert.rejects(stale.ensure(spec, () => undefined, 1), superseded);
+      // A changed environment would replace the pod: not for a stale holder.
+      const changed = h.specFor('fenced-user', ['sh', '-c', 'exec sleep 999']);
+      assert.notEqual(changed.hash, spec.hash);
+      await assert.rejects(stale.ensure(changed, () => undefined, 1), superseded);
+      assert.deepEqual([podOf().metadata.uid, (await runtime.inspect(spec.name)).state], [made.id, 'running'], 'the newer holder\'s pod is untouched');
+      // The holder of a newer lease, and a gateway spawning alone (no lease), use the pod as it is.
+      assert.equal((await stale.ensure(spec, () => undefined, 3)).id, made.id);
+      assert.equal((await stale.ensure(spec, () => undefined)).id, made.id);
       await runtime.stop(spec.name, { remove: false, graceSeconds: 1 });
     });
 

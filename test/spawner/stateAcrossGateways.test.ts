@@ -4,7 +4,7 @@ import pg from 'pg';
 import { NOTIFY_PURPOSE } from '../../src/store/notifications.js';
 import { removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import type { SpawnerParts } from '../helpers/gatewayParts.js';
-import { gatewaysOn } from '../helpers/gatewaysOnPostgres.js';
+import { containersOf, gatewaysOn } from '../helpers/gatewaysOnPostgres.js';
 import { eventually } from '../helpers/http.js';
 import { postgresForTests, type PostgresCluster } from '../helpers/postgres.js';
 
@@ -59,6 +59,39 @@ await withEngine('berth state across gateways', () => {
         await b.spawner.close({ stopBerths: false });
         const kinds = (await b.store.recentEvents('alice', 10)).map((e) => e.kind);
         assert.ok(!kinds.includes('failed'), `no gateway recorded a failure: ${kinds.join(', ')}`);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('tells the other gateway within a second that a berth was paused, and that it runs again once the other resumed it', { timeout: 120_000 }, async () => {
+      const [a, b] = (await gatewaysOn(prefix, await cluster.freshDatabase(), 2)) as [SpawnerParts, SpawnerParts];
+      const engineState = async () => (await containersOf(prefix, 'dora'))[0]?.State;
+      try {
+        await a.spawner.ready('dora', 'http', 60_000);
+        await eventually(async () => (b.spawner.status('dora').state === 'ready' ? true : undefined), 5_000, 'gateway B to know dora is ready');
+
+        // What A's culler does after idle.pauseAfterSeconds.
+        const pausing = Date.now();
+        assert.equal(await a.spawner.pause('dora'), true);
+        const pausedOnB = await eventually(async () => (b.spawner.status('dora').state === 'paused' ? Date.now() : undefined), 5_000, 'gateway B to know dora is paused');
+        assert.ok(pausedOnB - pausing < 1_000, `B learnt it in ${pausedOnB - pausing} ms`);
+        assert.equal(await engineState(), 'paused');
+        assert.equal(b.spawner.readyTarget('dora'), null, 'B sends no request into the frozen berth');
+
+        // A use on B thaws it there, and A learns it runs.
+        const resuming = Date.now();
+        await b.spawner.ready('dora', 'http', 30_000);
+        assert.equal(await engineState(), 'running');
+        const readyOnA = await eventually(async () => (a.spawner.status('dora').state === 'ready' ? Date.now() : undefined), 5_000, 'gateway A to know dora runs again');
+        assert.ok(readyOnA - resuming < 2_000, `A learnt it ${readyOnA - resuming} ms after B began resuming`);
+        assert.notEqual(a.spawner.readyTarget('dora'), null);
+        // Resumed, not started afresh: one spawn in the shared events, then the pause and B's resume (written soon after).
+        const kinds = await eventually(async () => {
+          const seen = (await a.store.recentEvents('dora', 10)).map((e) => e.kind).reverse();
+          return seen.includes('resumed') ? seen : undefined;
+        }, 5_000, "B's resume in the shared events");
+        assert.deepEqual(kinds.filter((k) => ['ready', 'paused', 'resumed'].includes(k)), ['ready', 'paused', 'resumed']);
       } finally {
         await Promise.all([a.close(), b.close()]);
       }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { cidrMatcher } from '../../core/net.js';
+import { cidrMatcher, plainAddress } from '../../core/net.js';
 import { BerthError } from '../../core/errors.js';
 import { headerValues } from '../headerValues.js';
 
@@ -36,13 +36,4 @@ function forwardedAddresses(req: IncomingMessage): string[] {
     for (const match of value.matchAll(/for\s*=\s*("[^"]*"|[^;,\s]*)/gi)) out.push(plainAddress((match[1] as string).replace(/"/g, '')));
   }
   return out;
-}
-
-function plainAddress(text: string): string {
-  const trimmed = text.trim();
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(trimmed);
-  if (bracketed) return bracketed[1] as string;
-  // "1.2.3.4:5678": an IPv4 address with a port (an IPv6 one has more than one colon).
-  const v4Port = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(trimmed);
-  return v4Port ? (v4Port[1] as string) : trimmed;
 }

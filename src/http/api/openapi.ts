@@ -33,6 +33,11 @@ const probe = {
     runtime: { type: 'string', description: 'healthz: the runtime kind' },
     store: { type: 'string', enum: ['sqlite', 'postgres'], description: 'readyz: the store kind; healthz: present when the store does not answer (or, several gateways, this one does not hear the others)' },
     reason: { type: 'string', description: 'why not, and what to do' },
+    worker: {
+      type: 'object',
+      description: 'healthz, under `berth serve --workers N` only: which worker answered',
+      properties: { id: { type: 'integer', description: 'the worker number, new for each worker started' }, pid: { type: 'integer' } },
+    },
   },
 };
 const error = { description: 'error', ...json({ $ref: '#/components/schemas/Error' }) };

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Config } from '../../config/schema.js';
 import { asBerthError } from '../../core/errors.js';
 import type { DataDirHealth } from '../../store/dataDir.js';
@@ -24,6 +25,8 @@ import type { Route } from '../routes.js';
  */
 export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metrics, dataDir: DataDirHealth, storeProblem: () => Promise<string | null>): Route[] {
   const metricsRefusal = metricsAccess(config.metrics.allowFrom);
+  // Under `berth serve --workers N`, which of them answered: a probe (or a test) can tell the workers apart.
+  const worker = cluster.worker === undefined ? {} : { worker: { id: cluster.worker.id, pid: process.pid } };
   return [
     {
       method: 'GET',
@@ -39,13 +42,14 @@ export function operationsRoutes(config: Config, runtime: Runtime, metrics: Metr
           storeProblem(),
         ]);
         if (runtimeProblem === null && disk === null && store === null) {
-          sendJson(res, 200, { status: 'ok', runtime: runtime.kind });
+          sendJson(res, 200, { status: 'ok', runtime: runtime.kind, ...worker });
           return;
         }
         const diskReason = disk === null ? null : `The data directory ${disk.path} cannot be written (${disk.error}); free space there or fix its permissions.`;
         sendJson(res, 503, {
           status: runtimeProblem === null ? 'degraded' : 'unavailable',
           runtime: runtime.kind,
+          ...worker,
           reason: [runtimeProblem, diskReason, store].filter((r) => r !== null).join(' '),
           ...(disk === null ? {} : { dataDir: disk }),
           // The store kind, as readyz names it, when the store is (part of) the problem; the reason says what.

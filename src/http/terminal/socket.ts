@@ -6,6 +6,7 @@ import { checkUpgradeOrigin } from '../../auth/csrf/origin.js';
 import type { Authenticated, Authenticator } from '../../auth/types.js';
 import type { Config } from '../../config/schema.js';
 import { BerthError, asBerthError } from '../../core/errors.js';
+import { noteStatus, noteUser } from '../accessLog.js';
 import type { Logger } from '../../log/logger.js';
 import type { BerthDirectory } from '../../spawner/types.js';
 import { ensureBerth, failureReport } from '../../ssh/progress.js';
@@ -78,7 +79,11 @@ export class TerminalSockets {
     }
     const size = sizeOf(url);
     const source = req.socket.remoteAddress ?? null;
-    this.server.handleUpgrade(req, socket, head, (ws) => void this.serve(ws, signIn.user.name, owner, size, source));
+    this.server.handleUpgrade(req, socket, head, (ws) => {
+      noteUser(socket, signIn.user.name);
+      noteStatus(socket, 101);
+      void this.serve(ws, signIn.user.name, owner, size, source);
+    });
   }
 
   private async serve(ws: WebSocket, visitor: string, owner: string, size: TerminalSize, source: string | null): Promise<void> {

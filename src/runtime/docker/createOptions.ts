@@ -5,6 +5,7 @@ import { substituteArgs, type BerthSpec } from '../types.js';
 import { containerName, homeVolumeName, LABEL } from './names.js';
 import { memoryBytes } from '../spec.js';
 import { mountSourceAllowed } from '../../core/mounts.js';
+import { generationLabels } from '../superseded.js';
 
 /** How the gateway reaches berths: see ./reach.ts. */
 export type Reach = 'network' | 'published';
@@ -15,7 +16,7 @@ export interface CreateContext {
   network: string;
   reach: Reach;
   allowedMounts: readonly string[];
-  /** The spawn lease's generation (see LABEL.generation), when the gateway spawns under one. */
+  /** The spawn lease's generation (see ../superseded.ts), when the gateway spawns under one. */
   generation?: number;
 }
 
@@ -55,7 +56,7 @@ export function createOptions(spec: BerthSpec, ctx: CreateContext): Docker.Conta
       [LABEL.port]: String(spec.port),
       [LABEL.image]: spec.image,
       [LABEL.reach]: ctx.reach,
-      ...(ctx.generation === undefined ? {} : { [LABEL.generation]: String(ctx.generation) }),
+      ...generationLabels(ctx.generation),
     },
     HostConfig: {
       Init: true,

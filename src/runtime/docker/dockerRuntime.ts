@@ -15,6 +15,7 @@ import { ensureImage } from './image.js';
 import { hostAddressMatcher } from './hostAddresses.js';
 import { berthNetworkName, containerName, homeVolumeName, LABEL } from './names.js';
 import { prepareBerthNetwork, type BerthNetwork } from './network.js';
+import { refuseIfSuperseded } from '../superseded.js';
 import { absent, engineTime, observe } from './observed.js';
 import { IsolationKeeper } from './isolationKeeper.js';
 import { ensureOwnNetwork, isolatesNow, removeOrphanNetworks, removeOwnNetwork, type OwnNetworkContext } from './ownNetworks.js';
@@ -128,7 +129,7 @@ export class DockerRuntime implements Runtime {
       await this.ensureNetwork();
       const reach = await this.reachMode();
       let info = await this.find(spec.name);
-      if (info) refuseIfSuperseded(info, spec.name, generation);
+      if (info) refuseIfSuperseded(info.Config.Labels, spec.name, generation);
       if (info && !this.fits(info, spec, reach)) {
         await this.discard(info);
         info = null;
@@ -305,7 +306,7 @@ export class DockerRuntime implements Runtime {
       for (let i = 0; i < NAME_CLASH_TRIES; i++) {
         const existing = await this.find(spec.name);
         if (existing) {
-          refuseIfSuperseded(existing, spec.name, generation);
+          refuseIfSuperseded(existing.Config.Labels, spec.name, generation);
           return existing.Id;
         }
         await new Promise((resolve) => setTimeout(resolve, NAME_CLASH_WAIT_MS));
@@ -569,16 +570,4 @@ export class DockerRuntime implements Runtime {
   private call<T>(doing: string, work: () => Promise<T>): Promise<T> {
     return this.access.call(doing, work);
   }
-}
-
-
-/** A container made under a newer spawn lease than `generation` belongs to that spawn: this one has lost its lease. */
-function refuseIfSuperseded(info: Docker.ContainerInspectInfo, name: string, generation: number | undefined): void {
-  const made = Number(info.Config.Labels[LABEL.generation] ?? 0);
-  if (generation === undefined || !(made > generation)) return;
-  throw new BerthError({
-    code: 'spawn_superseded',
-    userMessage: 'Another gateway took over starting your environment; this page follows it.',
-    logMessage: `berth ${name} was made under spawn lease generation ${made}, newer than this gateway's ${generation}: its lease was taken over, so it leaves the container alone`,
-  });
 }

@@ -23,12 +23,6 @@ export const LABEL = {
   image: 'berth.image',
   /** How the gateway reaches it; a container made for another mode is re-created. */
   reach: 'berth.reach',
-  /**
-   * The generation of the spawn lease under which it was made (several
-   * gateways on one store): a fencing token, so a gateway whose lease was
-   * taken over never replaces what the newer holder made.
-   */
-  generation: 'berth.generation',
   /** What a thing Berth made on the engine is for, where it is not a berth's: see ISOLATION_KEEPER. */
   role: 'berth.role',
 } as const;

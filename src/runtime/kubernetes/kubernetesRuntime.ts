@@ -7,6 +7,7 @@ import { connectTcp, notListening } from '../connectTcp.js';
 import { FALLBACK_SHELL, loginShellFrom } from '../docker/loginShell.js';
 import { listenersByExec } from '../procNet.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
+import { refuseIfSuperseded } from '../superseded.js';
 import { apiFailure, apiMessage, apiStatus, apiUnavailable, isUnreachable } from './apiErrors.js';
 import { startPodExec } from './exec.js';
 import { loadKubeConfig } from './kubeConfig.js';
@@ -154,17 +155,18 @@ export class KubernetesRuntime implements Runtime {
     if (this.policyMissing) throw new BerthError({ code: 'runtime_unavailable', userMessage: this.policyMissing });
   }
 
-  async ensure(spec: BerthSpec, progress: RuntimeProgress): Promise<Observed> {
+  async ensure(spec: BerthSpec, progress: RuntimeProgress, generation?: number): Promise<Observed> {
     // The spawner gives up at spawn.timeoutSeconds from about now: the runtime gives up first, so the user
     // learns Kubernetes' reason (Unschedulable: …) rather than only that the time ran out.
     const timeoutMs = this.options.spawnTimeoutSeconds * 1000;
     const deadline = Date.now() + timeoutMs - Math.min(GIVE_UP_EARLY_MS, timeoutMs / 10);
     try {
       // Built first: a configuration problem fails before anything is created.
-      const manifest = podManifest(spec, this.ctx);
+      const manifest = podManifest(spec, this.ctx, generation);
       await this.ensureNetworkPolicy();
       const name = podName(this.options.kubernetes.namePrefix, spec.name);
       let pod = await this.readPod(spec.name);
+      if (pod) refuseIfSuperseded(pod.metadata?.labels, spec.name, generation);
       if (pod && (pod.metadata?.deletionTimestamp || pod.metadata?.annotations?.[ANNOTATION.spec] !== spec.hash || exitOf(pod) || startFailure(pod))) {
         const why = pod.metadata?.deletionTimestamp ? 'still terminating' : pod.metadata?.annotations?.[ANNOTATION.spec] !== spec.hash ? 'spec changed' : 'ended';
         this.options.logger.info({ pod: name, why }, 'kubernetes: replacing the berth\'s pod (the home is kept)');
@@ -176,7 +178,7 @@ export class KubernetesRuntime implements Runtime {
         await this.ensureHome(spec);
         await this.replaceHomeFiles(spec);
         progress('creating', `creating pod ${name}`);
-        pod = await this.createPod(spec, manifest);
+        pod = await this.createPod(spec, manifest, generation);
       }
       return await this.waitRunning(spec, pod, progress, deadline);
     } catch (err) {
@@ -334,7 +336,7 @@ export class KubernetesRuntime implements Runtime {
     return pod;
   }
 
-  private async createPod(spec: BerthSpec, manifest: V1Pod): Promise<V1Pod> {
+  private async createPod(spec: BerthSpec, manifest: V1Pod, generation: number | undefined): Promise<V1Pod> {
     try {
       const pod = await this.core.createNamespacedPod({ namespace: this.namespace, body: manifest });
       this.track(spec.name, pod);
@@ -344,6 +346,7 @@ export class KubernetesRuntime implements Runtime {
       // Created meanwhile by another gateway or call: use that one.
       const existing = await this.readPod(spec.name);
       if (!existing) throw err;
+      refuseIfSuperseded(existing.metadata?.labels, spec.name, generation);
       this.track(spec.name, existing);
       return existing;
     }

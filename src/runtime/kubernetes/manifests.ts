@@ -6,6 +6,7 @@ import { substituteArgs, type BerthSpec } from '../types.js';
 import { ANNOTATION, BERTH_COMPONENT, CONTAINER, GATEWAY_LABELS, HOME_FILES_VOLUME, HOME_VOLUME, homeClaimName, homeFilesSecretName, LABEL, MANAGED_BY, networkPolicyName, podName, specLabel } from './names.js';
 import { mergePodOverrides } from './podOverrides.js';
 import type { ManifestContext } from './settings.js';
+import { generationLabels } from '../superseded.js';
 
 /** The labels that find every berth of this gateway instance: the watch's selector. */
 export function instanceSelector(instanceId: string): string {
@@ -29,7 +30,8 @@ function berthLabels(ctx: ManifestContext, name: string): Record<string, string>
  * that a crash is reported with its exit code and the next request starts it
  * again, as on Docker. The operator's podOverrides are merged last.
  */
-export function podManifest(spec: BerthSpec, ctx: ManifestContext): V1Pod {
+/** `generation`: the spawn lease's, carried as a label (../superseded.ts) where gateways share a store. */
+export function podManifest(spec: BerthSpec, ctx: ManifestContext, generation?: number): V1Pod {
   if (!spec.image) {
     throw new BerthError({
       code: 'config_invalid',
@@ -99,7 +101,7 @@ export function podManifest(spec: BerthSpec, ctx: ManifestContext): V1Pod {
     metadata: {
       name: podName(config.namePrefix, spec.name),
       namespace: config.namespace,
-      labels: { ...spec.labels, ...berthLabels(ctx, spec.name), [LABEL.spec]: specLabel(spec.hash) },
+      labels: { ...spec.labels, ...berthLabels(ctx, spec.name), [LABEL.spec]: specLabel(spec.hash), ...generationLabels(generation) },
       annotations: { ...config.annotations, [ANNOTATION.username]: spec.user, [ANNOTATION.spec]: spec.hash, [ANNOTATION.port]: String(spec.port) },
     },
     spec: mergePodOverrides(podSpec, config.podOverrides),
