@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { V1Container, V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1PodSpec, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1NetworkPolicy, V1ObjectMeta, V1PersistentVolumeClaim, V1Pod, V1PodSpec, V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { BerthError } from '../../core/errors.js';
 import { memoryBytes } from '../spec.js';
 import { substituteArgs, type BerthSpec } from '../types.js';
@@ -108,18 +108,18 @@ export function podManifest(spec: BerthSpec, ctx: ManifestContext, generation?: 
   };
 }
 
+/** What a berth's own objects beside its pod carry: its labels (not the spec's), and the username. */
+function ownedMetadata(name: string, spec: BerthSpec, ctx: ManifestContext): V1ObjectMeta {
+  return { name, namespace: ctx.config.namespace, labels: berthLabels(ctx, spec.name), annotations: { ...ctx.config.annotations, [ANNOTATION.username]: spec.user } };
+}
+
 /** The home: kept when the pod goes, so nothing is lost on stop or cull. */
 export function homeClaimManifest(spec: BerthSpec, ctx: ManifestContext): V1PersistentVolumeClaim {
   const { config } = ctx;
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: {
-      name: homeClaimName(config.namePrefix, spec.name),
-      namespace: config.namespace,
-      labels: berthLabels(ctx, spec.name),
-      annotations: { ...config.annotations, [ANNOTATION.username]: spec.user },
-    },
+    metadata: ownedMetadata(homeClaimName(config.namePrefix, spec.name), spec, ctx),
     spec: {
       accessModes: ['ReadWriteOnce'],
       resources: { requests: { storage: config.homeSize } },
@@ -135,16 +135,10 @@ export function homeClaimManifest(spec: BerthSpec, ctx: ManifestContext): V1Pers
  * takes it too.
  */
 export function homeFilesSecretManifest(spec: BerthSpec, ctx: ManifestContext): V1Secret {
-  const { config } = ctx;
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: {
-      name: homeFilesSecretName(config.namePrefix, spec.name),
-      namespace: config.namespace,
-      labels: berthLabels(ctx, spec.name),
-      annotations: { ...config.annotations, [ANNOTATION.username]: spec.user },
-    },
+    metadata: ownedMetadata(homeFilesSecretName(ctx.config.namePrefix, spec.name), spec, ctx),
     type: 'Opaque',
     data: Object.fromEntries((spec.files ?? []).map((file, i) => [fileKey(i), file.content.toString('base64')])),
   };
