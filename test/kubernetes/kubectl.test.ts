@@ -151,11 +151,15 @@ await withEngine('kubectl against the fake API server', () => {
       assert.equal(got.metadata.labels['berth.user'], 'kc-files');
       const modes = await kubectl(h, ['get', 'pod', 'kc-kc-files', '-o', 'jsonpath={.spec.volumes[?(@.name=="home-files")].secret.items[*].mode} {.spec.containers[0].volumeMounts[?(@.name=="home-files")].mountPath}']);
       assert.equal(modes.stdout, `420 384 ${spec.homePath}/.config/tool.toml ${spec.homePath}/token`);
-      // The pod deleted by someone else leaves the Secret: the next start replaces it rather than failing on it.
+      const pod = await kubectl(h, ['get', 'pod', 'kc-kc-files', '-o', 'jsonpath={.metadata.uid}']);
+      const owner = await kubectl(h, ['get', 'secret', 'kc-kc-files-files', '-o', 'jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {.metadata.ownerReferences[0].uid}']);
+      assert.equal(owner.stdout, `Pod/kc-kc-files ${pod.stdout}`);
+      // Deleted by someone else, the pod takes its Secret along; the next start writes the files again.
       assert.equal((await kubectl(h, ['delete', 'pod', 'kc-kc-files', '--grace-period=1', '--wait=true'])).code, 0);
+      assert.match((await kubectl(h, ['get', 'secret', 'kc-kc-files-files'])).stderr, /NotFound|not found/);
       await runtime.ensure({ ...spec, files: [{ path: 'token', content: Buffer.from('second answer'), mode: 0o600 }] }, () => undefined);
-      const replaced = await kubectl(h, ['get', 'secret', 'kc-kc-files-files', '-o', 'jsonpath={.data}']);
-      assert.deepEqual(JSON.parse(replaced.stdout), { 'file-0': Buffer.from('second answer').toString('base64') });
+      const again = await kubectl(h, ['get', 'secret', 'kc-kc-files-files', '-o', 'jsonpath={.data}']);
+      assert.deepEqual(JSON.parse(again.stdout), { 'file-0': Buffer.from('second answer').toString('base64') });
       await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
       const gone = await kubectl(h, ['get', 'secret', 'kc-kc-files-files']);
       assert.match(gone.stderr, /NotFound|not found/);

@@ -76,6 +76,20 @@ await withEngine('kubernetes runtime', () => {
       await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
     });
 
+    it("replaces a files Secret left from an earlier start instead of failing on it, and mounts this start's files", { timeout: TEST_MS }, async () => {
+      const spec = h.specFor('leftover-files', SLEEPER);
+      const name = `berth-${spec.name}-files`;
+      // As after a start that made the Secret and then failed to create its pod.
+      h.fake.api.store.create('secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: h.namespace }, data: { 'file-0': Buffer.from('stale').toString('base64'), 'file-7': '' } });
+      await runtime.ensure({ ...spec, files: [{ path: 'answer', content: Buffer.from('fresh'), mode: 0o644 }] }, () => undefined);
+      const secret = h.fake.api.store.get('secrets', h.namespace, name) as KubeObject & { data: Record<string, string> };
+      assert.deepEqual(secret.data, { 'file-0': Buffer.from('fresh').toString('base64') });
+      assert.equal(secret.metadata.labels?.['berth.user'], spec.name);
+      assert.deepEqual((await run(runtime, spec.name, ['cat', `${spec.homePath}/answer`])).stdout, 'fresh');
+      await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
+      assert.equal(h.fake.api.store.get('secrets', h.namespace, name), undefined, 'the Secret goes with the pod');
+    });
+
     it("shows the pod's events as progress", { timeout: TEST_MS }, async () => {
       const spec = h.specFor('progress-user', SLEEPER);
       const steps: string[] = [];

@@ -179,6 +179,7 @@ export class KubernetesRuntime implements Runtime {
         await this.replaceHomeFiles(spec);
         progress('creating', `creating pod ${name}`);
         pod = await this.createPod(spec, manifest, generation);
+        if (spec.files?.length) await this.replaceHomeFiles(spec, pod);
       }
       return await this.waitRunning(spec, pod, progress, deadline);
     } catch (err) {
@@ -361,10 +362,14 @@ export class KubernetesRuntime implements Runtime {
     }
   }
 
-  /** The config webhook's files, as of this start: the Secret the new pod mounts them from is made or replaced. */
-  private async replaceHomeFiles(spec: BerthSpec): Promise<void> {
+  /**
+   * The config webhook's files, as of this start: the Secret the new pod
+   * mounts them from is made or replaced before the pod, and again once the
+   * pod exists, to make the pod its owner.
+   */
+  private async replaceHomeFiles(spec: BerthSpec, owner?: V1Pod): Promise<void> {
     if (!spec.files?.length) return;
-    const body = homeFilesSecretManifest(spec, this.ctx);
+    const body = homeFilesSecretManifest(spec, this.ctx, owner);
     try {
       await this.core.createNamespacedSecret({ namespace: this.namespace, body });
     } catch (err) {

@@ -132,13 +132,17 @@ export function homeClaimManifest(spec: BerthSpec, ctx: ManifestContext): V1Pers
  * The config webhook's files of a berth, one key each (paths are not valid
  * keys, so they are numbered in the order of spec.files, as the pod's
  * mounts are). Labelled like the pod, so a collection delete by labels
- * takes it too.
+ * takes it too; once the pod exists, owned by it, so the cluster's garbage
+ * collector removes it with a pod deleted by anyone else.
  */
-export function homeFilesSecretManifest(spec: BerthSpec, ctx: ManifestContext): V1Secret {
+export function homeFilesSecretManifest(spec: BerthSpec, ctx: ManifestContext, owner?: V1Pod): V1Secret {
+  const metadata = ownedMetadata(homeFilesSecretName(ctx.config.namePrefix, spec.name), spec, ctx);
+  const uid = owner?.metadata?.uid;
+  if (uid) metadata.ownerReferences = [{ apiVersion: 'v1', kind: 'Pod', name: owner.metadata?.name as string, uid }];
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: ownedMetadata(homeFilesSecretName(ctx.config.namePrefix, spec.name), spec, ctx),
+    metadata,
     type: 'Opaque',
     data: Object.fromEntries((spec.files ?? []).map((file, i) => [fileKey(i), file.content.toString('base64')])),
   };

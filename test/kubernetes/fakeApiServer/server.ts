@@ -155,7 +155,7 @@ export class ApiServer {
         const updated = this.store.update(resource.name, ns, name, (o) => {
           if (req.method === 'PUT') {
             for (const k of Object.keys(o)) if (k !== 'metadata' && k !== 'status') delete o[k];
-            Object.assign(o, { ...patch, metadata: { ...o.metadata, labels: patch.metadata?.labels, annotations: patch.metadata?.annotations }, status: o.status });
+            Object.assign(o, { ...patch, metadata: { ...o.metadata, labels: patch.metadata?.labels, annotations: patch.metadata?.annotations, ownerReferences: patch.metadata?.ownerReferences }, status: o.status });
           } else {
             mergePatch(o, patch);
           }

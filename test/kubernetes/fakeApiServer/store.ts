@@ -97,10 +97,18 @@ export class Store {
     return this.commit('MODIFIED', resource, current);
   }
 
+  /** Also removes, at once, what the object owns (metadata.ownerReferences), as the garbage collector does in the background. */
   remove(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
     const current = this.get(resource, namespace, name);
     if (!current) return undefined;
-    return this.commit('DELETED', resource, current);
+    const removed = this.commit('DELETED', resource, current);
+    for (const [kind, map] of this.objects) {
+      for (const o of [...map.values()]) {
+        const owners = (o.metadata.ownerReferences ?? []) as Array<{ uid?: string }>;
+        if (o.metadata.namespace === namespace && owners.some((owner) => owner.uid === current.metadata.uid)) this.remove(kind, namespace, o.metadata.name);
+      }
+    }
+    return removed;
   }
 
   /** Changes after `rv`, or Expired when the history no longer reaches back that far. */
