@@ -309,12 +309,13 @@ export class Kubelet {
   /**
    * The host file of one secret item, as of now (a subPath mount is not
    * updated later); null when the Secret is missing. Only subPath mounts of
-   * listed items: all Berth makes.
+   * listed items, all Berth makes: another mount fails the pod, saying so.
    */
   private async secretFile(namespace: string, pod: string, volume: string, secret: SecretVolume, subPath: string | undefined): Promise<string | null> {
     const found = this.store.get('secrets', namespace, secret.secretName) as (KubeObject & { data?: Record<string, string> }) | undefined;
     const item = secret.items?.find((i) => i.path === subPath);
-    if (!found || !item) return null;
+    if (!item) throw new Error(`the fake kubelet mounts a secret volume only by the subPath of one of its items, not ${JSON.stringify(subPath)}`);
+    if (!found) return null;
     const podKey = `${namespace}/${pod}`;
     let dir = this.secretDirs.get(podKey);
     if (!dir) this.secretDirs.set(podKey, (dir = await mkdtemp(join(this.options.dir, 'secret-'))));
