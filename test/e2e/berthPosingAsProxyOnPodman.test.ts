@@ -35,11 +35,19 @@ function posingSuite(on: TestEngine): Promise<void> {
   const rootless = on.kind === 'podman-rootless';
   const alice = `${prefix}-alice`;
 
-  /** busybox wget inside the berth's container: the status line it got, and what it printed. */
+  /**
+   * busybox wget inside the berth's container: the status line it got, and
+   * what it printed. wget always prints something (the status, or why it
+   * could not connect); an exec that shows nothing at all (seen once, under
+   * load, through Podman's remote exec) is run again.
+   */
   async function fromInside(url: string, headers: string[]): Promise<{ status: string; output: string }> {
     const args = [...on.cli.slice(1), 'exec', alice, 'wget', '-S', '-q', '-O', '-', ...headers.flatMap((h) => ['--header', h]), url];
-    const { stdout, stderr } = await promisify(execFile)(on.cli[0] as string, args).catch((err: { stdout: string; stderr: string }) => err);
-    const output = `${stdout}${stderr}`;
+    let output = '';
+    for (let attempt = 0; attempt < 3 && output === ''; attempt++) {
+      const { stdout, stderr } = await promisify(execFile)(on.cli[0] as string, args).catch((err: { stdout: string; stderr: string }) => err);
+      output = `${stdout}${stderr}`;
+    }
     return { status: /HTTP\/1\.1 (\d{3})/.exec(output)?.[1] ?? 'none', output };
   }
 

@@ -11,10 +11,17 @@ import { engine } from './docker.js';
 
 /** The first subnet of a network on `client`'s engine (Docker unless named) and the host's own address on its bridge. */
 export async function bridgeOf(network: string, client: Docker = engine): Promise<{ subnet: string; hostAddress: string }> {
-  const info = (await client.getNetwork(network).inspect()) as { IPAM: { Config: Array<{ Subnet: string; Gateway: string }> } };
+  const info = (await client.getNetwork(network).inspect()) as { IPAM: { Config: Array<{ Subnet: string; Gateway?: string }> } };
   const [ipam] = info.IPAM.Config;
   if (!ipam) throw new Error(`network ${network} has no subnet`);
-  return { subnet: ipam.Subnet, hostAddress: ipam.Gateway };
+  return { subnet: ipam.Subnet, hostAddress: ipam.Gateway ?? firstAddress(ipam.Subnet) };
+}
+
+/** Where the engine puts the host's end of a bridge it names no gateway for (Docker's default bridge, when dockerd has --default-address-pool): the subnet's first address. */
+function firstAddress(subnet: string): string {
+  const octets = (subnet.split('/')[0] as string).split('.').map(Number);
+  octets[3] = (octets[3] as number) + 1;
+  return octets.join('.');
 }
 
 /**
