@@ -358,8 +358,11 @@ export class DockerRuntime implements Runtime {
           await removeOrphanNetworks(this.docker, this.config.namePrefix, this.options.logger).catch((err: unknown) => {
             this.options.logger.warn({ err: engineMessage(err) }, 'docker: could not look for berth networks left without their containers');
           });
-          // A berth that stopped while no gateway ran left the rule out too.
-          void this.restoreIsolation();
+          // A berth that stopped while no gateway ran left the rule out too. Waited for: the
+          // keeper's pods are made now, before any berth starts: on rootless Podman a berth
+          // started while the first keeper pod started failed ("route ip+net: no such
+          // network interface"), both setting up the user's network namespace at once.
+          await this.restoreIsolation();
         }
       })
       .finally(() => {
