@@ -462,12 +462,20 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  /** Creating a volume that exists returns it, so this is safe to repeat. */
+  /**
+   * Creating a volume that exists returns it, so this is safe to repeat;
+   * rootless Podman 4.3 instead refuses the second of two creates at once
+   * ("volume already exists"), which is the same outcome.
+   */
   private async ensureHome(spec: BerthSpec): Promise<void> {
-    await this.docker.createVolume({
-      Name: homeVolumeName(this.config.namePrefix, spec.name),
-      Labels: { [LABEL.managed]: 'true', [LABEL.user]: spec.user, [LABEL.name]: spec.name },
-    });
+    await this.docker
+      .createVolume({
+        Name: homeVolumeName(this.config.namePrefix, spec.name),
+        Labels: { [LABEL.managed]: 'true', [LABEL.user]: spec.user, [LABEL.name]: spec.name },
+      })
+      .catch((err: unknown) => {
+        if (!/volume already exists/.test(engineMessage(err))) throw err;
+      });
   }
 
   /** Stops (or re-creates) a container, telling onExit listeners nothing: the gateway asked for it. */
