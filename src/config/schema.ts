@@ -253,16 +253,9 @@ const profileOption = z
   .refine((o) => unique(o.choices.map((c) => c.slug)), { message: 'choice slugs must be unique', path: ['choices'] })
   .refine((o) => o.choices.filter((c) => c.default).length <= 1, { message: 'at most one choice may be the default', path: ['choices'] });
 
-const profile = z
-  .strictObject({
-    slug,
-    displayName: z.string().min(1),
-    description: z.string().default(''),
-    default: z.boolean().default(false),
-    ...audience,
-    overrides: profileOverrides,
-    options: z.array(profileOption).default([]),
-  })
+/** A profile is a choice (the same fields, the same rules) that may offer options of its own. */
+const profile = profileChoice
+  .extend({ options: z.array(profileOption).default([]) })
   .refine((p) => unique(p.options.map((o) => o.slug)), { message: 'option slugs must be unique', path: ['options'] });
 
 const profiles = z
