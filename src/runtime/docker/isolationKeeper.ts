@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { Logger } from '../../log/logger.js';
 import { engineMessage, engineStatus } from './engineErrors.js';
 import { ISOLATION_KEEPER, isolationKeeperNames, LABEL } from './names.js';
-import { ensureKeeperNetwork, libpod, type OwnNetworkContext } from './ownNetworks.js';
+import { ensureKeeperNetwork, libpod, libpodFind, type OwnNetworkContext } from './ownNetworks.js';
 
 /**
  * Puts back the firewall rule that keeps Podman's isolated networks apart.
@@ -91,10 +91,7 @@ export class IsolationKeeper {
   }
 
   private inspectPod(name: string): Promise<{ State: string; InfraContainerID: string } | null> {
-    return libpod<{ State: string; InfraContainerID: string }>(this.docker, 'GET', `/pods/${encodeURIComponent(name)}/json`).catch((err: unknown) => {
-      if (engineStatus(err) === 404) return null;
-      throw err;
-    });
+    return libpodFind(this.docker, `/pods/${encodeURIComponent(name)}/json`);
   }
 }
 

@@ -152,13 +152,8 @@ export async function removeOrphanNetworks(docker: Docker, prefix: string, logge
   return removed;
 }
 
-async function inspect(docker: Docker, network: string): Promise<LibpodNetwork | null> {
-  try {
-    return await libpod<LibpodNetwork>(docker, 'GET', `/networks/${encodeURIComponent(network)}/json`);
-  } catch (err) {
-    if (engineStatus(err) === 404) return null;
-    throw err;
-  }
+function inspect(docker: Docker, network: string): Promise<LibpodNetwork | null> {
+  return libpodFind<LibpodNetwork>(docker, `/networks/${encodeURIComponent(network)}/json`);
 }
 
 /**
@@ -206,6 +201,16 @@ async function make(docker: Docker, ctx: OwnNetworkContext, network: string, lab
 
 function list(docker: Docker): Promise<LibpodNetwork[]> {
   return libpod<LibpodNetwork[]>(docker, 'GET', '/networks/json');
+}
+
+/** A GET of Podman's own API for one thing, or null where the engine has no such thing. */
+export async function libpodFind<T>(docker: Docker, path: string): Promise<T | null> {
+  try {
+    return await libpod<T>(docker, 'GET', path);
+  } catch (err) {
+    if (engineStatus(err) === 404) return null;
+    throw err;
+  }
 }
 
 /** A call to Podman's own API; answers other than 2xx reject with the engine's status and message. */
