@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DailyOnce } from '../audit/dailyOnce.js';
 import type { AuditRecorder } from '../audit/kinds.js';
-import { checkUpgradeOrigin } from '../auth/csrf/origin.js';
+import { checkBerthRequestOrigin, checkUpgradeOrigin } from '../auth/csrf/origin.js';
 import { safeNext } from '../auth/next.js';
 import { headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
 import type { Config } from '../config/schema.js';
@@ -20,7 +20,7 @@ import type { Store } from '../store/store.js';
 import { ownerOf, verdict } from './access.js';
 import type { AppCookies } from './appCookie.js';
 import type { HandOffCodes } from './codes.js';
-import { appOrigin, hostNameOf, isUnderDomain, parseAppHost, type AppHost } from './hostLabel.js';
+import { appOrigin, hostNameOf, isUnderDomain, ownersOrigins, parseAppHost, type AppHost } from './hostLabel.js';
 
 /** Where an app host takes the one-time code of the sign-in hand-off. Reserved on every app host. */
 export const CALLBACK_PATH = '/_berth/apps/callback';
@@ -58,10 +58,12 @@ export class AppHosts {
   private readonly domain: string;
   private readonly gatewayHost: string;
   private readonly visitedToday = new DailyOnce();
+  private readonly ownersOrigin: (safeName: string, origin: string) => boolean;
 
   constructor(private readonly deps: AppHostsDeps) {
     this.domain = (deps.config.apps.domain as string).toLowerCase();
     this.gatewayHost = new URL(deps.config.publicUrl).hostname;
+    this.ownersOrigin = ownersOrigins(deps.config.publicUrl, this.domain);
   }
 
   /** Whether this request's Host is under the apps domain and not the gateway's own (then this class answers it, whatever its shape). */
@@ -74,6 +76,11 @@ export class AppHosts {
     const app = this.parse(req);
     const url = new URL(req.url ?? '/', 'http://app.invalid');
     if (url.pathname === CALLBACK_PATH) return this.callback(res, app, url);
+    // Before anything else is looked up, as for upgrades: another user's page gets nothing from this berth.
+    if (headerToken(req) === null) {
+      const forged = checkBerthRequestOrigin(req, (origin) => this.ownersOrigin(app.safeName, origin));
+      if (forged) throw forged;
+    }
     const owner = await this.owner(app);
     if (url.searchParams.has(TOKEN_QUERY)) return this.tokenLanding(req, res, app, url);
     const admitted = await this.admit(req, app, owner);

@@ -76,3 +76,19 @@ export function appOrigin(publicUrl: string, host: string): string {
   const gateway = new URL(publicUrl);
   return `${gateway.protocol}//${host}${gateway.port === '' ? '' : `:${gateway.port}`}`;
 }
+
+/**
+ * Whether a page of `origin` belongs to the user of `safeName`: the gateway's
+ * own origin (its pages, and the signed-in user's berth on the main route)
+ * or one of that user's app hosts, on the gateway's scheme and port. Made
+ * once per gateway; `origin` is a parsed origin (lower case, no default port).
+ */
+export function ownersOrigins(publicUrl: string, domain: string | null): (safeName: string, origin: string) => boolean {
+  const gateway = new URL(publicUrl);
+  return (safeName, origin) => {
+    if (origin === gateway.origin) return true;
+    if (domain === null) return false;
+    const page = new URL(origin);
+    return page.protocol === gateway.protocol && page.port === gateway.port && parseAppHost(page.hostname, domain)?.safeName === safeName;
+  };
+}

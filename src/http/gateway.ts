@@ -4,7 +4,9 @@ import type { AppHosts } from '../apps/appHosts.js';
 import type { Tunnels } from '../apps/tunnel.js';
 import { NO_AUDIT, type AuditRecorder } from '../audit/kinds.js';
 import type { Auth } from '../auth/registry.js';
-import { checkUpgradeOrigin, isOriginRefusal } from '../auth/csrf/origin.js';
+import { checkBerthRequestOrigin, checkUpgradeOrigin, isOriginRefusal } from '../auth/csrf/origin.js';
+import { ownersOrigins } from '../apps/hostLabel.js';
+import { safeName } from '../core/safeName.js';
 import { checkRequestCsrf } from '../auth/csrf/request.js';
 import { bearerToken, headerToken, TOKEN_QUERY, type Tokens } from '../auth/token/tokens.js';
 import { hasQueryParameter, withoutQueryParameter } from '../core/query.js';
@@ -71,11 +73,14 @@ export class Gateway {
   private readonly apps: AppHosts | undefined;
   /** The gateway's own origin, which every cookie-authenticated upgrade on its main route must come from. */
   private readonly origin: string;
+  /** Whether a page of an origin is one of a user's own, which alone may send their berth a cookie-signed POST. */
+  private readonly ownersOrigin: (safeName: string, origin: string) => boolean;
   private readonly refusals: ThrottledLog;
   private readonly audit: AuditRecorder;
 
   constructor(private readonly deps: GatewayDeps) {
     this.origin = new URL(deps.config.publicUrl).origin;
+    this.ownersOrigin = ownersOrigins(deps.config.publicUrl, deps.config.apps.domain ?? null);
     this.routes = new RouteTable(deps.routes);
     this.refusals = throttledLog(deps.logger);
     this.audit = deps.audit ?? NO_AUDIT;
@@ -182,6 +187,10 @@ export class Gateway {
     if (!signIn) return;
     const { user } = signIn;
     noteUser(res, user.name);
+    if (headerToken(req) === null) {
+      const forged = checkBerthRequestOrigin(req, (origin) => this.ownersOrigin(safeName(user.name), origin));
+      if (forged) throw forged;
+    }
     const { directory, config } = this.deps;
     const ready = directory.readyTarget(user.name);
     if (ready) return this.forwarder.web(req, res, user.name, ready);

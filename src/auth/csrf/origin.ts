@@ -98,3 +98,38 @@ export function checkUpgradeOrigin(req: IncomingMessage, expected: string): Bert
     logMessage: `cross-origin upgrade refused: ${evidence}, expected ${expected}`,
   }));
 }
+
+/**
+ * Refuses a state-changing request to a berth (on the main route or an app
+ * host) that a page of another user's host made the browser send with its
+ * cookies: sibling app hosts are same-site, so SameSite=Lax lets a form or a
+ * no-cors fetch on one user's host carry a visitor's cookies to every other
+ * user's berth (request forgery between users). `mayAct` says whether a
+ * page of a (parsed) origin may act on this berth: its owner's own pages
+ * may, so a front end on one port can call an API on another. A request
+ * with no cookie, or with neither Origin nor Sec-Fetch-Site (a script, an
+ * old browser posting to its own page), passes as before: no page of another
+ * host can make a browser send one. Callers skip this for a request signed
+ * in by a Berth token.
+ */
+export function checkBerthRequestOrigin(req: IncomingMessage, mayAct: (origin: string) => boolean): BerthError | null {
+  const method = req.method ?? 'GET';
+  if (isSafeMethod(method) || req.headers.cookie === undefined) return null;
+  const evidence = foreignPageEvidence(req, mayAct);
+  if (evidence === null) return null;
+  return originRefusal(new BerthError({
+    code: 'csrf',
+    userMessage: `This ${method} was sent by a page that is not one of this environment's owner's, so the gateway refused it. Send it from the owner's own pages; a script signs in with a Berth token (X-Berth-Token) instead of a cookie.`,
+    logMessage: `cross-user ${method} refused: ${evidence}`,
+  }));
+}
+
+function foreignPageEvidence(req: IncomingMessage, mayAct: (origin: string) => boolean): string | null {
+  const origin = single(req, 'origin');
+  if (origin !== undefined) {
+    const parsed = originOf(origin);
+    return parsed !== null && mayAct(parsed) ? null : `Origin ${JSON.stringify(origin)}`;
+  }
+  const site = single(req, 'sec-fetch-site');
+  return site === undefined || site === 'same-origin' || site === 'none' ? null : `Sec-Fetch-Site ${JSON.stringify(site)} and no Origin`;
+}
