@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
+import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { serveWithApps, type ServedApps } from '../helpers/servedApps.js';
 import { launchBrowser, newPage, WAIT_MS } from './harness.js';
 
@@ -116,4 +117,27 @@ export async function startBerthListening(page: Page, apps: AppsServe, port: num
   // A fetch from an open tab is held while the berth starts, then proxied.
   const opened = await pageFetch(page, `${apps.gatewayUrl}/open?port=${port}`);
   assert.equal(opened.status, 200, opened.body);
+}
+
+export interface VisitorAndSharer {
+  visitor: Page;
+  sharer: Page;
+  /** Ports each one's berth listens on; the sharer's is shared publicly. */
+  visitorPort: number;
+  sharerPort: number;
+}
+
+/**
+ * Two people signed in, each with a started berth listening on a port of
+ * its own, the sharer's shared publicly: the set-up of every attack from a
+ * sibling app host the visitor is lured to.
+ */
+export async function visitorAndSharer(apps: AppsServe, visitorName: string, sharerName: string): Promise<VisitorAndSharer> {
+  const [visitorPort, sharerPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
+  const visitor = await personSignedIn(apps, visitorName);
+  const sharer = await personSignedIn(apps, sharerName);
+  await startBerthListening(visitor, apps, visitorPort);
+  await startBerthListening(sharer, apps, sharerPort);
+  assert.equal(await dashboardApi(sharer, apps, 'PUT', `/_berth/api/me/ports/${sharerPort}`, { share: 'public' }), 200);
+  return { visitor, sharer, visitorPort, sharerPort };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { dashboardApi, personSignedIn, seenBy, serveApps, startBerthListening, type AppsServe } from './appsServe.js';
+import { dashboardApi, personSignedIn, seenBy, serveApps, startBerthListening, visitorAndSharer, type AppsServe } from './appsServe.js';
 
 /*
  * Cookie tossing between app hosts (issue 25) and a berth setting the
@@ -27,12 +27,7 @@ describe('berth cookie tossing (Chromium, berth serve)', () => {
 
   before(async () => {
     apps = await serveApps();
-    [alicePort, bobPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
-    alice = await personSignedIn(apps, 'alice');
-    bob = await personSignedIn(apps, 'bob');
-    await startBerthListening(alice, apps, alicePort);
-    await startBerthListening(bob, apps, bobPort);
-    assert.equal(await dashboardApi(bob, apps, 'PUT', `/_berth/api/me/ports/${bobPort}`, { share: 'public' }), 200);
+    ({ visitor: alice, sharer: bob, visitorPort: alicePort, sharerPort: bobPort } = await visitorAndSharer(apps, 'alice', 'bob'));
   });
   after(() => apps?.close());
 

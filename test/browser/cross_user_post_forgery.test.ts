@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { WAIT_MS } from './harness.js';
-import { dashboardApi, personSignedIn, seenBy, serveApps, startBerthListening, type AppsServe } from './appsServe.js';
+import { seenBy, serveApps, visitorAndSharer, type AppsServe } from './appsServe.js';
 
 /*
  * Request forgery between users from a sibling app host. Mallory shares a
@@ -16,18 +15,12 @@ import { dashboardApi, personSignedIn, seenBy, serveApps, startBerthListening, t
 describe('cross-user request forgery (Chromium, berth serve)', () => {
   let apps: AppsServe;
   let alice: Page;
-  let mallory: Page;
   let alicePort: number;
   let malloryPort: number;
 
   before(async () => {
     apps = await serveApps();
-    [alicePort, malloryPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
-    alice = await personSignedIn(apps, 'alice');
-    mallory = await personSignedIn(apps, 'mallory');
-    await startBerthListening(alice, apps, alicePort);
-    await startBerthListening(mallory, apps, malloryPort);
-    assert.equal(await dashboardApi(mallory, apps, 'PUT', `/_berth/api/me/ports/${malloryPort}`, { share: 'public' }), 200);
+    ({ visitor: alice, visitorPort: alicePort, sharerPort: malloryPort } = await visitorAndSharer(apps, 'alice', 'mallory'));
     await alice.goto(`${apps.appUrl('alice', alicePort)}/mine`);
     assert.match((await alice.content()) ?? '', /"user":"alice"/);
   });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { dashboardApi, pageWebSocket, personSignedIn, seenBy, serveApps, startBerthListening, type AppsServe } from './appsServe.js';
+import { pageWebSocket, seenBy, serveApps, visitorAndSharer, type AppsServe } from './appsServe.js';
 
 /*
  * Cross-site WebSocket hijacking from a sibling app host. Mallory shares a
@@ -16,19 +15,13 @@ import { dashboardApi, pageWebSocket, personSignedIn, seenBy, serveApps, startBe
 describe('websocket origin (Chromium, berth serve)', () => {
   let apps: AppsServe;
   let alice: Page;
-  let mallory: Page;
   let alicePort: number;
   let malloryPort: number;
   const ws = (url: string) => url.replace(/^http/, 'ws');
 
   before(async () => {
     apps = await serveApps();
-    [alicePort, malloryPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
-    alice = await personSignedIn(apps, 'alice');
-    mallory = await personSignedIn(apps, 'mallory');
-    await startBerthListening(alice, apps, alicePort);
-    await startBerthListening(mallory, apps, malloryPort);
-    assert.equal(await dashboardApi(mallory, apps, 'PUT', `/_berth/api/me/ports/${malloryPort}`, { share: 'public' }), 200);
+    ({ visitor: alice, visitorPort: alicePort, sharerPort: malloryPort } = await visitorAndSharer(apps, 'alice', 'mallory'));
     // Alice signs in on her own app host (the hand-off through the gateway), so her browser holds its app cookie.
     await alice.goto(`${apps.appUrl('alice', alicePort)}/mine`);
     assert.match((await alice.content()) ?? '', /"user":"alice"/);

@@ -82,3 +82,25 @@ export async function newToken(apps: ServedApps, session: string, scopes: string
   assert.equal(made.status, 201, made.body);
   return (JSON.parse(made.body) as { token: string }).token;
 }
+
+export interface SignedInOnAppHost {
+  /** The gateway's session cookie ("berth_session=…"). */
+  session: string;
+  /** An apps-scoped token of the same user. */
+  token: string;
+  /** A port the berth listens on, and the app cookie ("berth_app=…") of its app host. */
+  appPort: number;
+  appCookie: string;
+}
+
+/** `who` signed in on the gateway, their berth started and listening on a free port, and signed in on that port's app host. */
+export async function signedInOnAppHost(apps: ServedApps, who: string): Promise<SignedInOnAppHost> {
+  const appPort = await freeLoopbackPort();
+  const session = await devSession(apps, who);
+  const token = await newToken(apps, session, ['apps']);
+  assert.equal((await requestTo(apps, `${apps.gatewayUrl}/open?port=${appPort}`, { headers: { cookie: session } })).status, 200);
+  const landing = await requestTo(apps, `${apps.appUrl(who, appPort)}/?berth_token=${token}`);
+  const appCookie = String(landing.headers['set-cookie']).split(';')[0] as string;
+  assert.match(appCookie, /^berth_app=/);
+  return { session, token, appPort, appCookie };
+}

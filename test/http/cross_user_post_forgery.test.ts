@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { devSession, newToken, requestTo, serveWithApps, type ServedApps } from '../helpers/servedApps.js';
+import { requestTo, serveWithApps, signedInOnAppHost, type ServedApps } from '../helpers/servedApps.js';
 
 /*
  * Request forgery between users, against a real `berth serve` with a
@@ -28,14 +27,8 @@ describe('cross-user request forgery (berth serve, non-browser client)', () => {
     requestTo(apps, url, { method, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '5', ...headers }, body: 'do=it' });
 
   before(async () => {
-    appPort = await freeLoopbackPort();
     apps = await serveWithApps({ gatewayHost: 'gateway.test', appsDomain: 'apps.test' });
-    session = await devSession(apps, 'alice');
-    token = await newToken(apps, session, ['apps']);
-    assert.equal((await requestTo(apps, `${apps.gatewayUrl}/open?port=${appPort}`, { headers: { cookie: session } })).status, 200);
-    const landing = await requestTo(apps, `${apps.appUrl('alice', appPort)}/?berth_token=${token}`);
-    appCookie = String(landing.headers['set-cookie']).split(';')[0] as string;
-    assert.match(appCookie, /^berth_app=/);
+    ({ session, token, appPort, appCookie } = await signedInOnAppHost(apps, 'alice'));
   });
   after(() => apps?.close());
 

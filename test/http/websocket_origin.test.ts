@@ -4,8 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { DEFAULT_BURST } from '../../src/log/throttled.js';
-import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { devSession, newToken, requestTo, serveWithApps, type ServedApps } from '../helpers/servedApps.js';
+import { requestTo, serveWithApps, signedInOnAppHost, type ServedApps } from '../helpers/servedApps.js';
 
 /*
  * The Origin rule for WebSocket handshakes with a non-browser client against
@@ -43,14 +42,8 @@ describe('websocket origin (berth serve, non-browser client)', () => {
   };
 
   before(async () => {
-    appPort = await freeLoopbackPort();
     apps = await serveWithApps({ gatewayHost: 'gateway.test', appsDomain: 'apps.test' });
-    session = await devSession(apps, 'alice');
-    token = await newToken(apps, session, ['apps']);
-    assert.equal((await requestTo(apps, `${apps.gatewayUrl}/open?port=${appPort}`, { headers: { cookie: session } })).status, 200);
-    const landing = await requestTo(apps, `${apps.appUrl('alice', appPort)}/?berth_token=${token}`);
-    appCookie = String(landing.headers['set-cookie']).split(';')[0] as string;
-    assert.match(appCookie, /^berth_app=/);
+    ({ session, token, appPort, appCookie } = await signedInOnAppHost(apps, 'alice'));
   });
   after(() => apps?.close());
 
