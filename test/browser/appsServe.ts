@@ -141,3 +141,9 @@ export async function visitorAndSharer(apps: AppsServe, visitorName: string, sha
   assert.equal(await dashboardApi(sharer, apps, 'PUT', `/_berth/api/me/ports/${sharerPort}`, { share: 'public' }), 200);
   return { visitor, sharer, visitorPort, sharerPort };
 }
+
+/** The page's person signs in on the app host of `port` of their berth (the hand-off through the gateway), so their browser holds its app cookie. */
+export async function signInOnOwnAppHost(page: Page, apps: AppsServe, who: string, port: number): Promise<void> {
+  await page.goto(`${apps.appUrl(who, port)}/mine`);
+  assert.match((await page.content()) ?? '', new RegExp(`"user":"${who}"`));
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { WAIT_MS } from './harness.js';
-import { seenBy, serveApps, visitorAndSharer, type AppsServe } from './appsServe.js';
+import { seenBy, serveApps, signInOnOwnAppHost, visitorAndSharer, type AppsServe } from './appsServe.js';
 
 /*
  * Request forgery between users from a sibling app host. Mallory shares a
@@ -21,8 +21,7 @@ describe('cross-user request forgery (Chromium, berth serve)', () => {
   before(async () => {
     apps = await serveApps();
     ({ visitor: alice, visitorPort: alicePort, sharerPort: malloryPort } = await visitorAndSharer(apps, 'alice', 'mallory'));
-    await alice.goto(`${apps.appUrl('alice', alicePort)}/mine`);
-    assert.match((await alice.content()) ?? '', /"user":"alice"/);
+    await signInOnOwnAppHost(alice, apps, 'alice', alicePort);
   });
   after(() => apps?.close());
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { pageWebSocket, seenBy, serveApps, visitorAndSharer, type AppsServe } from './appsServe.js';
+import { pageWebSocket, seenBy, serveApps, signInOnOwnAppHost, visitorAndSharer, type AppsServe } from './appsServe.js';
 
 /*
  * Cross-site WebSocket hijacking from a sibling app host. Mallory shares a
@@ -22,9 +22,7 @@ describe('websocket origin (Chromium, berth serve)', () => {
   before(async () => {
     apps = await serveApps();
     ({ visitor: alice, visitorPort: alicePort, sharerPort: malloryPort } = await visitorAndSharer(apps, 'alice', 'mallory'));
-    // Alice signs in on her own app host (the hand-off through the gateway), so her browser holds its app cookie.
-    await alice.goto(`${apps.appUrl('alice', alicePort)}/mine`);
-    assert.match((await alice.content()) ?? '', /"user":"alice"/);
+    await signInOnOwnAppHost(alice, apps, 'alice', alicePort);
   });
   after(() => apps?.close());
 
