@@ -21,7 +21,7 @@ import type {
 import { readContainerFile } from '../docker/archive.js';
 import { ContainerAccess, notRunning } from '../docker/containerAccess.js';
 import { DieEvents } from '../docker/dieEvents.js';
-import { engineMessage, engineStatus } from '../docker/engineErrors.js';
+import { engineMessage, unlessMissing } from '../docker/engineErrors.js';
 import { connectEngine, engineAddress, pingEngine, type DockerConfig, type EngineAddress } from '../docker/engine.js';
 import { absent, observe } from '../docker/observed.js';
 import { berthNameOf, candidateOf, isBerth, labelFilter, theOne, type Candidate } from './labels.js';
@@ -207,10 +207,7 @@ export class AttachRuntime implements Runtime {
   private async catchUp(): Promise<void> {
     for (const [id] of [...this.attached]) {
       try {
-        const info = await this.docker.getContainer(id).inspect().catch((err: unknown) => {
-          if (engineStatus(err) === 404) return null;
-          throw err;
-        });
+        const info = await unlessMissing(this.docker.getContainer(id).inspect());
         if (!info?.State.Running) this.ended(id, info?.Name.replace(/^\//, '') ?? id.slice(0, 12), info ? info.State.ExitCode : null);
       } catch (err) {
         this.options.logger.warn({ err: engineMessage(err) }, 'attach: could not check attached containers after the engine came back');

@@ -9,7 +9,7 @@ import { ContainerAccess, noAddress, notRunning } from './containerAccess.js';
 import { createOptions, type Reach } from './createOptions.js';
 import { DieEvents, MANAGED_DEATHS, type DieEvent } from './dieEvents.js';
 import { connectEngine, engineAddress, pingEngine, type DockerConfig, type EngineAddress } from './engine.js';
-import { engineFailure, engineMessage, engineStatus, engineUnavailable, isNameInUse, isUnreachable } from './engineErrors.js';
+import { engineFailure, engineMessage, engineStatus, ignoreStatus, isNameInUse, isUnreachable, unlessMissing } from './engineErrors.js';
 import { writeHomeFiles } from './homeFiles.js';
 import { ensureImage } from './image.js';
 import { hostAddressMatcher } from './hostAddresses.js';
@@ -264,13 +264,8 @@ export class DockerRuntime implements Runtime {
     return info;
   }
 
-  private async inspectId(idOrName: string): Promise<Docker.ContainerInspectInfo | null> {
-    try {
-      return await this.docker.getContainer(idOrName).inspect();
-    } catch (err) {
-      if (engineStatus(err) === 404) return null;
-      throw err;
-    }
+  private inspectId(idOrName: string): Promise<Docker.ContainerInspectInfo | null> {
+    return unlessMissing(this.docker.getContainer(idOrName).inspect());
   }
 
   /**
@@ -486,9 +481,7 @@ export class DockerRuntime implements Runtime {
     await this.docker
       .getContainer(info.Id)
       .stop({ t: Math.max(0, Math.round(graceSeconds)) })
-      .catch((err: unknown) => {
-        if (engineStatus(err) !== 304 && engineStatus(err) !== 404) throw err;
-      });
+      .catch(ignoreStatus(304, 404));
     // Not waited for: a stop is not held up by the second or so it takes.
     void this.restoreIsolation();
   }
@@ -499,9 +492,7 @@ export class DockerRuntime implements Runtime {
     await this.docker
       .getContainer(id)
       .remove({ force: true, v: false })
-      .catch((err: unknown) => {
-        if (engineStatus(err) !== 404) throw err;
-      });
+      .catch(ignoreStatus(404));
     setTimeout(() => this.stoppedOnRequest.delete(id), LATE_EVENT_MS).unref();
   }
 

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { homeFileInTheWay, parentDirectories, type HomeFile } from '../../core/homeFiles.js';
 import { tarOf, type TarEntry } from '../tarArchive.js';
-import { engineStatus } from './engineErrors.js';
+import { unlessMissing } from './engineErrors.js';
 
 /** Go's os.FileMode type bits, as the engine reports a path's mode: directory, link, and (all of them) ModeType. */
 const MODE_DIR = 2 ** 31;
@@ -39,13 +39,9 @@ export async function writeHomeFiles(container: Docker.Container, name: string, 
 
 /** The path's mode, not following a link at its end (the engine resolves links before it, inside the container); null when nothing is there. */
 async function modeOf(container: Docker.Container, path: string): Promise<number | null> {
-  let answer: { headers: Record<string, string | string[] | undefined>; resume?: () => void };
-  try {
-    answer = (await container.infoArchive({ path })) as unknown as typeof answer;
-  } catch (err) {
-    if (engineStatus(err) === 404) return null;
-    throw err;
-  }
+  type Answer = { headers: Record<string, string | string[] | undefined>; resume?: () => void };
+  const answer = await unlessMissing(container.infoArchive({ path }) as unknown as Promise<Answer>);
+  if (answer === null) return null;
   answer.resume?.();
   const header = answer.headers['x-docker-container-path-stat'];
   const stat = JSON.parse(Buffer.from(String(header), 'base64').toString('utf8')) as { mode: number; linkTarget?: string };

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import type { RuntimeProgress } from '../types.js';
-import { engineMessage, engineStatus, isUnreachable } from './engineErrors.js';
+import { engineMessage, isUnreachable, unlessMissing } from './engineErrors.js';
 import { jsonLines } from './jsonLines.js';
 
 const PROGRESS_EVERY_MS = 500;
@@ -10,12 +10,7 @@ const LAYER_STATUS = /^(Pulling fs layer|Waiting|Downloading|Verifying Checksum|
 
 /** Makes sure `image` is present, pulling it with progress when it is not; resolves with whether it pulled. */
 export async function ensureImage(docker: Docker, image: string, progress: RuntimeProgress): Promise<'present' | 'pulled'> {
-  try {
-    await docker.getImage(image).inspect();
-    return 'present';
-  } catch (err) {
-    if (engineStatus(err) !== 404) throw err;
-  }
+  if ((await unlessMissing(docker.getImage(image).inspect())) !== null) return 'present';
   progress('pulling', `pulling image ${image}`);
   try {
     await pull(docker, image, progress);

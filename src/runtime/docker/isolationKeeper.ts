@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../../log/logger.js';
-import { engineMessage, engineStatus } from './engineErrors.js';
+import { engineMessage, ignoreStatus } from './engineErrors.js';
 import { ISOLATION_KEEPER, isolationKeeperNames, LABEL } from './names.js';
 import { ensureKeeperNetwork, libpod, libpodFind, type OwnNetworkContext } from './ownNetworks.js';
 
@@ -93,12 +93,6 @@ export class IsolationKeeper {
   private inspectPod(name: string): Promise<{ State: string; InfraContainerID: string } | null> {
     return libpodFind(this.docker, `/pods/${encodeURIComponent(name)}/json`);
   }
-}
-
-function ignoreStatus(status: number): (err: unknown) => void {
-  return (err) => {
-    if (engineStatus(err) !== status) throw err;
-  };
 }
 
 function unless(expected: RegExp): (err: unknown) => void {

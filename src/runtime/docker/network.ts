@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
-import { engineStatus } from './engineErrors.js';
+import { engineStatus, ignoreStatus, unlessMissing } from './engineErrors.js';
 import { LABEL } from './names.js';
 
 /**
@@ -83,13 +83,8 @@ function described(network: NetworkInfo): SharedBerthNetwork {
   };
 }
 
-async function inspectNetwork(docker: Docker, name: string): Promise<NetworkInfo | null> {
-  try {
-    return (await docker.getNetwork(name).inspect()) as NetworkInfo;
-  } catch (err) {
-    if (engineStatus(err) === 404) return null;
-    throw err;
-  }
+function inspectNetwork(docker: Docker, name: string): Promise<NetworkInfo | null> {
+  return unlessMissing(docker.getNetwork(name).inspect() as Promise<NetworkInfo>);
 }
 
 async function create(docker: Docker, name: string): Promise<SharedBerthNetwork> {
@@ -142,10 +137,8 @@ async function keepOneNetworkNamed(docker: Docker, name: string): Promise<void> 
         logMessage: `the engine has ${same.length} networks named ${name}, and ${network.Id.slice(0, 12)} ${attached.length > 0 ? `is in use by ${attached.join(', ')}` : 'was not made by Berth'}; to fix, keep one: docker network rm ${network.Id.slice(0, 12)}`,
       });
     }
-    await docker.getNetwork(network.Id).remove().catch((err: unknown) => {
-      // Another gateway removed it first.
-      if (engineStatus(err) !== 404) throw err;
-    });
+    // 404: another gateway removed it first.
+    await docker.getNetwork(network.Id).remove().catch(ignoreStatus(404));
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { BerthError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
-import { engineMessage, engineStatus } from './engineErrors.js';
+import { engineMessage, engineStatus, ignoreStatus, unlessMissing } from './engineErrors.js';
 import { berthNetworkName, containerName, ISOLATION_KEEPER, LABEL } from './names.js';
 import type { SubnetPool } from './subnetPool.js';
 
@@ -124,9 +124,7 @@ export async function removeOwnNetwork(docker: Docker, network: string): Promise
   await docker
     .getNetwork(network)
     .remove()
-    .catch((err: unknown) => {
-      if (engineStatus(err) !== 404) throw err;
-    });
+    .catch(ignoreStatus(404));
 }
 
 /** Removes the berth networks of this prefix whose berth has no container (left by a failed start, a removal the gateway did not see); returns their names. */
@@ -136,11 +134,7 @@ export async function removeOrphanNetworks(docker: Docker, prefix: string, logge
     const name = summary.labels?.[LABEL.name];
     if (summary.labels?.[LABEL.managed] !== 'true' || name === undefined || summary.name !== berthNetworkName(prefix, name)) continue;
     if (now - Date.parse(summary.created ?? '') < ORPHAN_AGE_MS) continue;
-    const container = await docker
-      .getContainer(containerName(prefix, name))
-      .inspect()
-      .then(() => true, (err: unknown) => (engineStatus(err) === 404 ? false : Promise.reject(err)));
-    if (container) continue;
+    if ((await unlessMissing(docker.getContainer(containerName(prefix, name)).inspect())) !== null) continue;
     try {
       await removeOwnNetwork(docker, summary.name);
       removed.push(summary.name);
@@ -204,13 +198,8 @@ function list(docker: Docker): Promise<LibpodNetwork[]> {
 }
 
 /** A GET of Podman's own API for one thing, or null where the engine has no such thing. */
-export async function libpodFind<T>(docker: Docker, path: string): Promise<T | null> {
-  try {
-    return await libpod<T>(docker, 'GET', path);
-  } catch (err) {
-    if (engineStatus(err) === 404) return null;
-    throw err;
-  }
+export function libpodFind<T>(docker: Docker, path: string): Promise<T | null> {
+  return unlessMissing(libpod<T>(docker, 'GET', path));
 }
 
 /** A call to Podman's own API; answers other than 2xx reject with the engine's status and message. */
