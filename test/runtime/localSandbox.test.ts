@@ -209,10 +209,16 @@ describe('local sandbox: a berth in it', () => {
     const home = join(dataDir, 'homes', spec.name);
     // pid 2: the berth's main command, under the sandbox's init.
     const privileges = (pid: string) => `grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/${pid}/status`;
-    const result = await sh(spec.name, `echo "$HOME $(pwd)"; echo kept > "$HOME/file"; ls -A /tmp | grep -v "^$(basename "\${HOME%/homes/*}")$"; ${privileges('self')}; ${privileges('2')}`);
+    // Private /tmp: a file the host has there is not seen, one the berth writes there stays inside.
+    const marker = `berth-host-only-${process.pid}`;
+    await writeFile(join('/tmp', marker), 'host');
+    const inside = `berth-inside-only-${process.pid}`;
+    const result = await sh(spec.name, `echo "$HOME $(pwd)"; echo kept > "$HOME/file"; test -e /tmp/${marker} && echo sees the host /tmp; echo berth > /tmp/${inside}; ${privileges('self')}; ${privileges('2')}`);
+    await rm(join('/tmp', marker));
     assert.equal(result.code, 0, result.stderr);
     const none = 'CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n';
     assert.equal(result.stdout, `${home} ${home}\n${none}${none}`, 'an exec and the main command have no capability');
+    assert.equal(spawnSync('test', ['-e', join('/tmp', inside)]).status, 1, "the berth's /tmp file stayed in the berth");
     await runtime.stop(spec.name, { remove: true, graceSeconds: 1 });
   });
 
