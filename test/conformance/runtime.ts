@@ -86,6 +86,8 @@ export interface IsolationProbe {
 /** Every wait is bounded by WAIT_MS so a hang fails with what it waited for, well inside the test's own limit. */
 const TEST_MS = 10_000;
 const WAIT_MS = 5_000;
+/** How long an exec may take before it counts as hung: rootless Podman's take seconds on a busy machine while a network is being set up. */
+const EXEC_HANG_MS = 20_000;
 const GRACE_SECONDS = 2;
 /** The pause test's counter ticks this often, and stays paused this long: long enough that counting on would show. */
 const PAUSE_TICK_MS = 100;
@@ -492,7 +494,7 @@ export async function run(
 ): Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }> {
   const exec: ExecProcess = await runtime.exec(name, execOptions(command, null, env));
   exec.stdin.end();
-  const [stdout, stderr, exit] = await within(Promise.all([text(exec.stdout), text(exec.stderr), exec.exited]), WAIT_MS, `exec ${command.join(' ')}`);
+  const [stdout, stderr, exit] = await within(Promise.all([text(exec.stdout), text(exec.stderr), exec.exited]), EXEC_HANG_MS, `exec ${command.join(' ')}`);
   return { stdout, stderr, ...exit };
 }
 
