@@ -47,7 +47,24 @@ export function homeFilesOf(raw: Record<string, unknown>, homePath: string): { f
     files.push({ path, content, mode: sensitive === true ? 0o600 : 0o644 });
   }
   if (total > HOME_FILE_LIMITS.totalBytes) refused.push(`files of ${total} bytes in all (at most ${HOME_FILE_LIMITS.totalBytes})`);
+  refused.push(...clashes(files));
   return refused.length > 0 ? { refused } : { files };
+}
+
+/**
+ * Files no writer could make together: one path given twice (relative and
+ * absolute), or a file where another needs a directory ("a" and "a/b").
+ * Refused up front, so every runtime answers alike and none writes half.
+ */
+function clashes(files: readonly HomeFile[]): string[] {
+  const seen = new Set<string>();
+  const found: string[] = [];
+  for (const { path } of files) {
+    if (seen.has(path)) found.push(`one file given twice (${path})`);
+    seen.add(path);
+  }
+  for (const dir of parentDirectories(files)) if (seen.has(dir)) found.push(`a file that is also the directory of another (${dir})`);
+  return found;
 }
 
 /** The path relative to the home, or null when it is not plainly inside it. ".." is refused, not resolved, so no spelling climbs out. */

@@ -172,6 +172,10 @@ describe('profiles', () => {
     assert.match(refused({ f: { value: 'not base64!' } }), /not base64 \(f\)/);
     assert.match(refused({ f: 'aGk=' }), /not base64/, 'a bare string is not ContainerSSH\'s {value}');
     assert.match(refused({ big: { value: Buffer.alloc(HOME_FILE_LIMITS.fileBytes + 1).toString('base64') } }), /larger than \d+ bytes \(big\)/);
+    assert.match(refused({ a: b64('x'), 'a/b': b64('y') }), /a file that is also the directory of another \(a\)/);
+    assert.match(refused({ 'x/y/z': b64('x'), 'x/y': b64('y') }), /the directory of another \(x\/y\)/, 'whichever comes first');
+    assert.match(refused({ '.bashrc': b64('x'), '/home/berth/.bashrc': b64('y') }), /one file given twice \(\.bashrc\)/);
+    assert.ok('files' in homeFilesOf({ 'a/b': b64('x'), 'a/c': b64('y'), ab: b64('z') }, '/home/berth'), 'siblings and look-alike names are no clash');
     const many = Object.fromEntries(Array.from({ length: HOME_FILE_LIMITS.count + 1 }, (_, i) => [`f${i}`, b64('x')]));
     assert.match(refused(many), /65 files/);
     const heavy = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}`, { value: Buffer.alloc(HOME_FILE_LIMITS.fileBytes).toString('base64') }]));
