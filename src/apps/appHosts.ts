@@ -77,10 +77,8 @@ export class AppHosts {
     const url = new URL(req.url ?? '/', 'http://app.invalid');
     if (url.pathname === CALLBACK_PATH) return this.callback(res, app, url);
     // Before anything else is looked up, as for upgrades: another user's page gets nothing from this berth.
-    if (headerToken(req) === null) {
-      const forged = checkBerthRequestOrigin(req, (origin) => this.ownersOrigin(app.safeName, origin));
-      if (forged) throw forged;
-    }
+    const forged = checkBerthRequestOrigin(req, (origin) => this.ownersOrigin(app.safeName, origin));
+    if (forged) throw forged;
     const owner = await this.owner(app);
     if (url.searchParams.has(TOKEN_QUERY)) return this.tokenLanding(req, res, app, url);
     const admitted = await this.admit(req, app, owner);

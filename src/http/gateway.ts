@@ -187,10 +187,8 @@ export class Gateway {
     if (!signIn) return;
     const { user } = signIn;
     noteUser(res, user.name);
-    if (headerToken(req) === null) {
-      const forged = checkBerthRequestOrigin(req, (origin) => this.ownersOrigin(safeName(user.name), origin));
-      if (forged) throw forged;
-    }
+    const forged = checkBerthRequestOrigin(req, (origin) => this.ownersOrigin(safeName(user.name), origin));
+    if (forged) throw forged;
     const { directory, config } = this.deps;
     const ready = directory.readyTarget(user.name);
     if (ready) return this.forwarder.web(req, res, user.name, ready);

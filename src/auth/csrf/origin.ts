@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { BerthError } from '../../core/errors.js';
+import { headerToken } from '../token/tokens.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -109,12 +110,13 @@ export function checkUpgradeOrigin(req: IncomingMessage, expected: string): Bert
  * may, so a front end on one port can call an API on another. A request
  * with no cookie, or with neither Origin nor Sec-Fetch-Site (a script, an
  * old browser posting to its own page), passes as before: no page of another
- * host can make a browser send one. Callers skip this for a request signed
- * in by a Berth token.
+ * host can make a browser send one; so does one signed in by a Berth token
+ * (X-Berth-Token), which no page can make a browser attach. Reads cost
+ * nothing here: the method is looked at first.
  */
 export function checkBerthRequestOrigin(req: IncomingMessage, mayAct: (origin: string) => boolean): BerthError | null {
   const method = req.method ?? 'GET';
-  if (isSafeMethod(method) || req.headers.cookie === undefined) return null;
+  if (isSafeMethod(method) || req.headers.cookie === undefined || headerToken(req) !== null) return null;
   const evidence = foreignPageEvidence(req, mayAct);
   if (evidence === null) return null;
   return originRefusal(new BerthError({
