@@ -84,7 +84,7 @@ export class Forwarder {
     this.cookieWarned.add(user);
     this.deps.logger.warn(
       { user, cookie: name },
-      "a berth's response tried to set one of the gateway's cookies; dropped, the app must use a name of its own (logged once per berth until the gateway restarts)",
+      "a berth's response tried to set one of the gateway's cookies, or clear them all (Clear-Site-Data \"cookies\"); dropped, the app must use cookie names of its own and clear only those (logged once per berth until the gateway restarts)",
     );
   }
 }

@@ -74,7 +74,7 @@ describe('berth cookie tossing (Chromium, berth serve)', () => {
     const names = (await alice.context().cookies()).map((c) => `${c.name}@${c.domain}:${c.value === 'forged' || c.value.includes('nameless') ? 'forged' : 'own'}`);
     assert.equal(names.filter((n) => n.endsWith(':forged')).length, 0, names.join(', '));
     assert.equal(await dashboardApi(alice, apps, 'GET', '/_berth/api/me'), 200, 'alice is still signed in with her own session');
-    const warned = apps.served.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith("a berth's response tried to set one of the gateway's cookies"));
+    const warned = apps.served.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith("a berth's response tried to set one of the gateway's cookies, or clear them all"));
     assert.deepEqual(
       warned.map((l) => [l.level, l.user, l.cookie]),
       [[40, 'alice', 'berth_session']],

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { pageWebSocket, personSignedIn, seenBy, startBerthListening, type AppsServe } from '../browser/appsServe.js';
+import { dashboardApi, pageWebSocket, personSignedIn, seenBy, startBerthListening, type AppsServe } from '../browser/appsServe.js';
 import { launchBrowser } from '../browser/harness.js';
 import { berthServe, stopServe } from '../helpers/serve.js';
 import { nginxMissing, startNginx, type Nginx } from './nginx.js';
@@ -112,6 +112,21 @@ if (missing && process.env.CI === 'true') {
       assert.equal(appCookie?.name, '__Host-berth_app');
       assert.equal(appCookie?.secure, true);
       assert.deepEqual(await pageWebSocket(page, `${ws(apps.appUrl('ingrid', appPort))}/app-socket`), { opened: true, reply: 'ingrid:hello' });
+    });
+
+    // Browsers honour Clear-Site-Data only over https, and clear "cookies" for the whole registrable domain.
+    it("keeps ingrid signed in when another user's app she visits sends Clear-Site-Data \"cookies\" (berth clears visitor's cookies)", async () => {
+      const malloryPort = await freeLoopbackPort();
+      const mallory = await personSignedIn(apps, 'mallory');
+      await startBerthListening(mallory, apps, malloryPort);
+      assert.equal(await dashboardApi(mallory, apps, 'PUT', `/_berth/api/me/ports/${malloryPort}`, { share: 'public' }), 200);
+      const before = (await page.context().cookies()).map((c) => `${c.name}@${c.domain}`).sort();
+      assert.ok(before.includes(`__Host-berth_session@${HOST}`), before.join(', '));
+      const reply = await page.goto(`${apps.appUrl('mallory', malloryPort)}/clear-site-data?types=${encodeURIComponent('"cookies", "cache"')}`);
+      assert.equal(reply?.status(), 200);
+      assert.deepEqual((await page.context().cookies()).map((c) => `${c.name}@${c.domain}`).sort(), before, "ingrid's cookies, the gateway's and her app host's, are all still there");
+      assert.equal(await dashboardApi(page, apps, 'GET', '/_berth/api/me'), 200, 'and she is still signed in');
+      assert.equal(await reply?.headerValue('clear-site-data'), '"cache"', 'what clears only her own origin is kept');
     });
   });
 }

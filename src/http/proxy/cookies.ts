@@ -57,6 +57,21 @@ export function setCookieName(line: string): string {
   return (inner === -1 ? value : value.slice(0, inner)).trim();
 }
 
+/**
+ * A berth's Clear-Site-Data less what would clear cookies: browsers apply
+ * "cookies" (and "*", which includes it) to the whole registrable domain,
+ * so any app host would sign its visitor out of the gateway and of every
+ * other app host. The origin's own types ("cache", "storage",
+ * "executionContexts", ...) are kept; null when none is left.
+ */
+export function withoutCookieClearing(value: string): { kept: string | null; dropped: boolean } {
+  const types = value.split(',').map((type) => type.trim()).filter((type) => type !== '');
+  const kept = types.filter((type) => !CLEARS_COOKIES.has(type.toLowerCase()));
+  return { kept: kept.length === 0 ? null : kept.join(', '), dropped: kept.length < types.length };
+}
+
+const CLEARS_COOKIES = new Set(['"cookies"', '"*"']);
+
 // Cheap first look, so a Set-Cookie without the attribute is passed on as the same string.
 const MENTIONS_DOMAIN = /;\s*domain\s*(?:=|;|$)/i;
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { BerthPort } from '../../runtime/types.js';
 import { headerValues } from '../headerValues.js';
-import { removeCookies, rewriteSetCookie, setCookieName, type BerthCookieRules } from './cookies.js';
+import { removeCookies, rewriteSetCookie, setCookieName, withoutCookieClearing, type BerthCookieRules } from './cookies.js';
 import type { ForwardOptions } from './options.js';
 
 /**
@@ -175,7 +175,8 @@ export function forwardRequestHeaders(req: IncomingMessage, ctx: ForwardContext)
 /**
  * The response head as the client receives it: the berth's headers less the
  * hop-by-hop ones (Node frames the body for the client itself), its
- * Set-Cookie lines put through `opts.cookies` (each stays a line of its own).
+ * Set-Cookie lines put through `opts.cookies` (each stays a line of its own)
+ * and, under the same rules, its Clear-Site-Data less clearing cookies.
  * With `upgrade`, Upgrade is kept and the caller adds Connection: Upgrade.
  */
 export function forwardResponseHeaders(headers: ResponseHeaders, upgrade: boolean, opts: Pick<ForwardOptions, 'cookies' | 'onDroppedCookie'>): string[] {
@@ -190,10 +191,18 @@ export function forwardResponseHeaders(headers: ResponseHeaders, upgrade: boolea
     if (key === 'set-cookie' && opts.cookies !== undefined) {
       if (typeof value === 'string') pushSetCookie(out, value, opts);
       else for (const line of value) pushSetCookie(out, line, opts);
+    } else if (key === 'clear-site-data' && opts.cookies !== undefined) {
+      pushClearSiteData(out, typeof value === 'string' ? value : value.join(', '), opts);
     } else if (typeof value === 'string') out.push(key, value);
     else for (const each of value) out.push(key, each);
   }
   return out;
+}
+
+function pushClearSiteData(out: string[], value: string, opts: Pick<ForwardOptions, 'onDroppedCookie'>): void {
+  const { kept, dropped } = withoutCookieClearing(value);
+  if (kept !== null) out.push('clear-site-data', kept);
+  if (dropped) opts.onDroppedCookie?.('Clear-Site-Data "cookies"');
 }
 
 function pushSetCookie(out: string[], line: string, opts: Pick<ForwardOptions, 'cookies' | 'onDroppedCookie'>): void {

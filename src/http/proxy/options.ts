@@ -10,7 +10,7 @@ export interface ForwardOptions {
   strip?: StripRules;
   /** What the berth's Set-Cookie lines may do; build once at start-up. Without it they pass unchanged. */
   cookies?: BerthCookieRules;
-  /** Called with the name of each Set-Cookie dropped because it names a gateway cookie. */
+  /** Called with the name of each Set-Cookie dropped because it names a gateway cookie, or with 'Clear-Site-Data "cookies"' when that was dropped. */
   onDroppedCookie?: (name: string) => void;
   /** Headers to add, e.g. { 'X-Berth-Visitor': 'alice' }; any the client sent under these names are dropped. */
   addHeaders?: Readonly<Record<string, string>>;

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { isGatewayCookieName } from '../../../src/auth/cookies.js';
-import { rewriteSetCookie, setCookieName, type BerthCookieRules } from '../../../src/http/proxy/cookies.js';
+import { rewriteSetCookie, setCookieName, withoutCookieClearing, type BerthCookieRules } from '../../../src/http/proxy/cookies.js';
 import { fetchText, startBerth, startGateway, type Gateway } from './harness.js';
 
 /*
@@ -11,6 +11,8 @@ import { fetchText, startBerth, startGateway, type Gateway } from './harness.js'
  * beyond the host that set it: Domain= is removed (cookie tossing onto other
  * users' app hosts and, under a shared parent domain, onto the gateway), and a
  * gateway cookie name is dropped in every spelling a browser would file under it.
+ * Nor can its Clear-Site-Data clear cookies, which browsers do for the whole
+ * registrable domain: the gateway's and every other app host's.
  */
 
 const HOST_ONLY: BerthCookieRules = { reserved: isGatewayCookieName, allowDomain: false };
@@ -133,5 +135,54 @@ describe('Set-Cookie through the proxy', () => {
     assert.deepEqual(response.headers['set-cookie'], ['ws=1']);
     assert.deepEqual(dropped.splice(0), ['berth_session']);
     await once(ws, 'close');
+  });
+});
+
+describe('withoutCookieClearing: a berth clears its own origin, never the cookies of the whole domain', () => {
+  const cases: Array<[string, string | null, boolean]> = [
+    ['"cookies"', null, true],
+    ['"*"', null, true],
+    ['"cache", "cookies", "storage"', '"cache", "storage"', true],
+    ['"COOKIES","executionContexts"', '"executionContexts"', true],
+    ['  "cookies" ,  "*" ', null, true],
+    ['"cache", "storage", "executionContexts"', '"cache", "storage", "executionContexts"', false],
+    // Unquoted is not a type browsers act on, so it is no threat and passes as sent (less spacing).
+    ['cookies', 'cookies', false],
+    ['"cookies2"', '"cookies2"', false],
+    ['', null, false],
+  ];
+  for (const [value, kept, dropped] of cases) {
+    it(`${JSON.stringify(value)} → ${JSON.stringify(kept)}`, () => {
+      assert.deepEqual(withoutCookieClearing(value), { kept, dropped });
+    });
+  }
+});
+
+describe('Clear-Site-Data through the proxy', () => {
+  let gateway: Gateway;
+  let berth: Awaited<ReturnType<typeof startBerth>>;
+  const dropped: string[] = [];
+
+  before(async () => {
+    berth = await startBerth((req, res) => {
+      res.setHeader('clear-site-data', decodeURIComponent((req.url ?? '/').slice(1)));
+      res.end('ok');
+    });
+    gateway = await startGateway(berth.endpoint, { scheme: 'http', cookies: HOST_ONLY, onDroppedCookie: (name) => dropped.push(name) });
+  });
+  after(async () => {
+    await gateway.close();
+    await berth.close();
+  });
+
+  it('drops "cookies" and "*" from the header, keeps the rest, and reports it', async () => {
+    const mixed = await fetchText(gateway.endpoint, `/${encodeURIComponent('"cache", "cookies"')}`);
+    assert.equal(mixed.headers['clear-site-data'], '"cache"');
+    const only = await fetchText(gateway.endpoint, `/${encodeURIComponent('"*"')}`);
+    assert.equal(only.status, 200);
+    assert.equal(only.headers['clear-site-data'], undefined, 'nothing left to clear: no header');
+    const harmless = await fetchText(gateway.endpoint, `/${encodeURIComponent('"storage"')}`);
+    assert.equal(harmless.headers['clear-site-data'], '"storage"');
+    assert.deepEqual(dropped.splice(0), ['Clear-Site-Data "cookies"', 'Clear-Site-Data "cookies"']);
   });
 });
