@@ -1,20 +1,50 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
+/** The lowest port tried: below it sit the well-known services of a host. */
+const LOWEST = 10_000;
+const ATTEMPTS = 50;
+
 /**
- * A loopback port that is free right now. The kernel picks it; the listener
- * closes at once so the berth can bind it. Another process could take it in
- * between, which the berth then reports as "address in use" on its own.
+ * A loopback port that is free right now; the listener closes at once so
+ * the berth can bind it. It is taken from below the kernel's ephemeral range
+ * where there is room: a port the kernel picks (bind to 0) comes from the
+ * range it also hands every outgoing connection, so one of the gateway's own
+ * proxied connections could take it before the berth binds it. Another
+ * process can still take it in between, which the berth then reports as
+ * "address in use" on its own.
  */
-export function freeLoopbackPort(): Promise<number> {
+export async function freeLoopbackPort(): Promise<number> {
+  const below = ephemeralRangeStart();
+  if (below - LOWEST >= 1_000) {
+    for (let i = 0; i < ATTEMPTS; i++) {
+      const port = await bindable(LOWEST + Math.floor(Math.random() * (below - LOWEST)));
+      if (port !== null) return port;
+    }
+  }
+  const port = await bindable(0);
+  if (port === null) throw new Error('no free loopback port: the kernel refused a listener on 127.0.0.1 port 0');
+  return port;
+}
+
+/** Where Linux starts handing out ports on its own (ip_local_port_range); elsewhere, IANA's dynamic range. */
+function ephemeralRangeStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 49_152;
+  } catch {
+    return 49_152;
+  }
+}
+
+/** The port a loopback listener got when asked for `port` (0: the kernel's pick), or null when it is taken. */
+function bindable(port: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(null) : reject(err)));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => {
       const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('the loopback listener reported no port'));
-      });
+      server.close(() => resolve(address !== null && typeof address === 'object' ? address.port : null));
     });
   });
 }
