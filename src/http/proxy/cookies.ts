@@ -62,7 +62,7 @@ export function setCookieName(line: string): string {
  * "cookies" (and "*", which includes it) to the whole registrable domain,
  * so any app host would sign its visitor out of the gateway and of every
  * other app host. The origin's own types ("cache", "storage",
- * "executionContexts", ...) are kept; null when none is left.
+ * "executionContexts", ...) are kept; `kept` is null when none is left.
  */
 export function withoutCookieClearing(value: string): { kept: string | null; dropped: boolean } {
   const types = value.split(',').map((type) => type.trim()).filter((type) => type !== '');
