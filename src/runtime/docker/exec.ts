@@ -77,6 +77,8 @@ export async function startExec(target: ExecTarget, command: string[], options: 
   });
 
   // Input sent after a resize must find the new size, as on a real terminal, so it waits for the resize call.
+  // Its failure is no one's to hear: a resize racing the exec's end fails harmlessly, and Podman answers a
+  // done resize with 201, which docker-modem rejects as an error.
   let resized: Promise<unknown> | null = null;
   const resize = (rows: number, cols: number) => {
     const call = (resized ?? Promise.resolve())
