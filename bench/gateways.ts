@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import type { ServerProcess } from './lib/processes.js';
 import { appendResult, printTable } from './lib/report.js';
 import { DEBIAN, removeByPrefix } from '../test/helpers/docker.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { workersAnswering } from '../test/helpers/workers.js';
 
 /**
  * npm run bench:gateways — the gateway on several processes of one host
@@ -74,25 +74,6 @@ async function commits(url: string, database: string): Promise<number> {
   }
 }
 
-/** Waits until `count` distinct workers answer /_berth/healthz (1: the port answers at all). */
-async function workersServing(url: string, count: number): Promise<void> {
-  const seen = new Set<number>();
-  const deadline = Date.now() + 120_000;
-  while (seen.size < count && Date.now() < deadline) {
-    // A connection each (fetch would keep one alive, on one worker).
-    const reply = await new Promise<{ worker?: { id: number } } | null>((resolve) => {
-      get(`${url}/_berth/healthz`, { agent: false }, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-        res.on('end', () => resolve(JSON.parse(body) as { worker?: { id: number } }));
-      }).on('error', () => resolve(null));
-    });
-    if (reply !== null) seen.add(reply.worker?.id ?? 0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  if (seen.size < count) throw new Error(`only ${seen.size} of ${count} workers answered within 120 s`);
-}
-
 const tool = pickLoadTool();
 const [fixedRate] = (await compileEntries(['bench/lib/fixedRate.ts'])) as [string];
 const cli = await buildGateway();
@@ -118,7 +99,7 @@ try {
       },
     });
     running.push({ ...subject, gateway, prefix, database: url === null ? null : new URL(url).pathname.slice(1) });
-    await workersServing(gateway.url, subject.workers);
+    await workersAnswering(gateway.url, subject.workers, 120_000);
     const first = await scriptRequest(`${gateway.url}/`, USER);
     if (first.status !== 200) throw new Error(`${subject.name}: the first request got ${first.status}: ${first.body}`);
   }

@@ -13,6 +13,7 @@ import { eventually, httpRequest } from '../helpers/http.js';
 import { postgresForTests } from '../helpers/postgres.js';
 import { processAlive } from '../helpers/processAlive.js';
 import { berthServe, CLI, stopServe, type Served } from '../helpers/serve.js';
+import { healthzWorker, workersAnswering } from '../helpers/workers.js';
 
 /*
  * `berth serve --workers N` as an operator runs it: a real primary with its
@@ -22,27 +23,6 @@ import { berthServe, CLI, stopServe, type Served } from '../helpers/serve.js';
 
 const prefix = `b16w-${process.pid.toString(36)}`;
 const as = (user: string) => ({ headers: { 'X-Forwarded-Preferred-Username': user }, timeoutMs: 60_000 });
-
-/** The worker that answered one /_berth/healthz, or undefined (no answer, or none named). */
-async function healthzWorker(base: string): Promise<{ id: number; pid: number } | undefined> {
-  const reply = await httpRequest(`${base}/_berth/healthz`).catch(() => null);
-  return reply === null ? undefined : (JSON.parse(reply.body) as { worker?: { id: number; pid: number } }).worker;
-}
-
-/** The workers that answer /_berth/healthz on `base`, by pid, asked until `count` have or `ms` pass. */
-async function workersAnswering(base: string, count: number, ms: number): Promise<Map<number, number>> {
-  const seen = new Map<number, number>();
-  await eventually(
-    async () => {
-      const worker = await healthzWorker(base);
-      if (worker !== undefined) seen.set(worker.pid, worker.id);
-      return seen.size >= count ? true : undefined;
-    },
-    ms,
-    `${count} workers to answer on one port (saw ${seen.size})`,
-  );
-  return seen;
-}
 
 function parentOf(pid: number): number {
   return Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
