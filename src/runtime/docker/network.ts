@@ -127,7 +127,7 @@ async function keepOneNetworkNamed(docker: Docker, name: string): Promise<void> 
   if (same.length < 2) return;
   const [, ...extra] = same.sort((a, b) => Date.parse(a.Created) - Date.parse(b.Created) || a.Id.localeCompare(b.Id));
   for (const network of extra) {
-    const info = await docker.getNetwork(network.Id).inspect().catch(() => null) as NetworkInfo | null;
+    const info = await inspectNetwork(docker, network.Id);
     if (info === null) continue;
     const attached = Object.values(info.Containers ?? {}).map((c) => c.Name);
     if (info.Labels?.[LABEL.managed] !== 'true' || attached.length > 0) {
