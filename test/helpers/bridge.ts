@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
+import { freePortOn } from '../../src/runtime/local/freePort.js';
 import { engine } from './docker.js';
 
 /*
@@ -30,17 +31,16 @@ function firstAddress(subnet: string): string {
  * bridge's own address on most hosts, another of the host's on some. A
  * test's stand-in for the auth proxy connects from there.
  */
-export function listenerOn(host: string): Promise<{ port: number; proxyAddress: string }> {
+export async function listenerOn(host: string): Promise<{ port: number; proxyAddress: string }> {
+  const port = await freePortOn(host);
   return new Promise((resolve, reject) => {
-    let port = 0;
     const server = createServer((socket) => {
       const proxyAddress = socket.remoteAddress as string;
       socket.destroy();
       server.close(() => resolve({ port, proxyAddress }));
     });
     server.once('error', reject);
-    server.listen(0, host, () => {
-      port = (server.address() as { port: number }).port;
+    server.listen(port, host, () => {
       connect({ host, port }).once('error', reject);
     });
   });

@@ -5,25 +5,30 @@ import { createServer } from 'node:net';
 const LOWEST = 10_000;
 const ATTEMPTS = 50;
 
+/** A loopback port that is free right now: see freePortOn. */
+export function freeLoopbackPort(): Promise<number> {
+  return freePortOn('127.0.0.1');
+}
+
 /**
- * A loopback port that is free right now; the listener closes at once so
- * the berth can bind it. It is taken from below the kernel's ephemeral range
- * where there is room: a port the kernel picks (bind to 0) comes from the
- * range it also hands every outgoing connection, so one of the gateway's own
- * proxied connections could take it before the berth binds it. Another
- * process can still take it in between, which the berth then reports as
- * "address in use" on its own.
+ * A port of `host` (one of this machine's addresses) that is free right now;
+ * the listener closes at once so the berth can bind it. It is taken from
+ * below the kernel's ephemeral range where there is room: a port the kernel
+ * picks (bind to 0) comes from the range it also hands every outgoing
+ * connection, so one of the gateway's own proxied connections could take it
+ * before the berth binds it. Another process can still take it in between,
+ * which the berth then reports as "address in use" on its own.
  */
-export async function freeLoopbackPort(): Promise<number> {
+export async function freePortOn(host: string): Promise<number> {
   const below = ephemeralRangeStart();
   if (below - LOWEST >= 1_000) {
     for (let i = 0; i < ATTEMPTS; i++) {
-      const port = await bindable(LOWEST + Math.floor(Math.random() * (below - LOWEST)));
+      const port = await bindable(host, LOWEST + Math.floor(Math.random() * (below - LOWEST)));
       if (port !== null) return port;
     }
   }
-  const port = await bindable(0);
-  if (port === null) throw new Error('no free loopback port: the kernel refused a listener on 127.0.0.1 port 0');
+  const port = await bindable(host, 0);
+  if (port === null) throw new Error(`no free port: the kernel refused a listener on ${host} port 0`);
   return port;
 }
 
@@ -37,12 +42,12 @@ function ephemeralRangeStart(): number {
   }
 }
 
-/** The port a loopback listener got when asked for `port` (0: the kernel's pick), or null when it is taken. */
-function bindable(port: number): Promise<number | null> {
+/** The port a listener on `host` got when asked for `port` (0: the kernel's pick), or null when it is taken. */
+function bindable(host: string, port: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(null) : reject(err)));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => {
+    server.listen({ port, host, exclusive: true }, () => {
       const address = server.address();
       server.close(() => resolve(address !== null && typeof address === 'object' ? address.port : null));
     });
