@@ -14,7 +14,13 @@ function findTests(dir) {
 
 const filter = process.argv.slice(2);
 const files = findTests('test').sort().filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+const reporters = [
+  '--test-reporter=tap',
+  '--test-reporter-destination=stdout',
+  '--test-reporter=./scripts/failedTestsReporter.mjs',
+  '--test-reporter-destination=stdout',
+];
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...reporters, ...files], {
   stdio: 'inherit',
 });
 process.exit(result.status ?? 1);
