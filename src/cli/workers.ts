@@ -1,7 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { BerthError } from '../core/errors.js';
-import { chooseLogFormat, createLogger, type Logger } from '../log/logger.js';
+import { openGatewayLogs, type GatewayLogs } from '../log/gatewayLogs.js';
+import type { Logger } from '../log/logger.js';
 
 /*
  * `berth serve --workers N` (config key `workers`): N gateway processes on
@@ -61,8 +62,13 @@ export function leaveCluster(): void {
  * start-up failure: the worker printed why), after stopping the others.
  */
 export async function superviseWorkers(config: Config): Promise<void> {
-  const logger = createLogger(config.log.level, undefined, chooseLogFormat(config.log.format, process.stdout)).child({ component: 'workers' });
-  return new Supervisor(config.workers, logger).run();
+  // The primary's lines go where the workers' do (log.file, else stdout); it writes no access lines.
+  const logs = openGatewayLogs({ ...config.log, access: false });
+  try {
+    await new Supervisor(config.workers, logs).run();
+  } finally {
+    await logs.close();
+  }
 }
 
 class Supervisor {
@@ -74,10 +80,14 @@ class Supervisor {
   private readonly pendingRestarts = new Set<NodeJS.Timeout>();
   private finished: () => void = () => undefined;
 
+  private readonly logger: Logger;
+
   constructor(
     private readonly count: number,
-    private readonly logger: Logger,
-  ) {}
+    private readonly logs: GatewayLogs,
+  ) {
+    this.logger = logs.logger.child({ component: 'workers' });
+  }
 
   async run(): Promise<void> {
     const handlers = FORWARDED.map((signal) => [signal, () => this.signalled(signal)] as const);
@@ -113,7 +123,8 @@ class Supervisor {
   }
 
   private signalled(signal: (typeof FORWARDED)[number]): void {
-    if (signal !== 'SIGHUP') this.stop(`${signal}: stopping every worker`);
+    if (signal === 'SIGHUP') this.logs.reopen();
+    else this.stop(`${signal}: stopping every worker`);
     // Every worker gets the signal (a stop, or SIGHUP's reopening of log files); repeats are theirs to ignore.
     for (const worker of this.workers()) worker.process.kill(signal);
   }

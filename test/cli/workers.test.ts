@@ -94,6 +94,20 @@ describe('berth serve --workers refuses what cannot share berths', () => {
     assert.match(noStore.stderr, /Cannot open the PostgreSQL store/);
     assert.match(noStore.stderr, /a gateway worker could not start \(exit code 1\); its error is printed above/);
   });
+
+  it('writes the primary\'s own lines to log.file, where its workers write theirs', async () => {
+    const logFile = join(dataDir, 'primary.log');
+    const noStore = await refusedServe(['--workers=2'], {
+      ...postgres,
+      BERTH_LISTEN_HTTP: '127.0.0.1:0',
+      BERTH_RUNTIME_KIND: 'docker',
+      BERTH_RUNTIME_DOCKER_SOCKET: `unix://${join(dataDir, 'no-engine.sock')}`,
+      BERTH_LOG_FILE: logFile,
+    });
+    assert.equal(noStore.code, 1, noStore.stderr);
+    const primary = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { component?: string; msg?: string }).filter((line) => line.component === 'workers');
+    assert.deepEqual(primary.slice(0, 3).map((line) => line.msg), ['starting 2 gateway workers on shared ports', 'a gateway worker could not start (exit code 1)', 'stopping the other workers']);
+  });
 });
 
 const cluster = await postgresForTests('berth serve --workers');
