@@ -1,4 +1,5 @@
 import { BerthError } from '../../core/errors.js';
+import { statusAnswers } from '../statusAnswers.js';
 
 /**
  * docker-modem rejects with `statusCode` when the engine answered with an
@@ -11,23 +12,7 @@ export function engineStatus(err: unknown): number | null {
   return typeof status === 'number' ? status : null;
 }
 
-/** What `call` resolves with, or null where the engine answers that there is no such thing (404). */
-export async function unlessMissing<T>(call: Promise<T>): Promise<T | null> {
-  try {
-    return await call;
-  } catch (err) {
-    if (engineStatus(err) === 404) return null;
-    throw err;
-  }
-}
-
-/** A rejection handler that takes the engine's answers of these statuses as done (304 already so, 404 already gone), rethrowing anything else. */
-export function ignoreStatus(...statuses: number[]): (err: unknown) => void {
-  return (err) => {
-    const status = engineStatus(err);
-    if (status === null || !statuses.includes(status)) throw err;
-  };
-}
+export const { unlessMissing, ignoreStatus } = statusAnswers(engineStatus);
 
 /**
  * The engine refused to create a container because its name is taken:

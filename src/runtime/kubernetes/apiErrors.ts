@@ -1,4 +1,5 @@
 import { BerthError } from '../../core/errors.js';
+import { statusAnswers } from '../statusAnswers.js';
 
 /*
  * client-node rejects with an ApiException carrying `code` (the HTTP status)
@@ -11,6 +12,8 @@ export function apiStatus(err: unknown): number | null {
   const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code ?? (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : null;
 }
+
+export const { unlessMissing, ignoreStatus } = statusAnswers(apiStatus);
 
 /** The API's own message ("pods \"x\" not found") rather than client-node's decorated one. */
 export function apiMessage(err: unknown): string {

@@ -8,7 +8,7 @@ import { FALLBACK_SHELL, loginShellFrom } from '../docker/loginShell.js';
 import { listenersByExec } from '../procNet.js';
 import type { BerthExit, BerthSpec, ExecOptions, ExecProcess, ListeningPort, Observed, Runtime, RuntimeProgress, StopOptions } from '../types.js';
 import { refuseIfSuperseded } from '../superseded.js';
-import { apiFailure, apiMessage, apiStatus, apiUnavailable, isUnreachable } from './apiErrors.js';
+import { apiFailure, apiMessage, apiStatus, apiUnavailable, ignoreStatus, isUnreachable, unlessMissing } from './apiErrors.js';
 import { startPodExec } from './exec.js';
 import { loadKubeConfig } from './kubeConfig.js';
 import { homeClaimManifest, homeFilesSecretManifest, instanceSelector, networkPolicyManifest, networkPolicyProblem, podManifest } from './manifests.js';
@@ -302,13 +302,8 @@ export class KubernetesRuntime implements Runtime {
 
   private async readPod(name: string): Promise<V1Pod | null> {
     const podNameText = podName(this.options.kubernetes.namePrefix, name);
-    let pod: V1Pod;
-    try {
-      pod = await this.core.readNamespacedPod({ name: podNameText, namespace: this.namespace });
-    } catch (err) {
-      if (apiStatus(err) === 404) return null;
-      throw err;
-    }
+    const pod = await unlessMissing(this.core.readNamespacedPod({ name: podNameText, namespace: this.namespace }));
+    if (!pod) return null;
     if (!this.ours(pod, name)) {
       throw new BerthError({
         code: 'internal',
@@ -355,11 +350,7 @@ export class KubernetesRuntime implements Runtime {
 
   /** Creating a claim that exists is a conflict, not an error: the home is kept across pods. */
   private async ensureHome(spec: BerthSpec): Promise<void> {
-    try {
-      await this.core.createNamespacedPersistentVolumeClaim({ namespace: this.namespace, body: homeClaimManifest(spec, this.ctx) });
-    } catch (err) {
-      if (apiStatus(err) !== 409) throw err;
-    }
+    await this.core.createNamespacedPersistentVolumeClaim({ namespace: this.namespace, body: homeClaimManifest(spec, this.ctx) }).catch(ignoreStatus(409));
   }
 
   /**
@@ -383,11 +374,7 @@ export class KubernetesRuntime implements Runtime {
     const berth = berthNameOf(pod);
     if (!berth || !pod.spec?.volumes?.some((volume) => volume.name === HOME_FILES_VOLUME)) return;
     const name = homeFilesSecretName(this.options.kubernetes.namePrefix, berth);
-    try {
-      await this.core.deleteNamespacedSecret({ name, namespace: this.namespace });
-    } catch (err) {
-      if (apiStatus(err) !== 404) throw err;
-    }
+    await this.core.deleteNamespacedSecret({ name, namespace: this.namespace }).catch(ignoreStatus(404));
   }
 
   /** Creates the NetworkPolicy that keeps berths apart, or checks the one there; once per runtime, again after a failure. */
@@ -403,14 +390,12 @@ export class KubernetesRuntime implements Runtime {
     const wanted = networkPolicyManifest(this.ctx);
     const name = networkPolicyName(this.options.kubernetes.namePrefix);
     const { logger } = this.options;
-    try {
-      const found = await this.networking.readNamespacedNetworkPolicy({ name, namespace: this.namespace });
+    const found = await unlessMissing(this.networking.readNamespacedNetworkPolicy({ name, namespace: this.namespace }));
+    if (found) {
       const problem = networkPolicyProblem(found, wanted);
       if (problem) logger.warn({ networkPolicy: name }, problem);
       this.policyMissing = null;
       return;
-    } catch (err) {
-      if (apiStatus(err) !== 404) throw err;
     }
     try {
       await this.networking.createNamespacedNetworkPolicy({ namespace: this.namespace, body: wanted });
@@ -510,22 +495,13 @@ export class KubernetesRuntime implements Runtime {
     this.shells.delete(uid);
     const grace = Math.max(0, Math.round(graceSeconds));
     if (!pod.metadata?.deletionTimestamp) {
-      try {
-        await this.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: grace });
-      } catch (err) {
-        if (apiStatus(err) !== 404) throw err;
-      }
+      await this.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: grace }).catch(ignoreStatus(404));
     }
     await this.deleteHomeFiles(pod);
     const deadline = Date.now() + grace * 1000 + GONE_EXTRA_MS;
     for (;;) {
-      try {
-        const still = await this.core.readNamespacedPod({ name, namespace: this.namespace });
-        if (still.metadata?.uid !== uid) return;
-      } catch (err) {
-        if (apiStatus(err) === 404) return;
-        throw err;
-      }
+      const still = await unlessMissing(this.core.readNamespacedPod({ name, namespace: this.namespace }));
+      if (still?.metadata?.uid !== uid) return;
       if (Date.now() > deadline) throw new BerthError({ code: 'internal', userMessage: 'Your environment is taking too long to stop; try again in a minute.', logMessage: `pod ${name} still there ${grace} s + ${GONE_EXTRA_MS / 1000} s after its deletion` });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
