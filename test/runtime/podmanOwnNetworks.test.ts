@@ -122,6 +122,28 @@ function podmanSuite(on: TestEngine): Promise<void> {
         await runtime.stop(dave.name, { remove: true, graceSeconds: 1 });
       });
 
+      it('keeps berths apart after a container that is no berth stops on an isolated network of its own, which drops the shared rule too', { timeout: TEST_MS }, async () => {
+        const runtime = makeRuntime();
+        const [alice, bob] = [specFor('foreign-alice', SERVER), specFor('foreign-bob', SLEEPER)];
+        await Promise.all([alice, bob].map((spec) => runtime.ensure(spec, () => undefined)));
+        const port = await runtime.mainPort(alice.name);
+        await eventually(() => accepts(() => runtime.connect(alice.name, port)), "alice's server to accept");
+        const aliceAt = await addressOf(alice);
+        const bobReachesAlice = () => reachesTwice(async () => (await run(runtime, bob.name, nc(aliceAt, port))).code === 0);
+        // Another program's container, on an isolated network of its own, made and stopped with Podman's CLI.
+        const foreign = `${prefix}-not-a-berth`;
+        await podman('network', 'create', '--opt', 'isolate=true', foreign);
+        try {
+          await podman('run', '-d', '--name', foreign, '--network', foreign, BUSYBOX, 'sleep', '1000');
+          await podman('stop', '-t', '0', foreign);
+          await eventually(async () => !(await bobReachesAlice()), 'bob to stop reaching alice once a container that is no berth stopped');
+        } finally {
+          await podman('rm', '-f', foreign).catch(() => undefined);
+          await podman('network', 'rm', '-f', foreign).catch(() => undefined);
+        }
+        await Promise.all([alice, bob].map((spec) => runtime.stop(spec.name, { remove: true, graceSeconds: 1 })));
+      });
+
       it('is adopted by a restarted gateway on its own network: listed, reached and not re-created', { timeout: TEST_MS }, async () => {
         const first = makeRuntime();
         const spec = specFor('adopted', SERVER);

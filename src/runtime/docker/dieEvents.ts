@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Logger } from '../../log/logger.js';
@@ -19,7 +20,7 @@ export interface DieEvent {
 
 /** Which containers' ends to follow, and how a container's labels name its berth. */
 export interface EventWatch {
-  /** Label filters ("key" or "key=value"), all of which a container carries. */
+  /** Label filters ("key" or "key=value"), all of which a container carries; none for every container. */
   labels: string[];
   actions: string[];
   /** The berth's safe name from the event's attributes (the container's labels among them), or null for none. */
@@ -32,6 +33,13 @@ export const MANAGED_DEATHS: EventWatch = {
   // Podman (4.x) filters by its own name for the event, "died", while it reports it as "die".
   actions: ['die', 'died'],
   nameOf: (attributes) => attributes[LABEL.name] || null,
+};
+
+/** Every container's end on the engine, Berth's or not, named by its container name. */
+export const EVERY_DEATH: EventWatch = {
+  labels: [],
+  actions: MANAGED_DEATHS.actions,
+  nameOf: (attributes) => attributes.name || null,
 };
 
 const FIRST_RETRY_MS = 250;
@@ -75,13 +83,15 @@ export class DieEvents {
       let error: string | undefined;
       try {
         const stream = (await this.docker.getEvents({
-          filters: { type: ['container'], event: this.watch.actions, label: this.watch.labels },
+          filters: { type: ['container'], event: this.watch.actions, ...(this.watch.labels.length > 0 ? { label: this.watch.labels } : {}) },
         })) as Readable;
         if (this.closed) {
           stream.destroy();
           break;
         }
         this.stream = stream;
+        // A watch serves a runtime, which its owner keeps alive (or closes): it never holds the process open by itself.
+        (stream as Partial<IncomingMessage>).socket?.unref();
         if (subscribed) this.onResubscribed();
         subscribed = true;
         failures = 0;
@@ -104,6 +114,7 @@ export class DieEvents {
     return new Promise((resolve) => {
       this.wake = resolve;
       this.timer = setTimeout(resolve, ms);
+      this.timer.unref();
     });
   }
 }

@@ -246,7 +246,8 @@ export class DockerRuntime implements Runtime {
     this.events?.close();
     this.events = null;
     this.access.close();
-    await this.keeper?.settled();
+    await this.keeper?.close();
+    this.keeper = null;
   }
 
   /** The container of a berth, or null; a container of that name that Berth did not make is an error, never touched. */
@@ -515,7 +516,6 @@ export class DockerRuntime implements Runtime {
     if (known && event.at < known.startedAt) return;
     this.running.delete(event.id);
     this.access.forget(event.name);
-    void this.restoreIsolation();
     // The die event has no OOM flag; the container's state has (one inspect per death, never on a hot path).
     void this.inspectId(event.id)
       .catch(() => null)

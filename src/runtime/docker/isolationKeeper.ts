@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../../log/logger.js';
+import { DieEvents, EVERY_DEATH } from './dieEvents.js';
 import { engineMessage, ignoreStatus } from './engineErrors.js';
 import { ISOLATION_KEEPER, isolationKeeperNames, LABEL } from './names.js';
 import { ensureKeeperNetwork, libpod, libpodFind, type OwnNetworkContext } from './ownNetworks.js';
@@ -19,19 +20,29 @@ import { ensureKeeperNetwork, libpod, libpodFind, type OwnNetworkContext } from 
  * the disconnect removes nothing, as the second pod is still on the network.
  * Restores asked for while one runs are done once more after it, since the
  * stop they follow may have come after its connect.
+ *
+ * Any container's stop on the engine can take the rule with it, a berth's
+ * of another gateway or a container that is no berth at all, so the keeper
+ * follows every container's end on the engine, beside the restores the
+ * runtime asks for right after its own stops.
  */
 export class IsolationKeeper {
   private running: Promise<void> | null = null;
   private again = false;
+  private readonly deaths: DieEvents;
 
   constructor(
     private readonly docker: Docker,
     private readonly ctx: OwnNetworkContext,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // After the events stream was lost, something may have stopped unseen.
+    this.deaths = new DieEvents(docker, logger, EVERY_DEATH, () => void this.restore(), () => void this.restore());
+  }
 
-  /** Once no restore runs: a closing runtime leaves nothing half-made behind. */
-  async settled(): Promise<void> {
+  /** Stops following the engine's events; resolves once no restore runs, so a closing runtime leaves nothing half-made behind. */
+  async close(): Promise<void> {
+    this.deaths.close();
     await this.running;
   }
 
