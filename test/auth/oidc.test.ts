@@ -61,6 +61,16 @@ describe('OpenID Connect sign-in', () => {
     assert.match(text, /signed in/);
   });
 
+  it('signs in when the provider drops, as the code exchange is sent, the connection the gateway kept since discovery (was: "Sign-in provider unreachable")', async () => {
+    // 2 s: shorter than the 4 s a fetch keeps a connection to a server announcing 5 s, longer than the gateway keeps one.
+    const { url, logs } = await oidcSetup({ provider: { resetsConnectionsIdleForMs: 2_000 } });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const { callbackUrl, jar } = await signInUntilCallback(url, 'alice');
+    const { res, body, session } = await callback(jar, callbackUrl);
+    assert.equal(res.status, 303, `${body}\n${logs()}`);
+    assert.ok(session, 'a session cookie was set');
+  });
+
   it('sends the browser to the provider with a PKCE challenge and no secret in the URL', async () => {
     const { url } = await oidcSetup();
     const jar = new CookieJar();

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import Provider from 'oidc-provider';
 
 /*
@@ -32,11 +32,18 @@ export interface TestProviderOptions {
   port?: number;
   /** Redirect URIs of a relying party other than Berth itself (an auth proxy in front, e.g. Apache mod_auth_openidc), instead of Berth's callback. */
   redirectUris?: string[];
+  /**
+   * Resets a connection that a request arrives on after it was idle this
+   * long, as a provider closing it at that moment (its keep-alive timeout
+   * running out) does: the client's request is lost, with no answer.
+   */
+  resetsConnectionsIdleForMs?: number;
 }
 
 export async function startTestProvider(options: TestProviderOptions): Promise<TestProvider> {
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
   const server = createServer((req, res) => handler(req, res));
+  if (options.resetsConnectionsIdleForMs !== undefined) resetConnectionsIdleFor(server, options.resetsConnectionsIdleForMs);
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const claimsFor = options.claims ?? ((login: string) => ({ preferred_username: login, email: `${login}@example.test` }));
@@ -75,6 +82,18 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
     callback(req, res);
   };
   return state;
+}
+
+function resetConnectionsIdleFor(server: Server, ms: number): void {
+  const answeredAt = new WeakMap<Socket, number>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => res.once('finish', () => answeredAt.set(req.socket, Date.now())));
+  server.on('connection', (socket: Socket) =>
+    // Before the HTTP parser reads the request: the reset is all the client gets.
+    socket.prependListener('data', () => {
+      const at = answeredAt.get(socket);
+      if (at !== undefined && Date.now() - at >= ms) socket.resetAndDestroy();
+    }),
+  );
 }
 
 function impersonate(req: IncomingMessage): void {

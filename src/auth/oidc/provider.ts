@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import type { Logger } from '../../log/logger.js';
+import { providerFetch } from './providerFetch.js';
 import type { OidcSettings } from './settings.js';
 
 const DISCOVERY_TIMEOUT_SECONDS = 10;
@@ -67,7 +68,7 @@ export class ProviderConnection {
         clientId,
         clientSecret === null ? undefined : { client_secret: clientSecret },
         clientSecret === null ? client.None() : clientSecretAuth(clientSecret),
-        { timeout: DISCOVERY_TIMEOUT_SECONDS, execute: allowInsecure ? [client.allowInsecureRequests] : [] },
+        { timeout: DISCOVERY_TIMEOUT_SECONDS, execute: allowInsecure ? [client.allowInsecureRequests] : [], [client.customFetch]: providerFetch },
       );
       this.state = { kind: 'ready', configuration };
       this.retryMs = FIRST_RETRY_MS;
