@@ -55,6 +55,14 @@ describe('berth serve --workers refuses what cannot share berths', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'b16w-refused-'));
   after(() => rmSync(dataDir, { recursive: true, force: true }));
   const postgres = { BERTH_DATA_DIR: dataDir, BERTH_LISTEN_SSH: 'null', BERTH_STORE_KIND: 'postgres', BERTH_STORE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+  /** A store that refuses connections: every worker fails to start, so the primary stops rather than restart them forever. */
+  const noStore = {
+    ...postgres,
+    BERTH_LISTEN_HTTP: '127.0.0.1:0',
+    // An engine that is not there only delays the berth network to the first start: the store is what fails.
+    BERTH_RUNTIME_KIND: 'docker',
+    BERTH_RUNTIME_DOCKER_SOCKET: `unix://${join(dataDir, 'no-engine.sock')}`,
+  };
 
   it('refuses workers above 1 on SQLite or the local runtime, and a count below 1, naming the key and the fix', () => {
     const problems = (env: Record<string, string>) => {
@@ -74,37 +82,24 @@ describe('berth serve --workers refuses what cannot share berths', () => {
   });
 
   it('exits 1 from the command line: --workers on SQLite, --workers without a count, and workers none of which can start', async () => {
-    const [sqlite, missing, noStore] = await Promise.all([
+    const [sqlite, missing, storeRefused] = await Promise.all([
       refusedServe(['--workers', '2'], { BERTH_DATA_DIR: dataDir, BERTH_LISTEN_SSH: 'null' }),
       refusedServe(['--workers'], {}),
-      // A store that refuses connections: every worker fails to start, so the primary stops rather than restart them forever.
-      refusedServe(['--workers=2'], {
-        ...postgres,
-        BERTH_LISTEN_HTTP: '127.0.0.1:0',
-        // An engine that is not there only delays the berth network to the first start: the store is what fails.
-        BERTH_RUNTIME_KIND: 'docker',
-        BERTH_RUNTIME_DOCKER_SOCKET: `unix://${join(dataDir, 'no-engine.sock')}`,
-      }),
+      refusedServe(['--workers=2'], noStore),
     ]);
     assert.equal(sqlite.code, 1, sqlite.stderr);
     assert.match(sqlite.stderr, /workers: workers above 1 share berths through the store/);
     assert.equal(missing.code, 1, missing.stderr);
     assert.match(missing.stderr, /serve takes --workers N and --config FILE only/);
-    assert.equal(noStore.code, 1, noStore.stderr);
-    assert.match(noStore.stderr, /Cannot open the PostgreSQL store/);
-    assert.match(noStore.stderr, /a gateway worker could not start \(exit code 1\); its error is printed above/);
+    assert.equal(storeRefused.code, 1, storeRefused.stderr);
+    assert.match(storeRefused.stderr, /Cannot open the PostgreSQL store/);
+    assert.match(storeRefused.stderr, /a gateway worker could not start \(exit code 1\); its error is printed above/);
   });
 
   it('writes the primary\'s own lines to log.file, where its workers write theirs', async () => {
     const logFile = join(dataDir, 'primary.log');
-    const noStore = await refusedServe(['--workers=2'], {
-      ...postgres,
-      BERTH_LISTEN_HTTP: '127.0.0.1:0',
-      BERTH_RUNTIME_KIND: 'docker',
-      BERTH_RUNTIME_DOCKER_SOCKET: `unix://${join(dataDir, 'no-engine.sock')}`,
-      BERTH_LOG_FILE: logFile,
-    });
-    assert.equal(noStore.code, 1, noStore.stderr);
+    const storeRefused = await refusedServe(['--workers=2'], { ...noStore, BERTH_LOG_FILE: logFile });
+    assert.equal(storeRefused.code, 1, storeRefused.stderr);
     const primary = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { component?: string; msg?: string }).filter((line) => line.component === 'workers');
     assert.deepEqual(primary.slice(0, 3).map((line) => line.msg), ['starting 2 gateway workers on shared ports', 'a gateway worker could not start (exit code 1)', 'stopping the other workers']);
   });

@@ -52,6 +52,13 @@ function podmanSuite(on: TestEngine): Promise<void> {
     const info = await on.client.getContainer(containerName(prefix, spec.name)).inspect();
     return info.NetworkSettings.Networks[berthNetworkName(prefix, spec.name)]?.IPAddress as string;
   };
+  /** Once `server` accepts on its main port: that port at its address, and whether `berth` reaches it there (twice, see reachesTwice). */
+  const reachProbe = async (runtime: DockerRuntime, server: BerthSpec) => {
+    const port = await runtime.mainPort(server.name);
+    await eventually(() => accepts(() => runtime.connect(server.name, port)), `${server.name}'s server to accept`);
+    const at = await addressOf(server);
+    return { at, port, reachedBy: (berth: BerthSpec) => reachesTwice(async () => (await run(runtime, berth.name, nc(at, port))).code === 0) };
+  };
 
   return withEngine(`berths on ${on.kind}, each on a network of its own`, () => {
     describe(`berths on ${on.kind}, each on a network of its own`, { timeout: 120_000 }, () => {
@@ -92,11 +99,9 @@ function podmanSuite(on: TestEngine): Promise<void> {
         // What `docker network ls` against Podman's socket does.
         await on.client.listNetworks();
         await runtime.ensure(bob, () => undefined);
-        const port = await runtime.mainPort(alice.name);
-        await eventually(() => accepts(() => runtime.connect(alice.name, port)), "alice's server to accept");
-        const aliceAt = await addressOf(alice);
-        assert.equal((await run(runtime, alice.name, nc(aliceAt, port))).code, 0, 'alice reaches her own port at her address');
-        assert.equal(await reachesTwice(async () => (await run(runtime, bob.name, nc(aliceAt, port))).code === 0), false, "bob reached alice's port after the listing");
+        const aliceServer = await reachProbe(runtime, alice);
+        assert.equal((await run(runtime, alice.name, nc(aliceServer.at, aliceServer.port))).code, 0, 'alice reaches her own port at her address');
+        assert.equal(await aliceServer.reachedBy(bob), false, "bob reached alice's port after the listing");
         await Promise.all([alice, bob].map((spec) => runtime.stop(spec.name, { remove: true, graceSeconds: 1 })));
       });
 
@@ -105,10 +110,8 @@ function podmanSuite(on: TestEngine): Promise<void> {
         const [alice, bob, carol, dave] = [specFor('kept-alice', SERVER), specFor('kept-bob', SLEEPER), specFor('kept-carol', SLEEPER), specFor('kept-dave', SLEEPER)];
         runtime.onExit(() => undefined);
         await Promise.all([alice, bob, carol, dave].map((spec) => runtime.ensure(spec, () => undefined)));
-        const port = await runtime.mainPort(alice.name);
-        await eventually(() => accepts(() => runtime.connect(alice.name, port)), "alice's server to accept");
-        const aliceAt = await addressOf(alice);
-        const bobReachesAlice = () => reachesTwice(async () => (await run(runtime, bob.name, nc(aliceAt, port))).code === 0);
+        const aliceServer = await reachProbe(runtime, alice);
+        const bobReachesAlice = () => aliceServer.reachedBy(bob);
         assert.equal(await bobReachesAlice(), false, 'apart while all four run');
         // The rule comes back within a moment of each stop (a real hole stays open: the wait then times out).
         await runtime.stop(carol.name, { remove: false, graceSeconds: 1 });
@@ -126,10 +129,8 @@ function podmanSuite(on: TestEngine): Promise<void> {
         const runtime = makeRuntime();
         const [alice, bob] = [specFor('foreign-alice', SERVER), specFor('foreign-bob', SLEEPER)];
         await Promise.all([alice, bob].map((spec) => runtime.ensure(spec, () => undefined)));
-        const port = await runtime.mainPort(alice.name);
-        await eventually(() => accepts(() => runtime.connect(alice.name, port)), "alice's server to accept");
-        const aliceAt = await addressOf(alice);
-        const bobReachesAlice = () => reachesTwice(async () => (await run(runtime, bob.name, nc(aliceAt, port))).code === 0);
+        const aliceServer = await reachProbe(runtime, alice);
+        const bobReachesAlice = () => aliceServer.reachedBy(bob);
         // Another program's container, on an isolated network of its own, made and stopped with Podman's CLI.
         const foreign = `${prefix}-not-a-berth`;
         await podman('network', 'create', '--opt', 'isolate=true', foreign);
