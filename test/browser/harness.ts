@@ -14,7 +14,7 @@ import { CLIENT_ID, CLIENT_SECRET, startTestProvider, type TestProvider, type Te
  * service of the browser is off.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
   '--headless',
   '--no-sandbox',
@@ -36,16 +36,58 @@ export const PHONE = { width: 390, height: 844 };
  * A fresh Chromium. playwright-core gives every launch a new, throw-away
  * user-data-dir of its own (it refuses one in args), and each context below
  * is a separate cookie jar: one per signed-in person. `extraArgs` such as
- * --host-resolver-rules give made-up host names to loopback.
+ * --host-resolver-rules give made-up host names to loopback; `executable`
+ * is a wrapper that runs Chromium elsewhere (in a network namespace).
  */
-export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, ...extraArgs], timeout: WAIT_MS });
+export function launchBrowser(extraArgs: readonly string[] = [], executable = CHROMIUM): Promise<Browser> {
+  return chromium.launch({ executablePath: executable, headless: true, args: [...ARGS, ...extraArgs], timeout: WAIT_MS });
 }
 
-export async function newPage(browser: Browser, viewport = DESKTOP, colorScheme: 'light' | 'dark' = 'light'): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport, colorScheme, deviceScaleFactor: 1 });
+/**
+ * A fresh context (cookie jar) and a page in it. `headers` go with every
+ * request, as an auth proxy's would in header mode. Every page the context
+ * opens, this one and later ones, reloads on a changed network.
+ */
+export async function newPage(
+  browser: Browser,
+  viewport = DESKTOP,
+  colorScheme: 'light' | 'dark' = 'light',
+  headers: Record<string, string> = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, colorScheme, deviceScaleFactor: 1, extraHTTPHeaders: headers });
   context.setDefaultTimeout(WAIT_MS);
-  return { context, page: await context.newPage() };
+  context.on('page', reloadsOnNetworkChange);
+  return { context, page: reloadsOnNetworkChange(await context.newPage()) };
+}
+
+const NETWORK_CHANGED = /net::ERR_NETWORK_CHANGED/;
+const CHROMIUM_ERROR_PAGE = /^chrome-error:/;
+const NAVIGATION_ATTEMPTS = 3;
+const reloading = new WeakSet<Page>();
+
+/*
+ * Chromium fails a navigation still connecting with ERR_NETWORK_CHANGED
+ * whenever any interface on the machine gains or loses an address, and the
+ * suites running alongside make container networks and veths all the time.
+ * Chromium has no switch to ignore that, and the request never reached the
+ * server, so do what a person would: load the page again.
+ */
+function reloadsOnNetworkChange(page: Page): Page {
+  if (reloading.has(page)) return page;
+  reloading.add(page);
+  const goto = page.goto.bind(page);
+  page.goto = async (url, options) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await goto(url, options);
+      } catch (error) {
+        if (attempt === NAVIGATION_ATTEMPTS || !NETWORK_CHANGED.test(String(error))) throw error;
+        // Chromium shows its error page next; loading again before that page commits is interrupted by it.
+        await page.waitForURL(CHROMIUM_ERROR_PAGE);
+      }
+    }
+  };
+  return page;
 }
 
 /** Saves a full-page screenshot under test-artifacts/ for people to look at. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
-import { launchBrowser, newPage } from '../browser/harness.js';
+import { DESKTOP, launchBrowser, newPage } from '../browser/harness.js';
 import { DEBIAN, ENGINES, removeByPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 import { eventually, httpRequest } from '../helpers/http.js';
 import { berthServe, stopServe, type Served } from '../helpers/serve.js';
@@ -136,8 +136,7 @@ function attachSuites(on: TestEngine): Promise<void> {
       });
 
       it('serves the port her container names in berth.port to Chromium', { timeout: TEST_MS }, async () => {
-        const context = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-Preferred-Username': 'alice' } });
-        const page = await context.newPage();
+        const { context, page } = await newPage(browser, DESKTOP, 'light', { 'X-Forwarded-Preferred-Username': 'alice' });
         await page.goto(`${gateway.base}/`);
         await page
           .getByText(`hello from ${hostnameOf(aliceId)}`)
@@ -169,8 +168,7 @@ function attachSuites(on: TestEngine): Promise<void> {
         assert.match(refused.stderr, reason);
         const me = await httpRequest(`${gateway.base}/_berth/api/me`, asAlice);
         assert.match(me.body, reason);
-        const context = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-Preferred-Username': 'alice' } });
-        const page = await context.newPage();
+        const { context, page } = await newPage(browser, DESKTOP, 'light', { 'X-Forwarded-Preferred-Username': 'alice' });
         await page.goto(`${gateway.base}/`);
         await page.locator('#reason').getByText(/2 running containers carry the labels berth\.user=alice/).waitFor({ timeout: 20_000 });
         await context.close();
@@ -201,8 +199,7 @@ function attachSuites(on: TestEngine): Promise<void> {
 
       it('sees at once an attached container its owner stops or removes: the session is told and closed, the dashboard shows it gone, the container is left as it is', { timeout: TEST_MS }, async () => {
         const carol = makeKey(scratch.dir, 'carol');
-        const context = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-Preferred-Username': 'carol' } });
-        const page = await context.newPage();
+        const { context, page } = await newPage(browser, DESKTOP, 'light', { 'X-Forwarded-Preferred-Username': 'carol' });
         const endsUnder = async (id: string, end: () => void, how: RegExp) => {
           const session = background('ssh', [...clientOptions(carol), '-p', String(sshPort), 'carol@127.0.0.1', '--', 'echo ready; exec sleep 600']);
           await eventually(async () => (session.output().stdout.includes('ready') ? true : undefined), 30_000, "carol's session").catch((err: Error) => {

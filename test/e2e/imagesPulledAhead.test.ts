@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { DESKTOP, launchBrowser, screenshot, WAIT_MS } from '../browser/harness.js';
+import { DESKTOP, launchBrowser, newPage, screenshot } from '../browser/harness.js';
 import { BUSYBOX, DOCKER, engine, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import { writeGatewayConfig } from '../helpers/gatewayConfig.js';
 import { eventually, httpRequest } from '../helpers/http.js';
@@ -100,9 +100,7 @@ await withEngine('images pulled ahead', () => {
       // The admin page as an administrator's browser shows it (header mode: the auth proxy's header on every request).
       const browser = await launchBrowser();
       try {
-        const context = await browser.newContext({ viewport: DESKTOP, extraHTTPHeaders: asRoot });
-        context.setDefaultTimeout(WAIT_MS);
-        const page = await context.newPage();
+        const { page } = await newPage(browser, DESKTOP, 'light', asRoot);
         await page.goto(`${gateway.base}/_berth/admin`);
         const entry = (name: string) => page.locator(`#images li[data-image="${name}"]`);
         await entry(image('v1')).filter({ hasText: 'Pulled' }).waitFor();
