@@ -22,7 +22,7 @@ export interface AppsServe extends ServedApps {
 
 export async function serveApps(env: Record<string, string> = {}): Promise<AppsServe> {
   const apps = await serveWithApps({ gatewayHost: 'berth.example.com', appsDomain: APPS_DOMAIN }, { BERTH_LOG_LEVEL: 'info', ...env });
-  const browser = await launchBrowser(['--host-resolver-rules=MAP *.example.com 127.0.0.1']);
+  const browser = await launchBrowser();
   return {
     ...apps,
     browser,

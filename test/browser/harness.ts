@@ -1,10 +1,13 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startGateway } from '../../src/cli/serve.js';
 import type { Config } from '../../src/config/schema.js';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { testConfig } from '../helpers/gatewayParts.js';
+import { startLoopbackSocks } from './apart/loopbackSocks.js';
 import { CLIENT_ID, CLIENT_SECRET, startTestProvider, type TestProvider, type TestProviderOptions } from '../helpers/oidcProvider.js';
 
 /*
@@ -35,19 +38,55 @@ export const PHONE = { width: 390, height: 844 };
 /**
  * A fresh Chromium. playwright-core gives every launch a new, throw-away
  * user-data-dir of its own (it refuses one in args), and each context below
- * is a separate cookie jar: one per signed-in person. `extraArgs` such as
- * --host-resolver-rules give made-up host names to loopback; `executable`
- * is a wrapper that runs Chromium elsewhere (in a network namespace).
+ * is a separate cookie jar: one per signed-in person.
+ *
+ * Chromium runs in a network namespace of its own and reaches this machine's
+ * loopback, and nothing else, through a SOCKS server (apart/): Chromium fails
+ * whatever is connecting with ERR_NETWORK_CHANGED whenever an address comes
+ * or goes on any interface it can see, and the suites alongside add and
+ * remove container networks all the time (a CI run lost a TLS suite to it).
+ * Every host name (berth.example.com, *.apps.test) is loopback, in there or,
+ * where no namespace can be made, on the machine's network shared.
  */
-export function launchBrowser(extraArgs: readonly string[] = [], executable = CHROMIUM): Promise<Browser> {
-  return chromium.launch({ executablePath: executable, headless: true, args: [...ARGS, ...extraArgs], timeout: WAIT_MS });
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
+  const options = { headless: true, timeout: WAIT_MS };
+  const unshare = unshareArguments();
+  if (unshare === null) return chromium.launch({ ...options, executablePath: CHROMIUM, args: [...ARGS, '--host-resolver-rules=MAP * 127.0.0.1', ...extraArgs] });
+  const dir = mkdtempSync(join(tmpdir(), 'berth-chromium-'));
+  const socksSocket = join(dir, 'socks.sock');
+  const socks = await startLoopbackSocks(socksSocket);
+  const apart = join(dir, 'chromium-apart');
+  const quoted = [...unshare, process.execPath, RELAY, socksSocket, String(RELAY_PORT), CHROMIUM].map((word) => `'${word}'`).join(' ');
+  writeFileSync(apart, `#!/bin/sh\nexec unshare ${quoted} "$@"\n`, { mode: 0o755 });
+  const cleanUp = async () => {
+    await socks.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const args = [...ARGS, `--proxy-server=socks5://127.0.0.1:${RELAY_PORT}`, '--proxy-bypass-list=<-loopback>', ...extraArgs];
+  const browser = await chromium.launch({ ...options, executablePath: apart, args }).catch(async (error: unknown) => {
+    await cleanUp();
+    throw error;
+  });
+  browser.once('disconnected', () => void cleanUp());
+  return browser;
 }
 
-/**
- * A fresh context (cookie jar) and a page in it. `headers` go with every
- * request, as an auth proxy's would in header mode. Every page the context
- * opens, this one and later ones, reloads on a changed network.
- */
+const RELAY = join(import.meta.dirname, 'apart', 'relay.mjs');
+/** Where apart/relay.mjs listens inside the namespace: any port, the namespace is Chromium's alone. */
+const RELAY_PORT = 1080;
+let unshareChecked: string[] | null | undefined;
+
+/** unshare's arguments for a network namespace (and, not being root, a user namespace to make it in), or null if none can be made here. */
+function unshareArguments(): string[] | null {
+  if (unshareChecked !== undefined) return unshareChecked;
+  const candidate = process.getuid?.() === 0 ? ['--net', '--'] : ['--user', '--map-root-user', '--net', '--'];
+  const tried = spawnSync('unshare', [...candidate, 'ip', 'link', 'set', 'lo', 'up'], { stdio: 'ignore' });
+  unshareChecked = tried.status === 0 ? candidate : null;
+  if (unshareChecked === null) console.error('# Chromium shares this machine\'s network: unshare could not make a network namespace, so a test may fail with ERR_NETWORK_CHANGED');
+  return unshareChecked;
+}
+
+/** A fresh context (cookie jar) and a page in it. `headers` go with every request, as an auth proxy's would in header mode. */
 export async function newPage(
   browser: Browser,
   viewport = DESKTOP,
@@ -56,38 +95,7 @@ export async function newPage(
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport, colorScheme, deviceScaleFactor: 1, extraHTTPHeaders: headers });
   context.setDefaultTimeout(WAIT_MS);
-  context.on('page', reloadsOnNetworkChange);
-  return { context, page: reloadsOnNetworkChange(await context.newPage()) };
-}
-
-const NETWORK_CHANGED = /net::ERR_NETWORK_CHANGED/;
-const CHROMIUM_ERROR_PAGE = /^chrome-error:/;
-const NAVIGATION_ATTEMPTS = 3;
-const reloading = new WeakSet<Page>();
-
-/*
- * Chromium fails a navigation still connecting with ERR_NETWORK_CHANGED
- * whenever any interface on the machine gains or loses an address, and the
- * suites running alongside make container networks and veths all the time.
- * Chromium has no switch to ignore that, and the request never reached the
- * server, so do what a person would: load the page again.
- */
-function reloadsOnNetworkChange(page: Page): Page {
-  if (reloading.has(page)) return page;
-  reloading.add(page);
-  const goto = page.goto.bind(page);
-  page.goto = async (url, options) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await goto(url, options);
-      } catch (error) {
-        if (attempt === NAVIGATION_ATTEMPTS || !NETWORK_CHANGED.test(String(error))) throw error;
-        // Chromium shows its error page next; loading again before that page commits is interrupted by it.
-        await page.waitForURL(CHROMIUM_ERROR_PAGE);
-      }
-    }
-  };
-  return page;
+  return { context, page: await context.newPage() };
 }
 
 /** Saves a full-page screenshot under test-artifacts/ for people to look at. */

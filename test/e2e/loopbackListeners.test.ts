@@ -210,7 +210,7 @@ for (const target of [docker, kubernetes]) {
       describe('in Chromium', () => {
         let browser: Browser;
         before(async () => {
-          browser = await launchBrowser([`--host-resolver-rules=MAP gateway.test 127.0.0.1, MAP *.apps.test 127.0.0.1`]);
+          browser = await launchBrowser();
         });
         after(() => browser?.close());
 

@@ -12,7 +12,7 @@ import { berthServe, stopServe, type Served } from './serve.js';
  * running ../apps/fixtures/berthApp.mjs on the local runtime (it records every
  * request and handshake head it receives, GET /seen). Listens on loopback;
  * clients name the gateway or an app host in the Host header (or resolve
- * the names to loopback, as Chromium's --host-resolver-rules does).
+ * the names to loopback, as the browser harness's Chromium does).
  */
 export interface ServedApps {
   served: Served;

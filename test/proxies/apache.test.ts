@@ -63,7 +63,7 @@ if (missing && process.env.CI === 'true') {
         OIDC_CLIENT_SECRET: CLIENT_SECRET,
         OIDC_CRYPTO_PASSPHRASE: randomBytes(24).toString('hex'),
       });
-      const browser = await launchBrowser(['--host-resolver-rules=MAP *.example.com 127.0.0.1']);
+      const browser = await launchBrowser();
       apps = {
         served,
         port: apachePort,

@@ -51,7 +51,7 @@ if (missing && process.env.CI === 'true') {
         BERTH_DATA_DIR: dataDir,
       });
       nginx = await startNginx(tlsPort, `127.0.0.1:${berthPort}`, [HOST, `*.${APPS_DOMAIN}`]);
-      const browser = await launchBrowser(['--host-resolver-rules=MAP *.example.com 127.0.0.1', '--ignore-certificate-errors']);
+      const browser = await launchBrowser(['--ignore-certificate-errors']);
       apps = {
         served,
         port: tlsPort,
