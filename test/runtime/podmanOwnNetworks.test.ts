@@ -12,7 +12,7 @@ import { removeOrphanNetworks } from '../../src/runtime/docker/ownNetworks.js';
 import { berthSpecFor } from '../../src/runtime/spec.js';
 import type { BerthSpec } from '../../src/runtime/types.js';
 import { captureLogger } from '../auth/helpers.js';
-import { accepts, eventually, reachesTwice, run } from '../conformance/runtime.js';
+import { accepts, eventually, reachesEveryTry, run } from '../conformance/runtime.js';
 import { bridgeOf } from '../helpers/bridge.js';
 import { BUSYBOX, PODMAN, PODMAN_ROOTLESS, removeByPrefix, runPrefix, withEngine, type TestEngine } from '../helpers/docker.js';
 
@@ -52,12 +52,12 @@ function podmanSuite(on: TestEngine): Promise<void> {
     const info = await on.client.getContainer(containerName(prefix, spec.name)).inspect();
     return info.NetworkSettings.Networks[berthNetworkName(prefix, spec.name)]?.IPAddress as string;
   };
-  /** Once `server` accepts on its main port: that port at its address, and whether `berth` reaches it there (twice, see reachesTwice). */
+  /** Once `server` accepts on its main port: that port at its address, and whether `berth` reaches it there (on every try, see reachesEveryTry). */
   const reachProbe = async (runtime: DockerRuntime, server: BerthSpec) => {
     const port = await runtime.mainPort(server.name);
     await eventually(() => accepts(() => runtime.connect(server.name, port)), `${server.name}'s server to accept`);
     const at = await addressOf(server);
-    return { at, port, reachedBy: (berth: BerthSpec) => reachesTwice(async () => (await run(runtime, berth.name, nc(at, port))).code === 0) };
+    return { at, port, reachedBy: (berth: BerthSpec) => reachesEveryTry(async () => (await run(runtime, berth.name, nc(at, port))).code === 0) };
   };
 
   return withEngine(`berths on ${on.kind}, each on a network of its own`, () => {
