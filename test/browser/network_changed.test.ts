@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { runPrefix } from '../helpers/docker.js';
-import { makeCertificate } from '../proxies/nginx.js';
+import { makeCertificate, opensslMissing } from '../proxies/nginx.js';
 import { CHROMIUM, launchBrowser, newPage } from './harness.js';
 
 /*
@@ -29,10 +29,7 @@ const link = `${runPrefix()}d`;
 const address = `198.${18 + randomInt(2)}.${randomInt(256)}.${1 + randomInt(254)}/32`;
 /** How long the harness's Chromium is given to fail the held connection; the bare one fails it at once. */
 const HELD_MS = 3_000;
-const skip =
-  process.getuid?.() !== 0 ? 'needs root to add a network link, as an engine does'
-  : !existsSync('/usr/bin/openssl') ? "openssl is missing: install Debian's openssl (bash .ci/run system)"
-  : false;
+const skip = process.getuid?.() !== 0 ? 'needs root to add a network link, as an engine does' : (opensslMissing() ?? false);
 
 describe("Chromium kept apart from the machine's network changes (ERR_NETWORK_CHANGED)", { skip, timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-network-changed-'));

@@ -16,8 +16,12 @@ export const NGINX = '/usr/sbin/nginx';
 
 export function nginxMissing(): string | null {
   if (!existsSync(NGINX)) return `${NGINX} is missing: install Debian's nginx-light (bash .ci/run system)`;
-  if (!existsSync('/usr/bin/openssl')) return "openssl is missing: install Debian's openssl (bash .ci/run system)";
-  return null;
+  return opensslMissing();
+}
+
+/** Why no certificate can be made here (makeCertificate below), or null. */
+export function opensslMissing(): string | null {
+  return existsSync('/usr/bin/openssl') ? null : "openssl is missing: install Debian's openssl (bash .ci/run system)";
 }
 
 /** The README's nginx block that starts with `opening`: by default the one for TLS in front of the gateway. */
