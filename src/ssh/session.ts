@@ -77,6 +77,7 @@ class BerthSession implements SessionHandle {
       accept?.();
     });
     session.on('window-change', (accept, _reject, { rows, cols }) => {
+      context.logger.debug({ rows, cols }, 'ssh window size changed');
       if (this.tty) this.tty = { ...this.tty, rows, cols };
       this.resize?.(rows, cols);
       accept?.();
@@ -133,9 +134,12 @@ class BerthSession implements SessionHandle {
       releases.push(directory.hold(user));
       await this.context.clock.busy(ensureBerth(directory, user, (text) => channel.stderr.write(text), this.eol(), this.context.launch));
       if (gone) return;
-      const { proc, notice } = await startProcess(directory, user, { command, env: this.env, tty: this.tty }, this.context.recordings, { kind: 'ssh' });
+      const startedWith = this.tty;
+      const { proc, notice } = await startProcess(directory, user, { command, env: this.env, tty: startedWith }, this.context.recordings, { kind: 'ssh' });
       if (notice !== null) channel.stderr.write(`${notice}${this.eol()}`);
       this.resize = (rows, cols) => proc.resize(rows, cols);
+      // A window-change while the process was starting had no process to resize (it only replaced this.tty): sent now.
+      if (this.tty !== null && this.tty !== startedWith) proc.resize(this.tty.rows, this.tty.cols);
       this.sendSignal = (name) => proc.signal(name);
       logger.info('ssh session started');
       this.context.audit('ssh.session.opened', 'ok', { type: kind, pty: this.tty !== null, ...(asTyped === undefined ? {} : { command: asTyped }) });
