@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { freeLoopbackPort } from '../../src/runtime/local/freePort.js';
 import { CAP_MARKER } from '../../src/terminal/asciicast.js';
+import { RECORDED_NOTICE } from '../../src/terminal/recordings.js';
 import { DEBIAN, DOCKER, removeByPrefix, runPrefix, withEngine } from '../helpers/docker.js';
 import { kubeHarness, type KubeHarness } from '../kubernetes/harness.js';
 import { clientOptions, makeKey, run, scratchDir, until, type ClientKey, type Scratch } from '../ssh/harness.js';
@@ -302,7 +303,8 @@ function suite(runtime: Runtime): void {
       assert.equal(started.code, 0, started.stderr);
       const pane = async () => (await tmux(tmuxSocket, 'capture-pane', '-p', '-t', 'ssh')).stdout;
       const type = (text: string) => tmux(tmuxSocket, 'send-keys', '-t', 'ssh', text, 'Enter');
-      await until(async () => /recorded/.test(await pane()), 'the ssh session to say it is recorded', WAIT_MS);
+      // The session's notice, not the sign-in banner (which says sessions are recorded before there is one).
+      await until(async () => (await pane()).includes(RECORDED_NOTICE), 'the ssh session to say it is recorded', WAIT_MS);
       await type('echo ssh-recorded-line');
       await tmux(tmuxSocket, 'resize-window', '-t', 'ssh', '-x', '120', '-y', '40');
       // stty, not tput: tmux's TERM may have no terminfo entry in the berth. Asked again until the resize

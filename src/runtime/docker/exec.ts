@@ -4,6 +4,7 @@ import { PassThrough, Writable, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ExecOptions, ExecProcess } from '../types.js';
 import { demultiplexer } from './frames.js';
+import { SET_SIZE_LINE, sizedOutput } from '../terminalSize.js';
 
 export interface ExecTarget {
   container: Docker.Container;
@@ -50,8 +51,9 @@ export async function startExec(target: ExecTarget, command: string[], options: 
   const { tty } = options;
   const size: [number, number] | undefined = tty ? [dimension(tty.rows), dimension(tty.cols)] : undefined;
   const env = { ...(tty ? { TERM: tty.term } : {}), ...options.env, [MARKER]: marker };
+  const wrapped = size !== undefined && !target.consoleSize;
   const exec = await target.container.exec({
-    Cmd: size && !target.consoleSize ? withTerminalSize(command, size) : command,
+    Cmd: wrapped ? withTerminalSize(command, size) : command,
     Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
     WorkingDir: target.workingDir,
     AttachStdin: true,
@@ -66,8 +68,9 @@ export async function startExec(target: ExecTarget, command: string[], options: 
 
   const stdout = new PassThrough();
   const stderr = new PassThrough();
+  const wrapper = wrapped ? sizedOutput() : null;
   if (tty) {
-    socket.pipe(stdout);
+    (wrapper ? socket.pipe(wrapper.output) : socket).pipe(stdout);
     stderr.end();
   } else {
     socket.pipe(demultiplexer(stdout, stderr)).on('error', () => socket.destroy());
@@ -78,8 +81,8 @@ export async function startExec(target: ExecTarget, command: string[], options: 
 
   // Input sent after a resize must find the new size, as on a real terminal, so it waits for the resize call.
   // Its failure is no one's to hear: a resize racing the exec's end fails harmlessly, and Podman answers a
-  // done resize with 201, which docker-modem rejects as an error.
-  let resized: Promise<unknown> | null = null;
+  // done resize with 201, which docker-modem rejects as an error. The first waits for the wrapper's own size.
+  let resized: Promise<unknown> | null = wrapper?.sized ?? null;
   const resize = (rows: number, cols: number) => {
     const call = (resized ?? Promise.resolve())
       .then(() => exec.resize({ h: dimension(rows), w: dimension(cols) }))
@@ -162,13 +165,9 @@ async function runDetached(container: Docker.Container, command: string[]): Prom
   (await exec.start({ Detach: true })).resume();
 }
 
-/**
- * Old engines start a tty exec at size 0x0 and accept a resize only once the
- * process runs, so a quick `stty size` would see 0 0; a shell sets the size
- * first and then becomes the command.
- */
+/** Engines before API 1.42 take no size with the exec: a shell sets it, then becomes the command (see SET_SIZE_LINE). */
 function withTerminalSize(command: string[], [rows, cols]: [number, number]): string[] {
-  return ['/bin/sh', '-c', 'stty rows "$1" cols "$2" 2>/dev/null; shift 2; exec "$@"', 'berth-tty', String(rows), String(cols), ...command];
+  return ['/bin/sh', '-c', `${SET_SIZE_LINE}; shift 2; exec "$@"`, 'berth-tty', String(rows), String(cols), ...command];
 }
 
 function dimension(n: number): number {

@@ -5,6 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type WebSocket from 'ws';
 import type { Logger } from '../../log/logger.js';
 import { MARKER, SIGNAL_SCRIPT } from '../docker/exec.js';
+import { SET_SIZE_LINE, sizedOutput } from '../terminalSize.js';
 import type { ExecOptions, ExecProcess } from '../types.js';
 import { frame, openChannelSocket } from './channelSocket.js';
 
@@ -26,11 +27,11 @@ const CLOSE = 255;
 /**
  * Kubernetes' exec takes no environment, working directory or terminal size,
  * so the command runs through `env` and a shell line that goes to the home
- * and sets the size before it becomes the command (a resize message may come
- * after a quick `stty size` has run). The marker lets signal() find the
- * process, as on Docker: the API has no way to signal an exec.
+ * and sets the size before it becomes the command (see SET_SIZE_LINE). The
+ * marker lets signal() find the process, as on Docker: the API has no way to
+ * signal an exec.
  */
-const WRAP = 'cd "$HOME" 2>/dev/null; [ "$1" = - ] || stty rows "$1" cols "$2" 2>/dev/null; shift 2; exec "$@"';
+const WRAP = `cd "$HOME" 2>/dev/null; [ "$1" = - ] || { ${SET_SIZE_LINE}; }; shift 2; exec "$@"`;
 
 let warnedV4 = false;
 
@@ -57,20 +58,25 @@ export async function startPodExec(kc: KubeConfig, target: PodTarget, command: s
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   if (tty) stderr.end();
+  // On a tty the wrapper says when it has set the size; input and resizes wait for that, in the order given.
+  const wrapper = tty ? sizedOutput() : null;
+  const output = wrapper ? wrapper.output : stdout;
+  wrapper?.output.pipe(stdout);
+  const whenSized = (then: () => void) => (wrapper ? void wrapper.sized.then(then) : then());
   let status: { status?: string; reason?: string; details?: { causes?: Array<{ reason?: string; message?: string }> } } | null = null;
   ws.on('message', (data: Buffer) => {
     const channel = data[0];
     const payload = data.subarray(1);
-    if (channel === STDOUT) stdout.write(payload);
+    if (channel === STDOUT) output.write(payload);
     else if (channel === STDERR) stderr.write(payload);
     else if (channel === STATUS) status = JSON.parse(payload.toString('utf8')) as typeof status;
-    else if (channel === CLOSE && payload[0] === STDOUT) stdout.end();
+    else if (channel === CLOSE && payload[0] === STDOUT) output.end();
     else if (channel === CLOSE && payload[0] === STDERR) stderr.end();
   });
   ws.on('error', () => undefined);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     ws.once('close', () => {
-      stdout.end();
+      output.end();
       stderr.end();
       if (!status) {
         void signalInPod(kc, target, marker, 'HUP').catch(() => undefined);
@@ -83,15 +89,19 @@ export async function startPodExec(kc: KubeConfig, target: PodTarget, command: s
   const open = () => ws.readyState === ws.OPEN;
   const stdin = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      if (!open()) return callback();
-      ws.send(frame(STDIN, chunk), () => callback());
+      whenSized(() => {
+        if (!open()) return callback();
+        ws.send(frame(STDIN, chunk), () => callback());
+      });
     },
     final(callback) {
-      if (!open()) return callback();
-      // A terminal has no half-close: it types the EOF character. v4 has neither.
-      if (tty) ws.send(frame(STDIN, '\x04'), () => callback());
-      else if (closable) ws.send(Buffer.from([CLOSE, STDIN]), () => callback());
-      else callback();
+      whenSized(() => {
+        if (!open()) return callback();
+        // A terminal has no half-close: it types the EOF character. v4 has neither.
+        if (tty) ws.send(frame(STDIN, '\x04'), () => callback());
+        else if (closable) ws.send(Buffer.from([CLOSE, STDIN]), () => callback());
+        else callback();
+      });
     },
   });
 
@@ -100,7 +110,10 @@ export async function startPodExec(kc: KubeConfig, target: PodTarget, command: s
     stdout,
     stderr,
     resize: (rows, cols) => {
-      if (tty && open()) ws.send(frame(RESIZE, JSON.stringify({ Width: dimension(cols), Height: dimension(rows) })));
+      if (!tty) return;
+      whenSized(() => {
+        if (open()) ws.send(frame(RESIZE, JSON.stringify({ Width: dimension(cols), Height: dimension(rows) })));
+      });
     },
     signal: (name) => {
       if ((constants.signals as Record<string, number | undefined>)[`SIG${name}`] === undefined) return;
