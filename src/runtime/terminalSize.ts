@@ -2,9 +2,11 @@ import { Transform } from 'node:stream';
 
 /**
  * What the wrapper prints once it has set the size: an OSC sequence, which a
- * terminal ignores should it ever get through.
+ * terminal ignores should it ever get through. SET_SIZE_LINE spells it for
+ * printf from the same text.
  */
-export const SIZED = '\x1b]berth;sized\x07';
+const SIZED_TEXT = 'berth;sized';
+export const SIZED = `\x1b]${SIZED_TEXT}\x07`;
 const SIZED_BYTES = Buffer.from(SIZED, 'latin1');
 
 /**
@@ -16,7 +18,7 @@ const SIZED_BYTES = Buffer.from(SIZED, 'latin1');
  * becomes the command. A resize applied before that stty would be undone by
  * it, so resizes wait for SIZED (see sizedOutput).
  */
-export const SET_SIZE_LINE = `stty rows "$1" cols "$2" 2>/dev/null; printf '\\033]berth;sized\\007'`;
+export const SET_SIZE_LINE = `stty rows "$1" cols "$2" 2>/dev/null; printf '\\033]${SIZED_TEXT}\\007'`;
 
 /**
  * The output of a wrapped exec without the SIZED at its start. `sized`

@@ -455,13 +455,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
         assert.equal(await within(text(exec.stderr), WAIT_MS, 'stderr of a tty to end'), '');
         await output.waitFor(/24 80/);
         exec.resize(30, 100);
-        // Podman hands a resize to conmon, which sets the size a moment after the API has answered: ask until it shows.
-        const asking = setInterval(() => exec.stdin.write('\n'), 100);
-        try {
-          await output.waitFor(/30 100/);
-        } finally {
-          clearInterval(asking);
-        }
+        await askUntilShown(exec, output, /30 100/);
         exec.stdin.end();
         assert.equal((await within(exec.exited, WAIT_MS, 'the tty command to end')).code, 0);
       });
@@ -472,12 +466,7 @@ export function describeRuntimeConformance(label: string, setup: () => Promise<C
           const exec = await runtime.exec(name, execOptions(['sh', '-c', 'stty size; while read line; do stty size; done'], { term: 'xterm', rows: 24, cols: 80 }));
           exec.resize(30, 100);
           const output = watch(exec.stdout);
-          const asking = setInterval(() => exec.stdin.write('\n'), 100);
-          try {
-            await output.waitFor(/30 100/);
-          } finally {
-            clearInterval(asking);
-          }
+          await askUntilShown(exec, output, /30 100/);
           assert.doesNotMatch(output.seen(), /\x1b/, 'nothing but the command and its echoed input on the terminal');
           exec.stdin.end();
           assert.equal((await within(exec.exited, WAIT_MS, 'the tty command to end')).code, 0);
@@ -526,6 +515,21 @@ async function text(stream: Readable): Promise<string> {
   let out = '';
   for await (const chunk of stream) out += String(chunk);
   return out;
+}
+
+/**
+ * Types Enter every 100 ms into a tty command that prints its size for each
+ * line it reads, until `pattern` shows in its output. Asked again because
+ * Podman hands a resize to conmon, which sets the size a moment after the
+ * API has answered.
+ */
+async function askUntilShown(exec: ExecProcess, output: ReturnType<typeof watch>, pattern: RegExp): Promise<void> {
+  const asking = setInterval(() => exec.stdin.write('\n'), 100);
+  try {
+    await output.waitFor(pattern);
+  } finally {
+    clearInterval(asking);
+  }
 }
 
 /** Accumulates a stream's text so a test can wait for what it expects to appear. */

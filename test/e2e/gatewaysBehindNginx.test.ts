@@ -292,8 +292,7 @@ await withEngine('three gateways behind nginx', () => {
     /** Four clients sending alice's requests through nginx, each one at a time with a short pause, until stopped: a steady load, bounded by the test's steps. */
     const steadyLoad = () => {
       const cookie = session('alice');
-      const failures: string[] = [];
-      const load = { sent: 0, failures, stop: async () => undefined as void };
+      const load = { sent: 0, failures: [] as string[] };
       let loading = true;
       const clients = Promise.all(
         Array.from({ length: 4 }, async () => {
@@ -301,19 +300,19 @@ await withEngine('three gateways behind nginx', () => {
             load.sent++;
             try {
               const reply = await httpRequest(`${publicUrl}/load`, { headers: { cookie, accept: 'application/json' }, timeoutMs: 20_000 });
-              if (reply.status !== 200 || !reply.body.includes('"user":"alice"')) failures.push(`${reply.status} ${reply.body.slice(0, 200)}`);
+              if (reply.status !== 200 || !reply.body.includes('"user":"alice"')) load.failures.push(`${reply.status} ${reply.body.slice(0, 200)}`);
             } catch (err) {
-              failures.push((err as Error).message);
+              load.failures.push((err as Error).message);
             }
             await new Promise((r) => setTimeout(r, 20));
           }
         }),
       );
-      load.stop = async () => {
+      const stop = async () => {
         loading = false;
         await clients;
       };
-      return load;
+      return Object.assign(load, { stop });
     };
 
     it('fails no request through nginx and drops no WebSocket of another gateway while each gateway in turn is stopped with SIGTERM', async () => {

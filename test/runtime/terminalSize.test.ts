@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { SIZED, sizedOutput } from '../../src/runtime/terminalSize.js';
+import { SET_SIZE_LINE, SIZED, sizedOutput } from '../../src/runtime/terminalSize.js';
 
 /* What Docker's old engines and Kubernetes' exec run a tty command behind; test/conformance/runtime.ts checks it against each. */
 
@@ -17,6 +18,14 @@ describe('the tty size wrapper output', () => {
     await new Promise((resolve) => setImmediate(resolve));
     return { output: text, settled };
   }
+
+  it('is what the wrapper line prints, in sh (dash) as in bash', () => {
+    for (const shell of ['sh', 'bash']) {
+      // No tty here, so stty fails, quietly, as the line asks.
+      const printed = execFileSync(shell, ['-c', SET_SIZE_LINE, 'berth-tty', '24', '80'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(printed.toString('latin1'), SIZED, shell);
+    }
+  });
 
   it('takes SIZED off the start, whole or split across chunks, and settles once it has passed', async () => {
     assert.deepEqual(await through([`${SIZED}$ `], false), { output: '$ ', settled: true });
